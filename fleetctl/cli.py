@@ -1,0 +1,227 @@
+"""The ``fleetctl`` command line: parse, call the library, render, exit code.
+
+Start-up is kept light (cron runs ``fleetctl health`` every minute): only argparse and the
+standard library are imported here; each command imports what it needs when it runs, so
+``fleetctl --help`` and ``fleetctl validate`` never import docker, paramiko, textual or
+ansible_runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from fleetctl import __version__
+
+from fleetctl.errors import FleetError, UserError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _add_common(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """Global options, accepted before or after the command (``fleetctl -o json validate`` or
+    ``fleetctl validate -o json``); after the command they default to SUPPRESS so they do not
+    overwrite values given before it."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = p.add_argument_group("global options")
+    g.add_argument("-i", "--inventory", metavar="PATH", default=d(None),
+                   help="inventory folder (hosts.yml + fleet.yml); default $FLEETCTL_INVENTORY")
+    g.add_argument("-o", "--output", choices=("table", "json"), default=d("table"), help="output format")
+    g.add_argument("-q", "--quiet", action="store_true", default=d(False), help="only results and errors")
+    g.add_argument("-v", "--verbose", action="count", default=d(0), help="more detail (repeat for more)")
+    g.add_argument("--no-color", action="store_true", default=d(False), help="no ANSI colours (also $NO_COLOR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleetctl",
+        description="Fleet manager for Pocket Network node operators: diverse full nodes behind "
+        "Pocket nodes, horizontal scaling, stake and health monitoring.",
+        epilog="Exit codes: 0 ok, 1 error, 2 usage or invalid inventory; health/stakes follow Nagios (0-3).",
+    )
+    parser.add_argument("--version", action="version", version=f"fleetctl {__version__}")
+    _add_common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _add_common(p, suppress=True)
+        p.set_defaults(func=func)
+        return p
+
+    command("validate", "check an inventory without touching anything", cmd_validate)
+    p = command("inventory", "show the inventory's hosts, chains and suppliers", cmd_inventory)
+    p.add_argument("section", nargs="?", choices=("all", "hosts", "chains", "suppliers"), default="all")
+
+    lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)
+    labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    for name, help_text, func in (
+        ("up", "build the lab (idempotent)", cmd_lab_up),
+        ("down", "tear the lab down; leaves no process, namespace or mount", cmd_lab_down),
+        ("status", "what is up", cmd_lab_status),
+    ):
+        lp = labsub.add_parser(name, help=help_text, description=help_text)
+        _add_common(lp, suppress=True)
+        lp.set_defaults(func=func)
+    fp = labsub.add_parser("fault", help="make a lab client front misbehave (or --clear)",
+                           description="make a lab client front misbehave (or --clear)")
+    _add_common(fp, suppress=True)
+    fp.set_defaults(func=cmd_lab_fault)
+    fp.add_argument("front", help="front name from `fleetctl lab status` (e.g. lab-h1-geth)")
+    fp.add_argument("--lag", type=int, metavar="N", help="serve a head N blocks behind")
+    fp.add_argument("--syncing", choices=("on", "off"), help="report eth_syncing as in progress")
+    fp.add_argument("--diverge-at", type=int, metavar="HEIGHT", help="serve a different chain from HEIGHT on")
+    fp.add_argument("--delay-ms", type=int, metavar="MS", help="answer slowly")
+    fp.add_argument("--error", choices=("rpc", "http", "off"), help="answer with JSON-RPC or HTTP errors")
+    fp.add_argument("--garbage", choices=("on", "off"), help="answer with a body that is not JSON")
+    fp.add_argument("--refuse", choices=("on", "off"), help="refuse connections")
+    fp.add_argument("--clear", action="store_true", help="remove every fault")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from fleetctl.render import Out
+
+    out = Out(fmt=args.output, quiet=args.quiet, verbose=args.verbose, color=False if args.no_color else None)
+    args.out = out
+    try:
+        return args.func(args)
+    except FleetError as exc:
+        out.error(f"fleetctl: {exc}")
+        return exc.code
+    except KeyboardInterrupt:
+        out.error("fleetctl: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`fleetctl ... | head`); nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _inventory_path(args: argparse.Namespace) -> str:
+    path = args.inventory or os.environ.get("FLEETCTL_INVENTORY")
+    if not path:
+        raise UserError("no inventory: pass -i PATH or set FLEETCTL_INVENTORY (see inventories/example)")
+    return path
+
+
+def _load(args: argparse.Namespace):
+    """Load the inventory or print every error (one line each) and exit 2."""
+    from fleetctl.spec.errors import InventoryError
+    from fleetctl.spec.loader import load_inventory
+
+    try:
+        return load_inventory(_inventory_path(args)), None
+    except InventoryError as exc:
+        return None, exc.errors
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    out = args.out
+    fleet, errors = _load(args)
+    if out.json:
+        out.emit_json({"ok": fleet is not None, "summary": fleet.summary() if fleet else None,
+                       "errors": [e.as_dict() for e in errors or []]})
+    elif fleet is not None:
+        out.line(f"{out.paint('ok', 'OK')}: {fleet.summary()}")
+    else:
+        for e in errors or []:
+            out.error(str(e))
+    return EXIT_OK if fleet is not None else EXIT_USAGE
+
+
+def cmd_inventory(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
+    out = args.out
+    fleet, errors = _load(args)
+    if fleet is None:
+        for e in errors or []:
+            out.error(str(e))
+        return EXIT_USAGE
+    views.inventory(out, fleet, args.section)
+    return EXIT_OK
+
+
+def cmd_lab_help(args: argparse.Namespace) -> int:
+    raise UserError("lab: say up, down, status or fault (fleetctl lab --help)")
+
+
+def _lab():
+    from fleetctl.lab import manager
+
+    return manager
+
+
+def cmd_lab_up(args: argparse.Namespace) -> int:
+    lab = _lab()
+    status = lab.Lab().up(progress=args.out.info)
+    from fleetctl import views
+
+    views.lab_status(args.out, status)
+    return EXIT_OK if status["up"] else EXIT_ERROR
+
+
+def cmd_lab_down(args: argparse.Namespace) -> int:
+    lab = _lab()
+    left = lab.Lab().down(progress=args.out.info)
+    if args.out.json:
+        args.out.emit_json({"down": not left, "left": left})
+    elif left:
+        for item in left:
+            args.out.error(f"left behind: {item}")
+    else:
+        args.out.line("lab is down (blackhole route for the lab range kept)")
+    return EXIT_OK if not left else EXIT_ERROR
+
+
+def cmd_lab_status(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
+    status = _lab().Lab().status()
+    views.lab_status(args.out, status)
+    return EXIT_OK if status["up"] else 3
+
+
+def cmd_lab_fault(args: argparse.Namespace) -> int:
+    faults: dict[str, object] = {}
+    if args.lag is not None:
+        faults["lag"] = args.lag
+    if args.syncing:
+        faults["syncing"] = args.syncing == "on"
+    if args.diverge_at is not None:
+        faults["diverge_at"] = args.diverge_at
+    if args.delay_ms is not None:
+        faults["delay_ms"] = args.delay_ms
+    if args.error:
+        faults["error"] = None if args.error == "off" else args.error
+    if args.garbage:
+        faults["garbage"] = args.garbage == "on"
+    if args.refuse:
+        faults["refuse"] = args.refuse == "on"
+    if not faults and not args.clear:
+        raise UserError("lab fault: say what to inject (--lag, --syncing, --diverge-at, --delay-ms, --error, --garbage, --refuse) or --clear")
+    now = _lab().Lab().fault(args.front, faults, clear=args.clear)
+    if args.out.json:
+        args.out.emit_json({"front": args.front, "faults": now})
+    else:
+        args.out.line(f"{args.front}: " + (", ".join(f"{k}={v}" for k, v in sorted(now.items()) if v not in (None, False, 0)) or "no faults"))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,653 @@
+"""The local lab: a small, real fleet on this one machine.
+
+Topology (all addresses inside :data:`LAB_RANGE`, which gets a blackhole route in the root
+namespace *before* anything is created and keeps it after ``down``, so no packet for a lab
+address can ever leave the machine, whether the lab is up, half up or down)::
+
+    root namespace ── bridge fleetlab0 10.213.0.1/24 ── veth ── netns fleetlab-h1  10.213.0.11  (lab-h1)
+      anvil        10.213.0.1:8545  (canonical chain)    ├──── netns fleetlab-h2  10.213.0.12  (lab-h2)
+      pocket       10.213.0.1:1317 (Shannon REST)         └──── netns fleetlab-h3  10.213.0.13  (lab-h3)
+                   10.213.0.1:8081 (Morse RPC)
+
+Each host namespace has no default route, its own hostname (a UTS namespace), its own sshd
+(key auth; host keys pinned in the lab's known_hosts) and its own Docker engine (dockerd started
+inside the namespace; reached over ``ssh://`` through ``docker system dial-stdio``).  Each host
+runs one client front container (Geth, Nethermind, Erigon personas over the one anvil chain),
+from images the lab builds locally with ``docker import`` (nothing is pulled).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from fleetctl.errors import FleetError
+
+LAB_DIR = Path(os.environ.get("FLEETCTL_LAB_DIR", "/var/lib/fleetctl-lab"))
+RUN_DIR = Path("/run/fleetctl-lab")
+LAB_RANGE = "10.213.0.0/16"
+SUBNET = "10.213.0.0/24"
+BRIDGE = "fleetlab0"
+BRIDGE_IP = "10.213.0.1"
+ANVIL_PORT = 8545
+SHANNON_PORT = 1317
+MORSE_PORT = 8081
+FRONT_PORT = 18545
+FRONT_CONTROL_PORT = 19545
+BLOCK_TIME = 1
+NS_PREFIX = "fleetlab-"
+LABEL = "io.fleetctl.lab"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    short: str
+    address: str
+    client: str
+
+    @property
+    def netns(self) -> str:
+        return NS_PREFIX + self.short
+
+    @property
+    def veth(self) -> str:
+        return "fl-" + self.short
+
+    @property
+    def run(self) -> Path:
+        return RUN_DIR / self.short
+
+    @property
+    def docker_sock(self) -> Path:
+        return self.run / "docker.sock"
+
+    @property
+    def front_name(self) -> str:
+        return f"{self.name}-{self.client}"
+
+    @property
+    def front_url(self) -> str:
+        return f"http://{self.address}:{FRONT_PORT}"
+
+    @property
+    def control_url(self) -> str:
+        return f"http://{self.address}:{FRONT_CONTROL_PORT}"
+
+
+HOSTS = (
+    LabHost("lab-h1", "h1", "10.213.0.11", "geth"),
+    LabHost("lab-h2", "h2", "10.213.0.12", "nethermind"),
+    LabHost("lab-h3", "h3", "10.213.0.13", "erigon"),
+)
+CLIENTS = ("geth", "nethermind", "erigon")
+SSH_DIR = LAB_DIR / "ssh"
+CLIENT_KEY = SSH_DIR / "id_ed25519"
+KNOWN_HOSTS = SSH_DIR / "known_hosts"
+ANVIL_URL = f"http://{BRIDGE_IP}:{ANVIL_PORT}"
+SHANNON_URL = f"http://{BRIDGE_IP}:{SHANNON_PORT}"
+MORSE_URL = f"http://{BRIDGE_IP}:{MORSE_PORT}"
+
+
+class LabError(FleetError):
+    """A lab step that cannot be done; the message says what to do about it."""
+
+
+def _run(cmd: list[str], check: bool = True, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise LabError(f"`{' '.join(cmd)}` failed: {proc.stderr.decode(errors='replace').strip() or proc.returncode}")
+    return proc
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own child that exited) is not alive.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    _assert_lab_address(host)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _assert_lab_address(host: str) -> None:
+    """The lab never opens a connection outside loopback and its own range."""
+    addr = ipaddress.ip_address(host)
+    if not (addr.is_loopback or addr in ipaddress.ip_network(LAB_RANGE)):
+        raise LabError(f"refusing to connect to {host}: not a lab address")
+
+
+def _unix_http(sock_path: Path, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    """A GET over a Docker engine's unix socket (status checks without importing the SDK)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(sock_path))
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        s.close()
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1]) if head else 0
+    return status, body
+
+
+def _http_json(url: str, body: Any = None, timeout: float = 2.0) -> Any:
+    host = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+    _assert_lab_address(host)
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise LabError(f"{what} did not come up within {timeout:.0f} s")
+
+
+def find_anvil() -> str | None:
+    """anvil from $FLEETCTL_ANVIL, beside this Python (the venv's bin), PATH, or the repo's .tools."""
+    candidates = [os.environ.get("FLEETCTL_ANVIL"), str(Path(sys.executable).parent / "anvil"), shutil.which("anvil")]
+    repo = Path(__file__).resolve().parents[2]
+    candidates.append(str(repo / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+class Lab:
+    def __init__(self) -> None:
+        self.dir = LAB_DIR
+
+    # ------------------------------------------------------------------ checks
+
+    def _preflight(self) -> dict[str, str]:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces, sshd, dockerd): run it as root")
+        tools = {}
+        missing = []
+        for tool in ("ip", "nsenter", "unshare", "sshd", "ssh-keygen", "dockerd", "containerd", "runc"):
+            path = shutil.which(tool, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+            if path:
+                tools[tool] = path
+            else:
+                missing.append(tool)
+        anvil = find_anvil()
+        if anvil:
+            tools["anvil"] = anvil
+        else:
+            missing.append("anvil")
+        if missing:
+            raise LabError(
+                f"missing: {', '.join(missing)}; install with: apt-get install -y iproute2 util-linux openssh-server docker.io "
+                "&& npm install @foundry-rs/anvil (or run scripts/setup.sh)"
+            )
+        if not Path("/usr/bin/python3").exists():
+            raise LabError("missing /usr/bin/python3 (the client fronts run on the host's Python): apt-get install -y python3")
+        return tools
+
+    # ------------------------------------------------------------------ up
+
+    def up(self, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+        tools = self._preflight()
+        t0 = time.monotonic()
+        self._safety()
+        progress(f"lab: blackhole route for {LAB_RANGE} in place")
+        for d in (self.dir, SSH_DIR, RUN_DIR, self.dir / "logs", self.dir / "pocket"):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(SSH_DIR, 0o700)
+        self._keys()
+        self._network()
+        progress("lab: bridge and host namespaces ready")
+        self._anvil(tools["anvil"])
+        self._pocket()
+        progress(f"lab: anvil at {ANVIL_URL}, Pocket stand-in at {SHANNON_URL} (Shannon) and {MORSE_URL} (Morse)")
+        for h in HOSTS:
+            self._sshd(h)
+            self._dockerd(h)
+        for h in HOSTS:
+            _wait(f"sshd on {h.name}", lambda h=h: _tcp_open(h.address, 22))
+            _wait(f"dockerd on {h.name}", lambda h=h: self._docker_ping(h))
+        progress("lab: sshd and dockerd up on " + ", ".join(h.name for h in HOSTS))
+        for h in HOSTS:
+            self._images(h)
+            self._front(h)
+        for h in HOSTS:
+            _wait(f"{h.front_name} front", lambda h=h: self._front_ok(h))
+        progress(f"lab: client fronts up ({', '.join(h.front_name for h in HOSTS)}) in {time.monotonic() - t0:.1f} s")
+        return self.status()
+
+    def _safety(self) -> None:
+        """Blackhole the whole lab range first: more specific routes (the bridge's /24) win while
+        the lab is up; when it is down or half built, the lab's addresses go nowhere."""
+        _run(["ip", "route", "replace", "blackhole", LAB_RANGE])
+
+    def _keys(self) -> None:
+        if not CLIENT_KEY.exists():
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetctl-lab", "-f", str(CLIENT_KEY)])
+        os.chmod(CLIENT_KEY, 0o600)
+        (SSH_DIR / "authorized_keys").write_text(Path(str(CLIENT_KEY) + ".pub").read_text())
+        lines = []
+        for h in HOSTS:
+            key = SSH_DIR / f"host_{h.short}_ed25519"
+            if not key.exists():
+                _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.name, "-f", str(key)])
+            os.chmod(key, 0o600)
+            pub = Path(str(key) + ".pub").read_text().split()
+            lines.append(f"{h.address},{h.name} {pub[0]} {pub[1]}")
+        tmp = KNOWN_HOSTS.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, KNOWN_HOSTS)
+
+    def _network(self) -> None:
+        links = _run(["ip", "-o", "link", "show"]).stdout.decode()
+        if f": {BRIDGE}:" not in links and f": {BRIDGE}@" not in links:
+            _run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+        _run(["ip", "addr", "replace", f"{BRIDGE_IP}/24", "dev", BRIDGE])
+        _run(["ip", "link", "set", BRIDGE, "up"])
+        existing = set(_run(["ip", "netns", "list"]).stdout.decode().split())
+        for h in HOSTS:
+            if h.netns not in existing:
+                _run(["ip", "netns", "add", h.netns])
+            ns = ["ip", "-n", h.netns]
+            if _run(ns + ["link", "show", "eth0"], check=False).returncode != 0:
+                _run(["ip", "link", "del", h.veth], check=False)
+                _run(["ip", "link", "add", h.veth, "type", "veth", "peer", "name", "eth0", "netns", h.netns])
+            _run(["ip", "link", "set", h.veth, "master", BRIDGE, "up"])
+            _run(ns + ["addr", "replace", f"{h.address}/24", "dev", "eth0"])
+            _run(ns + ["link", "set", "eth0", "up"])
+            _run(ns + ["link", "set", "lo", "up"])
+            h.run.mkdir(parents=True, exist_ok=True)
+
+    def _spawn(self, name: str, cmd: list[str], pidfile: Path, env: dict[str, str] | None = None) -> int:
+        log = open(self.dir / "logs" / f"{name}.log", "ab")
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, env=env)
+        log.close()
+        pidfile.write_text(str(proc.pid))
+        return proc.pid
+
+    def _in_ns(self, h: LabHost, cmd: str) -> list[str]:
+        """Run a command in the host's network namespace with its own hostname.  nsenter (not
+        `ip netns exec`, which remounts /sys and breaks dockerd's cgroup detection); no --fork,
+        so the pid we record is the daemon's own."""
+        return ["nsenter", f"--net=/run/netns/{h.netns}", "--", "unshare", "--uts", "--",
+                "sh", "-c", f'hostname "$0" && exec {cmd}', h.name]
+
+    def _anvil(self, anvil: str) -> None:
+        pidfile = RUN_DIR / "anvil.pid"
+        if _alive(_read_pid(pidfile)) and _tcp_open(BRIDGE_IP, ANVIL_PORT):
+            return
+        self._spawn("anvil", [anvil, "--host", BRIDGE_IP, "--port", str(ANVIL_PORT), "--block-time", str(BLOCK_TIME), "--silent"], pidfile)
+        _wait("anvil", lambda: _tcp_open(BRIDGE_IP, ANVIL_PORT))
+
+    def _pocket(self) -> None:
+        pidfile = RUN_DIR / "pocket.pid"
+        if _alive(_read_pid(pidfile)) and _tcp_open(BRIDGE_IP, SHANNON_PORT):
+            return
+        seed = self.dir / "pocket" / "seed.json"
+        from fleetctl.lab.seed import lab_seed
+
+        seed.write_text(json.dumps(lab_seed(), indent=1))
+        cmd = [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(seed),
+               "--shannon-listen", f"{BRIDGE_IP}:{SHANNON_PORT}", "--morse-listen", f"{BRIDGE_IP}:{MORSE_PORT}",
+               "--block-time", str(BLOCK_TIME)]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")] if p))
+        self._spawn("pocket", cmd, pidfile, env=env)
+        _wait("Pocket stand-in", lambda: _tcp_open(BRIDGE_IP, SHANNON_PORT) and _tcp_open(BRIDGE_IP, MORSE_PORT))
+
+    def _sshd(self, h: LabHost) -> None:
+        pidfile = h.run / "sshd.pid"
+        if _alive(_read_pid(pidfile)):
+            return
+        Path("/run/sshd").mkdir(exist_ok=True)
+        conf = h.run / "sshd_config"
+        conf.write_text(
+            "\n".join([
+                f"ListenAddress {h.address}:22",
+                f"HostKey {SSH_DIR / f'host_{h.short}_ed25519'}",
+                f"PidFile {h.run / 'sshd.real.pid'}",
+                f"AuthorizedKeysFile {SSH_DIR / 'authorized_keys'}",
+                "StrictModes no",
+                "UsePAM no",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PermitRootLogin prohibit-password",
+                "PubkeyAuthentication yes",
+                "UseDNS no",
+                "MaxStartups 200:30:400",
+                "MaxSessions 100",
+                "LogLevel ERROR",
+                # Docker over ssh:// runs `docker system dial-stdio`, which needs the host's engine.
+                f"SetEnv DOCKER_HOST=unix://{h.docker_sock}",
+                "Subsystem sftp /usr/lib/openssh/sftp-server",
+            ]) + "\n"
+        )
+        sshd = shutil.which("sshd", path="/usr/sbin:/usr/bin:/sbin") or "/usr/sbin/sshd"
+        self._spawn(f"sshd-{h.name}", self._in_ns(h, f"{sshd} -D -e -f {conf}"), pidfile)
+
+    def _dockerd(self, h: LabHost) -> None:
+        pidfile = h.run / "dockerd.pid"
+        if _alive(_read_pid(pidfile)) and self._docker_ping(h):
+            return
+        data = self.dir / "hosts" / h.name / "docker"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = h.run / "daemon.json"
+        conf.write_text("{}\n")
+        cmd = (f"dockerd --data-root {data} --exec-root {h.run / 'exec'} --host unix://{h.docker_sock} "
+               f"--pidfile {h.run / 'dockerd.real.pid'} --config-file {conf} --storage-driver=vfs "
+               "--iptables=false --ip6tables=false --bridge=none --ip-masq=false")
+        self._spawn(f"dockerd-{h.name}", self._in_ns(h, cmd), pidfile)
+
+    def _docker_ping(self, h: LabHost) -> bool:
+        try:
+            return _unix_http(h.docker_sock, "/_ping", timeout=1.0)[0] == 200
+        except OSError:
+            return False
+
+    def _docker(self, h: LabHost):
+        import docker
+
+        return docker.DockerClient(base_url=f"unix://{h.docker_sock}", version="1.41", timeout=60)
+
+    def _images(self, h: LabHost) -> None:
+        """One rootfs (the front script; /usr comes from the host, read-only) tagged once per
+        client persona: fleetlab/geth:lab, fleetlab/nethermind:lab, fleetlab/erigon:lab."""
+        front = Path(__file__).with_name("front.py").read_bytes()
+        digest = hashlib.sha256(front).hexdigest()[:16]
+        client = self._docker(h)
+        try:
+            for name in CLIENTS:
+                tag = f"fleetlab/{name}:lab"
+                try:
+                    if client.images.get(tag).labels.get(LABEL + ".front") == digest:
+                        continue
+                except Exception:  # docker.errors.ImageNotFound
+                    pass
+                changes = [
+                    f'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/front.py"]',
+                    f"ENV FRONT_CLIENT={name}",
+                    f"ENV FRONT_UPSTREAM={ANVIL_URL}",
+                    f'LABEL {LABEL}.front="{digest}"',
+                ]
+                client.api.import_image_from_data(_rootfs_tar(front), repository=f"fleetlab/{name}", tag="lab", changes=changes)
+        finally:
+            client.close()
+
+    def _front(self, h: LabHost) -> None:
+        client = self._docker(h)
+        name = f"lab-front-{h.client}"
+        image = f"fleetlab/{h.client}:lab"
+        try:
+            want = client.images.get(image).id
+            try:
+                c = client.containers.get(name)
+                if c.image.id != want:
+                    c.remove(force=True)
+                    c = None
+            except Exception:  # docker.errors.NotFound
+                c = None
+            if c is None:
+                client.containers.run(
+                    image,
+                    name=name,
+                    command=["--listen", h.address, "--port", str(FRONT_PORT), "--control-port", str(FRONT_CONTROL_PORT)],
+                    network_mode="host",
+                    volumes={"/usr": {"bind": "/usr", "mode": "ro"}},
+                    restart_policy={"Name": "unless-stopped"},
+                    labels={LABEL: "front", LABEL + ".client": h.client},
+                    detach=True,
+                )
+            elif c.status != "running":
+                c.start()
+        finally:
+            client.close()
+
+    def _front_ok(self, h: LabHost) -> bool:
+        try:
+            return bool(_http_json(h.control_url + "/health", timeout=0.5).get("ok"))
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+
+    # ------------------------------------------------------------------ fault
+
+    def fault(self, front: str, faults: dict[str, Any], clear: bool = False) -> dict[str, Any]:
+        host = next((h for h in HOSTS if h.front_name == front), None)
+        if host is None:
+            raise LabError(f"no lab front named {front!r}; fronts: {', '.join(h.front_name for h in HOSTS)}")
+        try:
+            if clear:
+                _http_json(host.control_url + "/fault/clear", body={})
+            now = _http_json(host.control_url + "/fault", body=faults) if faults else _http_json(host.control_url + "/fault")
+        except (OSError, urllib.error.URLError) as exc:
+            raise LabError(f"{front}: control API unreachable ({exc}); is the lab up? (fleetctl lab status)") from None
+        return now.get("faults", now) if isinstance(now, dict) else {}
+
+    # ------------------------------------------------------------------ down
+
+    def down(self, progress: Callable[[str], None] = lambda s: None) -> list[str]:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network namespaces, sshd, dockerd): run it as root")
+        self._safety()
+        # Engines first: dockerd stops its containers and its containerd as it shuts down.
+        for h in HOSTS:
+            self._stop(h.run / "dockerd.pid", grace=20)
+        for h in HOSTS:
+            self._stop(h.run / "sshd.pid")
+        self._stop(RUN_DIR / "anvil.pid")
+        self._stop(RUN_DIR / "pocket.pid")
+        progress("lab: processes stopped")
+        # Anything still in a host namespace (a shim, a container, an ssh session) goes too.
+        for h in HOSTS:
+            for pid in self._ns_pids(h):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for pid in self._lab_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+        for mnt in sorted(self._mounts(), key=len, reverse=True):
+            if _run(["umount", mnt], check=False).returncode != 0:
+                _run(["umount", "-l", mnt], check=False)
+        for h in HOSTS:
+            _run(["ip", "netns", "del", h.netns], check=False)
+            _run(["ip", "link", "del", h.veth], check=False)
+        _run(["ip", "link", "del", BRIDGE], check=False)
+        # Runtime state goes (engines' data roots, sockets); keys and known_hosts stay for the next up.
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
+        shutil.rmtree(self.dir / "hosts", ignore_errors=True)
+        progress("lab: namespaces, links and mounts removed")
+        return self.leftovers()
+
+    def _stop(self, pidfile: Path, grace: float = 5.0) -> None:
+        pid = _read_pid(pidfile)
+        if not _alive(pid):
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _ns_pids(self, h: LabHost) -> list[int]:
+        if not Path(f"/run/netns/{h.netns}").exists():
+            return []
+        return [int(p) for p in _run(["ip", "netns", "pids", h.netns], check=False).stdout.split()]
+
+    def _lab_pids(self) -> list[int]:
+        """Processes whose command line names the lab's folders (a daemon that escaped its group)."""
+        marks = (str(self.dir), str(RUN_DIR))
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(m in cmd for m in marks) and _alive(int(entry.name)):
+                found.append(int(entry.name))
+        return found
+
+    def _mounts(self) -> list[str]:
+        marks = (str(self.dir) + "/", str(RUN_DIR) + "/", "/run/netns/" + NS_PREFIX)
+        out = []
+        try:
+            with open("/proc/self/mountinfo") as fh:
+                for line in fh:
+                    mnt = line.split()[4].replace("\\040", " ")
+                    if mnt.startswith(marks) or mnt in (str(RUN_DIR),):
+                        out.append(mnt)
+        except OSError:
+            pass
+        return out
+
+    def leftovers(self) -> list[str]:
+        left = []
+        netns = _run(["ip", "netns", "list"], check=False).stdout.decode().split()
+        left += [f"namespace {n}" for n in netns if n.startswith(NS_PREFIX)]
+        left += [f"mount {m}" for m in self._mounts()]
+        left += [f"process {p}" for p in self._lab_pids()]
+        links = _run(["ip", "-o", "link", "show"], check=False).stdout.decode()
+        left += [f"link {n}" for n in [BRIDGE] + [h.veth for h in HOSTS] if f": {n}:" in links or f": {n}@" in links]
+        for name in ("anvil.pid", "pocket.pid"):
+            if _alive(_read_pid(RUN_DIR / name)):
+                left.append(f"process {name[:-4]}")
+        return left
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        routes = _run(["ip", "route", "show", LAB_RANGE], check=False).stdout.decode()
+        netns = set(_run(["ip", "netns", "list"], check=False).stdout.decode().split())
+        bridge_up = Path(f"/sys/class/net/{BRIDGE}").exists()
+        hosts = []
+        for h in HOSTS:
+            ns = h.netns in netns
+            sshd = ns and bridge_up and _alive(_read_pid(h.run / "sshd.pid")) and _tcp_open(h.address, 22)
+            dockerd = ns and self._docker_ping(h)
+            containers: Any = "-"
+            if dockerd:
+                try:
+                    containers = len(json.loads(_unix_http(h.docker_sock, "/containers/json")[1]))
+                except (OSError, ValueError):
+                    containers = "?"
+            front = bool(dockerd and bridge_up and self._front_ok(h))
+            hosts.append({"name": h.name, "address": h.address, "netns": ns, "sshd": sshd, "dockerd": dockerd,
+                          "containers": containers, "docker_url": f"ssh://root@{h.address}:22",
+                          "front": {"name": h.front_name, "client": h.client, "url": h.front_url, "up": front}})
+        services = [
+            {"name": "anvil", "url": ANVIL_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "anvil.pid")) and _tcp_open(BRIDGE_IP, ANVIL_PORT)},
+            {"name": "pocket-shannon", "url": SHANNON_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, SHANNON_PORT)},
+            {"name": "pocket-morse", "url": MORSE_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, MORSE_PORT)},
+        ] + [{"name": h["front"]["name"], "url": h["front"]["url"], "up": h["front"]["up"]} for h in hosts]
+        parts = [h[k] for h in hosts for k in ("netns", "sshd", "dockerd")] + [s["up"] for s in services]
+        up = all(parts)
+        problems = []
+        if any(parts) and not up:
+            problems = [f"{h['name']}: {k} down" for h in hosts for k in ("netns", "sshd", "dockerd") if not h[k]]
+            problems += [f"{s['name']} down" for s in services if not s["up"]]
+        return {
+            "up": up,
+            "partial": any(parts) and not up,
+            "network": SUBNET,
+            "blackhole": "blackhole" in routes,
+            "dir": str(self.dir),
+            "known_hosts": str(KNOWN_HOSTS),
+            "identity_file": str(CLIENT_KEY),
+            "hosts": hosts,
+            "services": services,
+            "problems": problems,
+        }
+
+
+def _rootfs_tar(front: bytes) -> bytes:
+    """A minimal root filesystem: the front script, merged-/usr symlinks and the few files a
+    process expects.  /usr itself is bind-mounted read-only from the host at run time."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        def add_dir(name: str, mode: int = 0o755) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, 0
+            tar.addfile(info)
+
+        def add_file(name: str, data: bytes, mode: int = 0o644) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
+            tar.addfile(info, io.BytesIO(data))
+
+        def add_link(name: str, target: str) -> None:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 0
+            tar.addfile(info)
+
+        for d in ("usr", "etc", "opt", "opt/fleetlab", "proc", "sys", "dev", "run", "var", "data"):
+            add_dir(d)
+        add_dir("tmp", 0o1777)
+        for link in ("bin", "lib", "lib64", "sbin"):
+            add_link(link, f"usr/{link}")
+        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+        add_file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
+        add_file("etc/hosts", b"127.0.0.1 localhost\n")
+        add_file("opt/fleetlab/front.py", front, 0o755)
+    return buf.getvalue()

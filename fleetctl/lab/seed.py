@@ -1,0 +1,68 @@
+"""The Pocket stand-in's starting state for the lab, built from inventories/lab/fleet.yml.
+
+Every supplier of the lab inventory is staked for its services; stakes sit at different
+distances from the mainnet minimum (59,500 POKT) so the stake monitor has something to say,
+and one supplier sits inside the WARNING margin on purpose.  A few Morse nodes are staked for
+relay chain 0021 so the Morse adapter has a chain to read too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fleetctl.resources import lab_inventory
+from fleetctl.spec.address import bech32_encode
+from fleetctl.spec.model import UPOKT_PER_POKT
+
+#: Stakes for the lab's suppliers in POKT, in inventory order (the 4th is inside the 10% margin).
+LAB_STAKES_POKT = (75_000, 70_000, 68_000, 63_000, 80_000, 66_000)
+LAB_HEIGHT = 1_000
+
+
+def _addr(tag: str) -> str:
+    return bech32_encode("pokt", hashlib.sha256(tag.encode()).digest()[:20])
+
+
+def lab_seed() -> dict[str, Any]:
+    from fleetctl.spec.loader import load_inventory
+
+    fleet = load_inventory(lab_inventory())
+    suppliers = []
+    balances: dict[str, int] = {}
+    for i, s in enumerate(x for x in fleet.suppliers if not x.planned):
+        stake = LAB_STAKES_POKT[i % len(LAB_STAKES_POKT)] * UPOKT_PER_POKT
+        suppliers.append({
+            "operator_address": s.operator_address,
+            "owner_address": s.owner_address or s.operator_address,
+            "stake_upokt": stake,
+            "services": list(s.services),
+        })
+        balances[s.operator_address] = 250 * UPOKT_PER_POKT  # type: ignore[index]
+    app = _addr("lab-app-1")
+    balances[app] = 1_000 * UPOKT_PER_POKT
+    nodes = []
+    for i in range(1, 4):
+        address = hashlib.sha256(f"lab-morse-node-{i}".encode()).hexdigest()[:40]
+        nodes.append({
+            "address": address,
+            "public_key": hashlib.sha256(f"lab-morse-pub-{i}".encode()).hexdigest(),
+            "chains": ["0021"],
+            "tokens_upokt": (15_000 + 2_500 * i) * UPOKT_PER_POKT,
+            "jailed": False,
+            "status": 2,
+            "service_url": f"https://lab-morse-{i}.lab.invalid:443",
+            "output_address": address,
+        })
+        balances[address] = 50 * UPOKT_PER_POKT
+    return {
+        "chain_id": fleet.pocket.chain_id or "pocket-lab",
+        "height": LAB_HEIGHT,
+        "block_time": 1,
+        "shannon": {
+            "suppliers": suppliers,
+            "applications": [{"address": app, "stake_upokt": 100_000 * UPOKT_PER_POKT, "service_ids": sorted(fleet.chains)}],
+        },
+        "morse": {"nodes": nodes},
+        "balances": balances,
+    }

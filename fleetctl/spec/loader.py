@@ -1,0 +1,697 @@
+"""Load and validate an inventory folder: ``hosts.yml`` (Ansible YAML inventory, with optional
+``group_vars/`` and ``host_vars/``) plus ``fleet.yml`` (fleetctl's desired state).
+
+Everything is checked before anything runs; every problem becomes one
+``FILE:LINE:COL: field: message`` line, and all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from fleetctl.spec import yamlsafe
+from fleetctl.spec.address import morse_address_problem, shannon_address_problem
+from fleetctl.spec.errors import InventoryError, SpecError
+from fleetctl.spec.model import (
+    CHAIN_MODES,
+    DEFAULT_MAX_CLIENT_SHARE,
+    KNOWN_CLIENTS,
+    PROTOCOLS,
+    PROVISIONED_CLIENTS,
+    UPOKT_PER_POKT,
+    Capacity,
+    Chain,
+    Endpoint,
+    Fleet,
+    Host,
+    Margin,
+    Pocket,
+    StakePolicy,
+    Supplier,
+)
+from fleetctl.spec.yamlsafe import Y
+
+HOSTS_FILE = "hosts.yml"
+FLEET_FILE = "fleet.yml"
+SERVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,42}$")
+MORSE_CHAIN_ID = re.compile(r"^[0-9A-Fa-f]{4}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*(upokt|pokt)\s*$", re.IGNORECASE)
+PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+#: fleetctl's own per-host variables in hosts.yml; any other ``fleet_*`` variable is a typo.
+HOST_FLEET_VARS = {"fleet_capacity", "fleet_known_hosts"}
+
+
+class _Ctx:
+    """Collects errors for one file."""
+
+    def __init__(self, display: str, errors: list[SpecError]):
+        self.file = display
+        self.errors = errors
+
+    def err(self, pos: Y | tuple[int, int] | None, fld: str, message: str) -> None:
+        if isinstance(pos, Y):
+            line, col = pos.line, pos.col
+        elif pos is None:
+            line, col = 1, 1
+        else:
+            line, col = pos
+        self.errors.append(SpecError(self.file, line, col, fld, message))
+
+    def mapping(self, node: Y | None, fld: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Y] | None:
+        """A mapping with only ``allowed`` keys and all ``required`` ones, or None (error logged)."""
+        if node is None or node.kind != "map":
+            self.err(node, fld, f"expected a mapping, got {_kind(node)}")
+            return None
+        for key, pos in node.keys.items():
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                self.err(pos, _join(fld, key), "unknown key" + (f" (did you mean {hint!r}?)" if hint else f"; allowed: {', '.join(sorted(allowed))}"))
+        for key in sorted(required - node.value.keys()):
+            self.err(node, _join(fld, key), "required")
+        return node.value
+
+    def string(self, node: Y, fld: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
+        if node.kind != "scalar" or not isinstance(node.value, str) or isinstance(node.value, bool):
+            hint = " (quote it)" if node.kind == "scalar" and node.value is not None else ""
+            self.err(node, fld, f"expected a string, got {_kind(node)}{hint}")
+            return None
+        if pattern is not None and not pattern.match(node.value):
+            self.err(node, fld, f"{node.value!r} is not {what or 'valid'}")
+            return None
+        return node.value
+
+    def integer(self, node: Y, fld: str, lo: int | None = None, hi: int | None = None) -> int | None:
+        if node.kind != "scalar" or not isinstance(node.value, int) or isinstance(node.value, bool):
+            self.err(node, fld, f"expected an integer, got {_kind(node)}")
+            return None
+        if (lo is not None and node.value < lo) or (hi is not None and node.value > hi):
+            rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+            self.err(node, fld, f"{node.value} is out of range (must be {rng})")
+            return None
+        return node.value
+
+    def number(self, node: Y, fld: str, lo_exclusive: float | None = None, hi: float | None = None, lo: float | None = None) -> float | None:
+        v = node.value
+        if node.kind != "scalar" or not isinstance(v, (int, float)) or isinstance(v, bool):
+            self.err(node, fld, f"expected a number, got {_kind(node)}")
+            return None
+        if v != v or (lo_exclusive is not None and v <= lo_exclusive) or (lo is not None and v < lo) or (hi is not None and v > hi):
+            low = f"> {lo_exclusive:g}" if lo_exclusive is not None else f">= {lo:g}" if lo is not None else ""
+            high = f"<= {hi:g}" if hi is not None else ""
+            self.err(node, fld, f"{v} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
+            return None
+        return float(v)
+
+    def seq(self, node: Y, fld: str, nonempty: bool = False) -> list[Y] | None:
+        if node.kind != "seq":
+            self.err(node, fld, f"expected a list, got {_kind(node)}")
+            return None
+        if nonempty and not node.value:
+            self.err(node, fld, "must not be empty")
+            return None
+        return node.value
+
+    def url(self, node: Y, fld: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+        text = self.string(node, fld)
+        if text is None:
+            return None
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError as exc:
+            self.err(node, fld, f"{text!r} is not a valid URL ({exc})")
+            return None
+        if parts.scheme not in schemes or not parts.hostname:
+            self.err(node, fld, f"{text!r} is not a valid URL (expected {'/'.join(schemes)}://HOST[:PORT])")
+            return None
+        return text
+
+
+def _kind(node: Y | None) -> str:
+    if node is None:
+        return "nothing"
+    if node.kind != "scalar":
+        return {"map": "a mapping", "seq": "a list"}[node.kind]
+    v = node.value
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(v), f"the string {v!r}" if isinstance(v, str) else type(v).__name__)
+
+
+def _join(prefix: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _closest(word: str, options: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def parse_amount(text: Any) -> int | None:
+    """An amount in upokt from an integer (upokt) or a string like ``"59,500 POKT"`` / ``"10upokt"``.
+
+    Exact: POKT amounts go through Decimal, and more than six decimals are refused."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if text >= 0 else None
+    if not isinstance(text, str):
+        return None
+    m = AMOUNT.match(text)
+    if not m:
+        return None
+    digits, unit = m.group(1).replace("_", "").replace(",", ""), m.group(2).lower()
+    try:
+        value = Decimal(digits)
+    except InvalidOperation:
+        return None
+    scaled = value * (UPOKT_PER_POKT if unit == "pokt" else 1)
+    if scaled != scaled.to_integral_value():
+        return None
+    return int(scaled)
+
+
+# ---------------------------------------------------------------------------------------------
+# hosts.yml (Ansible YAML inventory)
+# ---------------------------------------------------------------------------------------------
+
+
+class _Group:
+    def __init__(self, name: str):
+        self.name = name
+        self.vars: dict[str, Y] = {}
+        self.children: set[str] = set()
+        self.hosts: set[str] = set()
+        self.parents: set[str] = set()
+
+
+def _load_hosts(root: Path, errors: list[SpecError]) -> tuple[dict[str, Host], set[str]]:
+    """The hosts with their merged variables, and every declared host name (even invalid ones)."""
+    path = root / HOSTS_FILE
+    alt = root / "hosts.yaml"
+    if not path.exists() and alt.exists():
+        path = alt
+    ctx = _Ctx(str(path), errors)
+    if not path.exists():
+        ctx.errors.append(SpecError(str(path), 0, 0, "", "missing: an inventory needs hosts.yml (Ansible YAML inventory)"))
+        return {}, set()
+    tree, errs = yamlsafe.load_file(str(path), ansible=True)
+    errors.extend(errs)
+    if tree is None:
+        if not errs:
+            ctx.err(None, "", "empty file: expected groups such as 'all:' with 'hosts:'")
+        return {}, set()
+    top = ctx.mapping(tree, "", set(tree.keys) if tree.kind == "map" else set())
+    if top is None:
+        return {}, set()
+    groups: dict[str, _Group] = {"all": _Group("all")}
+    host_inline: dict[str, list[tuple[Y, str]]] = {}
+    host_pos: dict[str, Y] = {}
+
+    def walk_group(name: str, node: Y, fld: str) -> None:
+        group = groups.setdefault(name, _Group(name))
+        if node.kind == "scalar" and node.value is None:
+            return
+        body = ctx.mapping(node, fld, {"hosts", "vars", "children"})
+        if body is None:
+            return
+        if "vars" in body:
+            v = ctx.mapping(body["vars"], _join(fld, "vars"), set(body["vars"].keys) if body["vars"].kind == "map" else set())
+            if v:
+                group.vars.update(v)
+        if "hosts" in body:
+            hnode = body["hosts"]
+            if not (hnode.kind == "scalar" and hnode.value is None):
+                hosts = ctx.mapping(hnode, _join(fld, "hosts"), set(hnode.keys) if hnode.kind == "map" else set())
+                for hname, hval in (hosts or {}).items():
+                    hfld = _join(_join(fld, "hosts"), hname)
+                    if not NAME.match(hname):
+                        ctx.err(hnode.keys[hname], hfld, "host names are letters, digits, '.', '-' and '_'")
+                        continue
+                    group.hosts.add(hname)
+                    host_pos.setdefault(hname, hval)
+                    if hval.kind == "scalar" and hval.value is None:
+                        host_inline.setdefault(hname, [])
+                        continue
+                    if hval.kind != "map":
+                        ctx.err(hval, hfld, f"expected the host's variables as a mapping, got {_kind(hval)}")
+                        continue
+                    host_inline.setdefault(hname, []).append((hval, hfld))
+        if "children" in body:
+            cnode = body["children"]
+            children = ctx.mapping(cnode, _join(fld, "children"), set(cnode.keys) if cnode.kind == "map" else set())
+            for cname, cval in (children or {}).items():
+                if cname == "all":
+                    ctx.err(cnode.keys[cname], _join(_join(fld, "children"), cname), "'all' cannot be a child group")
+                    continue
+                group.children.add(cname)
+                groups.setdefault(cname, _Group(cname)).parents.add(name)
+                walk_group(cname, cval, _join(_join(fld, "children"), cname))
+
+    for gname, gnode in top.items():
+        walk_group(gname, gnode, gname)
+
+    # Every host is in 'all'; groups not under 'all' hang off it (as Ansible does).
+    for g in groups.values():
+        if g.name != "all" and not g.parents:
+            g.parents.add("all")
+            groups["all"].children.add(g.name)
+
+    group_file_vars = _vars_dir(root / "group_vars", set(groups), "group", errors)
+    host_file_vars = _vars_dir(root / "host_vars", set(host_inline), "host", errors)
+
+    depth: dict[str, int] = {}
+
+    def group_depth(name: str, seen: tuple[str, ...] = ()) -> int:
+        if name in depth:
+            return depth[name]
+        if name in seen:
+            return 0
+        parents = groups[name].parents
+        d = 0 if not parents else 1 + max(group_depth(p, seen + (name,)) for p in parents)
+        depth[name] = d
+        return d
+
+    def member_groups(hname: str) -> list[str]:
+        found = {g.name for g in groups.values() if hname in g.hosts}
+        stack = list(found)
+        while stack:
+            for parent in groups[stack.pop()].parents:
+                if parent not in found:
+                    found.add(parent)
+                    stack.append(parent)
+        found.add("all")
+        return sorted(found, key=lambda n: (group_depth(n), n))
+
+    hosts: dict[str, Host] = {}
+    for hname in sorted(host_inline):
+        layered: list[tuple[dict[str, Y], str]] = []
+        gnames = member_groups(hname)
+        for gname in gnames:
+            layered.append((groups[gname].vars, str(path)))
+            if gname in group_file_vars:
+                layered.append(group_file_vars[gname])
+        for hval, _ in host_inline[hname]:
+            layered.append((hval.value, str(path)))
+        if hname in host_file_vars:
+            layered.append(host_file_vars[hname])
+        merged: dict[str, tuple[Y, str]] = {}
+        for layer, fname in layered:
+            for k, v in layer.items():
+                merged[k] = (v, fname)
+        host = _build_host(hname, merged, tuple(g for g in gnames if g != "all"), errors)
+        if host is not None:
+            hosts[hname] = host
+    if not hosts and not errors:
+        ctx.err(tree, "", "no hosts: add them under 'all: {hosts: {NAME: {...}}}'")
+    return hosts, set(host_inline)
+
+
+def _vars_dir(base: Path, known: set[str], kind: str, errors: list[SpecError]) -> dict[str, tuple[dict[str, Y], str]]:
+    """group_vars/NAME.yml, NAME.yaml, NAME (no suffix) or NAME/*.yml → {NAME: (vars, file)}."""
+    out: dict[str, tuple[dict[str, Y], str]] = {}
+    if not base.is_dir():
+        return out
+    for entry in sorted(base.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        name = entry.name
+        files: list[Path]
+        if entry.is_dir():
+            files = sorted(p for p in entry.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
+        else:
+            if entry.suffix in (".yml", ".yaml"):
+                name = entry.stem
+            elif entry.suffix:
+                continue
+            files = [entry]
+        if name not in known:
+            errors.append(SpecError(str(entry), 1, 1, "", f"no {kind} named {name!r} in hosts.yml"))
+            continue
+        for f in files:
+            tree, errs = yamlsafe.load_file(str(f), ansible=True)
+            errors.extend(errs)
+            if tree is None:
+                continue
+            ctx = _Ctx(str(f), errors)
+            body = ctx.mapping(tree, "", set(tree.keys) if tree.kind == "map" else set())
+            if body:
+                prev = out.get(name, ({}, str(f)))[0]
+                out[name] = ({**prev, **body}, str(f))
+    return out
+
+
+def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...], errors: list[SpecError]) -> Host | None:
+    ok = True
+
+    def get(key: str, conv: Callable[[_Ctx, Y, str], Any]) -> Any:
+        nonlocal ok
+        if key not in hv:
+            return None
+        node, fname = hv[key]
+        before = len(errors)
+        value = conv(_Ctx(fname, errors), node, f"{name}.{key}")
+        ok = ok and len(errors) == before
+        return value
+
+    for key, (node, fname) in hv.items():
+        if key.startswith("fleet_") and key not in HOST_FLEET_VARS:
+            hint = _closest(key, HOST_FLEET_VARS)
+            errors.append(SpecError(fname, node.line, node.col, f"{name}.{key}", "unknown fleetctl variable" + (f" (did you mean {hint!r}?)" if hint else f"; known: {', '.join(sorted(HOST_FLEET_VARS))}")))
+            ok = False
+
+    address = get("ansible_host", lambda c, n, f: c.string(n, f)) or name
+    port = get("ansible_port", lambda c, n, f: c.integer(n, f, 1, 65535)) or 22
+    user = get("ansible_user", lambda c, n, f: c.string(n, f)) or "root"
+    connection = get("ansible_connection", lambda c, n, f: c.string(n, f)) or "ssh"
+    identity = get("ansible_ssh_private_key_file", lambda c, n, f: c.string(n, f))
+    known = get("fleet_known_hosts", lambda c, n, f: c.string(n, f))
+    if known is None:
+        for key in ("ansible_ssh_common_args", "ansible_ssh_extra_args"):
+            args = get(key, lambda c, n, f: c.string(n, f))
+            found = _known_hosts_from_args(args) if args else None
+            if found:
+                known = found
+    capacity = get("fleet_capacity", _capacity)
+    if not ok:
+        return None
+    plain = {k: v.plain() for k, (v, _) in hv.items()}
+    return Host(
+        name=name,
+        address=address,
+        port=port,
+        user=user,
+        identity_file=os.path.expanduser(identity) if identity else None,
+        known_hosts=os.path.expanduser(known) if known else None,
+        capacity=capacity,
+        groups=groups,
+        connection=connection,
+        vars=plain,
+    )
+
+
+def _known_hosts_from_args(args: str) -> str | None:
+    """UserKnownHostsFile from ``-o UserKnownHostsFile=PATH`` in Ansible's ssh args, if any."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        return None
+    for i, w in enumerate(words):
+        opt = w[2:] if w.startswith("-o") and len(w) > 2 else (words[i + 1] if w == "-o" and i + 1 < len(words) else "")
+        key, _, value = opt.partition("=")
+        if key.strip().lower() == "userknownhostsfile" and value.strip():
+            return value.strip().split()[0]
+    return None
+
+
+def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
+    body = ctx.mapping(node, fld, {"cpus", "memory_gb", "disk_gb"}, {"cpus", "memory_gb", "disk_gb"})
+    if body is None or len(body) < 3:
+        return None
+    vals = [ctx.number(body[k], _join(fld, k), lo_exclusive=0) for k in ("cpus", "memory_gb", "disk_gb")]
+    if any(v is None for v in vals):
+        return None
+    return Capacity(*vals)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# fleet.yml
+# ---------------------------------------------------------------------------------------------
+
+FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake"}
+
+
+def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors: list[SpecError]) -> Fleet | None:
+    path = root / FLEET_FILE
+    ctx = _Ctx(str(path), errors)
+    if not path.exists():
+        ctx.errors.append(SpecError(str(path), 0, 0, "", "missing: an inventory needs fleet.yml (fleetctl's desired state)"))
+        return None
+    tree, errs = yamlsafe.load_file(str(path))
+    errors.extend(errs)
+    if tree is None:
+        if not errs:
+            ctx.err(None, "", "empty file: expected at least 'chains:' and 'suppliers:'")
+        return None
+    top = ctx.mapping(tree, "", FLEET_KEYS, {"chains"})
+    if top is None:
+        return None
+
+    protocol = "shannon"
+    if "protocol" in top:
+        p = ctx.string(top["protocol"], "protocol")
+        if p is not None and p not in PROTOCOLS:
+            ctx.err(top["protocol"], "protocol", f"{p!r} is not one of: {', '.join(PROTOCOLS)}")
+        elif p is not None:
+            protocol = p
+
+    pocket = _pocket(ctx, top.get("pocket"), protocol, tree)
+    chains = _chains(ctx, top["chains"], protocol, host_names) if "chains" in top else {}
+    # Services are checked against every declared chain id, so one bad chain does not make
+    # every supplier that serves it an error too.
+    declared = set(top["chains"].value) if "chains" in top and top["chains"].kind == "map" else set()
+    suppliers = _suppliers(ctx, top["suppliers"], protocol, declared, host_names) if "suppliers" in top else ()
+    stake = _stake(ctx, top["stake"]) if "stake" in top else StakePolicy()
+    if errors:
+        return None
+    return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake)
+
+
+def _pocket(ctx: _Ctx, node: Y | None, protocol: str, tree: Y) -> Pocket:
+    need = "rest_url" if protocol == "shannon" else "rpc_url"
+    if node is None:
+        ctx.err(tree, "pocket", f"required: where to read the chain ('pocket: {{{need}: URL}}')")
+        return Pocket()
+    body = ctx.mapping(node, "pocket", {"rest_url", "rpc_url", "node_rpc_url", "grpc_url", "chain_id"}, {need})
+    if body is None:
+        return Pocket()
+    vals: dict[str, str | None] = {}
+    for key in ("rest_url", "rpc_url", "node_rpc_url", "grpc_url"):
+        if key in body:
+            schemes = ("http", "https", "tcp") if key == "node_rpc_url" else ("http", "https", "tcp", "grpc", "grpcs") if key == "grpc_url" else ("http", "https")
+            vals[key] = ctx.url(body[key], f"pocket.{key}", schemes)
+    if "chain_id" in body:
+        vals["chain_id"] = ctx.string(body["chain_id"], "pocket.chain_id")
+    return Pocket(**vals)
+
+
+def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str]) -> dict[str, Chain]:
+    body = ctx.mapping(node, "chains", set(node.keys) if node.kind == "map" else set())
+    if body is None:
+        return {}
+    if not body:
+        ctx.err(node, "chains", "must define at least one chain (service id)")
+    chains: dict[str, Chain] = {}
+    endpoint_names: dict[str, Y] = {}
+    for cid, cnode in body.items():
+        fld = f"chains.{cid}"
+        if not SERVICE_ID.match(cid):
+            ctx.err(node.keys[cid], fld, "a service id is 1-42 letters, digits, '_' or '-'")
+            continue
+        c = ctx.mapping(cnode, fld, {"clients", "replicas", "max_client_share", "mode", "morse_chain_id", "endpoints"}, {"clients", "replicas"})
+        if c is None:
+            continue
+        before = len(ctx.errors)
+        clients: list[str] = []
+        if "clients" in c:
+            for i, item in enumerate(ctx.seq(c["clients"], f"{fld}.clients", nonempty=True) or []):
+                name = ctx.string(item, f"{fld}.clients[{i}]")
+                if name is None:
+                    continue
+                if name not in PROVISIONED_CLIENTS:
+                    ctx.err(item, f"{fld}.clients[{i}]", f"{name!r} is not one of: {', '.join(PROVISIONED_CLIENTS)}")
+                elif name in clients:
+                    ctx.err(item, f"{fld}.clients[{i}]", f"{name!r} is listed twice")
+                else:
+                    clients.append(name)
+        replicas = ctx.integer(c["replicas"], f"{fld}.replicas", 0) if "replicas" in c else None
+        share = DEFAULT_MAX_CLIENT_SHARE
+        if "max_client_share" in c:
+            share = ctx.number(c["max_client_share"], f"{fld}.max_client_share", lo_exclusive=0, hi=1) or share
+        mode = "full"
+        if "mode" in c:
+            m = ctx.string(c["mode"], f"{fld}.mode")
+            if m is not None and m not in CHAIN_MODES:
+                ctx.err(c["mode"], f"{fld}.mode", f"{m!r} is not one of: {', '.join(CHAIN_MODES)}")
+            mode = m or mode
+        morse_id = None
+        if "morse_chain_id" in c:
+            mc = c["morse_chain_id"]
+            if mc.kind == "scalar" and isinstance(mc.value, int) and not isinstance(mc.value, bool):
+                ctx.err(mc, f"{fld}.morse_chain_id", "must be a quoted 4-digit string such as \"0021\" (unquoted, YAML reads a number)")
+            else:
+                morse_id = ctx.string(mc, f"{fld}.morse_chain_id", MORSE_CHAIN_ID, "a 4-hex-digit relay chain id such as \"0021\"")
+        elif protocol == "morse":
+            ctx.err(cnode, f"{fld}.morse_chain_id", "required with protocol morse (the relay chain id, e.g. \"0021\")")
+        endpoints: list[Endpoint] = []
+        if "endpoints" in c:
+            for i, enode in enumerate(ctx.seq(c["endpoints"], f"{fld}.endpoints") or []):
+                efld = f"{fld}.endpoints[{i}]"
+                e = ctx.mapping(enode, efld, {"name", "url", "client", "host"}, {"name", "url", "client"})
+                if e is None or not {"name", "url", "client"} <= e.keys():
+                    continue
+                ename = ctx.string(e["name"], f"{efld}.name", NAME, "a name (letters, digits, '.', '-', '_')")
+                url = ctx.url(e["url"], f"{efld}.url")
+                client = ctx.string(e["client"], f"{efld}.client")
+                if client is not None and client not in KNOWN_CLIENTS:
+                    ctx.err(e["client"], f"{efld}.client", f"{client!r} is not one of: {', '.join(KNOWN_CLIENTS)}")
+                    client = None
+                host = None
+                if "host" in e:
+                    host = ctx.string(e["host"], f"{efld}.host")
+                    if host is not None and host not in host_names:
+                        ctx.err(e["host"], f"{efld}.host", f"no host {host!r} in hosts.yml")
+                        host = None
+                if ename is not None and ename in endpoint_names:
+                    ctx.err(e["name"], f"{efld}.name", f"endpoint name {ename!r} is used twice (first at line {endpoint_names[ename].line})")
+                elif ename is not None:
+                    endpoint_names[ename] = e["name"]
+                if ename and url and client:
+                    endpoints.append(Endpoint(name=ename, url=url, client=client, chain=cid, host=host))
+        if len(ctx.errors) == before and replicas is not None:
+            chains[cid] = Chain(id=cid, clients=tuple(clients), replicas=replicas, max_client_share=share, mode=mode, morse_chain_id=morse_id, endpoints=tuple(endpoints))
+    return chains
+
+
+def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: set[str]) -> tuple[Supplier, ...]:
+    items = ctx.seq(node, "suppliers")
+    if items is None:
+        return ()
+    check_addr = shannon_address_problem if protocol == "shannon" else morse_address_problem
+    seen_addr: dict[str, Y] = {}
+    seen_name: dict[str, Y] = {}
+    out: list[Supplier] = []
+    explicit = {"name", "operator_address", "owner_address", "services", "host"}
+    batch = {"count", "name_prefix", "owner_address", "services", "host"}
+    for i, snode in enumerate(items):
+        fld = f"suppliers[{i}]"
+        is_batch = snode.kind == "map" and "count" in snode.value
+        s = ctx.mapping(snode, fld, batch if is_batch else explicit, {"count", "services"} if is_batch else {"operator_address", "services"})
+        if s is None:
+            continue
+        before = len(ctx.errors)
+
+        def address(key: str) -> str | None:
+            a = ctx.string(s[key], f"{fld}.{key}")
+            if a is None:
+                return None
+            problem = check_addr(a)
+            if problem:
+                ctx.err(s[key], f"{fld}.{key}", f"invalid {protocol} address {a!r}: {problem}")
+                return None
+            return a.lower() if protocol == "morse" else a
+
+        services: list[str] = []
+        if "services" in s:
+            for j, item in enumerate(ctx.seq(s["services"], f"{fld}.services", nonempty=True) or []):
+                sid = ctx.string(item, f"{fld}.services[{j}]")
+                if sid is None:
+                    continue
+                if sid not in chains:
+                    ctx.err(item, f"{fld}.services[{j}]", f"no chain {sid!r} under 'chains'" + (f" (defined: {', '.join(sorted(chains))})" if chains else ""))
+                elif sid in services:
+                    ctx.err(item, f"{fld}.services[{j}]", f"{sid!r} is listed twice")
+                else:
+                    services.append(sid)
+        host = None
+        if "host" in s:
+            host = ctx.string(s["host"], f"{fld}.host")
+            if host is not None and host not in host_names:
+                ctx.err(s["host"], f"{fld}.host", f"no host {host!r} in hosts.yml")
+        owner = address("owner_address") if "owner_address" in s else None
+        if is_batch:
+            count = ctx.integer(s["count"], f"{fld}.count", 1, 100_000)
+            prefix = ctx.string(s["name_prefix"], f"{fld}.name_prefix", NAME, "a name prefix") if "name_prefix" in s else f"new-{'-'.join(services) or 'supplier'}"
+            if count is None or prefix is None or len(ctx.errors) != before:
+                continue
+            for k in range(1, count + 1):
+                name = f"{prefix}-{k}"
+                if name in seen_name:
+                    ctx.err(snode, fld, f"generated name {name!r} clashes with another supplier (first at line {seen_name[name].line}); set name_prefix")
+                    break
+                seen_name[name] = snode
+                out.append(Supplier(name=name, services=tuple(services), owner_address=owner, host=host))
+            continue
+        op = address("operator_address") if "operator_address" in s else None
+        if op is not None and op in seen_addr:
+            ctx.err(s["operator_address"], f"{fld}.operator_address", f"{op} appears twice (first at line {seen_addr[op].line})")
+        elif op is not None:
+            seen_addr[op] = s["operator_address"]
+        name = ctx.string(s["name"], f"{fld}.name", NAME, "a name (letters, digits, '.', '-', '_')") if "name" in s else (op[:14] + "…" + op[-4:] if op else None)
+        if name is not None and name in seen_name and "name" in s:
+            ctx.err(s["name"], f"{fld}.name", f"name {name!r} is used twice (first at line {seen_name[name].line})")
+        elif name is not None:
+            seen_name[name] = s.get("name", snode)
+        if len(ctx.errors) == before and op is not None and name is not None:
+            out.append(Supplier(name=name, services=tuple(services), operator_address=op, owner_address=owner, host=host))
+    return tuple(out)
+
+
+def _margin(ctx: _Ctx, node: Y, fld: str) -> Margin | None:
+    v = node.value if node.kind == "scalar" else None
+    if isinstance(v, str) and PERCENT.match(v):
+        pct = float(PERCENT.match(v).group(1))  # type: ignore[union-attr]
+        if pct > 1000:
+            ctx.err(node, fld, f"{v!r} is out of range (at most 1000%)")
+            return None
+        return Margin(percent=pct)
+    amount = parse_amount(v)
+    if amount is None:
+        ctx.err(node, fld, f"expected an amount (\"5000 POKT\", \"5000000000upokt\", an integer of upokt) or a percentage of the minimum stake (\"10%\"), got {_kind(node)}")
+        return None
+    return Margin(upokt=amount)
+
+
+def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
+    body = ctx.mapping(node, "stake", {"warning_margin", "critical_margin", "min_operator_balance", "history_db"})
+    if body is None:
+        return StakePolicy()
+    default = StakePolicy()
+    warning = _margin(ctx, body["warning_margin"], "stake.warning_margin") if "warning_margin" in body else default.warning_margin
+    critical = _margin(ctx, body["critical_margin"], "stake.critical_margin") if "critical_margin" in body else default.critical_margin
+    balance = default.min_operator_balance_upokt
+    if "min_operator_balance" in body:
+        b = parse_amount(body["min_operator_balance"].value if body["min_operator_balance"].kind == "scalar" else None)
+        if b is None:
+            ctx.err(body["min_operator_balance"], "stake.min_operator_balance", "expected an amount such as \"10 POKT\" or an integer of upokt")
+        else:
+            balance = b
+    history = ctx.string(body["history_db"], "stake.history_db") if "history_db" in body else None
+    if warning and critical:
+        same_unit = (warning.upokt is None) == (critical.upokt is None)
+        if same_unit and (warning.upokt or warning.percent or 0) < (critical.upokt or critical.percent or 0):
+            ctx.err(body.get("warning_margin", node), "stake.warning_margin", f"{warning} is below critical_margin {critical} (WARNING must come before CRITICAL)")
+    return StakePolicy(warning_margin=warning or default.warning_margin, critical_margin=critical or default.critical_margin, min_operator_balance_upokt=balance, history_db=history)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def resolve_root(path: str | os.PathLike[str]) -> Path:
+    """An inventory folder; a path to its hosts.yml or fleet.yml also names it."""
+    p = Path(path)
+    if p.is_file() and p.name in (HOSTS_FILE, FLEET_FILE, "hosts.yaml"):
+        return p.parent
+    return p
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Fleet:
+    """Load and validate an inventory folder; raises InventoryError listing every problem."""
+    root = resolve_root(path)
+    if not root.is_dir():
+        raise InventoryError([SpecError(str(root), 0, 0, "", "not an inventory folder (expected a folder with hosts.yml and fleet.yml)")])
+    errors: list[SpecError] = []
+    hosts, names = _load_hosts(root, errors)
+    fleet = _load_fleet(root, hosts, names, errors)
+    if errors or fleet is None:
+        raise InventoryError(errors)
+    return fleet

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install everything fleetctl and its local lab need, on Debian 12, as root. Idempotent.
+#   apt: Python venv, iproute2, OpenSSH server, Docker engine (docker.io), Node.js/npm
+#   npm: anvil (the lab's Ethereum JSON-RPC node) into .tools/
+#   venv: .venv with fleetctl installed from this checkout (not editable: what users get)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (apt-get, network namespaces, dockerd)" >&2
+  exit 2
+fi
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(python3 python3-venv python3-pip iproute2 util-linux procps openssh-server openssh-client docker.io containerd runc ca-certificates)
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+anvil=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+if [ ! -x "$anvil" ]; then
+  echo "setup: npm install @foundry-rs/anvil"
+  mkdir -p .tools
+  (cd .tools && npm install --no-audit --no-fund --silent @foundry-rs/anvil >/dev/null)
+fi
+
+py=python3
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+extra=""
+[ "${1:-}" = "--test" ] && extra="[test]"
+echo "setup: pip install .${extra} into .venv"
+# A fresh wheel every time, so the venv holds exactly this checkout.
+rm -rf build ./*.egg-info
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-warn-script-location ".${extra}" 2>&1 \
+  | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
+.venv/bin/python -c "import fleetctl" 
+ln -sf "$PWD/$anvil" .venv/bin/anvil
+echo "setup: done ($(.venv/bin/fleetctl --version), anvil $(.venv/bin/anvil --version | head -1 | awk '{print $2}'))"

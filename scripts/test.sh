@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set everything up and run every test (Debian 12, root). .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+# The tests import the installed package (tests/ has no __init__.py, so pytest does not put the
+# checkout on sys.path): they test what `pip install .` ships.
+set +e
+.venv/bin/pytest -q -p no:cacheprovider "$@" tests
+rc=$?
+set -e
+# pytest's 5 ("no tests collected") is a failure here, like any other non-zero code.
+exit $rc
