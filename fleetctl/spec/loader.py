@@ -154,7 +154,7 @@ def _join(prefix: str, key: str | int) -> str:
 def _closest(word: str, options: set[str]) -> str | None:
     import difflib
 
-    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.7)
     return found[0] if found else None
 
 
@@ -414,8 +414,9 @@ def _known_hosts_from_args(args: str) -> str | None:
 
 
 def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
-    body = ctx.mapping(node, fld, {"cpus", "memory_gb", "disk_gb"}, {"cpus", "memory_gb", "disk_gb"})
-    if body is None or len(body) < 3:
+    keys = {"cpus", "memory_gb", "disk_gb"}
+    body = ctx.mapping(node, fld, keys, keys)
+    if body is None or not keys <= body.keys():
         return None
     vals = [ctx.number(body[k], _join(fld, k), lo_exclusive=0) for k in ("cpus", "memory_gb", "disk_gb")]
     if any(v is None for v in vals):

@@ -1,0 +1,118 @@
+"""The command line as a user and a CI pipeline see it: exit codes, one-line errors, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLE, LAB_INV, run_cli
+
+
+def test_version_both_ways():
+    from fleetctl import __version__
+
+    assert run_cli("--version").stdout.strip() == f"fleetctl {__version__}"
+    proc = subprocess.run([sys.executable, "-m", "fleetctl", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"fleetctl {__version__}"
+
+
+def test_help_lists_commands():
+    out = run_cli("--help").stdout
+    for cmd in ("validate", "inventory", "lab"):
+        assert cmd in out
+
+
+def test_validate_ok_and_global_options_anywhere():
+    for args in (("-i", str(EXAMPLE), "validate"), ("validate", "-i", str(EXAMPLE)), ("validate", "--inventory", str(EXAMPLE), "--no-color")):
+        proc = run_cli(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("ok: shannon: 8 hosts, 2 chains"), proc.stdout
+    proc = run_cli("validate", env={"FLEETCTL_INVENTORY": str(LAB_INV)})
+    assert proc.returncode == 0 and "3 hosts" in proc.stdout
+
+
+def test_validate_json():
+    proc = run_cli("-o", "json", "validate", "-i", str(EXAMPLE))
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is True and doc["errors"] == []
+
+
+def test_bad_inventory_gives_one_line_errors_and_exit_2(tmp_path):
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 10.0.0.1}\n")
+    (tmp_path / "fleet.yml").write_text("pocket: {rest_url: 'http://127.0.0.1:1'}\nchains:\n  eth: {clients: [geth], replicas: two}\nsupplier: []\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    proc = run_cli("validate", "-i", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [
+        f"{tmp_path}/fleet.yml:3:36: chains.eth.replicas: expected an integer, got the string 'two'",
+        f"{tmp_path}/fleet.yml:4:1: supplier: unknown key (did you mean 'suppliers'?)",
+    ], lines
+    assert "Traceback" not in proc.stderr
+    proc = run_cli("validate", "-i", str(tmp_path), "-o", "json")
+    assert proc.returncode == 2
+    doc = json.loads(proc.stdout)
+    assert doc["ok"] is False
+    assert doc["errors"][0] == {"file": f"{tmp_path}/fleet.yml", "line": 3, "column": 36, "field": "chains.eth.replicas",
+                                "message": "expected an integer, got the string 'two'"}
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing changed
+
+
+def test_no_inventory_is_a_usage_error():
+    proc = run_cli("validate")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "fleetctl: no inventory: pass -i PATH or set FLEETCTL_INVENTORY (see inventories/example)"
+
+
+def test_unknown_command_and_option():
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("validate", "--frob").returncode == 2
+    proc = run_cli("lab")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_inventory_views():
+    doc = json.loads(run_cli("inventory", "-i", str(EXAMPLE), "-o", "json").stdout)
+    assert set(doc) == {"protocol", "pocket", "hosts", "chains", "suppliers"}
+    assert len(doc["suppliers"]) == 26 and doc["suppliers"][-1]["state"] == "to-create"
+    hosts = json.loads(run_cli("inventory", "hosts", "-i", str(EXAMPLE), "-o", "json").stdout)
+    assert list(hosts) == ["hosts"] and hosts["hosts"][0]["name"] == "el-ams-1"
+    table = run_cli("inventory", "chains", "-i", str(EXAMPLE)).stdout.splitlines()
+    assert table[0].split() == ["CHAIN", "CLIENTS", "REPLICAS", "MAX_SHARE", "MODE", "MORSE_ID", "ADOPTED"]
+    assert table[1].split()[:3] == ["eth", "geth,nethermind,erigon", "6"]
+
+
+def test_secrets_in_host_vars_are_not_shown(tmp_path):
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1:\n      ansible_host: 10.0.0.1\n      ansible_become_password: hunter2-secret\n")
+    (tmp_path / "fleet.yml").write_text("pocket: {rest_url: 'http://127.0.0.1:1'}\nchains:\n  eth: {clients: [geth], replicas: 1}\n")
+    for fmt in ("table", "json"):
+        proc = run_cli("inventory", "-i", str(tmp_path), "-o", fmt)
+        assert proc.returncode == 0 and "hunter2" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-i", str(EXAMPLE), "validate"], ["-i", str(EXAMPLE), "inventory"]])
+def test_start_up_imports_stay_light(argv):
+    code = (
+        "import sys\nfrom fleetctl.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('docker', 'paramiko', 'textual', 'ansible_runner', 'ansible') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert proc.stderr.strip().endswith("HEAVY="), proc.stderr
+
+
+def test_lab_needs_root_and_says_so():
+    if os.geteuid() != 0:
+        proc = run_cli("lab", "up")
+    else:
+        # Drop to nobody for this one command.
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "fleetctl", "lab", "up"],
+                              capture_output=True, text=True, cwd="/", env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "fleetctl: the lab needs root (network namespaces, sshd, dockerd): run it as root"
