@@ -38,7 +38,8 @@ from typing import Any, Callable
 
 from fleetctl.errors import FleetError
 
-LAB_DIR = Path(os.environ.get("FLEETCTL_LAB_DIR", "/var/lib/fleetctl-lab"))
+# Fixed paths: inventories/lab/hosts.yml names the key and known_hosts under LAB_DIR.
+LAB_DIR = Path("/var/lib/fleetctl-lab")
 RUN_DIR = Path("/run/fleetctl-lab")
 LAB_RANGE = "10.213.0.0/16"
 SUBNET = "10.213.0.0/24"
@@ -184,11 +185,19 @@ def _http_json(url: str, body: Any = None, timeout: float = 2.0) -> Any:
         return json.loads(resp.read() or b"null")
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> None:
+def _wait(what: str, check: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
+          pid: int | None = None, log: Path | None = None) -> None:
+    """Poll ``check`` until it holds; fail at once if the process ``pid`` died (quoting its log)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
+        if pid is not None and not _alive(pid):
+            last = ""
+            if log is not None and log.exists():
+                tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1:]
+                last = f": {tail[0].strip()}" if tail else ""
+            raise LabError(f"{what} exited{last} (log: {log})")
         time.sleep(interval)
     raise LabError(f"{what} did not come up within {timeout:.0f} s")
 
@@ -308,10 +317,10 @@ class Lab:
             _run(ns + ["link", "set", "lo", "up"])
             h.run.mkdir(parents=True, exist_ok=True)
 
-    def _spawn(self, name: str, cmd: list[str], pidfile: Path, env: dict[str, str] | None = None) -> int:
-        log = open(self.dir / "logs" / f"{name}.log", "ab")
+    def _spawn(self, name: str, cmd: list[str], pidfile: Path) -> int:
+        log = open(self.dir / "logs" / f"{name}.log", "wb")
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=env)
+                                start_new_session=True, close_fds=True)
         log.close()
         pidfile.write_text(str(proc.pid))
         return proc.pid
@@ -327,8 +336,8 @@ class Lab:
         pidfile = RUN_DIR / "anvil.pid"
         if _alive(_read_pid(pidfile)) and _tcp_open(BRIDGE_IP, ANVIL_PORT):
             return
-        self._spawn("anvil", [anvil, "--host", BRIDGE_IP, "--port", str(ANVIL_PORT), "--block-time", str(BLOCK_TIME), "--silent"], pidfile)
-        _wait("anvil", lambda: _tcp_open(BRIDGE_IP, ANVIL_PORT))
+        pid = self._spawn("anvil", [anvil, "--host", BRIDGE_IP, "--port", str(ANVIL_PORT), "--block-time", str(BLOCK_TIME), "--silent"], pidfile)
+        _wait("anvil", lambda: _tcp_open(BRIDGE_IP, ANVIL_PORT), pid=pid, log=self.dir / "logs" / "anvil.log")
 
     def _pocket(self) -> None:
         pidfile = RUN_DIR / "pocket.pid"
@@ -341,9 +350,9 @@ class Lab:
         cmd = [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(seed),
                "--shannon-listen", f"{BRIDGE_IP}:{SHANNON_PORT}", "--morse-listen", f"{BRIDGE_IP}:{MORSE_PORT}",
                "--block-time", str(BLOCK_TIME)]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")] if p))
-        self._spawn("pocket", cmd, pidfile, env=env)
-        _wait("Pocket stand-in", lambda: _tcp_open(BRIDGE_IP, SHANNON_PORT) and _tcp_open(BRIDGE_IP, MORSE_PORT))
+        pid = self._spawn("pocket", cmd, pidfile)
+        _wait("Pocket stand-in", lambda: _tcp_open(BRIDGE_IP, SHANNON_PORT) and _tcp_open(BRIDGE_IP, MORSE_PORT),
+              pid=pid, log=self.dir / "logs" / "pocket.log")
 
     def _sshd(self, h: LabHost) -> None:
         pidfile = h.run / "sshd.pid"

@@ -61,7 +61,7 @@ def lab_seed() -> dict[str, Any]:
         "block_time": 1,
         "shannon": {
             "suppliers": suppliers,
-            "applications": [{"address": app, "stake_upokt": 100_000 * UPOKT_PER_POKT, "service_ids": sorted(fleet.chains)}],
+            "applications": [{"address": app, "stake_upokt": 100_000 * UPOKT_PER_POKT, "services": sorted(fleet.chains)}],
         },
         "morse": {"nodes": nodes},
         "balances": balances,
