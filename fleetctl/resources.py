@@ -1,25 +1,20 @@
 """Where the files that ship with fleetctl are: playbooks/, inventories/ and tui/.
 
-In the repository they sit at the top level; an installed wheel carries them as the packages
-``fleetctl.playbooks``, ``fleetctl.inventories`` and ``fleetctl.tui`` (see pyproject.toml)."""
+In the repository they sit at the top level; an installed wheel carries them inside the package
+as ``fleetctl/playbooks``, ``fleetctl/inventories`` and ``fleetctl/tui`` (see pyproject.toml)."""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_REPO = _PACKAGE.parent
 
 
 def data_dir(name: str) -> Path:
     """The folder of shipped data ``name`` ("playbooks", "inventories", "tui")."""
-    try:
-        found = Path(str(resources.files(f"fleetctl.{name}")))
-        if found.is_dir():
-            return found
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _REPO / name
+    inside = _PACKAGE / name
+    return inside if inside.is_dir() else _REPO / name
 
 
 def lab_inventory() -> Path:
