@@ -35,8 +35,10 @@ extra=""
 echo "setup: pip install .${extra} into .venv"
 # A fresh wheel every time, so the venv holds exactly this checkout.
 rm -rf build ./*.egg-info
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-warn-script-location ".${extra}" 2>&1 \
-  | grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true
-.venv/bin/python -c "import fleetctl" 
+if ! .venv/bin/python -m pip install --disable-pip-version-check --no-warn-script-location ".${extra}" > .venv/pip-install.log 2>&1; then
+  cat .venv/pip-install.log >&2
+  echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
+  exit 1
+fi
 ln -sf "$PWD/$anvil" .venv/bin/anvil
-echo "setup: done ($(.venv/bin/fleetctl --version), anvil $(.venv/bin/anvil --version | head -1 | awk '{print $2}'))"
+echo "setup: done ($(.venv/bin/fleetctl --version); $(.venv/bin/anvil --version | head -1))"
