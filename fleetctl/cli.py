@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("inventory", "show the inventory's hosts, chains and suppliers", cmd_inventory)
     p.add_argument("section", nargs="?", choices=("all", "hosts", "chains", "suppliers"), default="all")
 
+    p = command("plan", "what apply would change: desired (fleet.yml) against what runs", cmd_plan)
+    p.add_argument("--offline", action="store_true", help="plan against an empty fleet without connecting anywhere")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error (as Terraform)")
+    p = command("apply", "converge the fleet to fleet.yml through the playbooks (ansible-runner)", cmd_apply)
+    p.add_argument("--check", action="store_true", help="dry run: report what would change, change nothing")
+    p.add_argument("--diff", action="store_true", help="show file differences (with --check: change nothing)")
+    p.add_argument("--limit", metavar="HOSTS", help="only these hosts (comma-separated)")
+    p.add_argument("--forks", type=int, metavar="N", help="hosts in parallel (Ansible forks)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (needed without a terminal)")
+    p.add_argument("--strategy", choices=("pipelining", "mitogen", "default"), default="pipelining",
+                   help="Ansible connection strategy (default: pipelining)")
+    command("diversity", "each client's share of the running full nodes per chain, against the quota", cmd_diversity)
+
     lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)
     labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     for name, help_text, func in (
@@ -155,6 +168,80 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     views.inventory(out, fleet, args.section)
     return EXIT_OK
+
+
+def _load_or_exit(args: argparse.Namespace):
+    fleet, errors = _load(args)
+    if fleet is None:
+        for e in errors or []:
+            args.out.error(str(e))
+        raise SystemExit(EXIT_USAGE)
+    return fleet
+
+
+def _make_plan(args: argparse.Namespace, fleet, offline: bool = False):
+    from fleetctl.plan.diff import make_plan
+    from fleetctl.plan.model import Infeasible
+
+    try:
+        return make_plan(fleet, offline=offline, progress=args.out.debug)
+    except Infeasible as exc:
+        for reason in exc.reasons:
+            args.out.error(f"infeasible: {reason}")
+        raise SystemExit(EXIT_ERROR) from None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
+    fleet = _load_or_exit(args)
+    plan = _make_plan(args, fleet, offline=args.offline)
+    views.plan(args.out, plan)
+    if plan.unreachable:
+        return EXIT_ERROR
+    if args.detailed_exitcode:
+        return 2 if plan.changes else EXIT_OK
+    return EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from fleetctl import views
+    from fleetctl.provision.apply import Progress, run_playbooks
+
+    out = args.out
+    fleet = _load_or_exit(args)
+    limit = [h.strip() for h in args.limit.split(",") if h.strip()] if args.limit else None
+    for h in limit or []:
+        if h not in fleet.hosts:
+            raise UserError(f"--limit: no host {h!r} in the inventory")
+    plan = _make_plan(args, fleet)
+    if not out.json:
+        views.plan(out, plan, only_changes=True)
+    if not args.check and not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("apply: no terminal to confirm on; pass --yes to apply without asking")
+    if plan.changes and not args.check and not args.yes:
+        answer = input(f"Apply {plan.changes} change(s) to {len(plan.changed_hosts())} host(s)? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            out.error("apply: cancelled, nothing changed")
+            return EXIT_ERROR
+    hosts = limit or sorted(fleet.hosts)
+    progress = Progress(hosts, stream=out.err, quiet=out.quiet or out.json)
+    result = run_playbooks(fleet, plan.vars, check=args.check, diff=args.diff, limit=limit, forks=args.forks,
+                           strategy=args.strategy, progress=progress)
+    views.apply_result(out, result, plan)
+    return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
+
+
+def cmd_diversity(args: argparse.Namespace) -> int:
+    from fleetctl import views
+    from fleetctl.plan.diversity import diversity
+    from fleetctl.provision.observe import observe
+
+    fleet = _load_or_exit(args)
+    report = diversity(fleet, observe(fleet))
+    views.diversity(args.out, report)
+    return {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(report["status"], 3)
 
 
 def cmd_lab_help(args: argparse.Namespace) -> int:

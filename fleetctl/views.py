@@ -106,3 +106,52 @@ def lab_status(out: Out, status: dict[str, Any]) -> None:
 
 def _yn(v: bool) -> str:
     return "up" if v else "down"
+
+
+def plan(out: Out, plan: Any, only_changes: bool = False) -> None:
+    if out.json:
+        out.emit_json(plan.as_dict())
+        return
+    for host, err in sorted(plan.unreachable.items()):
+        out.error(f"{host}: UNREACHABLE: {err}")
+    rows = [[a.host, a.action, a.target, a.role, a.chain or "-", a.client or "-", a.reason]
+            for a in plan.actions if not (only_changes and a.action == "leave")]
+    if rows:
+        out.table(["host", "action", "target", "role", "chain", "client", "reason"], rows)
+    for note in plan.placement.notes:
+        out.info(f"note: {note}")
+    by = {k: sum(1 for a in plan.actions if a.action == k) for k in ("create", "recreate", "remove", "leave")}
+    out.line(f"plan: {plan.changes} change(s): {by['create']} to create, {by['recreate']} to recreate, "
+             f"{by['remove']} to remove, {by['leave']} unchanged" + (" (offline: against an empty fleet)" if plan.offline else ""))
+
+
+def apply_result(out: Out, result: Any, plan: Any) -> None:
+    if out.json:
+        doc = result.as_dict()
+        doc["plan"] = plan.as_dict()
+        out.emit_json(doc)
+        return
+    out.table(["host", "status", "ok", "changed", "failed"],
+              [[h, r.status, r.ok, r.changed, r.failed] for h, r in sorted(result.hosts.items())], status_col=1)
+    for h in result.failed_hosts:
+        for m in result.hosts[h].messages[:3]:
+            out.error(f"{h}: {m}")
+    verb = "would change" if result.check else "changed"
+    tail = f"; FAILED on {', '.join(result.failed_hosts)} (re-run apply once they are back)" if result.failed_hosts else ""
+    out.line(f"apply: {result.changes} {verb} in {result.seconds:.1f} s{tail}")
+
+
+def diversity(out: Out, report: dict[str, Any]) -> None:
+    if out.json:
+        out.emit_json(report)
+        return
+    rows = []
+    for cid, c in report["chains"].items():
+        for client, n in sorted(c["counts"].items()):
+            share = c["shares"].get(client, 0.0)
+            status = "WARNING" if client in c["over_quota"] else "OK"
+            rows.append([cid, client, n, f"{share:.0%}", f"{c['quota']:.0%}", status])
+    out.table(["chain", "client", "nodes", "share", "quota", "status"], rows, status_col=5)
+    for note in report["notes"]:
+        out.info(f"note: {note}")
+    out.line(f"diversity: {out.paint(report['status'])}")

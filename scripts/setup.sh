@@ -10,7 +10,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(python3 python3-venv python3-pip iproute2 util-linux procps openssh-server openssh-client docker.io containerd runc ca-certificates)
+# python3-requests/-yaml: the managed hosts' Python for community.docker modules and the lab's
+# RelayMiner; haproxy: the lab's balancer image is built from the host's binary.
+pkgs=(python3 python3-venv python3-pip python3-requests python3-yaml iproute2 util-linux procps openssh-server openssh-client
+      docker.io containerd runc haproxy ca-certificates)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -409,26 +409,19 @@ class Lab:
         return docker.DockerClient(base_url=f"unix://{h.docker_sock}", version="1.41", timeout=60)
 
     def _images(self, h: LabHost) -> None:
-        """One rootfs (the front script; /usr comes from the host, read-only) tagged once per
-        client persona: fleetlab/geth:lab, fleetlab/nethermind:lab, fleetlab/erigon:lab."""
-        front = Path(__file__).with_name("front.py").read_bytes()
-        digest = hashlib.sha256(front).hexdigest()[:16]
+        """Build the lab's images in ``h``'s engine (skipped when the content digest matches)."""
         client = self._docker(h)
         try:
-            for name in CLIENTS:
-                tag = f"fleetlab/{name}:lab"
+            for tag, tar, changes in lab_images():
+                digest = hashlib.sha256(tar).hexdigest()[:16]
                 try:
-                    if client.images.get(tag).labels.get(LABEL + ".front") == digest:
+                    if client.images.get(tag).labels.get(LABEL + ".digest") == digest:
                         continue
                 except Exception:  # docker.errors.ImageNotFound
                     pass
-                changes = [
-                    f'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/front.py"]',
-                    f"ENV FRONT_CLIENT={name}",
-                    f"ENV FRONT_UPSTREAM={ANVIL_URL}",
-                    f'LABEL {LABEL}.front="{digest}"',
-                ]
-                client.api.import_image_from_data(_rootfs_tar(front), repository=f"fleetlab/{name}", tag="lab", changes=changes)
+                repo, _, version = tag.partition(":")
+                client.api.import_image_from_data(tar, repository=repo, tag=version,
+                                                  changes=changes + [f'LABEL {LABEL}.digest="{digest}"'])
         finally:
             client.close()
 
@@ -630,33 +623,95 @@ class Lab:
         }
 
 
-def _rootfs_tar(front: bytes) -> bytes:
-    """A minimal root filesystem: the front script, merged-/usr symlinks and the few files a
-    process expects.  /usr itself is bind-mounted read-only from the host at run time."""
+def lab_images() -> list[tuple[str, bytes, list[str]]]:
+    """(tag, rootfs tar, docker import changes) for every image the lab builds.
+
+    * fleetlab/{geth,nethermind,erigon}:lab: the client front (front.py) under each persona; it
+      runs on the host's Python, so it needs ``/usr`` mounted read-only (``fleet_node_volumes``);
+    * fleetlab/relayminer:lab: a small RelayMiner that reads the generated config (relayminer.py),
+      on the host's Python too (``fleet_relayminer_volumes``);
+    * fleetlab/haproxy:lab: the host's HAProxy with the libraries it links, self-contained, with
+      its configuration where the official image keeps it (/usr/local/etc/haproxy).
+    """
+    here = Path(__file__).parent
+    images: list[tuple[str, bytes, list[str]]] = []
+    front = _rootfs_tar({"opt/fleetlab/front.py": (here / "front.py").read_bytes()})
+    for name in CLIENTS:
+        images.append((f"fleetlab/{name}:lab", front, [
+            'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/front.py"]',
+            f"ENV FRONT_CLIENT={name}",
+            f"ENV FRONT_UPSTREAM={ANVIL_URL}",
+        ]))
+    relayminer = here / "relayminer.py"
+    if relayminer.exists():
+        images.append(("fleetlab/relayminer:lab", _rootfs_tar({"opt/fleetlab/relayminer.py": relayminer.read_bytes()}), [
+            'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/relayminer.py"]',
+        ]))
+    haproxy = shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin")
+    if haproxy:
+        files = {"usr/local/sbin/haproxy": Path(haproxy).read_bytes()}
+        for lib in _shared_libs(haproxy):
+            files[lib.lstrip("/")] = Path(lib).read_bytes()
+        images.append(("fleetlab/haproxy:lab", _rootfs_tar(files, merged_usr=False, dirs=("usr/local/etc/haproxy", "var/run", "run/haproxy")), [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
+        ]))
+    return images
+
+
+def _shared_libs(binary: str) -> list[str]:
+    """The shared libraries ``binary`` loads (from ldd), real paths, the loader included."""
+    out = _run(["ldd", binary]).stdout.decode()
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0] if parts and parts[0].startswith("/") else ""
+        if path.startswith("/"):
+            libs.append(path)
+            real = os.path.realpath(path)
+            if real != path:
+                libs.append(real)
+    return libs
+
+
+def _rootfs_tar(files: dict[str, bytes], merged_usr: bool = True, dirs: tuple[str, ...] = ()) -> bytes:
+    """A minimal root filesystem holding ``files`` (path -> content).
+
+    With ``merged_usr`` the image has /bin, /lib, /lib64 and /sbin as links into /usr, which the
+    container gets from the host (read-only bind mount); otherwise the files are the whole image.
+    Deterministic (fixed mtimes, sorted), so the same content gives the same digest."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
+        made: set[str] = set()
+
         def add_dir(name: str, mode: int = 0o755) -> None:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, 0
-            tar.addfile(info)
+            parts = name.strip("/").split("/")
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d in made:
+                    continue
+                made.add(d)
+                info = tarfile.TarInfo(d)
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, (mode if d == name else 0o755), 0
+                tar.addfile(info)
 
         def add_file(name: str, data: bytes, mode: int = 0o644) -> None:
+            add_dir(os.path.dirname(name))
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), mode, 0
             tar.addfile(info, io.BytesIO(data))
 
-        def add_link(name: str, target: str) -> None:
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 0
-            tar.addfile(info)
-
-        for d in ("usr", "etc", "opt", "opt/fleetlab", "proc", "sys", "dev", "run", "var", "data"):
+        for d in ("usr", "etc", "opt", "proc", "sys", "dev", "run", "var", "data") + dirs:
             add_dir(d)
         add_dir("tmp", 0o1777)
-        for link in ("bin", "lib", "lib64", "sbin"):
-            add_link(link, f"usr/{link}")
+        if merged_usr:
+            for link in ("bin", "lib", "lib64", "sbin"):
+                info = tarfile.TarInfo(link)
+                info.type, info.linkname, info.mtime = tarfile.SYMTYPE, f"usr/{link}", 0
+                tar.addfile(info)
         add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
         add_file("etc/group", b"root:x:0:\nnogroup:x:65534:\n")
         add_file("etc/hosts", b"127.0.0.1 localhost\n")
-        add_file("opt/fleetlab/front.py", front, 0o755)
+        for name in sorted(files):
+            add_file(name, files[name], 0o755)
     return buf.getvalue()

@@ -45,7 +45,17 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*(upokt|pokt)\s*$", re.IGNORECASE)
 PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 #: fleetctl's own per-host variables in hosts.yml; any other ``fleet_*`` variable is a typo.
-HOST_FLEET_VARS = {"fleet_capacity", "fleet_known_hosts"}
+HOST_FLEET_VARS = {
+    "fleet_capacity": "capacity when facts cannot be read: {cpus, memory_gb, disk_gb}",
+    "fleet_known_hosts": "known_hosts file for this host (else UserKnownHostsFile in ansible_ssh_common_args)",
+    # Read by the playbooks (see playbooks/roles/*/defaults); checked here for type only.
+    "fleet_docker_host": "Docker engine address on the host (default unix:///var/run/docker.sock)",
+    "fleet_config_root": "folder for generated configs on the host (default /etc/fleetctl)",
+    "fleet_images": "image overrides per client/role: {geth: IMAGE, ...}",
+    "fleet_image_pull": "pull images (default true)",
+    "fleet_node_volumes": "extra volumes for execution-client containers",
+    "fleet_relayminer_volumes": "extra volumes for the RelayMiner container",
+}
 
 
 class _Ctx:
@@ -382,6 +392,12 @@ def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...]
             if found:
                 known = found
     capacity = get("fleet_capacity", _capacity)
+    get("fleet_docker_host", lambda c, n, f: c.string(n, f))
+    get("fleet_config_root", lambda c, n, f: c.string(n, f))
+    get("fleet_images", lambda c, n, f: _string_map(c, n, f))
+    get("fleet_image_pull", lambda c, n, f: _boolean(c, n, f))
+    get("fleet_node_volumes", lambda c, n, f: _string_list(c, n, f))
+    get("fleet_relayminer_volumes", lambda c, n, f: _string_list(c, n, f))
     if not ok:
         return None
     plain = {k: v.plain() for k, (v, _) in hv.items()}
@@ -397,6 +413,25 @@ def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...]
         connection=connection,
         vars=plain,
     )
+
+
+def _string_map(ctx: _Ctx, node: Y, fld: str) -> dict[str, str] | None:
+    body = ctx.mapping(node, fld, set(node.keys) if node.kind == "map" else set())
+    if body is None:
+        return None
+    return {k: v for k, v in ((k, ctx.string(n, _join(fld, k))) for k, n in body.items()) if v is not None}
+
+
+def _string_list(ctx: _Ctx, node: Y, fld: str) -> list[str] | None:
+    items = ctx.seq(node, fld)
+    return None if items is None else [x for x in (ctx.string(n, f"{fld}[{i}]") for i, n in enumerate(items)) if x is not None]
+
+
+def _boolean(ctx: _Ctx, node: Y, fld: str) -> bool | None:
+    if node.kind != "scalar" or not isinstance(node.value, bool):
+        ctx.err(node, fld, f"expected true or false, got {_kind(node)}")
+        return None
+    return node.value
 
 
 def _known_hosts_from_args(args: str) -> str | None:
@@ -428,7 +463,7 @@ def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
 # fleet.yml
 # ---------------------------------------------------------------------------------------------
 
-FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake"}
+FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake", "profiles"}
 
 
 def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors: list[SpecError]) -> Fleet | None:
@@ -456,15 +491,35 @@ def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors
             protocol = p
 
     pocket = _pocket(ctx, top.get("pocket"), protocol, tree)
-    chains = _chains(ctx, top["chains"], protocol, host_names) if "chains" in top else {}
+    groups: dict[str, set[str]] = {}
+    for h in hosts.values():
+        for g in h.groups:
+            groups.setdefault(g, set()).add(h.name)
+    chains = _chains(ctx, top["chains"], protocol, host_names, groups) if "chains" in top else {}
     # Services are checked against every declared chain id, so one bad chain does not make
     # every supplier that serves it an error too.
     declared = set(top["chains"].value) if "chains" in top and top["chains"].kind == "map" else set()
     suppliers = _suppliers(ctx, top["suppliers"], protocol, declared, host_names) if "suppliers" in top else ()
     stake = _stake(ctx, top["stake"]) if "stake" in top else StakePolicy()
+    profiles = _profiles(ctx, top["profiles"]) if "profiles" in top else None
     if errors:
         return None
-    return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake)
+    return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake, profiles=profiles)
+
+
+def _profiles(ctx: _Ctx, node: Y) -> dict[tuple[str, str], Any]:
+    """``profiles: {geth: {full: {cpus, memory_gb, disk_gb}}}``: the operator's own sizing."""
+    from fleetctl.plan.model import Resources
+
+    out: dict[tuple[str, str], Any] = {}
+    body = ctx.mapping(node, "profiles", set(PROVISIONED_CLIENTS))
+    for client, cnode in (body or {}).items():
+        modes = ctx.mapping(cnode, f"profiles.{client}", set(CHAIN_MODES))
+        for mode, mnode in (modes or {}).items():
+            cap = _capacity(ctx, mnode, f"profiles.{client}.{mode}")
+            if cap is not None:
+                out[(client, mode)] = Resources(cap.cpus, cap.memory_gb, cap.disk_gb)
+    return out
 
 
 def _pocket(ctx: _Ctx, node: Y | None, protocol: str, tree: Y) -> Pocket:
@@ -485,7 +540,7 @@ def _pocket(ctx: _Ctx, node: Y | None, protocol: str, tree: Y) -> Pocket:
     return Pocket(**vals)
 
 
-def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str]) -> dict[str, Chain]:
+def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups: dict[str, set[str]]) -> dict[str, Chain]:
     body = ctx.mapping(node, "chains", set(node.keys) if node.kind == "map" else set())
     if body is None:
         return {}
@@ -498,7 +553,7 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str]) -> dict[str
         if not SERVICE_ID.match(cid):
             ctx.err(node.keys[cid], fld, "a service id is 1-42 letters, digits, '_' or '-'")
             continue
-        c = ctx.mapping(cnode, fld, {"clients", "replicas", "max_client_share", "mode", "morse_chain_id", "endpoints"}, {"clients", "replicas"})
+        c = ctx.mapping(cnode, fld, {"clients", "replicas", "max_client_share", "mode", "morse_chain_id", "endpoints", "hosts", "network"}, {"clients", "replicas"})
         if c is None:
             continue
         before = len(ctx.errors)
@@ -533,6 +588,20 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str]) -> dict[str
                 morse_id = ctx.string(mc, f"{fld}.morse_chain_id", MORSE_CHAIN_ID, "a 4-hex-digit relay chain id such as \"0021\"")
         elif protocol == "morse":
             ctx.err(cnode, f"{fld}.morse_chain_id", "required with protocol morse (the relay chain id, e.g. \"0021\")")
+        placed_on: list[str] = []
+        if "hosts" in c:
+            for i, item in enumerate(ctx.seq(c["hosts"], f"{fld}.hosts", nonempty=True) or []):
+                name = ctx.string(item, f"{fld}.hosts[{i}]")
+                if name is None:
+                    continue
+                members = host_groups.get(name) or ([name] if name in host_names else None)
+                if members is None:
+                    ctx.err(item, f"{fld}.hosts[{i}]", f"no host or group {name!r} in hosts.yml")
+                    continue
+                placed_on.extend(m for m in sorted(members) if m not in placed_on)
+        network = "mainnet"
+        if "network" in c:
+            network = ctx.string(c["network"], f"{fld}.network", NAME, "a network name such as mainnet, sepolia or gnosis") or network
         endpoints: list[Endpoint] = []
         if "endpoints" in c:
             for i, enode in enumerate(ctx.seq(c["endpoints"], f"{fld}.endpoints") or []):
@@ -559,7 +628,8 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str]) -> dict[str
                 if ename and url and client:
                     endpoints.append(Endpoint(name=ename, url=url, client=client, chain=cid, host=host))
         if len(ctx.errors) == before and replicas is not None:
-            chains[cid] = Chain(id=cid, clients=tuple(clients), replicas=replicas, max_client_share=share, mode=mode, morse_chain_id=morse_id, endpoints=tuple(endpoints))
+            chains[cid] = Chain(id=cid, clients=tuple(clients), replicas=replicas, max_client_share=share, mode=mode,
+                                morse_chain_id=morse_id, endpoints=tuple(endpoints), hosts=tuple(placed_on), network=network)
     return chains
 
 

@@ -61,6 +61,10 @@ class Chain:
     mode: str = "full"
     morse_chain_id: str | None = None
     endpoints: tuple[Endpoint, ...] = ()
+    #: hosts this chain's full nodes may run on (group names resolved); empty = every host
+    hosts: tuple[str, ...] = ()
+    #: the chain's network as the clients name it (--mainnet / --config gnosis / --chain gnosis)
+    network: str = "mainnet"
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,8 @@ class Fleet:
     suppliers: tuple[Supplier, ...]
     hosts: dict[str, Host]
     stake: StakePolicy = StakePolicy()
+    #: operator overrides of the clients' resource profiles: (client, mode) -> Resources
+    profiles: dict[tuple[str, str], Any] | None = None
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:

@@ -1,0 +1,122 @@
+"""plan = diff(desired, observed): the actions that take the fleet from what runs to fleet.yml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from fleetctl.plan import model as pm
+from fleetctl.plan.vars import Desired, host_vars
+from fleetctl.spec.model import Fleet
+
+ACTIONS = ("create", "recreate", "remove", "leave")
+
+
+@dataclass(frozen=True)
+class Action:
+    host: str
+    action: str  # create | recreate | remove | leave
+    target: str  # container name
+    role: str
+    chain: str | None = None
+    client: str | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"host": self.host, "action": self.action, "chain": self.chain, "client": self.client,
+                "target": self.target, "role": self.role, "reason": self.reason}
+
+
+@dataclass
+class Plan:
+    fleet: Fleet
+    placement: pm.Placement
+    actions: list[Action]
+    vars: dict[str, dict[str, Any]]
+    unreachable: dict[str, str] = field(default_factory=dict)
+    offline: bool = False
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for a in self.actions if a.action != "leave")
+
+    def changed_hosts(self) -> list[str]:
+        return sorted({a.host for a in self.actions if a.action != "leave"})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "changes": self.changes,
+            "offline": self.offline,
+            "actions": [a.as_dict() for a in self.actions],
+            "unreachable": [{"host": h, "error": e} for h, e in sorted(self.unreachable.items())],
+            "counts": self.placement.counts,
+            "notes": list(self.placement.notes),
+        }
+
+
+def diff(desired: list[Desired], observed: dict[str, Any], hosts: list[str]) -> list[Action]:
+    """Actions per host; unreachable hosts get none (they are reported apart)."""
+    actions: list[Action] = []
+    want: dict[tuple[str, str], Desired] = {(d.host, d.name): d for d in desired}
+    for host in hosts:
+        st = observed.get(host)
+        running = {c.name: c for c in st.containers} if st is not None and st.reachable else {}
+        if st is not None and not st.reachable:
+            continue
+        for (h, name), d in sorted(want.items()):
+            if h != host:
+                continue
+            c = running.get(name)
+            if c is None:
+                actions.append(Action(host, "create", name, d.role, d.chain, d.client, "not running"))
+            elif c.spec != d.spec:
+                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, "config changed"))
+            elif not c.running:
+                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, f"not running ({c.status})"))
+            else:
+                actions.append(Action(host, "leave", name, d.role, d.chain, d.client, "up to date"))
+        for name, c in sorted(running.items()):
+            if (host, name) not in want:
+                actions.append(Action(host, "remove", name, c.role, c.chain, c.client, "no longer in fleet.yml"))
+    return actions
+
+
+def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None) -> Plan:
+    """Observe (unless offline), place, and diff.  Raises Infeasible with every reason."""
+    from fleetctl.plan.placement import plan_placement
+
+    observed: dict[str, Any] = {}
+    if not offline:
+        from fleetctl.provision.observe import observe
+
+        observed = observe(fleet, on_host=lambda st: progress(f"observed {st.name}: " + (f"{len(st.containers)} containers" if st.reachable else f"UNREACHABLE ({st.error})")))
+    capacities: dict[str, pm.Resources | None] = {}
+    for name, host in fleet.hosts.items():
+        st = observed.get(name)
+        if st is not None and st.capacity is not None:
+            capacities[name] = st.capacity
+        elif host.capacity is not None:
+            capacities[name] = pm.Resources(host.capacity.cpus, host.capacity.memory_gb, host.capacity.disk_gb)
+        else:
+            capacities[name] = None
+    existing = []
+    if observed:
+        from fleetctl.provision.observe import existing_nodes
+
+        existing = existing_nodes(observed, fleet)
+    placement = plan_placement(fleet, capacities, existing)
+    hv, desired = host_vars(fleet, placement)
+    unreachable = {n: st.error or "unreachable" for n, st in observed.items() if not st.reachable}
+    if offline:
+        actions = [Action(d.host, "create", d.name, d.role, d.chain, d.client, "offline: planned against an empty fleet") for d in desired]
+    else:
+        actions = diff(desired, observed, sorted(fleet.hosts))
+    rank = {"node": 0, "balancer": 1, "relayminer": 2, "morse": 3}
+    actions.sort(key=lambda a: (a.host, rank.get(a.role, 9), a.target))
+    removes: dict[str, list[str]] = {}
+    for a in actions:
+        if a.action == "remove":
+            removes.setdefault(a.host, []).append(a.target)
+    for h in hv:
+        hv[h]["fleet_remove"] = removes.get(h, [])
+    return Plan(fleet, placement, actions, hv, unreachable, offline)

@@ -1,0 +1,113 @@
+"""From a placement to the playbooks' variables, per host, and the containers they will run.
+
+The variables are the contract with ``playbooks/`` (see each role's defaults).  Every container
+gets a spec hash over everything that shapes it (image, ports, flags' inputs, backends, config);
+a running container with another hash is recreated, one with the same hash is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from fleetctl.plan import model as pm
+from fleetctl.resources import data_dir
+from fleetctl.spec.model import Fleet
+
+STATS_PORT_OFFSET = 1000  # a balancer's HAProxy stats/runtime listener: port + 1000
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One container fleetctl wants on a host."""
+
+    host: str
+    name: str
+    role: str  # node | balancer | relayminer | morse
+    spec: str
+    chain: str | None = None
+    client: str | None = None
+
+
+@lru_cache(maxsize=1)
+def pinned_images() -> dict[str, str]:
+    """The images the roles run (playbooks/vars/images.yml), for the spec hash."""
+    import yaml
+
+    path = data_dir("playbooks") / "vars" / "images.yml"
+    if not path.exists():
+        return {}
+    return dict((yaml.safe_load(path.read_text()) or {}).get("fleet_pinned_images") or {})
+
+
+def _image(fleet: Fleet, host: str, kind: str) -> str:
+    override = fleet.hosts[host].vars.get("fleet_images") or {}
+    return str(override.get(kind) or pinned_images().get(kind) or kind)
+
+
+def _spec(obj: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str, Any]], list[Desired]]:
+    """Per-host variables for the playbooks, and the list of desired containers."""
+    out: dict[str, dict[str, Any]] = {h: {"fleet_nodes": [], "fleet_balancers": [], "fleet_relayminer": None, "fleet_morse": None}
+                                      for h in fleet.hosts}
+    desired: list[Desired] = []
+    for n in placement.nodes:
+        addr = fleet.hosts[n.host].address
+        chain = fleet.chains[n.chain]
+        spec_in = {"image": _image(fleet, n.host, n.client), "client": n.client, "chain": n.chain, "mode": n.mode,
+                   "network": chain.network, "addr": addr, "slot": n.slot}
+        spec = _spec(spec_in)
+        out[n.host]["fleet_nodes"].append({
+            "name": n.name, "chain": n.chain, "client": n.client, "mode": n.mode, "network": chain.network,
+            "listen_address": addr, "slot": n.slot, "rpc_port": n.rpc_port, "p2p_port": n.p2p_port,
+            "metrics_port": n.metrics_port, "authrpc_port": n.authrpc_port, "spec": spec,
+        })
+        desired.append(Desired(n.host, n.name, "node", spec, n.chain, n.client))
+    for b in placement.balancers:
+        addr = fleet.hosts[b.host].address
+        backends = []
+        for be in b.backends:
+            u = urlsplit(be.url)
+            backends.append({"name": be.name, "client": be.client, "address": u.hostname, "port": u.port or 80})
+        entry = {"name": b.name, "chain": b.chain, "listen_address": addr, "port": b.port,
+                 "stats_port": b.port + STATS_PORT_OFFSET, "backends": backends}
+        entry["spec"] = _spec({**entry, "image": _image(fleet, b.host, "haproxy")})
+        out[b.host]["fleet_balancers"].append(entry)
+        desired.append(Desired(b.host, b.name, "balancer", entry["spec"], b.chain))
+    by_host: dict[str, list[pm.SupplierPlacement]] = {}
+    for sp in placement.suppliers:
+        by_host.setdefault(sp.host, []).append(sp)
+    lb_port = {(b.host, b.chain): b.port for b in placement.balancers}
+    for host, sps in sorted(by_host.items()):
+        addr = fleet.hosts[host].address
+        services = sorted({s for sp in sps for s in sp.services})
+        if fleet.protocol == "shannon":
+            rm: dict[str, Any] = {
+                "listen_address": addr,
+                "port": pm.RELAYMINER_PORT,
+                "metrics_port": pm.RELAYMINER_METRICS_PORT,
+                "signing_key_names": sorted(sp.supplier for sp in sps),
+                "pocket_node": {
+                    "query_node_rpc_url": fleet.pocket.node_rpc_url or "tcp://127.0.0.1:26657",
+                    "query_node_grpc_url": fleet.pocket.grpc_url or "tcp://127.0.0.1:9090",
+                    "tx_node_rpc_url": fleet.pocket.node_rpc_url or "tcp://127.0.0.1:26657",
+                },
+                "suppliers": [{"service_id": s, "backend_url": f"http://{addr}:{lb_port[(host, s)]}"} for s in services if (host, s) in lb_port],
+            }
+            rm["spec"] = _spec({**rm, "image": _image(fleet, host, "relayminer")})
+            out[host]["fleet_relayminer"] = rm
+            desired.append(Desired(host, "relayminer", "relayminer", rm["spec"]))
+        else:
+            morse: dict[str, Any] = {"chains": [{"id": fleet.chains[s].morse_chain_id, "url": f"http://{addr}:{lb_port[(host, s)]}"}
+                                                for s in services if (host, s) in lb_port and fleet.chains[s].morse_chain_id]}
+            morse["spec"] = _spec({**morse, "image": _image(fleet, host, "morse")})
+            out[host]["fleet_morse"] = morse
+            desired.append(Desired(host, "pocket-morse", "morse", morse["spec"]))
+    return out, desired

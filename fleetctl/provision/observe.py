@@ -1,0 +1,122 @@
+"""Observe what runs: every host's Docker engine over ``ssh://``, in parallel.
+
+Only containers labelled ``io.fleetctl.managed=true`` are fleetctl's; the rest (an operator's
+own, the lab's fronts) are never touched.  Host facts (CPUs, memory from the engine; free disk
+of the engine's data root over the same SSH connection) feed the planner's capacity checks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+from fleetctl.errors import FleetError
+from fleetctl.plan import model as pm
+from fleetctl.spec.model import Fleet, Host
+
+
+@dataclass(frozen=True)
+class Container:
+    host: str
+    name: str
+    role: str
+    chain: str | None
+    client: str | None
+    spec: str | None
+    running: bool
+    status: str
+    slot: int | None = None
+    image: str = ""
+
+
+@dataclass
+class HostState:
+    name: str
+    reachable: bool
+    error: str | None = None
+    containers: list[Container] = field(default_factory=list)
+    capacity: pm.Resources | None = None  # from facts; None when they could not be read
+
+
+def _observe_host(host: Host, timeout: float) -> HostState:
+    from fleetctl.provision.dockerssh import docker_client
+
+    try:
+        client = docker_client(host, timeout=timeout, connect_timeout=timeout)
+    except FleetError as exc:
+        return HostState(host.name, False, str(exc).removeprefix(f"{host.name}: "))
+    try:
+        info = client.info()
+        raw = client.api.containers(all=True, filters={"label": f"{pm.LABEL_MANAGED}=true"})
+        containers = []
+        for c in raw:
+            labels = c.get("Labels") or {}
+            slot = labels.get(pm.LABEL_SLOT)
+            containers.append(Container(
+                host=host.name,
+                name=labels.get(pm.LABEL_NAME) or c["Names"][0].lstrip("/"),
+                role=labels.get(pm.LABEL_ROLE, "?"),
+                chain=labels.get(pm.LABEL_CHAIN),
+                client=labels.get(pm.LABEL_CLIENT),
+                spec=labels.get(pm.LABEL_SPEC),
+                running=c.get("State") == "running",
+                status=c.get("Status", ""),
+                slot=int(slot) if slot and slot.isdigit() else None,
+                image=c.get("Image", ""),
+            ))
+        disk_gb = _free_disk_gb(client, info.get("DockerRootDir") or "/var/lib/docker")
+        if disk_gb is None and host.capacity is not None:
+            disk_gb = host.capacity.disk_gb
+        capacity = None
+        if info.get("NCPU") and info.get("MemTotal") and disk_gb is not None:
+            capacity = pm.Resources(float(info["NCPU"]), info["MemTotal"] / 2**30, disk_gb)
+        return HostState(host.name, True, None, sorted(containers, key=lambda c: c.name), capacity)
+    except Exception as exc:  # docker.errors.APIError, requests errors, paramiko errors
+        return HostState(host.name, False, f"docker engine over ssh failed: {exc}")
+    finally:
+        client.close()
+
+
+def _free_disk_gb(client, path: str) -> float | None:
+    """Size of the filesystem holding the engine's data root (df over the same SSH session)."""
+    adapter = getattr(client.api, "_custom_adapter", None)
+    ssh = getattr(adapter, "ssh_client", None)
+    if ssh is None:
+        return None
+    try:
+        _, out, _ = ssh.exec_command(f"df -Pk {shlex.quote(path)}", timeout=10)
+        lines = out.read().decode().splitlines()
+        return int(lines[-1].split()[1]) / 2**20  # total KiB -> GiB
+    except Exception:  # an odd df, a closed channel: fall back to fleet_capacity
+        return None
+
+
+def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
+            on_host: Callable[[HostState], None] | None = None) -> dict[str, HostState]:
+    """Every host's managed containers and facts, in parallel (one SSH session per host)."""
+    names = sorted(hosts if hosts is not None else fleet.hosts)
+    out: dict[str, HostState] = {}
+    if not names:
+        return out
+    with cf.ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
+        futures = {pool.submit(_observe_host, fleet.hosts[n], timeout): n for n in names}
+        for fut in cf.as_completed(futures):
+            state = fut.result()
+            out[state.name] = state
+            if on_host:
+                on_host(state)
+    return {n: out[n] for n in names}
+
+
+def existing_nodes(states: dict[str, HostState], fleet: Fleet) -> list[pm.NodePlacement]:
+    """Running or stopped full-node containers as placements, so the planner keeps them."""
+    nodes = []
+    for st in states.values():
+        for c in st.containers:
+            if c.role == "node" and c.chain and c.client and c.slot is not None:
+                chain = fleet.chains.get(c.chain)
+                nodes.append(pm.NodePlacement(name=c.name, chain=c.chain, client=c.client, host=c.host,
+                                              mode=chain.mode if chain else "full", slot=c.slot))
+    return nodes

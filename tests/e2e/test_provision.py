@@ -1,0 +1,243 @@
+"""plan / apply / diversity on the lab: real hosts, real Docker engines, real Ansible.
+
+From empty to a converged fleet, idempotent re-apply, a changed mix that moves only what must
+move, a host that is down, and a balancer that survives one client's failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fleetctl.lab import manager as M
+from fleetctl.plan.model import LABEL_MANAGED
+from fleetctl.provision.dockerssh import docker_client
+from fleetctl.spec.loader import load_inventory
+
+from conftest import EXAMPLE, LAB_INV, run_cli
+
+pytestmark = pytest.mark.lab
+
+
+def rpc(url: str, method: str = "eth_blockNumber", headers: dict | None = None, timeout: float = 5):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def inv(lab, tmp_path_factory):
+    """A copy of the lab inventory the tests may edit; everything fleetctl made is removed after."""
+    root = tmp_path_factory.mktemp("inv") / "lab"
+    shutil.copytree(LAB_INV, root)
+    _wipe_managed()
+    yield root
+    _wipe_managed()
+
+
+def _wipe_managed() -> None:
+    fleet = load_inventory(LAB_INV)
+    for host in fleet.hosts.values():
+        client = docker_client(host)
+        try:
+            for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"}):
+                c.remove(force=True)
+            for v in client.volumes.list():
+                if v.name.startswith("fleet-"):
+                    v.remove(force=True)
+        finally:
+            client.close()
+
+
+def set_fleet(root: Path, **subs: str) -> None:
+    text = (LAB_INV / "fleet.yml").read_text()
+    for old, new in subs.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (root / "fleet.yml").write_text(text)
+
+
+def plan_json(root: Path, *extra: str) -> tuple[int, dict]:
+    proc = run_cli("plan", "-i", str(root), "-o", "json", *extra)
+    assert proc.returncode in (0, 2), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def apply_json(root: Path, *extra: str) -> tuple[int, dict]:
+    proc = run_cli("apply", "-i", str(root), "-o", "json", "--yes", *extra, timeout=600)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"apply exited {proc.returncode}: {proc.stdout}\n{proc.stderr}") from None
+
+
+def test_offline_plan_connects_nowhere():
+    proc = run_cli("plan", "--offline", "-i", str(EXAMPLE), "-o", "json", "--detailed-exitcode")
+    assert proc.returncode == 2, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["offline"] and doc["changes"] == len(doc["actions"]) > 0
+    assert {a["action"] for a in doc["actions"]} == {"create"}
+    nodes = [a for a in doc["actions"] if a["role"] == "node"]
+    eth = [a for a in nodes if a["chain"] == "eth"]
+    # 6 replicas of eth, one adopted Geth: 5 provisioned, no client above 34% (2 of 6)
+    assert len(eth) == 5
+    per_client = {c: sum(1 for a in eth if a["client"] == c) + (c == "geth") for c in ("geth", "nethermind", "erigon")}
+    assert per_client == {"geth": 2, "nethermind": 2, "erigon": 2}
+    # .example hosts are never resolved or connected to in offline mode
+    assert all(a["host"] in load_inventory(EXAMPLE).hosts for a in doc["actions"])
+
+
+def test_infeasible_mix_is_explained(tmp_path):
+    root = tmp_path / "inv"
+    shutil.copytree(EXAMPLE, root)
+    text = (root / "fleet.yml").read_text().replace("    replicas: 2\n    max_client_share: 0.5", "    replicas: 4\n    max_client_share: 0.34")
+    (root / "fleet.yml").write_text(text)
+    proc = run_cli("plan", "--offline", "-i", str(root))
+    assert proc.returncode == 1
+    assert re.search(r"infeasible: gnosis: 4 replicas, 2 clients, max_client_share 0\.34 .*needs at least \d+ clients", proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_apply_from_empty_then_idempotent(inv):
+    rc, plan = plan_json(inv, "--detailed-exitcode")
+    assert rc == 2
+    creates = [a for a in plan["actions"] if a["action"] == "create"]
+    assert sorted({a["role"] for a in creates}) == ["balancer", "node", "relayminer"]
+    nodes = [a for a in creates if a["role"] == "node"]
+    assert sorted(a["client"] for a in nodes) == ["erigon", "geth", "nethermind"]
+    assert len({a["host"] for a in nodes}) == 3  # spread over the three hosts
+
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+    assert res["changes"] > 0 and res["failed_hosts"] == []
+
+    # the planned containers run where planned
+    fleet = load_inventory(inv)
+    for a in nodes:
+        client = docker_client(fleet.hosts[a["host"]])
+        try:
+            c = client.containers.get(a["target"])
+            assert c.status == "running" and c.labels["io.fleetctl.client"] == a["client"]
+        finally:
+            client.close()
+
+    # diversity, observed: 3 adopted + 3 provisioned, 2 of each client = 33% <= 34%
+    proc = run_cli("diversity", "-i", str(inv), "-o", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    div = json.loads(proc.stdout)
+    assert div["status"] == "OK"
+    assert div["chains"]["eth"]["counts"] == {"geth": 2, "nethermind": 2, "erigon": 2}
+    assert all(abs(s - 1 / 3) < 1e-3 for s in div["chains"]["eth"]["shares"].values())
+
+    # each host's balancer answers JSON-RPC through to the chain
+    head = int(rpc(M.ANVIL_URL)["result"], 16)
+    for h in M.HOSTS:
+        got = int(rpc(f"http://{h.address}:8600")["result"], 16)
+        assert abs(got - head) <= 2
+    # a relay through the RelayMiner reaches the chain
+    relayed = rpc(f"http://{M.HOSTS[0].address}:8500", headers={"Target-Service-Id": "eth"})
+    assert abs(int(relayed["result"], 16) - head) <= 2
+
+    # again: nothing to do, and apply says so
+    rc, plan = plan_json(inv, "--detailed-exitcode")
+    assert rc == 0 and plan["changes"] == 0, plan
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["changes"] == 0, res
+
+
+def test_changed_mix_moves_only_what_must(inv):
+    rc, before = plan_json(inv)
+    kept = {a["target"] for a in before["actions"] if a["role"] == "node"}
+    set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
+    rc, plan = plan_json(inv, "--detailed-exitcode")
+    assert rc == 2
+    nodes = [a for a in plan["actions"] if a["role"] == "node"]
+    assert {a["target"] for a in nodes if a["action"] == "leave"} == kept
+    assert sorted(a["client"] for a in nodes if a["action"] == "create") == ["erigon", "geth", "nethermind"]
+    assert not [a for a in nodes if a["action"] in ("remove", "recreate")]
+    assert {a["action"] for a in plan["actions"] if a["role"] == "relayminer"} == {"leave"}
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["failed_hosts"] == [], res
+    # and back: only the three new nodes go
+    set_fleet(inv)
+    rc, plan = plan_json(inv)
+    removed = [a for a in plan["actions"] if a["action"] == "remove"]
+    assert len(removed) == 3 and all(a["role"] == "node" for a in removed)
+    assert {a["target"] for a in plan["actions"] if a["role"] == "node" and a["action"] == "leave"} == kept
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+    rc, plan = plan_json(inv)
+    assert plan["changes"] == 0, plan
+
+
+def test_balancer_survives_one_client(inv):
+    fleet = load_inventory(inv)
+    rc, plan = plan_json(inv)
+    geth = next(a for a in plan["actions"] if a["role"] == "node" and a["client"] == "geth")
+    client = docker_client(fleet.hosts[geth["host"]])
+    try:
+        client.containers.get(geth["target"]).stop(timeout=1)
+        ok = 0
+        for _ in range(20):
+            try:
+                if "result" in rpc(f"http://{M.HOSTS[0].address}:8600", timeout=3):
+                    ok += 1
+            except OSError:
+                pass
+            time.sleep(0.1)
+        assert ok >= 18, ok  # at most a retry's worth of hiccups while HAProxy marks it down
+    finally:
+        client.containers.get(geth["target"]).start()
+        client.close()
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+
+
+def test_host_down_others_converge_rerun_converges(inv):
+    h3 = M.HOSTS[2]
+    set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
+    pid = int((h3.run / "sshd.pid").read_text())
+    os.killpg(pid, signal.SIGTERM)
+    time.sleep(0.3)
+    try:
+        proc = run_cli("apply", "-i", str(inv), "-o", "json", "--yes", timeout=600)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        res = json.loads(proc.stdout)
+        assert res["failed_hosts"] == ["lab-h3"], res
+        assert res["hosts"]["lab-h1"]["status"] in ("ok", "changed")
+        assert "lab-h3" in {u["host"] for u in res["plan"]["unreachable"]}
+    finally:
+        M.Lab()._sshd(h3)
+        M._wait("sshd", lambda: M._tcp_open(h3.address, 22))
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["failed_hosts"] == [], res
+    rc, plan = plan_json(inv)
+    assert plan["changes"] == 0, plan
+    set_fleet(inv)
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+
+
+def test_apply_refuses_without_yes_and_terminal(inv):
+    proc = run_cli("apply", "-i", str(inv))
+    assert proc.returncode == 2
+    assert "pass --yes" in proc.stderr
+
+
+def test_check_changes_nothing(inv):
+    set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
+    try:
+        proc = run_cli("apply", "-i", str(inv), "--check", "--diff", "-o", "json", timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        rc, plan = plan_json(inv)
+        assert sum(1 for a in plan["actions"] if a["action"] == "create") >= 3  # still to do
+    finally:
+        set_fleet(inv)

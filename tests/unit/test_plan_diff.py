@@ -1,0 +1,89 @@
+"""From placement to playbook variables and actions, without touching any host."""
+
+from __future__ import annotations
+
+from fleetctl.plan import model as pm
+from fleetctl.plan.diff import diff, make_plan
+from fleetctl.plan.vars import host_vars
+from fleetctl.provision.observe import Container, HostState, existing_nodes
+from fleetctl.spec.loader import load_inventory
+
+from conftest import EXAMPLE, LAB_INV
+
+
+def test_offline_plan_of_the_example():
+    fleet = load_inventory(EXAMPLE)
+    plan = make_plan(fleet, offline=True)
+    assert plan.offline and plan.changes == len(plan.actions)
+    # every host with suppliers runs a RelayMiner and a balancer per chain its suppliers serve
+    relay_hosts = {a.host for a in plan.actions if a.role == "relayminer"}
+    assert relay_hosts == {"rm-fra-1", "rm-fra-2", "rm-ams-1"}
+    lbs = {(a.host, a.chain) for a in plan.actions if a.role == "balancer"}
+    assert ("rm-fra-1", "gnosis") in lbs and ("rm-fra-1", "eth") in lbs
+    # the pool behind each balancer spans at least two clients
+    for host, hv in plan.vars.items():
+        for lb in hv["fleet_balancers"]:
+            assert len({b["client"] for b in lb["backends"]}) >= 2, lb
+            assert lb["listen_address"] == fleet.hosts[host].address
+        for n in hv["fleet_nodes"]:
+            assert n["rpc_port"] == pm.RPC_PORT_BASE + n["slot"]
+    # the RelayMiner's suppliers point at the balancer on the same host
+    rm = plan.vars["rm-fra-1"]["fleet_relayminer"]
+    assert rm["suppliers"] == [{"service_id": "eth", "backend_url": "http://rm-fra-1.fleet.example:8600"},
+                               {"service_id": "gnosis", "backend_url": "http://rm-fra-1.fleet.example:8601"}]
+    assert "sup-01" in rm["signing_key_names"]
+
+
+def test_plan_is_deterministic():
+    fleet = load_inventory(EXAMPLE)
+    a, b = make_plan(fleet, offline=True), make_plan(fleet, offline=True)
+    assert a.as_dict() == b.as_dict() and a.vars == b.vars
+
+
+def _state(host, containers):
+    return HostState(host, True, None, containers, pm.Resources(2, 8, 50))
+
+
+def test_diff_actions():
+    fleet = load_inventory(LAB_INV)
+    plan = make_plan(fleet, offline=True)
+    hv, desired = host_vars(fleet, plan.placement)
+    d0 = desired[0]
+    observed = {h: _state(h, []) for h in fleet.hosts}
+    # one up to date, one with an old spec, one stopped, one stray
+    others = [d for d in desired if d.host == d0.host and d.name != d0.name]
+    observed[d0.host] = _state(d0.host, [
+        Container(d0.host, d0.name, d0.role, d0.chain, d0.client, d0.spec, True, "Up"),
+        Container(d0.host, others[0].name, others[0].role, others[0].chain, others[0].client, "old", True, "Up"),
+        Container(d0.host, others[1].name, others[1].role, others[1].chain, others[1].client, others[1].spec, False, "Exited (1)"),
+        Container(d0.host, "eth-geth-9", "node", "eth", "geth", "x", True, "Up", slot=9),
+    ])
+    actions = {(a.host, a.target): a for a in diff(desired, observed, sorted(fleet.hosts))}
+    assert actions[(d0.host, d0.name)].action == "leave"
+    assert actions[(d0.host, others[0].name)].action == "recreate"
+    assert actions[(d0.host, others[1].name)].reason.startswith("not running")
+    assert actions[(d0.host, "eth-geth-9")].action == "remove"
+    # an unreachable host gets no actions (it is reported apart)
+    observed["lab-h2"] = HostState("lab-h2", False, "connection refused")
+    assert not [a for a in diff(desired, observed, sorted(fleet.hosts)) if a.host == "lab-h2"]
+
+
+def test_existing_nodes_feed_the_planner():
+    fleet = load_inventory(LAB_INV)
+    st = {"lab-h1": _state("lab-h1", [Container("lab-h1", "eth-geth-1", "node", "eth", "geth", "s", True, "Up", slot=3),
+                                      Container("lab-h1", "lb-eth", "balancer", "eth", None, "s", True, "Up")])}
+    assert existing_nodes(st, fleet) == [pm.NodePlacement("eth-geth-1", "eth", "geth", "lab-h1", "full", 3)]
+
+
+def test_spec_changes_with_image_override():
+    fleet = load_inventory(LAB_INV)
+    plan = make_plan(fleet, offline=True)
+    _, d1 = host_vars(fleet, plan.placement)
+    import dataclasses
+
+    h1 = fleet.hosts["lab-h1"]
+    vars2 = dict(h1.vars, fleet_images={**h1.vars["fleet_images"], "geth": "fleetlab/geth:other"})
+    fleet2 = dataclasses.replace(fleet, hosts={**fleet.hosts, "lab-h1": dataclasses.replace(h1, vars=vars2)})
+    _, d2 = host_vars(fleet2, plan.placement)
+    changed = {d.name for a, d in zip(d1, d2) if a.spec != d.spec and d.host == "lab-h1"}
+    assert all(name.startswith("eth-geth") for name in changed) and changed == {d.name for d in d2 if d.host == "lab-h1" and d.client == "geth"}
