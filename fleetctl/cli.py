@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("plan", "what apply would change: desired (fleet.yml) against what runs", cmd_plan)
     p.add_argument("--offline", action="store_true", help="plan against an empty fleet without connecting anywhere")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error (as Terraform)")
+    p.add_argument("--vars-out", metavar="FILE", help="also write the playbooks' variables as an inventory file, for "
+                   "`ansible-playbook -i HOSTS.yml -i FILE playbooks/site.yml`")
     p = command("apply", "converge the fleet to fleet.yml through the playbooks (ansible-runner)", cmd_apply)
     p.add_argument("--check", action="store_true", help="dry run: report what would change, change nothing")
     p.add_argument("--diff", action="store_true", help="show file differences (with --check: change nothing)")
@@ -196,6 +198,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     fleet = _load_or_exit(args)
     plan = _make_plan(args, fleet, offline=args.offline)
+    if args.vars_out:
+        from fleetctl.provision.apply import write_vars_inventory
+
+        write_vars_inventory(args.vars_out, plan.vars)
     views.plan(args.out, plan)
     if plan.unreachable:
         return EXIT_ERROR

@@ -157,10 +157,10 @@ def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = 
     work = Path(tempfile.mkdtemp(prefix="fleetctl-apply-"))
     os.chmod(work, 0o700)
     try:
-        gen = work / "fleetctl-vars.yml"
-        gen.write_text(yaml.safe_dump({"all": {"hosts": {h: v for h, v in sorted(host_vars.items())}}}, sort_keys=False))
-        os.chmod(gen, 0o600)
+        gen = write_vars_inventory(work / "fleetctl-vars.yml", host_vars)
         env = {
+            # ansible-playbook from the same environment as fleetctl, even when it is not on PATH
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "cp"),
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -206,6 +206,17 @@ def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = 
         return ApplyResult(hosts, r.rc, seconds, check)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def write_vars_inventory(path: str | os.PathLike[str], host_vars: dict[str, dict[str, Any]]) -> Path:
+    """The plan's per-host variables as a YAML inventory (0600, written atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump({"all": {"hosts": {h: v for h, v in sorted(host_vars.items())}}}, fh, sort_keys=False)
+    os.replace(tmp, path)
+    return path
 
 
 def _hosts_file(root: Path) -> Path:
