@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", metavar="HOSTS", help="only these hosts (comma-separated)")
     p.add_argument("--forks", type=int, metavar="N", help="hosts in parallel (Ansible forks)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (needed without a terminal)")
-    p.add_argument("--strategy", choices=("pipelining", "mitogen", "default"), default="pipelining",
-                   help="Ansible connection strategy (default: pipelining)")
+    p.add_argument("--strategy", choices=("auto", "mitogen", "pipelining", "default"), default="auto",
+                   help="how Ansible reaches hosts: auto (mitogen if installed, else pipelining; the default), "
+                   "mitogen, pipelining, or default (Ansible's own settings)")
     command("diversity", "each client's share of the running full nodes per chain, against the quota", cmd_diversity)
 
     lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)

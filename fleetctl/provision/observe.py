@@ -48,6 +48,7 @@ def _observe_host(host: Host, timeout: float) -> HostState:
     except FleetError as exc:
         return HostState(host.name, False, str(exc).removeprefix(f"{host.name}: "))
     try:
+        df = _start_df(client)  # runs on the host while the engine answers
         info = client.info()
         raw = client.api.containers(all=True, filters={"label": f"{pm.LABEL_MANAGED}=true"})
         containers = []
@@ -66,7 +67,7 @@ def _observe_host(host: Host, timeout: float) -> HostState:
                 slot=int(slot) if slot and slot.isdigit() else None,
                 image=c.get("Image", ""),
             ))
-        disk_gb = _free_disk_gb(client, info.get("DockerRootDir") or "/var/lib/docker")
+        disk_gb = _read_df(df)
         if disk_gb is None and host.capacity is not None:
             disk_gb = host.capacity.disk_gb
         capacity = None
@@ -79,17 +80,28 @@ def _observe_host(host: Host, timeout: float) -> HostState:
         client.close()
 
 
-def _free_disk_gb(client, path: str) -> float | None:
-    """Size of the filesystem holding the engine's data root (df over the same SSH session)."""
+def _start_df(client, path: str = "/var/lib/docker"):
+    """Start ``df`` of the engine's data root over the same SSH session (read by _read_df)."""
     adapter = getattr(client.api, "_custom_adapter", None)
     ssh = getattr(adapter, "ssh_client", None)
     if ssh is None:
         return None
     try:
-        _, out, _ = ssh.exec_command(f"df -Pk {shlex.quote(path)}", timeout=10)
+        # The data root as the engine reports it, else the default; df of its filesystem.
+        cmd = f"df -Pk $(docker info -f '{{{{.DockerRootDir}}}}' 2>/dev/null || echo {shlex.quote(path)})"
+        return ssh.exec_command(cmd, timeout=10)[1]
+    except Exception:  # a closed channel: fall back to fleet_capacity
+        return None
+
+
+def _read_df(out) -> float | None:
+    """Size in GiB of the filesystem df reported, None when it could not be read."""
+    if out is None:
+        return None
+    try:
         lines = out.read().decode().splitlines()
         return int(lines[-1].split()[1]) / 2**20  # total KiB -> GiB
-    except Exception:  # an odd df, a closed channel: fall back to fleet_capacity
+    except Exception:  # an odd df: fall back to fleet_capacity
         return None
 
 
