@@ -378,6 +378,8 @@ class SeedError(ValueError):
 
 # --------------------------------------------------------------------------- bech32 and hashes
 
+# The stand-in plays the chain, so it checks addresses with its own bech32 code rather than
+# fleetctl.spec.address: a bug there must not be able to agree with itself on both sides.
 _BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_GENERATORS = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 

@@ -97,7 +97,8 @@ def parse_listen_url(url: str) -> tuple[str, int]:
 
 
 def parse_addr(addr: str) -> tuple[str, int]:
-    """A metrics address, ``HOST:PORT`` or ``:PORT`` (all interfaces)."""
+    """A metrics address, ``HOST:PORT`` or ``:PORT`` (all interfaces, as Go's net.Listen reads it:
+    the real RelayMiner accepts that form; fleetctl's role always writes an explicit address)."""
     host, sep, port = str(addr).rpartition(":")
     if not sep or not port.isdigit():
         raise ConfigError(f"metrics.addr {addr!r}: expected HOST:PORT or :PORT")
