@@ -235,8 +235,12 @@ def test_apply_refuses_without_yes_and_terminal(inv):
 def test_check_changes_nothing(inv):
     set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
     try:
-        proc = run_cli("apply", "-i", str(inv), "--check", "--diff", "-o", "json", timeout=600)
+        proc = run_cli("apply", "-i", str(inv), "--check", "--diff", "--limit", "lab-h1", "--forks", "1", "-o", "json", timeout=600)
         assert proc.returncode == 0, proc.stderr
+        res = json.loads(proc.stdout)
+        assert res["check"] is True and list(res["hosts"]) == ["lab-h1"], res
+        bad = run_cli("apply", "-i", str(inv), "--check", "--limit", "lab-h9")
+        assert bad.returncode == 2 and "--limit: no host 'lab-h9'" in bad.stderr
         rc, plan = plan_json(inv)
         assert sum(1 for a in plan["actions"] if a["action"] == "create") >= 3  # still to do
     finally:
