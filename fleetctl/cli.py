@@ -72,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how Ansible reaches hosts: auto (mitogen if installed, else pipelining; the default), "
                    "mitogen, pipelining, or default (Ansible's own settings)")
     command("diversity", "each client's share of the running full nodes per chain, against the quota", cmd_diversity)
+    p = command("stakes", "stake, margin, penalties and operator balance of every supplier against fleet.yml's "
+                "stake thresholds; exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)", cmd_stakes)
+    p.add_argument("--history", metavar="ADDRESS", help="show the recorded trend of one supplier (address or name) "
+                   "and the slashes in it, without querying the chain")
+    p.add_argument("--db", metavar="PATH", help="history store (default: stake.history_db in fleet.yml, else "
+                   "$FLEETCTL_STATE_DIR/fleetctl.db, else ~/.local/state/fleetctl/fleetctl.db)")
+    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="queries in flight (default 64)")
+    p.add_argument("--timeout", type=_positive(float), metavar="S",
+                   help="seconds per request (default 5); the whole sweep gives up after 4 times that")
+    p.add_argument("--no-record", action="store_true", help="compare with the history without appending this run")
+    p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
 
     lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)
     labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
@@ -249,6 +260,55 @@ def cmd_diversity(args: argparse.Namespace) -> int:
     report = diversity(fleet, observe(fleet))
     views.diversity(args.out, report)
     return {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(report["status"], 3)
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type: a number of ``kind`` above zero."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    return parse
+
+
+def cmd_stakes(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
+    out = args.out
+    fleet = None
+    # --history with --db reads only the store: the inventory is optional then.
+    if not (args.history and args.db) or args.inventory or os.environ.get("FLEETCTL_INVENTORY"):
+        try:
+            fleet, errors = _load(args)
+        except UserError as exc:
+            fleet, errors = None, [exc]
+        if fleet is None:
+            return views.stakes_unusable(out, [str(e) for e in errors or []], nagios=args.nagios)
+    if args.history:
+        from fleetctl.pocket.history import HistoryError, trend_for
+
+        try:
+            trend = trend_for(args.history, fleet, args.db)
+        except HistoryError as exc:
+            return views.stakes_unusable(out, [f"history unavailable: {exc}"], nagios=args.nagios)
+        views.stake_trend(out, trend, nagios=args.nagios)
+        return int(trend.level)
+    from fleetctl.pocket import stakes
+
+    assert fleet is not None
+    report = stakes.check_stakes(
+        fleet,
+        concurrency=args.concurrency or stakes.DEFAULT_CONCURRENCY,
+        timeout=args.timeout or stakes.DEFAULT_TIMEOUT_S,
+        db=args.db,
+        record=not args.no_record,
+    )
+    views.stakes(out, report, nagios=args.nagios)
+    return report.exit_code
 
 
 def cmd_lab_help(args: argparse.Namespace) -> int:

@@ -155,3 +155,93 @@ def diversity(out: Out, report: dict[str, Any]) -> None:
     for note in report["notes"]:
         out.info(f"note: {note}")
     out.line(f"diversity: {out.paint(report['status'])}")
+
+
+# ---------------------------------------------------------------------------------------------
+# stakes (fleetctl.pocket.stakes computes; these only lay out)
+# ---------------------------------------------------------------------------------------------
+
+
+def _pokt(amount: int | None) -> str:
+    """An upokt amount in POKT without the unit (the table's footer names it); '-' if unknown."""
+    from fleetctl.spec.model import format_upokt
+
+    return "-" if amount is None else format_upokt(amount).removesuffix(" POKT")
+
+
+def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> int:
+    """The check could not run (no or invalid inventory, unusable history): UNKNOWN, exit 3."""
+    if nagios:
+        out.line(f"STAKES UNKNOWN - {problems[0] if problems else 'no inventory'}")
+    elif out.json:
+        out.emit_json({"status": "UNKNOWN", "message": "; ".join(problems), "suppliers": []})
+    else:
+        for problem in problems:
+            out.error(problem)
+    return 3
+
+
+def stakes(out: Out, report: Any, nagios: bool = False) -> None:
+    """A :class:`fleetctl.pocket.stakes.StakeReport`: Nagios line, JSON, or a table riskiest first."""
+    if nagios:
+        out.line(report.nagios_line())
+        return
+    if out.json:
+        out.emit_json(report.as_dict())
+        return
+    if report.height is None:
+        out.error(f"stakes: UNKNOWN: {report.message}")
+        return
+    rows = []
+    for s in report.suppliers:
+        chain = "-" if s.chain_status is None else s.chain_status.value
+        if s.jailed:
+            chain += "+jailed"
+        margin_pct = "-" if s.margin_bp is None else f"{s.margin_bp / 100:.2f}%"
+        absorbs = "-" if not s.penalties else (
+            f"{s.penalties_to_minimum:,}" if s.penalties_to_minimum is not None else "unlimited")
+        rows.append([s.name, s.level.name, chain, _pokt(s.stake_upokt), _pokt(s.min_stake_upokt),
+                     _pokt(s.margin_upokt), margin_pct, _pokt(s.balance_upokt), absorbs,
+                     _pokt(s.topup_upokt) if s.topup_upokt else "-", "; ".join(s.reasons)])
+    if rows:
+        out.table(["supplier", "status", "chain", "stake", "minimum", "margin", "margin%", "balance",
+                   "penalties", "top-up", "reasons"], rows, status_col=1)
+        out.info("amounts in POKT; penalties: how many the stake absorbs before it falls below the "
+                 "minimum; top-up: what restores the warning margin")
+    if report.skipped_planned:
+        out.info(f"{report.skipped_planned} planned supplier(s) skipped (no operator address yet)")
+    history = (f"recorded in {report.history_db}" if report.recorded
+               else f"not recorded ({report.history_db})")
+    out.line(f"stakes: {out.paint(report.status.name)} - {report.summary()} at height "
+             f"{report.height}; {history}")
+
+
+def stake_trend(out: Out, trend: Any, nagios: bool = False) -> None:
+    """A :class:`fleetctl.pocket.history.Trend`: the recorded changes and the slashes in them."""
+    lost = sum(x.amount_upokt for x in trend.slashes)
+    summary = (f"{trend.address}: {len(trend.samples)} change(s) recorded, {len(trend.slashes)} "
+               f"slash(es)" + (f", {_pokt(lost)} POKT lost" if trend.slashes else ""))
+    if nagios:
+        out.line(f"STAKES {trend.level.name} - {summary}")
+        return
+    if out.json:
+        out.emit_json(trend.as_dict())
+        return
+    if not trend.samples:
+        out.error(f"stakes: no history for {trend.address} in {trend.db}")
+        return
+    slashed = {x.sample_index: x.amount_upokt for x in trend.slashes}
+    rows = []
+    for index, sample in enumerate(trend.samples):
+        r = sample.record
+        slash = slashed.get(index)
+        rows.append([sample.checked_at, sample.height if sample.height is not None else "-",
+                     r.status, r.chain_status or "-", _pokt(r.stake_upokt),
+                     f"-{_pokt(slash)}" if slash else "", _pokt(r.balance_upokt),
+                     "; ".join(r.reasons)])
+    out.table(["checked_at", "height", "status", "chain", "stake", "slashed", "balance", "reasons"],
+              rows, status_col=2)
+    for x in trend.slashes:
+        out.line(f"{out.paint('WARNING')}: slashed {_pokt(x.amount_upokt)} POKT at {x.checked_at} "
+                 f"(height {x.height}): {_pokt(x.stake_before_upokt)} -> {_pokt(x.stake_after_upokt)}")
+    out.line(f"history: {out.paint(trend.level.name)} - {summary} ({trend.db})")

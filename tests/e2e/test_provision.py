@@ -176,6 +176,14 @@ def test_changed_mix_moves_only_what_must(inv):
     assert rc == 0, res
     rc, plan = plan_json(inv)
     assert plan["changes"] == 0, plan
+    # a share that changes no count moves nothing; one that cannot be met is refused, not applied
+    set_fleet(inv, **{"max_client_share: 0.34": "max_client_share: 0.5"})
+    rc, plan = plan_json(inv)
+    assert plan["changes"] == 0, plan
+    set_fleet(inv, **{"max_client_share: 0.34": "max_client_share: 0.3"})
+    proc = run_cli("plan", "-i", str(inv))
+    assert proc.returncode == 1 and "infeasible: eth: " in proc.stderr, proc.stderr
+    set_fleet(inv)
 
 
 def test_balancer_survives_one_client(inv):

@@ -1,0 +1,177 @@
+"""A small asynchronous JSON client for the Pocket query APIs (aiohttp).
+
+One :class:`JsonClient` per endpoint and sweep. It keeps a keep-alive connection pool, bounds
+the requests in flight with a semaphore, applies a per-request timeout, and retries only
+transient failures (connection errors, timeouts, HTTP 429/502/503/504) with exponential backoff
+and jitter, all within one overall deadline. Every other failure (an HTTP error, a body that
+is not JSON, a truncated or empty body) raises :class:`QueryError` at once, with a one-line
+reason: callers turn it into UNKNOWN, never into a crash or an OK.
+
+Numbers with a fraction are decoded as :class:`decimal.Decimal` and integers as ``int``, so no
+amount ever passes through a float.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+__all__ = ["JsonClient", "QueryError", "TRANSIENT_STATUSES"]
+
+#: HTTP statuses worth retrying: rate limited, or a proxy/gateway in front of the node failing.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+_REASON_LIMIT = 200
+
+
+class QueryError(Exception):
+    """A query that gave no usable answer. ``str(error)`` is a one-line reason.
+
+    ``status`` is the HTTP status when the server answered with an error and ``body`` its
+    decoded JSON body, if any (``google.rpc.Status`` on Shannon, pocket-core's ``{"code",
+    "message"}`` on Morse), so adapters can tell "not found" from other errors.
+    """
+
+    def __init__(self, reason: str, *, status: int | None = None, body: Any = None,
+                 transient: bool = False) -> None:
+        super().__init__(_one_line(reason))
+        self.status = status
+        self.body = body
+        self.transient = transient
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _REASON_LIMIT else flat[: _REASON_LIMIT - 1] + "…"
+
+
+def _error_body(raw: bytes) -> tuple[Any, str | None]:
+    """An error response's decoded JSON body (None if it is not JSON) and its ``message``."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None, None
+    message = body.get("message") if isinstance(body, dict) else None
+    return body, _one_line(message) if isinstance(message, str) else None
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a ``Retry-After: <seconds>`` header asks for (HTTP dates are ignored)."""
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+class JsonClient:
+    """JSON over HTTP to one base URL; use as ``async with JsonClient(url) as client``.
+
+    ``timeout`` bounds each attempt, ``deadline`` (seconds from entering the context) bounds
+    everything including retries and waits for a free slot, ``concurrency`` bounds the
+    requests in flight (and the pooled connections), ``attempts`` counts the first try.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 5.0, deadline: float = 20.0,
+                 concurrency: int = 64, attempts: int = 4, backoff: float = 0.1) -> None:
+        if concurrency < 1 or attempts < 1 or timeout <= 0 or deadline <= 0:
+            raise ValueError("concurrency and attempts must be >= 1, timeout and deadline > 0")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.deadline = deadline
+        self.concurrency = concurrency
+        self.attempts = attempts
+        self.backoff = backoff
+        self._session: aiohttp.ClientSession | None = None
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._expires = 0.0
+
+    async def __aenter__(self) -> JsonClient:
+        connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency,
+                                         keepalive_timeout=30.0)
+        self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
+                                              headers={"Accept": "application/json"})
+        self._expires = asyncio.get_running_loop().time() + self.deadline
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """``GET base_url + path`` with a query string; the decoded JSON body."""
+        return await self._request("GET", path, params=params)
+
+    async def post(self, path: str, body: dict[str, Any]) -> Any:
+        """``POST base_url + path`` with a JSON body; the decoded JSON body."""
+        return await self._request("POST", path, body=json.dumps(body).encode())
+
+    async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                       body: bytes | None = None) -> Any:
+        if self._session is None:
+            raise RuntimeError("JsonClient used outside 'async with'")
+        loop = asyncio.get_running_loop()
+        url = self.base_url + path
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        last: QueryError | None = None
+        tries = 0
+        while tries < self.attempts:
+            remaining = self._expires - loop.time()
+            if remaining <= 0:
+                break
+            tries += 1
+            retry_after = 0.0
+            try:
+                async with asyncio.timeout(remaining), self._semaphore:
+                    limit = max(0.001, min(self.timeout, self._expires - loop.time()))
+                    async with self._session.request(
+                            method, url, params=params, data=body, headers=headers,
+                            allow_redirects=False,
+                            timeout=aiohttp.ClientTimeout(total=limit)) as response:
+                        raw = await response.read()
+                        status = response.status
+                        retry_after = _retry_after(response.headers.get("Retry-After"))
+            except TimeoutError:
+                if loop.time() >= self._expires:
+                    break
+                last = QueryError(f"{path}: no answer within {self.timeout:g} s", transient=True)
+            except aiohttp.ClientPayloadError:
+                raise QueryError(f"{path}: truncated response") from None
+            except aiohttp.ClientConnectionError as exc:
+                last = QueryError(f"{path}: {exc or type(exc).__name__}", transient=True)
+            except aiohttp.ClientError as exc:
+                raise QueryError(f"{path}: {exc or type(exc).__name__}") from None
+            else:
+                if status == 200:
+                    return _decode(path, raw)
+                error, message = _error_body(raw)
+                reason = f"{path}: HTTP {status}" + (f": {message}" if message else "")
+                if status not in TRANSIENT_STATUSES:
+                    raise QueryError(reason, status=status, body=error)
+                last = QueryError(reason, status=status, body=error, transient=True)
+            if tries == self.attempts:
+                break
+            base = self.backoff * 2 ** (tries - 1)
+            delay = max(retry_after, base + random.uniform(0, base))
+            if delay >= self._expires - loop.time():
+                break
+            await asyncio.sleep(delay)
+        if last is None:
+            raise QueryError(f"{path}: no answer within the {self.deadline:g} s deadline")
+        raise QueryError(f"{last} (after {tries} attempt{'s' if tries > 1 else ''})",
+                         status=last.status, body=last.body, transient=True)
+
+
+def _decode(path: str, raw: bytes) -> Any:
+    if not raw.strip():
+        raise QueryError(f"{path}: empty response")
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise QueryError(f"{path}: malformed JSON ({exc})") from None

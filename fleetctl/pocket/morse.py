@@ -1,0 +1,160 @@
+"""Morse (pocket-core v0) adapter: the node's RPC (port 8081), every query a JSON ``POST``.
+
+Routes and shapes follow ``pocket-core-rpc-spec.yaml`` and ``app/cmd/rpc/query.go``
+(pocket-core staging):
+
+* ``/v1/query/height`` ``{}`` → ``{"height": N}``.
+* ``/v1/query/nodeparams`` ``{"height": 0}`` → ``x/nodes`` ``Params`` in amino JSON: 64-bit
+  integers as strings (``stake_minimum``, ``max_jailed_blocks``), ``sdk.BigDec`` as decimal
+  strings with 18 places (``slash_fraction_downtime``, ``slash_fraction_double_sign``).
+* ``/v1/query/node`` ``{"address", "height": 0}`` → ``Validator`` JSON (``tokens`` a string of
+  upokt, ``status`` 0 unstaked / 1 unstaking / 2 staked, ``jailed``, ``unstaking_time``); an
+  unknown address is ``400 {"code": 400, "message": "validator not found for <hex>"}``.
+* ``/v1/query/signinginfo`` ``{"address", "height": 0, "page": 1, "per_page": 1}`` →
+  ``{"result": [ValidatorSigningInfo]}`` (``jailed_until``, ``jailed_blocks_counter``).
+* ``/v1/query/nodes`` ``{"height": 0, "opts": {"staking_status": 2, "blockchain", "page",
+  "per_page"}}`` → ``{"result", "total_pages", "page"}``.
+* ``/v1/query/balance`` ``{"address", "height": 0}`` → ``{"balance": N}`` (a JSON integer).
+
+Slashes (``x/nodes/keeper/slash.go``) burn ``trunc(TokensFromConsensusPower(power) * fraction)``
+where the consensus power is the stake in whole POKT (``PowerReduction`` = 10^6 upokt); a stake
+left below ``stake_minimum`` is force-unstaked, as is a node jailed more than
+``max_jailed_blocks`` blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleetctl.pocket.base import (
+    ChainStatus,
+    Penalty,
+    PocketAdapter,
+    StakeParams,
+    SupplierState,
+    field,
+    parse_fraction,
+    parse_int,
+)
+from fleetctl.pocket.http import QueryError
+
+__all__ = ["MorseAdapter"]
+
+#: ``sdk.PowerReduction``: upokt per unit of consensus power.
+POWER_REDUCTION = 1_000_000
+_STATUS = {0: ChainStatus.UNSTAKED, 1: ChainStatus.UNBONDING, 2: ChainStatus.STAKED}
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time
+_PER_PAGE = 1000
+
+
+class MorseAdapter(PocketAdapter):
+    """Morse nodes, by hex address, over the node's RPC."""
+
+    protocol = "morse"
+
+    async def height(self) -> int:
+        reply = await self.client.post("/v1/query/height", {})
+        return parse_int(field(reply, "height", where="height"), "height", minimum=1)
+
+    async def stake_params(self) -> StakeParams:
+        try:
+            params = await self.client.post("/v1/query/nodeparams", {"height": 0})
+        except QueryError as exc:
+            return StakeParams(None, (), problems=(str(exc),))
+        problems: list[str] = []
+
+        def read(name: str, parse: Any) -> Any:
+            try:
+                return parse(field(params, name, where="node params"), f"node params {name}")
+            except QueryError as exc:
+                problems.append(str(exc))
+                return None
+
+        min_stake = read("stake_minimum", parse_int)
+        penalties = tuple(
+            Penalty(kind, fraction=fraction, power_reduction=POWER_REDUCTION)
+            for kind, name in (("downtime", "slash_fraction_downtime"),
+                               ("double_sign", "slash_fraction_double_sign"))
+            if (fraction := read(name, parse_fraction)) is not None
+        )
+        return StakeParams(
+            min_stake_upokt=min_stake,
+            penalties=penalties,
+            max_jailed_blocks=read("max_jailed_blocks", parse_int),
+            problems=tuple(problems),
+        )
+
+    async def supplier(self, address: str) -> SupplierState:
+        try:
+            node = await self.client.post("/v1/query/node", {"address": address, "height": 0})
+        except QueryError as exc:
+            message = exc.body.get("message") if isinstance(exc.body, dict) else None
+            if exc.status == 400 and isinstance(message, str) and message.startswith("validator not found"):
+                return SupplierState(address, ChainStatus.NOT_FOUND)
+            raise
+        state = _node_state(node, address)
+        if state.address != address:
+            raise QueryError(f"node {address}: the chain answered for {state.address}")
+        if not state.jailed:
+            return state
+        reply = await self.client.post("/v1/query/signinginfo",
+                                       {"address": address, "height": 0, "page": 1, "per_page": 1})
+        info = field(reply, "result", 0, where=f"signing info of {address}")
+        until = field(info, "jailed_until", where=f"signing info of {address}")
+        if not isinstance(until, str):
+            raise QueryError(f"signing info of {address}: jailed_until is not a time")
+        return SupplierState(
+            address=state.address, status=state.status, stake_upokt=state.stake_upokt,
+            unstaking_time=state.unstaking_time, jailed=True,
+            jailed_until=None if until == _ZERO_TIME else until,
+            jailed_blocks=parse_int(field(info, "jailed_blocks_counter",
+                                          where=f"signing info of {address}"),
+                                    f"node {address} jailed_blocks_counter"),
+        )
+
+    async def suppliers_for_service(self, service: str) -> list[SupplierState]:
+        found: list[SupplierState] = []
+        page = 1
+        while True:
+            reply = await self.client.post("/v1/query/nodes", {"height": 0, "opts": {
+                "staking_status": 2, "blockchain": service, "page": page, "per_page": _PER_PAGE}})
+            if not isinstance(reply, dict):
+                raise QueryError(f"nodes of {service}: expected an object")
+            nodes = reply.get("result") or []  # a page past the end is {"result": null}
+            if not isinstance(nodes, list):
+                raise QueryError(f"nodes of {service}: result is not a list")
+            found.extend(_node_state(node, None) for node in nodes)
+            total = parse_int(field(reply, "total_pages", where=f"nodes of {service}"),
+                              f"nodes of {service} total_pages")
+            if not nodes or page >= total:
+                return found
+            page += 1
+
+    async def balance(self, address: str) -> int:
+        reply = await self.client.post("/v1/query/balance", {"address": address, "height": 0})
+        return parse_int(field(reply, "balance", where=f"balance of {address}"),
+                         f"balance of {address}")
+
+
+def _node_state(node: Any, address: str | None) -> SupplierState:
+    """A Morse ``Validator`` as a :class:`SupplierState` (signing info not read)."""
+    what = f"node {address}" if address else "node"
+    found = field(node, "address", where=what)
+    if not isinstance(found, str):
+        raise QueryError(f"{what}: address is not a string")
+    what = f"node {found}"
+    tokens = parse_int(field(node, "tokens", where=what), f"{what} tokens")
+    code = parse_int(field(node, "status", where=what), f"{what} status")
+    if code not in _STATUS:
+        raise QueryError(f"{what}: unknown status {code}")
+    jailed = field(node, "jailed", where=what)
+    if not isinstance(jailed, bool):
+        raise QueryError(f"{what}: jailed is not a boolean")
+    unstaking = node.get("unstaking_time")
+    return SupplierState(
+        address=found.lower(),
+        status=_STATUS[code],
+        stake_upokt=tokens,
+        unstaking_time=unstaking if isinstance(unstaking, str) and unstaking != _ZERO_TIME else None,
+        jailed=jailed,
+    )

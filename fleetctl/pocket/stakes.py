@@ -1,0 +1,509 @@
+"""Stake and slashing levels for a fleet: the arithmetic, the rules, and the sweep.
+
+:func:`check_stakes` is what every front calls (the CLI today, the health checks and the TUI
+later): it reads the chain through the protocol's adapter, compares with the history store,
+records the run, and returns a :class:`StakeReport` whose rows, JSON, Nagios line and exit code
+are all computed here. Fronts only lay them out.
+
+Rules, per supplier (Shannon) or node (Morse), with ``margin = stake - min_stake`` and the
+fleet.yml ``stake`` thresholds ``W = warning_margin.of(min_stake)``,
+``C = critical_margin.of(min_stake)``:
+
+* CRITICAL: ``stake <= min_stake`` or ``margin <= C``; unbonding (Shannon
+  ``unstake_session_end_height != 0``, Morse status 1) or unstaked; jailed (Morse); gone from
+  the chain after the history saw it staked.
+* WARNING: ``margin <= W``; operator balance below ``min_operator_balance``; stake lower than
+  at the previous run (a slash), with the amount.
+* UNKNOWN: not read (unreachable, HTTP error, malformed JSON, missing field), a chain param
+  missing or invalid, or an address the chain does not know (and never saw staked).
+* OK otherwise. The report's status is the worst (:meth:`Level.severity`), its exit code the
+  Nagios code of that status.
+
+Amounts are integers of upokt throughout; fractions are exact; nothing is a float.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fleetctl.pocket.base import (
+    ChainStatus,
+    Level,
+    Penalty,
+    PocketAdapter,
+    StakeParams,
+    SupplierState,
+    worst,
+)
+from fleetctl.pocket.history import (
+    HistoryError,
+    HistoryStore,
+    Previous,
+    RunRecord,
+    SampleRecord,
+    resolve_db_path,
+)
+from fleetctl.pocket.http import JsonClient, QueryError
+from fleetctl.pocket.morse import MorseAdapter
+from fleetctl.pocket.shannon import ShannonAdapter
+from fleetctl.spec.model import Fleet, StakePolicy, Supplier, format_upokt
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_TIMEOUT_S",
+    "ChainReading",
+    "PenaltyReport",
+    "Reading",
+    "StakeReport",
+    "SupplierReport",
+    "check_stakes",
+    "evaluate",
+    "margin_basis_points",
+    "penalties_to_minimum",
+    "penalty_burn",
+    "read_chain",
+    "stake_level",
+    "topup_to_ok",
+]
+
+DEFAULT_CONCURRENCY = 64
+DEFAULT_TIMEOUT_S = 5.0
+#: The sweep's overall deadline, in per-request timeouts (retries included).
+DEADLINE_TIMEOUTS = 4
+#: Perfdata longer than this is replaced by fleet aggregates (Nagios keeps ~4 KB of output).
+PERFDATA_BUDGET = 3500
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+
+def stake_level(stake: int, min_stake: int, warning_upokt: int, critical_upokt: int) -> Level:
+    """The level the stake alone earns: CRITICAL at or below the minimum or within the critical
+    margin, WARNING within the warning margin, else OK (margins inclusive)."""
+    margin = stake - min_stake
+    if stake <= min_stake or margin <= critical_upokt:
+        return Level.CRITICAL
+    if margin <= warning_upokt:
+        return Level.WARNING
+    return Level.OK
+
+
+def topup_to_ok(stake: int, min_stake: int, warning_upokt: int, critical_upokt: int) -> int:
+    """The smallest top-up after which :func:`stake_level` is OK (0 when it already is)."""
+    return max(0, min_stake + max(warning_upokt, critical_upokt) + 1 - stake)
+
+
+def margin_basis_points(stake: int, min_stake: int) -> int | None:
+    """The margin as a share of the minimum, in basis points rounded down (None if min is 0)."""
+    if min_stake <= 0:
+        return None
+    return (stake - min_stake) * 10_000 // min_stake
+
+
+def penalty_burn(penalty: Penalty, stake: int) -> int:
+    """What one penalty burns from ``stake`` (see :class:`Penalty`), capped at the stake."""
+    if penalty.flat_upokt is not None:
+        return min(penalty.flat_upokt, stake)
+    assert penalty.fraction is not None
+    powered = stake // penalty.power_reduction * penalty.power_reduction
+    return min(powered * penalty.fraction.numerator // penalty.fraction.denominator, stake)
+
+
+def penalties_to_minimum(stake: int, min_stake: int, penalty: Penalty) -> int | None:
+    """How many penalties ``stake`` is sure to absorb and stay at or above ``min_stake``.
+
+    Exact for a flat penalty. For a fractional one each burn is at most the first (the stake
+    only shrinks), so this is the guaranteed count: the true one, with smaller burns as the
+    stake shrinks, can be higher, never lower. None when a penalty burns nothing (unlimited).
+    """
+    if stake < min_stake:
+        return 0
+    burn = penalty_burn(penalty, stake)
+    if burn == 0:
+        return None
+    return (stake - min_stake) // burn
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class PenaltyReport:
+    """One penalty kind against one stake."""
+
+    name: str  # proof_missing (Shannon); downtime, double_sign (Morse)
+    burn_upokt: int  # what the next one burns
+    to_minimum: int | None  # how many the stake absorbs above the minimum (None: unlimited)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "burn_upokt": self.burn_upokt, "to_minimum": self.to_minimum}
+
+
+@dataclass(frozen=True)
+class SupplierReport:
+    """The facts and level of one supplier or node; amounts in upokt, None when unknown."""
+
+    name: str
+    address: str
+    level: Level
+    reasons: tuple[str, ...]  # most severe first
+    chain_status: ChainStatus | None  # None: not read
+    jailed: bool = False
+    stake_upokt: int | None = None
+    min_stake_upokt: int | None = None
+    margin_upokt: int | None = None
+    margin_bp: int | None = None
+    warning_margin_upokt: int | None = None
+    critical_margin_upokt: int | None = None
+    balance_upokt: int | None = None
+    min_balance_upokt: int | None = None
+    penalties: tuple[PenaltyReport, ...] = ()
+    penalties_to_minimum: int | None = None
+    topup_upokt: int | None = None
+    unbonding_end_height: int | None = None
+    unbonding_end_time: str | None = None
+    jailed_until: str | None = None
+    previous_stake_upokt: int | None = None
+    slashed_upokt: int | None = None
+
+    def sort_key(self) -> tuple[int, bool, int, str]:
+        """Riskiest first: level, then unknown margins, then the smallest margin."""
+        known = self.margin_upokt is not None
+        return (-self.level.severity, known, self.margin_upokt or 0, self.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "status": self.level.name,
+            "reasons": list(self.reasons),
+            "chain_status": None if self.chain_status is None else self.chain_status.value,
+            "jailed": self.jailed,
+            "stake_upokt": self.stake_upokt,
+            "min_stake_upokt": self.min_stake_upokt,
+            "margin_upokt": self.margin_upokt,
+            "margin_percent": None if self.margin_bp is None else self.margin_bp / 100,
+            "warning_margin_upokt": self.warning_margin_upokt,
+            "critical_margin_upokt": self.critical_margin_upokt,
+            "operator_balance_upokt": self.balance_upokt,
+            "min_operator_balance_upokt": self.min_balance_upokt,
+            "penalties": [p.as_dict() for p in self.penalties],
+            "penalties_to_minimum": self.penalties_to_minimum,
+            "topup_upokt": self.topup_upokt,
+            "unbonding_end_height": self.unbonding_end_height,
+            "unbonding_end_time": self.unbonding_end_time,
+            "jailed_until": self.jailed_until,
+            "previous_stake_upokt": self.previous_stake_upokt,
+            "slashed_upokt": self.slashed_upokt,
+        }
+
+    def sample(self) -> SampleRecord:
+        return SampleRecord(
+            address=self.address, name=self.name, status=self.level.name,
+            chain_status=None if self.chain_status is None else self.chain_status.value,
+            jailed=self.jailed, stake_upokt=self.stake_upokt,
+            min_stake_upokt=self.min_stake_upokt, balance_upokt=self.balance_upokt,
+            slashed_upokt=self.slashed_upokt, reasons=self.reasons,
+        )
+
+
+@dataclass(frozen=True)
+class StakeReport:
+    """One sweep of a fleet: every declared supplier, riskiest first, and the overall status."""
+
+    protocol: str
+    url: str
+    status: Level
+    checked_at: str  # ISO 8601 UTC
+    suppliers: tuple[SupplierReport, ...] = ()
+    height: int | None = None  # None: the chain could not be read at all
+    #: Why the whole sweep is UNKNOWN (chain unreadable) or degraded (history unavailable).
+    message: str | None = None
+    skipped_planned: int = 0
+    history_db: str | None = None
+    recorded: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """The Nagios exit code of the status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)."""
+        return int(self.status)
+
+    def counts(self) -> dict[str, int]:
+        counts = {level.name.lower(): 0 for level in Level}
+        for supplier in self.suppliers:
+            counts[supplier.level.name.lower()] += 1
+        return counts
+
+    def summary(self) -> str:
+        """``1 warning, 0 critical of 6`` (``, 2 unknown`` when some are), or the problem."""
+        if self.height is None and self.message:
+            return self.message
+        counts = self.counts()
+        text = f"{counts['warning']} warning, {counts['critical']} critical of {len(self.suppliers)}"
+        if counts["unknown"]:
+            text += f", {counts['unknown']} unknown"
+        riskiest = self.suppliers[0] if self.suppliers else None
+        if riskiest is not None and riskiest.level is not Level.OK and riskiest.reasons:
+            text += f"; {riskiest.name}: {riskiest.reasons[0]}"
+        if self.message:
+            text += f"; {self.message}"
+        return text
+
+    def perfdata(self) -> str:
+        """Nagios perfdata: each margin with its thresholds, or aggregates if that is too long."""
+        per_supplier = " ".join(
+            f"'{s.name}_margin'={_perf(s.margin_upokt)};{_perf(s.warning_margin_upokt, '')};"
+            f"{_perf(s.critical_margin_upokt, '')};0"
+            for s in self.suppliers)
+        if len(per_supplier.encode()) <= PERFDATA_BUDGET:
+            return per_supplier
+        counts = self.counts()
+        parts = [f"'suppliers'={len(self.suppliers)}"] + [f"'{k}'={v}" for k, v in counts.items()]
+        known = [s for s in self.suppliers if s.margin_upokt is not None]
+        if known:
+            least = min(known, key=lambda s: s.margin_upokt or 0)
+            parts.append(f"'min_margin'={least.margin_upokt};"
+                         f"{_perf(least.warning_margin_upokt, '')};"
+                         f"{_perf(least.critical_margin_upokt, '')};0")
+        return " ".join(parts)
+
+    def nagios_line(self) -> str:
+        """``STAKES WARNING - 1 warning, 0 critical of 6 | 'lab-sup-4_margin'=…``."""
+        line = f"STAKES {self.status.name} - {self.summary()}"
+        perfdata = self.perfdata() if self.suppliers else ""
+        return f"{line} | {perfdata}" if perfdata else line
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.name,
+            "protocol": self.protocol,
+            "url": self.url,
+            "height": self.height,
+            "checked_at": self.checked_at,
+            "message": self.message,
+            "counts": self.counts(),
+            "skipped_planned": self.skipped_planned,
+            "history_db": self.history_db,
+            "recorded": self.recorded,
+            "suppliers": [s.as_dict() for s in self.suppliers],
+        }
+
+    def run_record(self) -> RunRecord:
+        return RunRecord(checked_at=self.checked_at, protocol=self.protocol, url=self.url,
+                         height=self.height, status=self.status.name, message=self.message,
+                         samples=tuple(s.sample() for s in self.suppliers))
+
+
+def _perf(value: int | None, unknown: str = "U") -> str:
+    return unknown if value is None else str(value)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the sweep read for one supplier: its state and operator balance, or why not."""
+
+    state: SupplierState | QueryError
+    balance: int | QueryError
+
+
+@dataclass(frozen=True)
+class ChainReading:
+    """One sweep's reads: the height (or why the chain is unreadable), params and suppliers."""
+
+    url: str
+    height: int | QueryError
+    params: StakeParams
+    readings: Mapping[str, Reading]
+
+
+def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: StakePolicy,
+             previous: Previous | None) -> SupplierReport:
+    """The report of one declared supplier from what was read and what the history knew."""
+    assert supplier.operator_address is not None
+    name, address = supplier.name, supplier.operator_address
+    state = reading.state
+    if isinstance(state, QueryError):
+        return SupplierReport(name, address, Level.UNKNOWN, (f"unreadable: {state}",), None)
+    if state.status is ChainStatus.NOT_FOUND:
+        if previous is not None and previous.was_staked:
+            seen = "" if previous.stake_upokt is None else (
+                f" (staked with {format_upokt(previous.stake_upokt)} at height {previous.height})")
+            return SupplierReport(name, address, Level.CRITICAL,
+                                  (f"unstaked: no longer on the chain{seen}",), state.status,
+                                  previous_stake_upokt=previous.stake_upokt)
+        return SupplierReport(name, address, Level.UNKNOWN,
+                              ("not staked / unknown to the chain",), state.status)
+
+    assert state.stake_upokt is not None
+    stake = state.stake_upokt
+    found: list[tuple[Level, str]] = [(Level.UNKNOWN, f"chain params: {problem}")
+                                      for problem in params.problems]
+    minimum = params.min_stake_upokt
+    warning = critical = margin = topup = None
+    if minimum is not None:
+        warning, critical = policy.warning_margin.of(minimum), policy.critical_margin.of(minimum)
+        margin = stake - minimum
+        topup = topup_to_ok(stake, minimum, warning, critical)
+        level = stake_level(stake, minimum, warning, critical)
+        if stake < minimum:
+            found.append((level, f"stake {format_upokt(stake)} below the minimum "
+                                 f"{format_upokt(minimum)}"))
+        elif stake == minimum:
+            found.append((level, f"stake at the minimum {format_upokt(minimum)}"))
+        elif level is Level.CRITICAL:
+            found.append((level, f"margin {format_upokt(margin)} within the critical margin "
+                                 f"{format_upokt(critical)}"))
+        elif level is Level.WARNING:
+            found.append((level, f"margin {format_upokt(margin)} within the warning margin "
+                                 f"{format_upokt(warning)}"))
+
+    unbonding_end_height = None
+    if state.status is ChainStatus.UNBONDING:
+        if state.unstake_session_end_height is not None:  # Shannon
+            if params.unbonding_period_blocks is not None:
+                unbonding_end_height = (state.unstake_session_end_height
+                                        + params.unbonding_period_blocks)
+            ends = "unknown" if unbonding_end_height is None else f"at height {unbonding_end_height}"
+        else:  # Morse
+            ends = f"at {state.unstaking_time}" if state.unstaking_time else "unknown"
+        found.append((Level.CRITICAL, f"unbonding unexpectedly, ends {ends}"))
+    elif state.status is ChainStatus.UNSTAKED:
+        found.append((Level.CRITICAL, "unstaked"))
+    if state.jailed:
+        text = f"jailed until {state.jailed_until}" if state.jailed_until else "jailed"
+        if params.max_jailed_blocks is not None and state.jailed_blocks is not None:
+            left = max(0, params.max_jailed_blocks - state.jailed_blocks)
+            text += f", force-unstaked after {left} more jailed blocks"
+        found.append((Level.CRITICAL, text))
+
+    balance = reading.balance
+    if isinstance(balance, QueryError):
+        found.append((Level.UNKNOWN, f"operator balance unreadable: {balance}"))
+    elif balance < policy.min_operator_balance_upokt:
+        found.append((Level.WARNING, f"operator balance {format_upokt(balance)} below "
+                                     f"{format_upokt(policy.min_operator_balance_upokt)}"))
+
+    slashed = None
+    if previous is not None and previous.stake_upokt is not None and stake < previous.stake_upokt:
+        slashed = previous.stake_upokt - stake
+        found.append((Level.WARNING, f"slashed: stake down {format_upokt(slashed)} since the last "
+                                     f"run ({format_upokt(previous.stake_upokt)} at height "
+                                     f"{previous.height})"))
+
+    penalties = tuple(
+        PenaltyReport(p.name, penalty_burn(p, stake),
+                      None if minimum is None else penalties_to_minimum(stake, minimum, p))
+        for p in params.penalties)
+    absorbable = [p.to_minimum for p in penalties if p.to_minimum is not None]
+    found.sort(key=lambda item: -item[0].severity)
+    return SupplierReport(
+        name=name, address=address,
+        level=worst(level for level, _ in found),
+        reasons=tuple(text for _, text in found),
+        chain_status=state.status, jailed=state.jailed,
+        stake_upokt=stake, min_stake_upokt=minimum, margin_upokt=margin,
+        margin_bp=None if minimum is None else margin_basis_points(stake, minimum),
+        warning_margin_upokt=warning, critical_margin_upokt=critical,
+        balance_upokt=None if isinstance(balance, QueryError) else balance,
+        min_balance_upokt=policy.min_operator_balance_upokt,
+        penalties=penalties,
+        penalties_to_minimum=min(absorbable) if absorbable else None,
+        topup_upokt=topup,
+        unbonding_end_height=unbonding_end_height,
+        unbonding_end_time=state.unstaking_time if state.status is ChainStatus.UNBONDING else None,
+        jailed_until=state.jailed_until,
+        previous_stake_upokt=None if previous is None else previous.stake_upokt,
+        slashed_upokt=slashed,
+    )
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+async def _settle(awaitable: Awaitable[T]) -> T | QueryError:
+    try:
+        return await awaitable
+    except QueryError as exc:
+        return exc
+
+
+async def read_chain(adapter: PocketAdapter, addresses: Sequence[str]) -> ChainReading:
+    """Height and params, then every address's state and balance, concurrently.
+
+    The adapter's client bounds the requests in flight. If the height cannot be read the
+    chain is unreadable and no supplier is queried.
+    """
+    async with adapter:
+        height, params = await asyncio.gather(_settle(adapter.height()), adapter.stake_params())
+        if isinstance(height, QueryError):
+            return ChainReading(adapter.url, height, params, {})
+
+        async def one(address: str) -> Reading:
+            state, balance = await asyncio.gather(_settle(adapter.supplier(address)),
+                                                  _settle(adapter.balance(address)))
+            return Reading(state, balance)
+
+        readings = await asyncio.gather(*(one(address) for address in addresses))
+        return ChainReading(adapter.url, height, params, dict(zip(addresses, readings, strict=True)))
+
+
+def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
+                concurrency: int = DEFAULT_CONCURRENCY) -> PocketAdapter:
+    """The fleet's protocol adapter on its inventory URL (``rest_url`` or ``rpc_url``)."""
+    url = fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url
+    if url is None:
+        raise ValueError(f"fleet.yml has no pocket URL for {fleet.protocol}")
+    client = JsonClient(url, timeout=timeout, deadline=timeout * DEADLINE_TIMEOUTS,
+                        concurrency=concurrency)
+    return ShannonAdapter(client) if fleet.protocol == "shannon" else MorseAdapter(client)
+
+
+def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
+                 timeout: float = DEFAULT_TIMEOUT_S, db: str | Path | None = None,
+                 record: bool = True) -> StakeReport:
+    """Read every declared (not planned) supplier, level it, and append the run to the history.
+
+    ``db`` overrides the history path (see :func:`~fleetctl.pocket.history.resolve_db_path`);
+    ``record=False`` compares with the history without writing to it. A history that cannot
+    be used makes the report UNKNOWN (a slash could go unseen), never a crash.
+    """
+    targets = tuple(s for s in fleet.suppliers if not s.planned)
+    addresses = [s.operator_address for s in targets if s.operator_address is not None]
+    adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency)
+    chain = asyncio.run(read_chain(adapter, addresses))
+    checked_at = datetime.now(UTC).isoformat(timespec="seconds")
+    path = resolve_db_path(db, fleet)
+
+    def build(previous: Mapping[str, Previous], problem: str | None) -> StakeReport:
+        report = StakeReport(protocol=fleet.protocol, url=chain.url, status=Level.UNKNOWN,
+                             checked_at=checked_at, history_db=str(path),
+                             skipped_planned=len(fleet.suppliers) - len(targets),
+                             recorded=record and problem is None)
+        if isinstance(chain.height, QueryError):
+            return replace(report, message=f"cannot read the chain at {chain.url}: {chain.height}")
+        rows = sorted((evaluate(s, chain.readings[s.operator_address], chain.params, fleet.stake,
+                                previous.get(s.operator_address))
+                       for s in targets if s.operator_address is not None),
+                      key=SupplierReport.sort_key)
+        levels = [row.level for row in rows] + ([Level.UNKNOWN] if problem else [])
+        return replace(report, status=worst(levels), suppliers=tuple(rows), height=chain.height,
+                       message=problem)
+
+    try:
+        with HistoryStore(path).run(write=record) as run:
+            report = build(run.previous(addresses), None)
+            if record:
+                run.record(report.run_record())
+    except HistoryError as exc:
+        report = build({}, f"history unavailable: {exc}")
+    return report
