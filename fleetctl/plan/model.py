@@ -17,12 +17,18 @@ LABEL_SPEC = "io.fleetctl.spec"  # hash of the desired spec; a different hash me
 LABEL_NAME = "io.fleetctl.name"
 LABEL_SLOT = "io.fleetctl.slot"  # a node's host-local index (its ports derive from it)
 
-#: Port bases on a host; a host's n-th node of any chain gets base + n (stable once given).
+#: Ports on a host.  A node's host-local ``slot`` (stable once given) picks a block of
+#: PORT_STRIDE ports above each base, so no two nodes, of any client, ever share a port:
+#: slot 0 gets the clients' usual 8545/8551/30303/6060, slot 1 8555/8561/30313/6070, ...
+#: (Erigon's sentries use p2p_port .. p2p_port+4, inside the block).  Balancers and the
+#: RelayMiner sit below every block.
+PORT_STRIDE = 10
 RPC_PORT_BASE = 8545
+AUTHRPC_PORT_BASE = 8551
 P2P_PORT_BASE = 30303
 METRICS_PORT_BASE = 6060
-AUTHRPC_PORT_BASE = 8551
-BALANCER_PORT_BASE = 8600  # + index of the chain in fleet.yml order
+BALANCER_PORT_BASE = 7600  # + index of the chain in fleet.yml order
+BALANCER_STATS_OFFSET = 100  # HAProxy stats / runtime API listener: balancer port + 100
 RELAYMINER_PORT = 8500
 RELAYMINER_METRICS_PORT = 9090
 
@@ -58,19 +64,19 @@ class NodePlacement:
 
     @property
     def rpc_port(self) -> int:
-        return RPC_PORT_BASE + self.slot
+        return RPC_PORT_BASE + PORT_STRIDE * self.slot
 
     @property
     def p2p_port(self) -> int:
-        return P2P_PORT_BASE + self.slot
+        return P2P_PORT_BASE + PORT_STRIDE * self.slot
 
     @property
     def metrics_port(self) -> int:
-        return METRICS_PORT_BASE + self.slot
+        return METRICS_PORT_BASE + PORT_STRIDE * self.slot
 
     @property
     def authrpc_port(self) -> int:
-        return AUTHRPC_PORT_BASE + self.slot
+        return AUTHRPC_PORT_BASE + PORT_STRIDE * self.slot
 
 
 @dataclass(frozen=True)

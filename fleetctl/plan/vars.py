@@ -18,7 +18,6 @@ from fleetctl.plan import model as pm
 from fleetctl.resources import data_dir
 from fleetctl.spec.model import Fleet
 
-STATS_PORT_OFFSET = 1000  # a balancer's HAProxy stats/runtime listener: port + 1000
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
             u = urlsplit(be.url)
             backends.append({"name": be.name, "client": be.client, "address": u.hostname, "port": u.port or 80})
         entry = {"name": b.name, "chain": b.chain, "listen_address": addr, "port": b.port,
-                 "stats_port": b.port + STATS_PORT_OFFSET, "backends": backends}
+                 "stats_port": b.port + pm.BALANCER_STATS_OFFSET, "backends": backends}
         entry["spec"] = _spec({**entry, "image": _image(fleet, b.host, "haproxy")})
         out[b.host]["fleet_balancers"].append(entry)
         desired.append(Desired(b.host, b.name, "balancer", entry["spec"], b.chain))

@@ -140,7 +140,7 @@ def test_apply_from_empty_then_idempotent(inv):
     # each host's balancer answers JSON-RPC through to the chain
     head = int(rpc(M.ANVIL_URL)["result"], 16)
     for h in M.HOSTS:
-        got = int(rpc(f"http://{h.address}:8600")["result"], 16)
+        got = int(rpc(f"http://{h.address}:7600")["result"], 16)
         assert abs(got - head) <= 2
     # a relay through the RelayMiner reaches the chain
     relayed = rpc(f"http://{M.HOSTS[0].address}:8500", headers={"Target-Service-Id": "eth"})
@@ -196,7 +196,7 @@ def test_balancer_survives_one_client(inv):
         ok = 0
         for _ in range(20):
             try:
-                if "result" in rpc(f"http://{M.HOSTS[0].address}:8600", timeout=3):
+                if "result" in rpc(f"http://{M.HOSTS[0].address}:7600", timeout=3):
                     ok += 1
             except OSError:
                 pass

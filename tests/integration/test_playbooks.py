@@ -35,8 +35,8 @@ SCHEMA = SHARED / "pocket" / "poktroll-relayminer-config.schema.yaml"
 ANVIL = "http://10.213.0.1:8545"
 HOSTS = {"lab-h1": ("10.213.0.11", "h1"), "lab-h2": ("10.213.0.12", "h2"), "lab-h3": ("10.213.0.13", "h3")}
 LAB_IMAGES = {name: f"fleetlab/{name}:lab" for name in ("geth", "nethermind", "erigon", "haproxy", "relayminer")}
-LB_URL = "http://10.213.0.11:8600"
-STATS_URL = "http://10.213.0.11:9600"
+LB_URL = "http://10.213.0.11:7600"
+STATS_URL = "http://10.213.0.11:7700"
 RELAYMINER_URL = "http://10.213.0.11:8500"
 RELAYMINER_METRICS = "http://10.213.0.11:9090/metrics"
 # One node per host and client; all three behind the balancer on lab-h1.
@@ -102,7 +102,7 @@ def contract_vars(root: Path) -> dict[str, dict]:
             "fleet_nodes": [node_entry(host, f"spec-{short}-1")],
         }
     out["lab-h1"]["fleet_balancers"] = [{
-        "name": "lb-eth", "chain": "eth", "listen_address": "10.213.0.11", "port": 8600, "stats_port": 9600,
+        "name": "lb-eth", "chain": "eth", "listen_address": "10.213.0.11", "port": 7600, "stats_port": 7700,
         "spec": "lb-spec-1",
         "backends": [{"name": n["name"], "client": n["client"], "address": HOSTS[h][0], "port": 8545} for h, n in NODES.items()],
     }]

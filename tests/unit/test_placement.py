@@ -297,7 +297,7 @@ def test_ipv6_addresses_are_bracketed() -> None:
     f = fleet([Chain("eth", ("geth", "erigon"), 2, max_client_share=0.5)], hosts=1, suppliers=[sup("a", "eth")])
     f = dataclasses.replace(f, hosts={"h0": Host("h0", "fd00::1")})
     p = plan_placement(f, caps(f))
-    assert {b.url for b in p.balancers[0].backends} == {"http://[fd00::1]:8545", "http://[fd00::1]:8546"}
+    assert {b.url for b in p.balancers[0].backends} == {"http://[fd00::1]:8545", "http://[fd00::1]:8555"}
 
 
 # --- properties over random fleets -----------------------------------------------------------

@@ -26,11 +26,11 @@ def test_offline_plan_of_the_example():
             assert len({b["client"] for b in lb["backends"]}) >= 2, lb
             assert lb["listen_address"] == fleet.hosts[host].address
         for n in hv["fleet_nodes"]:
-            assert n["rpc_port"] == pm.RPC_PORT_BASE + n["slot"]
+            assert n["rpc_port"] == pm.RPC_PORT_BASE + pm.PORT_STRIDE * n["slot"]
     # the RelayMiner's suppliers point at the balancer on the same host
     rm = plan.vars["rm-fra-1"]["fleet_relayminer"]
-    assert rm["suppliers"] == [{"service_id": "eth", "backend_url": "http://rm-fra-1.fleet.example:8600"},
-                               {"service_id": "gnosis", "backend_url": "http://rm-fra-1.fleet.example:8601"}]
+    assert rm["suppliers"] == [{"service_id": "eth", "backend_url": "http://rm-fra-1.fleet.example:7600"},
+                               {"service_id": "gnosis", "backend_url": "http://rm-fra-1.fleet.example:7601"}]
     assert "sup-01" in rm["signing_key_names"]
 
 
@@ -87,3 +87,27 @@ def test_spec_changes_with_image_override():
     _, d2 = host_vars(fleet2, plan.placement)
     changed = {d.name for a, d in zip(d1, d2) if a.spec != d.spec and d.host == "lab-h1"}
     assert all(name.startswith("eth-geth") for name in changed) and changed == {d.name for d in d2 if d.host == "lab-h1" and d.client == "geth"}
+
+
+def test_no_two_services_on_a_host_share_a_port():
+    """Up to 50 nodes and 20 chains on one host: every listening port is distinct, Erigon's
+    sentry range (p2p .. p2p+4) and BitTorrent port (p2p + 11766) included."""
+    used: dict[int, str] = {}
+
+    def take(port: int, what: str) -> None:
+        assert port not in used, f"{what} and {used[port]} both want port {port}"
+        used[port] = what
+
+    for slot in range(50):
+        n = pm.NodePlacement(f"n{slot}", "eth", "erigon", "h", slot=slot)
+        take(n.rpc_port, f"{n.name} rpc")
+        take(n.authrpc_port, f"{n.name} authrpc")
+        take(n.metrics_port, f"{n.name} metrics")
+        for p in range(n.p2p_port, n.p2p_port + 5):
+            take(p, f"{n.name} p2p")
+        take(n.p2p_port + 11766, f"{n.name} torrent")
+    for i in range(20):
+        take(pm.BALANCER_PORT_BASE + i, f"balancer {i}")
+        take(pm.BALANCER_PORT_BASE + i + pm.BALANCER_STATS_OFFSET, f"balancer {i} stats")
+    take(pm.RELAYMINER_PORT, "relayminer")
+    take(pm.RELAYMINER_METRICS_PORT, "relayminer metrics")

@@ -1,0 +1,315 @@
+"""Property tests of the stake arithmetic and levels (fleetctl/pocket/stakes.py).
+
+Each property is checked against an independent oracle: the rule as the issue states it, a
+step-by-step simulation of the chain burning penalties, or exact rational arithmetic.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from fleetctl.pocket.base import (
+    ChainStatus,
+    Level,
+    Penalty,
+    StakeParams,
+    SupplierState,
+    parse_fraction,
+    parse_int,
+    worst,
+)
+from fleetctl.pocket.history import Previous
+from fleetctl.pocket.http import QueryError
+from fleetctl.pocket.stakes import (
+    PERFDATA_BUDGET,
+    Reading,
+    StakeReport,
+    SupplierReport,
+    evaluate,
+    margin_basis_points,
+    penalties_to_minimum,
+    penalty_burn,
+    stake_level,
+    topup_to_ok,
+)
+from fleetctl.spec.model import Margin, StakePolicy, Supplier
+
+UPOKT = st.integers(min_value=0, max_value=10**16)  # up to 10 billion POKT
+MIN_STAKE = st.integers(min_value=1, max_value=10**14)
+MARGIN = st.integers(min_value=0, max_value=10**13)
+
+
+def rule(stake: int, minimum: int, warning: int, critical: int) -> Level:
+    """The level rule exactly as the issue words it."""
+    margin = stake - minimum
+    if stake <= minimum or margin <= critical:
+        return Level.CRITICAL
+    if margin <= warning:
+        return Level.WARNING
+    return Level.OK
+
+
+@given(UPOKT, MIN_STAKE, MARGIN, MARGIN)
+def test_stake_level_is_the_rule(stake, minimum, warning, critical):
+    assert stake_level(stake, minimum, warning, critical) is rule(stake, minimum, warning, critical)
+
+
+@given(UPOKT, UPOKT, MIN_STAKE, MARGIN, MARGIN)
+def test_more_stake_is_never_a_worse_level(a, b, minimum, warning, critical):
+    low, high = sorted((a, b))
+    assert (stake_level(high, minimum, warning, critical).severity
+            <= stake_level(low, minimum, warning, critical).severity)
+
+
+@given(MIN_STAKE, MARGIN, MARGIN)
+def test_every_threshold_is_inclusive(minimum, extra, critical):
+    warning = critical + 1 + extra  # a warning margin above the critical one
+    assert stake_level(minimum - 1, minimum, warning, critical) is Level.CRITICAL
+    assert stake_level(minimum, minimum, warning, critical) is Level.CRITICAL
+    assert stake_level(minimum + 1, minimum, warning, 0) is Level.WARNING
+    assert stake_level(minimum + critical, minimum, warning, critical) is Level.CRITICAL
+    assert stake_level(minimum + critical + 1, minimum, warning, critical) is Level.WARNING
+    assert stake_level(minimum + warning, minimum, warning, critical) is Level.WARNING
+    assert stake_level(minimum + warning + 1, minimum, warning, critical) is Level.OK
+
+
+@given(UPOKT, MIN_STAKE, MARGIN, MARGIN)
+def test_topup_is_the_smallest_that_restores_ok(stake, minimum, warning, critical):
+    topup = topup_to_ok(stake, minimum, warning, critical)
+    assert topup >= 0
+    assert stake_level(stake + topup, minimum, warning, critical) is Level.OK
+    if topup:
+        assert stake_level(stake + topup - 1, minimum, warning, critical) is not Level.OK
+    else:
+        assert stake_level(stake, minimum, warning, critical) is Level.OK
+
+
+@given(UPOKT, MIN_STAKE)
+def test_margin_basis_points_round_down_exactly(stake, minimum):
+    bp = margin_basis_points(stake, minimum)
+    assert bp is not None
+    share = Fraction(stake - minimum, minimum) * 10_000
+    assert bp <= share < bp + 1
+
+
+def test_margin_of_a_zero_minimum_has_no_percentage():
+    assert margin_basis_points(5, 0) is None
+
+
+@given(MIN_STAKE, st.integers(min_value=0, max_value=100_000))
+def test_percentage_thresholds_never_undershoot(minimum, basis_points):
+    percent = basis_points / 100
+    exact = Fraction(minimum) * basis_points / 10_000
+    value = Margin(percent=percent).of(minimum)
+    assert exact <= value < exact + 1
+
+
+def simulate(stake: int, minimum: int, penalty: Penalty, limit: int) -> int:
+    """Burns the chain would apply one at a time, while the stake stays >= minimum."""
+    count = 0
+    while count <= limit:
+        after = stake - penalty_burn(penalty, stake)
+        if after < minimum or after == stake:
+            return count
+        stake, count = after, count + 1
+    return count
+
+
+@given(UPOKT, MIN_STAKE, st.integers(min_value=1, max_value=10**12))
+def test_flat_penalties_to_minimum_is_exact(stake, minimum, flat):
+    penalty = Penalty("proof_missing", flat_upokt=flat)
+    n = penalties_to_minimum(stake, minimum, penalty)
+    assert n is not None
+    if stake < minimum:
+        assert n == 0
+        return
+    assert stake - n * flat >= minimum  # n burns leave it at or above the minimum
+    assert stake - (n + 1) * flat < minimum  # one more takes it below
+
+
+@given(st.integers(min_value=1, max_value=2_000), st.integers(min_value=1, max_value=500),
+       st.integers(min_value=0, max_value=20))
+def test_flat_penalties_match_a_simulation(margin, flat, minimum_extra):
+    minimum = 1_000 + minimum_extra
+    penalty = Penalty("proof_missing", flat_upokt=flat)
+    assert penalties_to_minimum(minimum + margin, minimum, penalty) == simulate(
+        minimum + margin, minimum, penalty, 10_000)
+
+
+def test_a_penalty_that_burns_nothing_is_unlimited():
+    assert penalties_to_minimum(100, 10, Penalty("proof_missing", flat_upokt=0)) is None
+    tiny = Penalty("downtime", fraction=Fraction(1, 10**9), power_reduction=10**6)
+    assert penalties_to_minimum(999_999, 1_000, tiny) is None  # under one unit of power
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=0, max_value=10**18),
+       st.sampled_from([1, 10, 1_000_000]))
+def test_fractional_burn_is_pocket_cores_formula(stake, attos, power_reduction):
+    """``trunc(TokensFromConsensusPower(power) * fraction)``, computed with Decimal."""
+    fraction_text = f"{Decimal(attos) / Decimal(10**18):.18f}"
+    penalty = Penalty("double_sign", fraction=parse_fraction(fraction_text, "f"),
+                      power_reduction=power_reduction)
+    power = stake // power_reduction
+    expected = int((Decimal(power * power_reduction) * Decimal(fraction_text)).to_integral_value(
+        rounding="ROUND_DOWN"))
+    assert penalty_burn(penalty, stake) == min(expected, stake)
+    assert 0 <= penalty_burn(penalty, stake) <= stake
+
+
+@given(st.integers(min_value=1, max_value=100), st.integers(min_value=1_000, max_value=50_000),
+       st.integers(min_value=1, max_value=40_000), st.sampled_from([1, 10, 100]))
+def test_fractional_penalties_to_minimum_is_guaranteed(per_mille, minimum, margin, power):
+    """The count is never optimistic: that many compounding slashes keep the stake >= min."""
+    penalty = Penalty("double_sign", fraction=Fraction(per_mille, 1000), power_reduction=power)
+    stake = minimum + margin
+    n = penalties_to_minimum(stake, minimum, penalty)
+    if n is None:
+        assert penalty_burn(penalty, stake) == 0
+        return
+    assert n <= simulate(stake, minimum, penalty, 100_000)
+    for _ in range(n):
+        stake -= penalty_burn(penalty, stake)
+    assert stake >= minimum
+
+
+def test_mainnet_morse_fractions():
+    stake = 20_000_123_456  # 20,000.123456 POKT: 20,000 of consensus power
+    downtime = Penalty("downtime", fraction=parse_fraction("0.000001000000000000", "f"),
+                       power_reduction=10**6)
+    double_sign = Penalty("double_sign", fraction=parse_fraction("0.050000000000000000", "f"),
+                          power_reduction=10**6)
+    assert penalty_burn(downtime, stake) == 20_000
+    assert penalty_burn(double_sign, stake) == 1_000_000_000
+    assert penalties_to_minimum(stake, 15_000_000_000, double_sign) == 5
+    assert penalties_to_minimum(stake, 15_000_000_000, downtime) == 250_006
+
+
+@pytest.mark.parametrize("value", ["12.5", "-5", "", "1e3", 1.5, True, None, [], "0x10"])
+def test_parse_int_refuses_what_is_not_an_integer(value):
+    with pytest.raises(QueryError):
+        parse_int(value, "amount")
+
+
+@given(st.integers(min_value=0, max_value=2**64))
+def test_parse_int_reads_gateway_strings(n):
+    assert parse_int(str(n), "amount") == n == parse_int(n, "amount")
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "abc", "NaN", "Infinity", 0.5, True, None])
+def test_parse_fraction_refuses_out_of_range_or_floats(value):
+    with pytest.raises(QueryError):
+        parse_fraction(value, "fraction")
+
+
+def test_severity_order_and_worst():
+    assert [lvl.name for lvl in sorted(Level, key=lambda lvl: lvl.severity)] == [
+        "OK", "WARNING", "UNKNOWN", "CRITICAL"]
+    assert worst([]) is Level.OK
+    assert worst([Level.WARNING, Level.UNKNOWN]) is Level.UNKNOWN
+    assert worst([Level.UNKNOWN, Level.CRITICAL, Level.OK]) is Level.CRITICAL
+    assert [int(lvl) for lvl in (Level.OK, Level.WARNING, Level.CRITICAL, Level.UNKNOWN)] == [0, 1, 2, 3]
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+SUPPLIER = Supplier(name="s", services=("eth",), operator_address="pokt1example")
+POLICY = StakePolicy(warning_margin=Margin(upokt=100), critical_margin=Margin(upokt=20),
+                     min_operator_balance_upokt=50)
+PARAMS = StakeParams(min_stake_upokt=1_000, penalties=(Penalty("proof_missing", flat_upokt=3),),
+                     unbonding_period_blocks=40)
+
+
+def staked(stake: int, **extra) -> SupplierState:
+    return SupplierState("pokt1example", extra.pop("status", ChainStatus.STAKED), stake, **extra)
+
+
+balances = st.one_of(st.integers(min_value=0, max_value=10**6), st.just(QueryError("down")))
+states = st.one_of(
+    st.builds(staked, st.integers(min_value=0, max_value=5_000)),
+    st.builds(lambda s, h: staked(s, status=ChainStatus.UNBONDING, unstake_session_end_height=h),
+              st.integers(min_value=0, max_value=5_000), st.integers(min_value=1, max_value=10**6)),
+    st.just(SupplierState("pokt1example", ChainStatus.NOT_FOUND)),
+    st.just(QueryError("garbage")),
+)
+previous = st.one_of(st.none(), st.builds(Previous, st.one_of(st.none(), st.integers(0, 6_000)),
+                                          st.just(7), st.just("t"), st.booleans()))
+params = st.sampled_from([PARAMS, StakeParams(None, (), problems=("min_stake missing",)),
+                          StakeParams(1_000, (), problems=("proof_missing_penalty missing",))])
+
+
+@given(states, balances, params, previous)
+def test_evaluate_is_never_a_false_ok(state, balance, chain_params, before):
+    report = evaluate(SUPPLIER, Reading(state, balance), chain_params, POLICY, before)
+    ok = (not isinstance(state, QueryError) and not isinstance(balance, QueryError)
+          and state.status is ChainStatus.STAKED and not chain_params.problems
+          and rule(state.stake_upokt, 1_000, 100, 20) is Level.OK and balance >= 50
+          and (before is None or before.stake_upokt is None
+               or state.stake_upokt >= before.stake_upokt))
+    assert (report.level is Level.OK) == ok, report
+    assert bool(report.reasons) == (report.level is not Level.OK)
+
+
+def test_evaluate_reports_the_facts():
+    report = evaluate(SUPPLIER, Reading(staked(1_050), 10), PARAMS, POLICY,
+                      Previous(1_080, 7, "t", True))
+    assert report.level is Level.WARNING
+    assert (report.margin_upokt, report.topup_upokt, report.slashed_upokt) == (50, 51, 30)
+    assert report.penalties_to_minimum == 16 and report.penalties[0].burn_upokt == 3
+    assert report.reasons == ("margin 0.00005 POKT within the warning margin 0.0001 POKT",
+                              "operator balance 0.00001 POKT below 0.00005 POKT",
+                              "slashed: stake down 0.00003 POKT since the last run "
+                              "(0.00108 POKT at height 7)")
+    unbonding = evaluate(SUPPLIER, Reading(staked(5_000, status=ChainStatus.UNBONDING,
+                                                  unstake_session_end_height=60), 99),
+                         PARAMS, POLICY, None)
+    assert unbonding.level is Level.CRITICAL and unbonding.unbonding_end_height == 100
+    assert unbonding.reasons == ("unbonding unexpectedly, ends at height 100",)
+    gone = evaluate(SUPPLIER, Reading(SupplierState("pokt1example", ChainStatus.NOT_FOUND), 0),
+                    PARAMS, POLICY, Previous(2_000, 7, "t", True))
+    assert gone.level is Level.CRITICAL and gone.reasons[0].startswith("unstaked")
+    never = evaluate(SUPPLIER, Reading(SupplierState("pokt1example", ChainStatus.NOT_FOUND), 0),
+                     PARAMS, POLICY, None)
+    assert never.level is Level.UNKNOWN
+    assert never.reasons == ("not staked / unknown to the chain",)
+
+
+# ----------------------------------------------------------------------------- report output
+
+
+def report_of(rows: list[SupplierReport]) -> StakeReport:
+    return StakeReport(protocol="shannon", url="http://127.0.0.1:1", status=worst(r.level for r in rows),
+                       checked_at="t", suppliers=tuple(sorted(rows, key=SupplierReport.sort_key)),
+                       height=10)
+
+
+def row(name: str, level: Level, margin: int | None) -> SupplierReport:
+    return SupplierReport(name, f"pokt1{name}", level, () if level is Level.OK else ("why",),
+                          ChainStatus.STAKED, margin_upokt=margin, warning_margin_upokt=5950,
+                          critical_margin_upokt=1190)
+
+
+def test_nagios_line_and_perfdata():
+    report = report_of([row("a", Level.OK, 9000), row("b", Level.WARNING, 3500),
+                        row("c", Level.UNKNOWN, None)])
+    assert report.exit_code == 3
+    assert report.nagios_line() == (
+        "STAKES UNKNOWN - 1 warning, 0 critical of 3, 1 unknown; c: why | "
+        "'c_margin'=U;5950;1190;0 'b_margin'=3500;5950;1190;0 'a_margin'=9000;5950;1190;0")
+    assert [s.name for s in report.suppliers] == ["c", "b", "a"]  # riskiest first
+
+
+@given(st.integers(min_value=1, max_value=1500))
+def test_perfdata_stays_within_budget(count):
+    rows = [row(f"supplier-{i:04d}", Level.OK, 10_000 + i) for i in range(count)]
+    perfdata = report_of(rows).perfdata()
+    assert len(perfdata.encode()) <= PERFDATA_BUDGET
+    if "'suppliers'=" in perfdata:
+        assert f"'suppliers'={count} 'ok'={count}" in perfdata
+        assert "'min_margin'=10000;5950;1190;0" in perfdata
+    else:
+        assert perfdata.count("_margin'=") == count
