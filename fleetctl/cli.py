@@ -287,14 +287,16 @@ def cmd_stakes(args: argparse.Namespace) -> int:
         except UserError as exc:
             fleet, errors = None, [exc]
         if fleet is None:
-            return views.stakes_unusable(out, [str(e) for e in errors or []], nagios=args.nagios)
+            views.stakes_unusable(out, [str(e) for e in errors or []], nagios=args.nagios)
+            return 3
     if args.history:
         from fleetctl.pocket.history import HistoryError, trend_for
 
         try:
             trend = trend_for(args.history, fleet, args.db)
         except HistoryError as exc:
-            return views.stakes_unusable(out, [f"history unavailable: {exc}"], nagios=args.nagios)
+            views.stakes_unusable(out, [f"history unavailable: {exc}"], nagios=args.nagios)
+            return 3
         views.stake_trend(out, trend, nagios=args.nagios)
         return int(trend.level)
     from fleetctl.pocket import stakes

@@ -161,16 +161,22 @@ def diversity(out: Out, report: dict[str, Any]) -> None:
 # stakes (fleetctl.pocket.stakes computes; these only lay out)
 # ---------------------------------------------------------------------------------------------
 
+from typing import TYPE_CHECKING  # noqa: E402 - this section's own imports
+
+from fleetctl.spec.model import format_upokt  # noqa: E402
+
+if TYPE_CHECKING:  # importing them for real would load aiohttp for every command
+    from fleetctl.pocket.history import Trend
+    from fleetctl.pocket.stakes import StakeReport
+
 
 def _pokt(amount: int | None) -> str:
     """An upokt amount in POKT without the unit (the table's footer names it); '-' if unknown."""
-    from fleetctl.spec.model import format_upokt
-
     return "-" if amount is None else format_upokt(amount).removesuffix(" POKT")
 
 
-def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> int:
-    """The check could not run (no or invalid inventory, unusable history): UNKNOWN, exit 3."""
+def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> None:
+    """The check could not run (no or invalid inventory, unusable history): UNKNOWN."""
     if nagios:
         out.line(f"STAKES UNKNOWN - {problems[0] if problems else 'no inventory'}")
     elif out.json:
@@ -178,11 +184,10 @@ def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> int:
     else:
         for problem in problems:
             out.error(problem)
-    return 3
 
 
-def stakes(out: Out, report: Any, nagios: bool = False) -> None:
-    """A :class:`fleetctl.pocket.stakes.StakeReport`: Nagios line, JSON, or a table riskiest first."""
+def stakes(out: Out, report: StakeReport, nagios: bool = False) -> None:
+    """The report as one Nagios line, as JSON, or as a table riskiest first."""
     if nagios:
         out.line(report.nagios_line())
         return
@@ -210,17 +215,14 @@ def stakes(out: Out, report: Any, nagios: bool = False) -> None:
                  "minimum; top-up: what restores the warning margin")
     if report.skipped_planned:
         out.info(f"{report.skipped_planned} planned supplier(s) skipped (no operator address yet)")
-    history = (f"recorded in {report.history_db}" if report.recorded
-               else f"not recorded ({report.history_db})")
-    out.line(f"stakes: {out.paint(report.status.name)} - {report.summary()} at height "
-             f"{report.height}; {history}")
+    out.info(f"history: recorded in {report.history_db}" if report.recorded
+             else f"history: not recorded ({report.history_db})")
+    out.line(f"stakes: {out.paint(report.status.name)} at height {report.height} - {report.summary()}")
 
 
-def stake_trend(out: Out, trend: Any, nagios: bool = False) -> None:
-    """A :class:`fleetctl.pocket.history.Trend`: the recorded changes and the slashes in them."""
-    lost = sum(x.amount_upokt for x in trend.slashes)
-    summary = (f"{trend.address}: {len(trend.samples)} change(s) recorded, {len(trend.slashes)} "
-               f"slash(es)" + (f", {_pokt(lost)} POKT lost" if trend.slashes else ""))
+def stake_trend(out: Out, trend: Trend, nagios: bool = False) -> None:
+    """One supplier's recorded changes and the slashes in them."""
+    summary = trend.summary()
     if nagios:
         out.line(f"STAKES {trend.level.name} - {summary}")
         return

@@ -12,17 +12,19 @@ an error: :meth:`PocketAdapter.supplier` returns a state with status ``NOT_FOUND
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from fleetctl.pocket.http import JsonClient, QueryError
+from fleetctl.spec.model import Supplier
 
 __all__ = [
     "ChainStatus",
@@ -34,10 +36,12 @@ __all__ = [
     "field",
     "parse_fraction",
     "parse_int",
+    "settle",
     "worst",
 ]
 
 _DIGITS = re.compile(r"^[0-9]+$")
+T = TypeVar("T")
 
 
 class Level(enum.IntEnum):
@@ -157,6 +161,16 @@ class PocketAdapter(ABC):
     async def supplier(self, address: str) -> SupplierState:
         """One supplier or node by its (operator) address."""
 
+    async def read_suppliers(self, suppliers: Sequence[Supplier]) -> dict[str, SupplierState | QueryError]:
+        """The state of each declared supplier (by operator address), or why it is unreadable.
+
+        This default queries every address at once (the client bounds the requests in flight);
+        an adapter with a cheaper bulk read overrides it.
+        """
+        addresses = [s.operator_address for s in suppliers if s.operator_address is not None]
+        states = await asyncio.gather(*(settle(self.supplier(a)) for a in addresses))
+        return dict(zip(addresses, states, strict=True))
+
     @abstractmethod
     async def suppliers_for_service(self, service: str) -> list[SupplierState]:
         """Every staked supplier or node serving ``service`` (Shannon service id, Morse chain)."""
@@ -166,7 +180,15 @@ class PocketAdapter(ABC):
         """The account's spendable balance in upokt."""
 
 
-# ----------------------------------------------------------------------------- typed readers
+# ----------------------------------------------------------------------------- helpers
+
+
+async def settle(awaitable: Awaitable[T]) -> T | QueryError:
+    """The awaitable's value, or the QueryError it raised (other exceptions propagate)."""
+    try:
+        return await awaitable
+    except QueryError as exc:
+        return exc
 
 
 def field(obj: Any, *path: str | int, where: str) -> Any:

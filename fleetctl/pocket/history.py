@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.pocket.base import Level
-from fleetctl.spec.model import Fleet
+from fleetctl.spec.model import Fleet, format_upokt
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -135,7 +135,7 @@ class SampleRecord:
     slashed_upokt: int | None
     reasons: tuple[str, ...]
 
-    def _key(self) -> tuple[object, ...]:
+    def change_key(self) -> tuple[object, ...]:
         """What makes a sample worth storing again (the balance drifts; its level does not)."""
         return (self.status, self.chain_status, self.jailed, self.stake_upokt,
                 self.min_stake_upokt, self.reasons)
@@ -200,6 +200,19 @@ class Trend:
         return cls(address, db, ordered, tuple(slashes))
 
     @property
+    def lost_upokt(self) -> int:
+        """The stake the slashes took, in total."""
+        return sum(slash.amount_upokt for slash in self.slashes)
+
+    def summary(self) -> str:
+        """``ADDRESS: 3 change(s) recorded, 1 slash(es), 3.000007 POKT lost``."""
+        text = (f"{self.address}: {len(self.samples)} change(s) recorded, "
+                f"{len(self.slashes)} slash(es)")
+        if self.slashes:
+            text += f", {format_upokt(self.lost_upokt)} lost"
+        return text
+
+    @property
     def level(self) -> Level:
         """The level of the latest sample (UNKNOWN without history)."""
         return Level[self.samples[-1].record.status] if self.samples else Level.UNKNOWN
@@ -209,6 +222,7 @@ class Trend:
             "address": self.address,
             "db": str(self.db),
             "status": self.level.name,
+            "lost_upokt": self.lost_upokt,
             "samples": [{"checked_at": s.checked_at, "height": s.height, "name": s.record.name,
                          "status": s.record.status, "chain_status": s.record.chain_status,
                          "jailed": s.record.jailed, "stake_upokt": s.record.stake_upokt,
@@ -253,8 +267,7 @@ class HistoryRun:
 
     def record(self, run: RunRecord) -> int:
         """Append ``run`` and the samples that changed since each address's latest one."""
-        if self._conn is None or not self._writable:
-            raise HistoryError("this history transaction is read-only")
+        assert self._conn is not None and self._writable, "record() needs run(write=True)"
         latest = {
             row[0]: _sample_record(row)
             for row in self._conn.execute(
@@ -275,10 +288,9 @@ class HistoryRun:
             [(run_id, s.address, s.name, s.status, s.chain_status, int(s.jailed), s.stake_upokt,
               s.min_stake_upokt, s.balance_upokt, s.slashed_upokt, json.dumps(list(s.reasons)))
              for s in run.samples
-             if s.address not in latest or latest[s.address]._key() != s._key()],
+             if s.address not in latest or latest[s.address].change_key() != s.change_key()],
         )
         return run_id
-
 
     def samples(self, address: str, limit: int) -> list[Sample]:
         """The last ``limit`` samples of ``address``, oldest first."""

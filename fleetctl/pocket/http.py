@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["JsonClient", "QueryError", "TRANSIENT_STATUSES"]
+__all__ = ["TRANSIENT_STATUSES", "JsonClient", "QueryError"]
 
 #: HTTP statuses worth retrying: rate limited, or a proxy/gateway in front of the node failing.
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
@@ -144,9 +144,9 @@ class JsonClient:
             except aiohttp.ClientPayloadError:
                 raise QueryError(f"{path}: truncated response") from None
             except aiohttp.ClientConnectionError as exc:
-                last = QueryError(f"{path}: {exc or type(exc).__name__}", transient=True)
+                last = QueryError(f"{path}: {str(exc) or type(exc).__name__}", transient=True)
             except aiohttp.ClientError as exc:
-                raise QueryError(f"{path}: {exc or type(exc).__name__}") from None
+                raise QueryError(f"{path}: {str(exc) or type(exc).__name__}") from None
             else:
                 if status == 200:
                     return _decode(path, raw)

@@ -24,6 +24,7 @@ left below ``stake_minimum`` is force-unstaked, as is a node jailed more than
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fleetctl.pocket.base import (
@@ -97,20 +98,23 @@ class MorseAdapter(PocketAdapter):
             raise QueryError(f"node {address}: the chain answered for {state.address}")
         if not state.jailed:
             return state
-        reply = await self.client.post("/v1/query/signinginfo",
-                                       {"address": address, "height": 0, "page": 1, "per_page": 1})
-        info = field(reply, "result", 0, where=f"signing info of {address}")
-        until = field(info, "jailed_until", where=f"signing info of {address}")
+        try:
+            return await self._with_signing_info(state)
+        except QueryError:
+            return state  # jailed is known; only until when is not (still CRITICAL)
+
+    async def _with_signing_info(self, state: SupplierState) -> SupplierState:
+        """``state`` with ``jailed_until`` and ``jailed_blocks`` from ``/v1/query/signinginfo``."""
+        where = f"signing info of {state.address}"
+        reply = await self.client.post("/v1/query/signinginfo", {
+            "address": state.address, "height": 0, "page": 1, "per_page": 1})
+        info = field(reply, "result", 0, where=where)
+        until = field(info, "jailed_until", where=where)
         if not isinstance(until, str):
-            raise QueryError(f"signing info of {address}: jailed_until is not a time")
-        return SupplierState(
-            address=state.address, status=state.status, stake_upokt=state.stake_upokt,
-            unstaking_time=state.unstaking_time, jailed=True,
-            jailed_until=None if until == _ZERO_TIME else until,
-            jailed_blocks=parse_int(field(info, "jailed_blocks_counter",
-                                          where=f"signing info of {address}"),
-                                    f"node {address} jailed_blocks_counter"),
-        )
+            raise QueryError(f"{where}: jailed_until is not a time")
+        return replace(state, jailed_until=None if until == _ZERO_TIME else until,
+                       jailed_blocks=parse_int(field(info, "jailed_blocks_counter", where=where),
+                                               f"{where}: jailed_blocks_counter"))
 
     async def suppliers_for_service(self, service: str) -> list[SupplierState]:
         found: list[SupplierState] = []

@@ -5,8 +5,9 @@ Routes and shapes follow ``poktroll-openapi.yml`` (poktroll main):
 * ``GET /pokt-network/poktroll/supplier/supplier/{operator_address}?dehydrated=true`` →
   ``pocket.supplier.QueryGetSupplierResponse``; an unknown address is gRPC ``NotFound``
   (code 5, HTTP 404), ``x/supplier/keeper/query_supplier.go``.
-* ``GET /pokt-network/poktroll/supplier/supplier?service_id=&dehydrated=true&pagination.key=``
-  → ``QueryAllSuppliersResponse`` (list field ``supplier``, Cosmos ``PageResponse``).
+* ``GET /pokt-network/poktroll/supplier/supplier?{service_id,owner_address}=&dehydrated=true
+  &pagination.key=`` → ``QueryAllSuppliersResponse`` (list field ``supplier``, Cosmos
+  ``PageResponse`` with base64 ``next_key``): a fleet's suppliers are read one owner at a time.
 * ``GET /pokt-network/poktroll/{supplier,proof,shared}/params`` → ``{"params": …}``: supplier
   ``min_stake`` (coin), proof ``proof_missing_penalty`` (coin, burned by
   ``x/tokenomics/keeper/settle_pending_claims.go`` and capped at the stake), shared
@@ -24,6 +25,8 @@ unbonding when ``unstake_session_end_height`` is not 0 (``Supplier.IsUnbonding``
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -35,8 +38,10 @@ from fleetctl.pocket.base import (
     SupplierState,
     field,
     parse_int,
+    settle,
 )
 from fleetctl.pocket.http import QueryError
+from fleetctl.spec.model import Supplier
 
 __all__ = ["ShannonAdapter"]
 
@@ -44,6 +49,8 @@ DENOM = "upokt"
 _PREFIX = "/pokt-network/poktroll"
 _GRPC_NOT_FOUND = 5
 _PAGE_LIMIT = 1000
+#: An owner with this many declared suppliers is read with one listing instead of a query each.
+OWNER_LISTING_MIN = 5
 
 
 def _coin(value: Any, what: str) -> int:
@@ -73,18 +80,16 @@ class ShannonAdapter(PocketAdapter):
 
     async def stake_params(self) -> StakeParams:
         modules = ("supplier", "proof", "shared")
-        replies = await asyncio.gather(*(self._params(m) for m in modules), return_exceptions=True)
+        replies = await asyncio.gather(*(settle(self._params(m)) for m in modules))
         params: dict[str, dict[str, Any]] = {}
         problems: list[str] = []
         for module, reply in zip(modules, replies, strict=True):
             if isinstance(reply, QueryError):
                 problems.append(str(reply))
-            elif isinstance(reply, BaseException):
-                raise reply
             else:
                 params[module] = reply
 
-        def read(module: str, name: str, parse: Any) -> Any:
+        def read(module: str, name: str, parse: Callable[[Any, str], int]) -> int | None:
             if module not in params:
                 return None
             try:
@@ -118,21 +123,48 @@ class ShannonAdapter(PocketAdapter):
             raise QueryError(f"supplier {address}: the chain answered for {state.address}")
         return state
 
+    async def read_suppliers(self, suppliers: Sequence[Supplier]) -> dict[str, SupplierState | QueryError]:
+        """One paginated listing per owner that declares at least :data:`OWNER_LISTING_MIN`
+        suppliers, then a query per address for the rest and for any supplier a listing did
+        not return (unknown to the chain, another owner on chain, or a listing that failed)."""
+        by_owner: dict[str, list[str]] = defaultdict(list)
+        for s in suppliers:
+            if s.owner_address and s.operator_address:
+                by_owner[s.owner_address].append(s.operator_address)
+        owners = [owner for owner, group in by_owner.items() if len(group) >= OWNER_LISTING_MIN]
+        listed: dict[str, SupplierState] = {}
+        for states in await asyncio.gather(*(settle(self.suppliers_of_owner(o)) for o in owners)):
+            if not isinstance(states, QueryError):
+                listed.update((state.address, state) for state in states)
+        rest = [s for s in suppliers if s.operator_address not in listed]
+        found: dict[str, SupplierState | QueryError] = dict(listed)
+        found.update(await super().read_suppliers(rest))
+        return {s.operator_address: found[s.operator_address]
+                for s in suppliers if s.operator_address is not None}
+
     async def suppliers_for_service(self, service: str) -> list[SupplierState]:
+        return await self._list({"service_id": service}, f"suppliers of service {service}")
+
+    async def suppliers_of_owner(self, owner: str) -> list[SupplierState]:
+        """Every supplier staked by ``owner`` (the list route's ``owner_address`` filter)."""
+        return await self._list({"owner_address": owner}, f"suppliers of owner {owner}")
+
+    async def _list(self, filters: dict[str, str], what: str) -> list[SupplierState]:
+        """All pages of ``QueryAllSuppliers`` with ``filters``, following ``next_key``."""
         found: list[SupplierState] = []
         seen_keys: set[str] = set()
-        query = {"service_id": service, "dehydrated": "true", "pagination.limit": str(_PAGE_LIMIT)}
+        query = {**filters, "dehydrated": "true", "pagination.limit": str(_PAGE_LIMIT)}
         while True:
             reply = await self.client.get(f"{_PREFIX}/supplier/supplier", query)
-            page = field(reply, "supplier", where=f"suppliers of {service}")
+            page = field(reply, "supplier", where=what)
             if not isinstance(page, list):
-                raise QueryError(f"suppliers of {service}: expected a list")
+                raise QueryError(f"{what}: expected a list")
             found.extend(_supplier_state(item, None) for item in page)
             next_key = (reply.get("pagination") or {}).get("next_key")
             if not next_key:
                 return found
             if next_key in seen_keys:
-                raise QueryError(f"suppliers of {service}: pagination repeats key {next_key!r}")
+                raise QueryError(f"{what}: pagination repeats key {next_key!r}")
             seen_keys.add(next_key)
             query["pagination.key"] = next_key
 

@@ -25,11 +25,11 @@ Amounts are integers of upokt throughout; fractions are exact; nothing is a floa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fleetctl.pocket.base import (
     ChainStatus,
@@ -38,6 +38,7 @@ from fleetctl.pocket.base import (
     PocketAdapter,
     StakeParams,
     SupplierState,
+    settle,
     worst,
 )
 from fleetctl.pocket.history import (
@@ -61,6 +62,7 @@ __all__ = [
     "Reading",
     "StakeReport",
     "SupplierReport",
+    "adapter_for",
     "check_stakes",
     "evaluate",
     "margin_basis_points",
@@ -77,9 +79,6 @@ DEFAULT_TIMEOUT_S = 5.0
 DEADLINE_TIMEOUTS = 4
 #: Perfdata longer than this is replaced by fleet aggregates (Nagios keeps ~4 KB of output).
 PERFDATA_BUDGET = 3500
-
-T = TypeVar("T")
-
 
 # ----------------------------------------------------------------------------- arithmetic
 
@@ -276,7 +275,8 @@ class StakeReport:
 
     def nagios_line(self) -> str:
         """``STAKES WARNING - 1 warning, 0 critical of 6 | 'lab-sup-4_margin'=…``."""
-        line = f"STAKES {self.status.name} - {self.summary()}"
+        text = self.summary().replace("|", "/")  # a '|' would start the perfdata
+        line = f"STAKES {self.status.name} - {text}"
         perfdata = self.perfdata() if self.suppliers else ""
         return f"{line} | {perfdata}" if perfdata else line
 
@@ -430,31 +430,23 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
 # ----------------------------------------------------------------------------- the sweep
 
 
-async def _settle(awaitable: Awaitable[T]) -> T | QueryError:
-    try:
-        return await awaitable
-    except QueryError as exc:
-        return exc
-
-
-async def read_chain(adapter: PocketAdapter, addresses: Sequence[str]) -> ChainReading:
-    """Height and params, then every address's state and balance, concurrently.
+async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> ChainReading:
+    """Height and params, then every supplier's state and operator balance, concurrently.
 
     The adapter's client bounds the requests in flight. If the height cannot be read the
     chain is unreadable and no supplier is queried.
     """
+    addresses = [s.operator_address for s in suppliers if s.operator_address is not None]
     async with adapter:
-        height, params = await asyncio.gather(_settle(adapter.height()), adapter.stake_params())
+        height, params = await asyncio.gather(settle(adapter.height()), adapter.stake_params())
         if isinstance(height, QueryError):
             return ChainReading(adapter.url, height, params, {})
-
-        async def one(address: str) -> Reading:
-            state, balance = await asyncio.gather(_settle(adapter.supplier(address)),
-                                                  _settle(adapter.balance(address)))
-            return Reading(state, balance)
-
-        readings = await asyncio.gather(*(one(address) for address in addresses))
-        return ChainReading(adapter.url, height, params, dict(zip(addresses, readings, strict=True)))
+        states, balances = await asyncio.gather(
+            adapter.read_suppliers(suppliers),
+            asyncio.gather(*(settle(adapter.balance(a)) for a in addresses)))
+        readings = {a: Reading(states[a], balance)
+                    for a, balance in zip(addresses, balances, strict=True)}
+        return ChainReading(adapter.url, height, params, readings)
 
 
 def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
@@ -480,7 +472,7 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
     targets = tuple(s for s in fleet.suppliers if not s.planned)
     addresses = [s.operator_address for s in targets if s.operator_address is not None]
     adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency)
-    chain = asyncio.run(read_chain(adapter, addresses))
+    chain = asyncio.run(read_chain(adapter, targets))
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     path = resolve_db_path(db, fleet)
 

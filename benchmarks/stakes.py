@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""`fleetctl stakes` on 1,000 Shannon suppliers against a sequential reader, same run.
+
+Starts the Pocket stand-in (fleetctl/lab/pocket_standin.py) in a subprocess on 127.0.0.1 with
+1,000 staked suppliers and 10 ms of latency on every chain response, writes an inventory that
+declares them all, then measures:
+
+* `fleetctl stakes -o json` cold, as a subprocess (what cron runs): wall time and peak RSS
+  (``os.wait4``'s rusage of that child), over ``--runs`` runs;
+* a sequential baseline that reads the same facts one request at a time over one keep-alive
+  connection (height, the three param sets, then each supplier and its operator balance).
+
+The goals are measured on an inventory that declares each supplier's owner, as operators do
+(inventories/example): fleetctl then reads the suppliers with one listing of the owner's and
+queries each operator balance. The same fleet without owners (a query per supplier) is
+measured too.
+
+Goals (issue "stake and slashing monitor"): >= 20x faster than the baseline, < 2 s, < 150 MB.
+Prints the figures and the goals; asserts nothing.
+
+    .venv/bin/python benchmarks/stakes.py [--suppliers 1000] [--latency-ms 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fleetctl.lab.pocket_standin import lab_address
+
+MIN_STAKE = 59_500_000_000
+OWNER = lab_address("bench-owner")
+GOAL_SPEEDUP, GOAL_WALL_S, GOAL_RSS_MB = 20.0, 2.0, 150.0
+
+
+def fleetctl() -> str:
+    exe = Path(sys.executable).parent / "fleetctl"
+    if not exe.exists():
+        sys.exit("fleetctl is not installed beside this Python (run scripts/setup.sh, then "
+                 ".venv/bin/python benchmarks/stakes.py)")
+    return str(exe)
+
+
+def write_inputs(folder: Path, count: int, latency_ms: int) -> tuple[Path, list[str]]:
+    """The stand-in's seed: ``count`` suppliers of one owner, margins from 0 to 19,800 POKT."""
+    addresses = [lab_address(f"bench-supplier-{i}") for i in range(count)]
+    seed = {
+        "height": 5000,
+        "latency_ms": latency_ms,
+        "shannon": {"suppliers": [
+            {"operator_address": a, "owner_address": OWNER, "services": ["eth"],
+             "stake_upokt": MIN_STAKE + 200_000_000 * (i % 100)} for i, a in enumerate(addresses)]},
+        "balances": {a: 50_000_000 for a in addresses},
+    }
+    state = folder / "seed.json"
+    state.write_text(json.dumps(seed))
+    return state, addresses
+
+
+def write_inventory(folder: Path, url: str, addresses: list[str], *, owners: bool) -> Path:
+    """An inventory declaring every supplier (with its owner address or without)."""
+    inventory = folder / ("inventory" if owners else "inventory-no-owners")
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+    owner = f", owner_address: {OWNER}" if owners else ""
+    suppliers = "\n".join(f"  - {{name: bench-{i}, operator_address: {a}{owner}, services: [eth]}}"
+                          for i, a in enumerate(addresses))
+    (inventory / "fleet.yml").write_text(
+        f"protocol: shannon\npocket: {{rest_url: '{url}'}}\n"
+        f"chains:\n  eth: {{clients: [geth], replicas: 1}}\nsuppliers:\n{suppliers}\n"
+        f"stake: {{warning_margin: 10%, critical_margin: 2%, min_operator_balance: '10 POKT'}}\n")
+    return inventory
+
+
+def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(state),
+         "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("ready "):
+        proc.kill()
+        sys.exit(f"the stand-in did not start: {line!r}")
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    return proc, fields["shannon"]
+
+
+def run_fleetctl(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB), exit code and stdout of one cold run."""
+    with tempfile.TemporaryFile("w+") as stdout:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        return wall, usage.ru_maxrss / 1024, proc.returncode, stdout.read()
+
+
+def sequential_read(url: str, addresses: list[str]) -> float:
+    """Seconds to read height, params, and every supplier and balance, one request at a time."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    paths = ["/cosmos/base/tendermint/v1beta1/blocks/latest"] + [
+        f"/pokt-network/poktroll/{m}/params" for m in ("supplier", "proof", "shared")]
+    for address in addresses:
+        paths.append(f"/pokt-network/poktroll/supplier/supplier/{address}?dehydrated=true")
+        paths.append(f"/cosmos/bank/v1beta1/balances/{address}/by_denom?denom=upokt")
+    start = time.perf_counter()
+    for path in paths:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        json.loads(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suppliers", type=int, default=1000)
+    ap.add_argument("--latency-ms", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    exe = fleetctl()
+    with tempfile.TemporaryDirectory(prefix="fleetctl-bench-stakes-") as tmp:
+        folder = Path(tmp)
+        state, addresses = write_inputs(folder, args.suppliers, args.latency_ms)
+        standin, url = start_standin(state)
+        try:
+            figures = {}
+            for owners in (True, False):
+                inventory = write_inventory(folder, url, addresses, owners=owners)
+                argv = [exe, "-i", str(inventory), "-o", "json", "stakes",
+                        "--db", str(folder / f"history-{owners}.db")]
+                walls, rss = [], []
+                for _ in range(args.runs):
+                    wall, peak, code, out = run_fleetctl(argv)
+                    doc = json.loads(out)
+                    walls.append(wall)
+                    rss.append(peak)
+                    print(f"fleetctl stakes ({'owners' if owners else 'no owners'}): {wall:.2f} s, "
+                          f"{peak:.0f} MB peak RSS, exit {code}, {len(doc['suppliers'])} suppliers, "
+                          f"{doc['counts']}")
+                figures[owners] = (statistics.median(walls), max(rss))
+            baseline = sequential_read(url, addresses)
+        finally:
+            standin.terminate()
+            standin.wait(timeout=10)
+    wall, peak = figures[True]
+    speedup = baseline / wall
+    print(f"\n{args.suppliers} suppliers, {args.latency_ms} ms latency per response, "
+          f"{os.cpu_count()} cpus, {args.runs} cold runs each")
+    print(f"{'':44} {'wall s':>8} {'peak MB':>8} {'speedup':>8}")
+    for owners, label in ((True, "owners declared: 1 listing"),
+                          (False, "no owners: a query each")):
+        w, m = figures[owners]
+        print(f"{'fleetctl stakes (' + label + ')':44} {w:8.2f} {m:8.0f} {baseline / w:7.1f}x")
+    print(f"{'sequential reader (baseline)':44} {baseline:8.2f}")
+    print(f"goal: >= {GOAL_SPEEDUP:g}x faster: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
+          f"({speedup:.1f}x, owners declared)")
+    print(f"goal: < {GOAL_WALL_S:g} s: {'met' if wall < GOAL_WALL_S else 'NOT met'} ({wall:.2f} s)")
+    print(f"goal: < {GOAL_RSS_MB:g} MB: {'met' if peak < GOAL_RSS_MB else 'NOT met'} "
+          f"({peak:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
