@@ -234,6 +234,52 @@ def test_host_down_others_converge_rerun_converges(inv):
     assert rc == 0, res
 
 
+def _kill_sshd(h: M.LabHost) -> None:
+    """Take a lab host off the network for SSH: its sshd and every session it serves."""
+    for pid in M.Lab()._ns_pids(h):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "sshd":
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
+
+def test_host_lost_mid_apply(inv):
+    """sshd of lab-h3 dies while apply runs: the others converge, the summary names lab-h3,
+    exit 1; once it is back, a re-run converges it."""
+    import subprocess
+
+    from conftest import fleetctl_bin
+
+    h3 = M.HOSTS[2]
+    set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
+    proc = subprocess.Popen([fleetctl_bin(), "apply", "-i", str(inv), "--yes"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # Plain progress lines (no terminal): the first change means the run is under way, and
+        # Ansible's linear strategy keeps every host on the same task, so lab-h3 has work left.
+        for line in proc.stderr:
+            if ": changed: " in line:
+                break
+        _kill_sshd(h3)
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 1, out + err
+        assert "FAILED on lab-h3" in out, out
+        assert re.search(r"^lab-h1\s+(ok|changed)\s", out, re.M), out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        M.Lab()._sshd(h3)
+        M._wait("sshd", lambda: M._tcp_open(h3.address, 22))
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["failed_hosts"] == [], res
+    rc, plan = plan_json(inv)
+    assert plan["changes"] == 0, plan
+    set_fleet(inv)
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+
+
 def test_apply_refuses_without_yes_and_terminal(inv):
     proc = run_cli("apply", "-i", str(inv))
     assert proc.returncode == 2
