@@ -630,6 +630,7 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
       runs on the host's Python, so it needs ``/usr`` mounted read-only (``fleet_node_volumes``);
     * fleetlab/relayminer:lab: a small RelayMiner that reads the generated config (relayminer.py),
       on the host's Python too (``fleet_relayminer_volumes``);
+    * fleetlab/morse:lab: a Morse node that relays per chains.json (morse_node.py), host's Python;
     * fleetlab/haproxy:lab: the host's HAProxy with the libraries it links, self-contained, with
       its configuration where the official image keeps it (/usr/local/etc/haproxy).
     """
@@ -647,6 +648,10 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
         images.append(("fleetlab/relayminer:lab", _rootfs_tar({"opt/fleetlab/relayminer.py": relayminer.read_bytes()}), [
             'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/relayminer.py"]',
         ]))
+    morse = here / "morse_node.py"
+    images.append(("fleetlab/morse:lab", _rootfs_tar({"opt/fleetlab/morse_node.py": morse.read_bytes()}, dirs=("home/app/.pocket/config",)), [
+        'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/morse_node.py"]',
+    ]))
     haproxy = shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin")
     if haproxy:
         files = {"usr/local/sbin/haproxy": Path(haproxy).read_bytes()}

@@ -55,6 +55,7 @@ HOST_FLEET_VARS = {
     "fleet_image_pull": "pull images (default true)",
     "fleet_node_volumes": "extra volumes for execution-client containers",
     "fleet_relayminer_volumes": "extra volumes for the RelayMiner container",
+    "fleet_morse_volumes": "extra volumes for the Morse node container",
 }
 
 
@@ -398,6 +399,7 @@ def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...]
     get("fleet_image_pull", lambda c, n, f: _boolean(c, n, f))
     get("fleet_node_volumes", lambda c, n, f: _string_list(c, n, f))
     get("fleet_relayminer_volumes", lambda c, n, f: _string_list(c, n, f))
+    get("fleet_morse_volumes", lambda c, n, f: _string_list(c, n, f))
     if not ok:
         return None
     plain = {k: v.plain() for k, (v, _) in hv.items()}

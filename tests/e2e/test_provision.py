@@ -299,3 +299,46 @@ def test_check_changes_nothing(inv):
         assert sum(1 for a in plan["actions"] if a["action"] == "create") >= 3  # still to do
     finally:
         set_fleet(inv)
+
+
+def test_morse_fleet_chains_json_and_relay(inv, tmp_path):
+    """protocol morse: each host gets chains.json mapping 0021 to its balancer, and a Morse node
+    (the lab's stand-in image) relays through it to the chain."""
+    import hashlib
+
+    _wipe_managed()
+    root = tmp_path / "morse"
+    shutil.copytree(LAB_INV, root)
+    nodes = [hashlib.sha256(f"lab-morse-node-{i}".encode()).hexdigest()[:40] for i in range(1, 4)]
+    text = (LAB_INV / "fleet.yml").read_text()
+    text = text.replace("protocol: shannon", "protocol: morse").replace("  rest_url: http://10.213.0.1:1317\n", "  rpc_url: http://10.213.0.1:8081\n")
+    head, _, _ = text.partition("suppliers:")
+    _, _, tail = text.partition("\n# Lab hosts are small")
+    sups = "".join(f"  - {{name: morse-{i}, operator_address: {a}, services: [eth], host: lab-h{i}}}\n" for i, a in enumerate(nodes, 1))
+    (root / "fleet.yml").write_text(head + "suppliers:\n" + sups + "\n# Lab hosts are small" + tail)
+    try:
+        rc, res = apply_json(root)
+        assert rc == 0 and res["failed_hosts"] == [], res
+        for h in M.HOSTS:
+            chains = json.loads(Path(f"/var/lib/fleetctl-lab/hosts/{h.name}/etc/morse/chains.json").read_text())
+            assert [(c["id"], c["url"]) for c in chains] == [("0021", f"http://{h.address}:7600")], chains
+        relay = {"payload": {"data": json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}), "method": "POST"},
+                 "meta": {"block_height": 1}, "proof": {"blockchain": "0021"}}
+        req = urllib.request.Request(f"http://{M.HOSTS[0].address}:8081/v1/client/relay", data=json.dumps(relay).encode(),
+                                     headers={"Content-Type": "application/json"})
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    answer = json.loads(json.loads(resp.read())["response"])
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        head_now = int(rpc(M.ANVIL_URL)["result"], 16)
+        assert abs(int(answer["result"], 16) - head_now) <= 2
+        rc, plan = plan_json(root)
+        assert plan["changes"] == 0, plan
+    finally:
+        _wipe_managed()
