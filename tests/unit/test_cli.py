@@ -116,3 +116,21 @@ def test_lab_needs_root_and_says_so():
                               capture_output=True, text=True, cwd="/", env={"PATH": os.environ["PATH"], "HOME": "/nonexistent"})
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip() == "fleetctl: the lab needs root (network namespaces, sshd, dockerd): run it as root"
+
+
+def test_stakes_start_up_stays_light(tmp_path):
+    """cron runs `fleetctl stakes` every minute: no docker, paramiko, textual or ansible_runner.
+    The gateway is a closed loopback port, so the run ends UNKNOWN at once."""
+    (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+    (tmp_path / "fleet.yml").write_text(
+        "pocket: {rest_url: 'http://127.0.0.1:9'}\nchains:\n  eth: {clients: [geth], replicas: 1}\n"
+        "suppliers:\n  - {operator_address: pokt1e8ksudsrczj875u87wzmn6t2639qhmhlwk3re2, services: [eth]}\n")
+    argv = ["-i", str(tmp_path), "stakes", "--no-record", "--timeout", "0.5"]
+    code = (
+        "import sys\nfrom fleetctl.cli import main\n"
+        f"rc = main({argv!r})\n"
+        "heavy = sorted(m for m in ('docker', 'paramiko', 'textual', 'ansible_runner') if m in sys.modules)\n"
+        "sys.stderr.write(f'RC={rc} HEAVY=' + ','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=60)
+    assert proc.stderr.strip().endswith("RC=3 HEAVY="), proc.stderr
