@@ -209,6 +209,22 @@ def test_balancer_survives_one_client(inv):
     assert rc == 0, res
 
 
+def _bring_back(h: M.LabHost) -> None:
+    M.Lab()._sshd(h)
+    M._wait("sshd", lambda: M._tcp_open(h.address, 22))
+
+
+def _rerun_converges(inv: Path) -> None:
+    """With the host back: a re-run converges it, nothing is left to do, then the lab's mix again."""
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["failed_hosts"] == [], res
+    rc, plan = plan_json(inv)
+    assert plan["changes"] == 0, plan
+    set_fleet(inv)
+    rc, res = apply_json(inv)
+    assert rc == 0, res
+
+
 def test_host_down_others_converge_rerun_converges(inv):
     h3 = M.HOSTS[2]
     set_fleet(inv, **{"replicas: 6 ": "replicas: 9 "})
@@ -223,15 +239,8 @@ def test_host_down_others_converge_rerun_converges(inv):
         assert res["hosts"]["lab-h1"]["status"] in ("ok", "changed")
         assert "lab-h3" in {u["host"] for u in res["plan"]["unreachable"]}
     finally:
-        M.Lab()._sshd(h3)
-        M._wait("sshd", lambda: M._tcp_open(h3.address, 22))
-    rc, res = apply_json(inv)
-    assert rc == 0 and res["failed_hosts"] == [], res
-    rc, plan = plan_json(inv)
-    assert plan["changes"] == 0, plan
-    set_fleet(inv)
-    rc, res = apply_json(inv)
-    assert rc == 0, res
+        _bring_back(h3)
+    _rerun_converges(inv)
 
 
 def _kill_sshd(h: M.LabHost) -> None:
@@ -269,15 +278,8 @@ def test_host_lost_mid_apply(inv):
     finally:
         if proc.poll() is None:
             proc.kill()
-        M.Lab()._sshd(h3)
-        M._wait("sshd", lambda: M._tcp_open(h3.address, 22))
-    rc, res = apply_json(inv)
-    assert rc == 0 and res["failed_hosts"] == [], res
-    rc, plan = plan_json(inv)
-    assert plan["changes"] == 0, plan
-    set_fleet(inv)
-    rc, res = apply_json(inv)
-    assert rc == 0, res
+        _bring_back(h3)
+    _rerun_converges(inv)
 
 
 def test_apply_refuses_without_yes_and_terminal(inv):
