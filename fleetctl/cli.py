@@ -84,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="compare with the history without appending this run")
     p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
 
+    p = command("health", "check everything in the fleet at once: execution clients (sync, lag, block-hash "
+                "agreement, peers, version), balancers, RelayMiners, Pocket nodes, stakes and hosts; "
+                "exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)", cmd_health)
+    p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
+    p.add_argument("--prom-file", metavar="PATH", help="also write the metrics in Prometheus text format for "
+                   "node_exporter's textfile collector (atomically; default health.textfile in fleet.yml)")
+    p.add_argument("--timeout", type=_positive(float), metavar="S",
+                   help="seconds per check (default health.timeout, 3); the whole sweep ends within 3x that + 1 s")
+    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="requests in flight (default 128)")
+    p.add_argument("--db", metavar="PATH", help="state store: stake history, alerts, remediation (default as for stakes)")
+    p.add_argument("--remediate", action="store_true", help="take DIVERGED, lagging or syncing backends out of "
+                   "their balancer's rotation and put them back once healthy (never the last healthy one)")
+    p.add_argument("--no-alerts", action="store_true", help="check only: no alert state, no notifications")
+    p.add_argument("--no-record", action="store_true", help="change no state (stake history, alerts, remediation)")
+
     lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)
     labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     for name, help_text, func in (
@@ -310,6 +325,43 @@ def cmd_stakes(args: argparse.Namespace) -> int:
         record=not args.no_record,
     )
     views.stakes(out, report, nagios=args.nagios)
+    return report.exit_code
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
+    out = args.out
+    try:
+        fleet, errors = _load(args)
+    except UserError as exc:
+        fleet, errors = None, [exc]
+    if fleet is None:
+        # The check itself cannot run: UNKNOWN (3), with the reasons on stderr.
+        for e in errors or []:
+            out.error(str(e))
+        if args.nagios:
+            out.line(f"HEALTH UNKNOWN - inventory unusable: {errors[0] if errors else 'no inventory'}")
+        elif out.json:
+            out.emit_json({"status": "UNKNOWN", "error": "inventory unusable", "errors": [str(e) for e in errors or []],
+                           "checks": []})
+        return 3
+    from fleetctl.health.run import HealthOptions, run_health
+
+    options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
+                            record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
+    report = run_health(fleet, options, on_step=out.debug)
+    prom = args.prom_file or fleet.health.textfile
+    if prom:
+        from fleetctl.health.report import write_textfile
+
+        try:
+            write_textfile(os.path.expanduser(prom), report)
+        except OSError as exc:
+            out.error(f"health: cannot write {prom}: {exc.strerror or exc}")
+            views.health(out, report, nagios=args.nagios)
+            return 3
+    views.health(out, report, nagios=args.nagios)
     return report.exit_code
 
 

@@ -247,3 +247,43 @@ def stake_trend(out: Out, trend: Trend, nagios: bool = False) -> None:
         out.line(f"{out.paint('WARNING')}: slashed {_pokt(x.amount_upokt)} POKT at {x.checked_at} "
                  f"(height {x.height}): {_pokt(x.stake_before_upokt)} -> {_pokt(x.stake_after_upokt)}")
     out.line(f"history: {out.paint(trend.level.name)} - {summary} ({trend.db})")
+
+
+def _health_target(check: Any) -> str:
+    """Suppliers by name (the JSON keeps the address as the target)."""
+    name = check.facts.get("name") if check.kind == "stake" else None
+    return f"{name} ({check.target[:10]}…{check.target[-4:]})" if name and len(check.target) > 16 else check.target
+
+
+def health(out: Out, report: Any, nagios: bool = False) -> None:
+    """The health report as one Nagios line, as JSON, or as a table of the problems (every
+    check with -v) and a count of the checks that are OK."""
+    if nagios:
+        out.line(report.nagios_line())
+        return
+    if out.json:
+        out.emit_json(report.as_dict())
+        return
+    if report.error is not None:
+        out.error(f"health: UNKNOWN: {report.error}")
+        return
+    ordered = report.ordered()
+    shown = ordered if out.verbose else [c for c in ordered if c.level.name != "OK"]
+    if shown:
+        out.table(["status", "kind", "target", "message"],
+                  [[c.level.name, c.kind, _health_target(c), c.message] for c in shown], status_col=0)
+    ok: dict[str, int] = {}
+    for c in ordered:
+        if c.level.name == "OK":
+            ok[c.kind] = ok.get(c.kind, 0) + 1
+    if ok and not out.verbose:
+        out.info("OK: " + ", ".join(f"{n} {kind}" for kind, n in ok.items()) + " (-v lists them)")
+    for action in report.remediation:
+        out.info(f"remediation: {action.get('message')}")
+    alerts = report.alerts or {}
+    if alerts.get("sent") or alerts.get("errors"):
+        out.info(f"alerts: {alerts.get('sent', 0)} notification(s) sent" +
+                 "".join(f"; {e}" for e in alerts.get("errors", [])))
+    for note in report.notes:
+        out.info(note)
+    out.line(f"health: {out.paint(report.status.name)} in {report.duration_s:.2f} s - {report.summary()}")

@@ -65,6 +65,7 @@ __all__ = [
     "adapter_for",
     "check_stakes",
     "evaluate",
+    "sweep_stakes",
     "margin_basis_points",
     "penalties_to_minimum",
     "penalty_burn",
@@ -450,12 +451,13 @@ async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> C
 
 
 def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
-                concurrency: int = DEFAULT_CONCURRENCY) -> PocketAdapter:
-    """The fleet's protocol adapter on its inventory URL (``rest_url`` or ``rpc_url``)."""
+                concurrency: int = DEFAULT_CONCURRENCY, deadline: float | None = None) -> PocketAdapter:
+    """The fleet's protocol adapter on its inventory URL (``rest_url`` or ``rpc_url``);
+    ``deadline`` bounds the whole sweep, retries included (default 4 timeouts)."""
     url = fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url
     if url is None:
         raise ValueError(f"fleet.yml has no pocket URL for {fleet.protocol}")
-    client = JsonClient(url, timeout=timeout, deadline=timeout * DEADLINE_TIMEOUTS,
+    client = JsonClient(url, timeout=timeout, deadline=deadline or timeout * DEADLINE_TIMEOUTS,
                         concurrency=concurrency)
     return ShannonAdapter(client) if fleet.protocol == "shannon" else MorseAdapter(client)
 
@@ -469,10 +471,25 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
     ``record=False`` compares with the history without writing to it. A history that cannot
     be used makes the report UNKNOWN (a slash could go unseen), never a crash.
     """
+    return asyncio.run(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
+                                    record=record))
+
+
+async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
+                       timeout: float = DEFAULT_TIMEOUT_S, deadline: float | None = None,
+                       db: str | Path | None = None, record: bool = True) -> StakeReport:
+    """:func:`check_stakes` inside a running event loop (``fleetctl health`` runs it beside its
+    other checks); the history is read and written off the loop's thread."""
     targets = tuple(s for s in fleet.suppliers if not s.planned)
+    adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency, deadline=deadline)
+    chain = await read_chain(adapter, targets)
+    return await asyncio.to_thread(_settle, fleet, targets, chain, db, record)
+
+
+def _settle(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading,
+            db: str | Path | None, record: bool) -> StakeReport:
+    """Level every supplier against the history and record the run (one transaction)."""
     addresses = [s.operator_address for s in targets if s.operator_address is not None]
-    adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency)
-    chain = asyncio.run(read_chain(adapter, targets))
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     path = resolve_db_path(db, fleet)
 

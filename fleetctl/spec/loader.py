@@ -30,8 +30,13 @@ from fleetctl.spec.model import (
     Endpoint,
     Fleet,
     Host,
+    SINK_TYPES,
+    AlertPolicy,
+    HealthPolicy,
     Margin,
     Pocket,
+    Secret,
+    Sink,
     StakePolicy,
     Supplier,
 )
@@ -465,7 +470,7 @@ def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
 # fleet.yml
 # ---------------------------------------------------------------------------------------------
 
-FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake", "profiles"}
+FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake", "profiles", "health", "alerts"}
 
 
 def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors: list[SpecError]) -> Fleet | None:
@@ -504,9 +509,12 @@ def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors
     suppliers = _suppliers(ctx, top["suppliers"], protocol, declared, host_names) if "suppliers" in top else ()
     stake = _stake(ctx, top["stake"]) if "stake" in top else StakePolicy()
     profiles = _profiles(ctx, top["profiles"]) if "profiles" in top else None
+    health = _health(ctx, top["health"]) if "health" in top else HealthPolicy()
+    alerts = _alerts(ctx, top["alerts"]) if "alerts" in top else AlertPolicy()
     if errors:
         return None
-    return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake, profiles=profiles)
+    return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake,
+                 health=health, alerts=alerts, profiles=profiles)
 
 
 def _profiles(ctx: _Ctx, node: Y) -> dict[tuple[str, str], Any]:
@@ -744,6 +752,187 @@ def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
         if same_unit and (warning.upokt or warning.percent or 0) < (critical.upokt or critical.percent or 0):
             ctx.err(body.get("warning_margin", node), "stake.warning_margin", f"{warning} is below critical_margin {critical} (WARNING must come before CRITICAL)")
     return StakePolicy(warning_margin=warning or default.warning_margin, critical_margin=critical or default.critical_margin, min_operator_balance_upokt=balance, history_db=history)
+
+
+DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from a number (seconds) or a string such as ``"90s"``, ``"5m"``, ``"4h"``, ``"1d"``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    m = DURATION.match(value)
+    if not m:
+        return None
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, hi: float | None = None) -> float | None:
+    v = node.value if node.kind == "scalar" else None
+    seconds = parse_duration(v)
+    if seconds is None:
+        ctx.err(node, fld, f"expected a duration such as 30s, 5m, 4h, 1d or a number of seconds, got {_kind(node)}")
+        return None
+    if (lo_exclusive is not None and seconds <= lo_exclusive) or (hi is not None and seconds > hi):
+        low = f"> {lo_exclusive:g} s" if lo_exclusive is not None else ""
+        high = f"<= {hi:g} s" if hi is not None else ""
+        ctx.err(node, fld, f"{v} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
+        return None
+    return seconds
+
+
+def _percent(ctx: _Ctx, node: Y, fld: str) -> float | None:
+    v = node.value if node.kind == "scalar" else None
+    if isinstance(v, str) and PERCENT.match(v):
+        pct = float(PERCENT.match(v).group(1))  # type: ignore[union-attr]
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        pct = float(v)
+    else:
+        ctx.err(node, fld, f"expected a percentage such as \"20%\", got {_kind(node)}")
+        return None
+    if not 0 <= pct <= 100:
+        ctx.err(node, fld, f"{v} is out of range (0% to 100%)")
+        return None
+    return pct
+
+
+HEALTH_KEYS = {
+    "timeout", "slow", "concurrency", "lag_warning", "lag_critical", "hash_depth", "min_peers",
+    "disk_warning", "disk_critical", "memory_warning", "memory_critical", "load_warning",
+    "load_critical", "pocket_lag_warning", "pocket_lag_critical", "remediate_rise", "textfile",
+}
+
+
+def _health(ctx: _Ctx, node: Y) -> HealthPolicy:
+    """fleet.yml ``health:``; every key optional (see HealthPolicy for the defaults)."""
+    body = ctx.mapping(node, "health", HEALTH_KEYS)
+    default = HealthPolicy()
+    if body is None:
+        return default
+    vals: dict[str, Any] = {}
+
+    def take(key: str, attr: str, conv: Callable[[Y, str], Any]) -> None:
+        if key in body:
+            value = conv(body[key], f"health.{key}")
+            if value is not None:
+                vals[attr] = value
+
+    take("timeout", "timeout_s", lambda n, f: _duration(ctx, n, f, lo_exclusive=0, hi=300))
+    take("slow", "slow_s", lambda n, f: _duration(ctx, n, f, lo_exclusive=0, hi=300))
+    take("concurrency", "concurrency", lambda n, f: ctx.integer(n, f, 1, 10_000))
+    for key in ("lag_warning", "lag_critical", "pocket_lag_warning", "pocket_lag_critical"):
+        take(key, key, lambda n, f: ctx.integer(n, f, 1))
+    take("hash_depth", "hash_depth", lambda n, f: ctx.integer(n, f, 0, 1000))
+    take("min_peers", "min_peers", lambda n, f: ctx.integer(n, f, 0))
+    take("remediate_rise", "remediate_rise", lambda n, f: ctx.integer(n, f, 1, 1000))
+    for key in ("disk_warning", "disk_critical", "memory_warning", "memory_critical"):
+        take(key, f"{key}_pct", lambda n, f: _percent(ctx, n, f))
+    for key in ("load_warning", "load_critical"):
+        take(key, key, lambda n, f: ctx.number(n, f, lo_exclusive=0))
+    take("textfile", "textfile", lambda n, f: ctx.string(n, f))
+    policy = HealthPolicy(**{**default.__dict__, **vals})
+    # A WARNING threshold must be reached before the CRITICAL one.
+    for warn, crit, key, more_is_worse in (
+        ("lag_warning", "lag_critical", "lag_warning", True),
+        ("pocket_lag_warning", "pocket_lag_critical", "pocket_lag_warning", True),
+        ("load_warning", "load_critical", "load_warning", True),
+        ("disk_warning_pct", "disk_critical_pct", "disk_warning", False),
+        ("memory_warning_pct", "memory_critical_pct", "memory_warning", False),
+    ):
+        w, c = getattr(policy, warn), getattr(policy, crit)
+        if (w > c) if more_is_worse else (w < c):
+            where = body.get(key) or body.get(key.replace("warning", "critical")) or node
+            ctx.err(where, f"health.{key}", f"{w:g} must come before {key.replace('warning', 'critical')} {c:g} (WARNING before CRITICAL)")
+    return policy
+
+
+ALERT_KEYS = {"after", "renotify", "min_level", "sinks", "deadman_url", "timeout"}
+SINK_KEYS = {"type", "name", "url", "url_env", "url_file"}
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _secret(ctx: _Ctx, body: dict[str, Y], node: Y, fld: str, key: str = "url") -> Secret | None:
+    """``url`` (inline), ``url_env`` (an environment variable) or ``url_file`` (a 0600 file): exactly one."""
+    given = [k for k in (key, f"{key}_env", f"{key}_file") if k in body]
+    if len(given) != 1:
+        ctx.err(node, fld, f"give exactly one of {key}, {key}_env (an environment variable) or {key}_file (a file readable only by you)")
+        return None
+    k = given[0]
+    if k == key:
+        text = ctx.url(body[k], f"{fld}.{k}")
+        return Secret(inline=text) if text else None
+    if k.endswith("_env"):
+        name = ctx.string(body[k], f"{fld}.{k}", ENV_NAME, "an environment variable name")
+        return Secret(env=name) if name else None
+    path = ctx.string(body[k], f"{fld}.{k}")
+    return Secret(file=os.path.expanduser(path)) if path else None
+
+
+def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
+    """fleet.yml ``alerts:``: when a problem fires, how often it repeats, where it goes."""
+    body = ctx.mapping(node, "alerts", ALERT_KEYS)
+    default = AlertPolicy()
+    if body is None:
+        return default
+    vals: dict[str, Any] = {}
+    if "after" in body:
+        after = ctx.integer(body["after"], "alerts.after", 1, 1000)
+        if after is not None:
+            vals["after"] = after
+    if "renotify" in body:
+        renotify = _duration(ctx, body["renotify"], "alerts.renotify")
+        if renotify is not None:
+            vals["renotify_s"] = renotify
+    if "timeout" in body:
+        timeout = _duration(ctx, body["timeout"], "alerts.timeout", lo_exclusive=0, hi=120)
+        if timeout is not None:
+            vals["timeout_s"] = timeout
+    if "min_level" in body:
+        level = ctx.string(body["min_level"], "alerts.min_level")
+        if level is not None and level.upper() not in ("WARNING", "CRITICAL"):
+            ctx.err(body["min_level"], "alerts.min_level", f"{level!r} is not one of: WARNING, CRITICAL")
+        elif level is not None:
+            vals["min_level"] = level.upper()
+    if "deadman_url" in body:
+        d = body["deadman_url"]
+        if d.kind == "map":
+            inner = ctx.mapping(d, "alerts.deadman_url", {"url", "url_env", "url_file"})
+            secret = _secret(ctx, inner, d, "alerts.deadman_url") if inner is not None else None
+        else:
+            text = ctx.url(d, "alerts.deadman_url")
+            secret = Secret(inline=text) if text else None
+        if secret is not None:
+            vals["deadman"] = secret
+    if "sinks" in body:
+        sinks: list[Sink] = []
+        names: set[str] = set()
+        for i, snode in enumerate(ctx.seq(body["sinks"], "alerts.sinks") or []):
+            fld = f"alerts.sinks[{i}]"
+            s = ctx.mapping(snode, fld, SINK_KEYS, {"type"})
+            if s is None or "type" not in s:
+                continue
+            kind = ctx.string(s["type"], f"{fld}.type")
+            if kind is not None and kind not in SINK_TYPES:
+                ctx.err(s["type"], f"{fld}.type", f"{kind!r} is not one of: {', '.join(SINK_TYPES)}")
+                kind = None
+            name = ctx.string(s["name"], f"{fld}.name", NAME, "a name (letters, digits, '.', '-', '_')") if "name" in s else kind
+            secret = _secret(ctx, s, snode, fld)
+            if kind is None or name is None or secret is None:
+                continue
+            if name in names:
+                name = f"{name}-{i + 1}" if "name" not in s else name
+                if name in names:
+                    ctx.err(s.get("name", snode), f"{fld}.name", f"sink name {name!r} is used twice")
+                    continue
+            names.add(name)
+            sinks.append(Sink(type=kind, url=secret, name=name))
+        vals["sinks"] = tuple(sinks)
+    return AlertPolicy(**{**default.__dict__, **vals})
 
 
 # ---------------------------------------------------------------------------------------------

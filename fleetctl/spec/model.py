@@ -115,6 +115,106 @@ class StakePolicy:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A value that must never be printed: given inline, by environment variable or by file.
+
+    ``str()`` and ``repr()`` never show the value; :meth:`reveal` reads it when it is used
+    (an environment variable or a file may change between runs)."""
+
+    inline: str | None = None
+    env: str | None = None
+    file: str | None = None
+
+    def reveal(self) -> str:
+        """The value; ``ValueError`` with a one-line reason (naming the variable or file,
+        never the value) when it cannot be read."""
+        import os
+        import stat
+
+        if self.inline is not None:
+            return self.inline
+        if self.env is not None:
+            value = os.environ.get(self.env, "").strip()
+            if not value:
+                raise ValueError(f"${self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            st = os.stat(self.file)
+            if stat.S_IMODE(st.st_mode) & 0o077:
+                raise ValueError(f"{self.file} is readable by others (chmod 600 it)")
+            with open(self.file, encoding="utf-8") as fh:
+                value = fh.read().strip()
+        except OSError as exc:
+            raise ValueError(f"{self.file}: {exc.strerror or exc}") from None
+        if not value:
+            raise ValueError(f"{self.file} is empty")
+        return value
+
+    def __str__(self) -> str:
+        if self.env is not None:
+            return f"${self.env}"
+        if self.file is not None:
+            return f"file {self.file}"
+        return "<inline secret>"
+
+    __repr__ = __str__
+
+
+#: Sink kinds for alert notifications.
+SINK_TYPES = ("webhook", "slack", "discord", "alertmanager")
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Where alert notifications go. ``url`` is a secret (webhook tokens live in the path)."""
+
+    type: str  # one of SINK_TYPES
+    url: Secret
+    name: str  # for messages: "slack", "webhook-2", or the configured name
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """fleet.yml ``alerts:``. Durations are seconds."""
+
+    #: consecutive runs a problem must persist before it fires
+    after: int = 3
+    #: a firing alert is notified again at this interval (0: never)
+    renotify_s: float = 4 * 3600.0
+    #: the lowest level that alerts: "WARNING" (warning, unknown, critical) or "CRITICAL"
+    min_level: str = "WARNING"
+    sinks: tuple[Sink, ...] = ()
+    #: pinged (GET) after every run that completed its checks
+    deadman: Secret | None = None
+    #: per-request timeout of a sink or the dead-man's switch
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """fleet.yml ``health:``: the thresholds and bounds of ``fleetctl health``."""
+
+    timeout_s: float = 3.0  # per check (one request, or one SSH command)
+    slow_s: float = 1.0  # an endpoint answering slower than this: WARNING
+    concurrency: int = 128  # requests in flight
+    lag_warning: int = 3  # blocks behind the chain's majority head
+    lag_critical: int = 10
+    hash_depth: int = 2  # compare block hashes this many blocks below the common head
+    min_peers: int = 1  # fewer: WARNING (unknown when the client does not say)
+    disk_warning_pct: float = 20.0  # free space of a data volume, percent
+    disk_critical_pct: float = 10.0
+    memory_warning_pct: float = 10.0  # available memory, percent
+    memory_critical_pct: float = 5.0
+    load_warning: float = 2.0  # 5-minute load average per CPU
+    load_critical: float = 4.0
+    pocket_lag_warning: int = 5  # Pocket node blocks behind the network
+    pocket_lag_critical: int = 20
+    remediate_rise: int = 3  # healthy runs before a pulled backend is put back
+    textfile: str | None = None  # default path for --prom-file
+
+
+@dataclass(frozen=True)
 class Pocket:
     rest_url: str | None = None
     rpc_url: str | None = None
@@ -132,6 +232,8 @@ class Fleet:
     suppliers: tuple[Supplier, ...]
     hosts: dict[str, Host]
     stake: StakePolicy = StakePolicy()
+    health: HealthPolicy = HealthPolicy()
+    alerts: AlertPolicy = AlertPolicy()
     #: operator overrides of the clients' resource profiles: (client, mode) -> Resources
     profiles: dict[tuple[str, str], Any] | None = None
 

@@ -1,0 +1,270 @@
+"""A health sweep's result: its checks, overall status, and every output format.
+
+Every front renders this object: the table (views.py), ``-o json``, the Nagios line with
+perfdata, the Prometheus text for a textfile collector (written atomically) and the exporter's
+``/metrics`` (one collector serves both, so they never disagree).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetctl.pocket.base import Level, worst
+
+__all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
+
+#: Check kinds, in the order the table lists them.
+KINDS = ("chain", "execution", "balancer", "relayminer", "pocket_node", "stake", "host", "alerting")
+#: Perfdata longer than this is cut to fleet aggregates (Nagios keeps ~4 KB of output).
+PERFDATA_BUDGET = 3500
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One numeric fact of a check, exported as ``fleetctl_<kind>_<name>``."""
+
+    name: str
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str  # the name from the inventory: endpoint, supplier address, host, host/balancer
+    kind: str
+    level: Level
+    message: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    samples: tuple[Sample, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)  # chain, client, host (alert labels)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.target}"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"target": self.target, "kind": self.kind, "status": self.level.name,
+                               "message": self.message}
+        for k, v in self.facts.items():
+            out.setdefault(k, v)
+        out["values"] = {s.name if not s.labels else f"{s.name}{{{','.join(f'{k}={v}' for k, v in s.labels)}}}": s.value
+                         for s in self.samples}
+        return out
+
+
+def samples(values: dict[str, float], labels: tuple[tuple[str, str], ...] = ()) -> tuple[Sample, ...]:
+    return tuple(Sample(k, float(v), labels) for k, v in values.items())
+
+
+@dataclass
+class HealthReport:
+    checked_at: str
+    duration_s: float
+    checks: list[Check]
+    #: why the sweep itself could not run (exit 3), else None
+    error: str | None = None
+    alerts: dict[str, Any] = field(default_factory=dict)
+    remediation: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> Level:
+        if self.error is not None:
+            return Level.UNKNOWN
+        return worst(c.level for c in self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.status)
+
+    def counts(self) -> dict[str, int]:
+        counts = {level.name.lower(): 0 for level in Level}
+        for c in self.checks:
+            counts[c.level.name.lower()] += 1
+        return counts
+
+    def ordered(self) -> list[Check]:
+        """Worst first, then by kind and target."""
+        rank = {k: i for i, k in enumerate(KINDS)}
+        return sorted(self.checks, key=lambda c: (-c.level.severity, rank.get(c.kind, 99), c.target))
+
+    def summary(self) -> str:
+        if self.error is not None:
+            return self.error
+        counts = self.counts()
+        text = f"{counts['critical']} critical, {counts['warning']} warning"
+        if counts["unknown"]:
+            text += f", {counts['unknown']} unknown"
+        text += f" of {len(self.checks)} checks"
+        bad = [c for c in self.ordered() if c.level is not Level.OK]
+        if bad:
+            text += f"; {bad[0].kind} {bad[0].target}: {bad[0].message}"
+            if len(bad) > 1:
+                text += f" (+{len(bad) - 1} more)"
+        return text
+
+    def perfdata(self) -> str:
+        counts = self.counts()
+        parts = [f"checks={len(self.checks)}"] + [f"{k}={v}" for k, v in counts.items()]
+        parts.append(f"duration={self.duration_s:.3f}s")
+        lags = [s.value for c in self.checks if c.kind == "execution" for s in c.samples if s.name == "lag_blocks"]
+        if lags:
+            parts.append(f"max_lag_blocks={int(max(lags))}")
+        diverged = sum(1 for c in self.checks if c.kind == "execution" and c.facts.get("state") == "diverged")
+        parts.append(f"diverged={diverged}")
+        free = [s.value for c in self.checks if c.kind == "host" for s in c.samples if s.name == "disk_free_ratio"]
+        if free:
+            parts.append(f"min_disk_free={100 * min(free):.1f}%")
+        margins = [c.facts.get("margin_upokt") for c in self.checks if c.kind == "stake"]
+        known = [m for m in margins if isinstance(m, int)]
+        if known:
+            parts.append(f"min_stake_margin_upokt={min(known)}")
+        text = " ".join(parts)
+        return text[:PERFDATA_BUDGET]
+
+    def nagios_line(self) -> str:
+        text = self.summary().replace("|", "/").replace("\n", " ")
+        return f"HEALTH {self.status.name} - {text} | {self.perfdata()}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.name,
+            "checked_at": self.checked_at,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+            "counts": self.counts(),
+            "checks": [c.as_dict() for c in self.ordered()],
+            "alerts": self.alerts,
+            "remediation": self.remediation,
+            "notes": self.notes,
+        }
+
+
+# ----------------------------------------------------------------------------- Prometheus
+
+_HELP = {
+    "execution_up": "1 if the execution endpoint answered its JSON-RPC batch",
+    "execution_head_block": "Latest block the endpoint reports (eth_blockNumber)",
+    "execution_lag_blocks": "Blocks behind its chain's majority head",
+    "execution_syncing": "1 while eth_syncing reports a sync in progress",
+    "execution_diverged": "1 if its block hash at the compared height differs from its chain's majority",
+    "execution_peers": "net_peerCount (absent when the client does not say)",
+    "execution_response_seconds": "Time to answer the check's JSON-RPC batch",
+    "balancer_up": "1 if the balancer's stats page answered",
+    "balancer_backends_total": "Servers in the balancer's pool",
+    "balancer_backends_up": "Servers up in the pool",
+    "balancer_backends_down": "Servers down in the pool",
+    "balancer_backends_maint": "Servers in maintenance (taken out of rotation)",
+    "relayminer_up": "1 if the RelayMiner's metrics endpoint answered",
+    "relayminer_relays_total": "Relays the RelayMiner reports having served",
+    "relayminer_relay_errors_total": "Relay errors the RelayMiner reports",
+    "pocket_node_up": "1 if the Pocket node answered",
+    "pocket_node_height": "The Pocket node's latest height",
+    "pocket_node_lag_blocks": "Blocks the Pocket node is behind the network",
+    "stake_upokt": "Supplier (node) stake in upokt",
+    "stake_margin_upokt": "Stake above the minimum, in upokt",
+    "stake_operator_balance_upokt": "Operator account balance in upokt",
+    "stake_penalties_to_minimum": "Penalties the stake absorbs before falling below the minimum",
+    "host_up": "1 if the host's facts could be read over SSH",
+    "host_disk_free_ratio": "Free share of a filesystem holding fleet data",
+    "host_disk_free_bytes": "Free bytes of a filesystem holding fleet data",
+    "host_memory_available_ratio": "MemAvailable / MemTotal",
+    "host_load5_per_cpu": "5-minute load average per CPU",
+    "host_containers_stopped": "fleetctl-managed containers that are not running",
+    "chain_reference_head": "The block a majority of the chain's endpoints reached",
+    "chain_endpoints_up": "Endpoints of the chain that answered",
+}
+
+
+def metric_families(report: HealthReport) -> Iterator[Any]:
+    """prometheus_client metric families for ``report`` (imports prometheus_client)."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    status = GaugeMetricFamily("fleetctl_health_status", "Worst check status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)")
+    status.add_metric([], float(report.exit_code))
+    yield status
+    duration = GaugeMetricFamily("fleetctl_health_duration_seconds", "Wall time of the last health sweep")
+    duration.add_metric([], report.duration_s)
+    yield duration
+    counts = GaugeMetricFamily("fleetctl_health_checks", "Checks by status in the last sweep", labels=["status"])
+    for name, n in report.counts().items():
+        counts.add_metric([name.upper()], float(n))
+    yield counts
+    check = GaugeMetricFamily("fleetctl_check_status", "Status of one check (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)",
+                              labels=["kind", "target"])
+    for c in report.checks:
+        check.add_metric([c.kind, c.target], float(int(c.level)))
+    yield check
+    families: dict[str, tuple[list[str], list[tuple[list[str], float]]]] = {}
+    for c in report.checks:
+        base = [("target", c.target)] + [(k, c.labels[k]) for k in ("chain", "client", "host") if k in c.labels and k != "target"]
+        for s in c.samples:
+            name = f"{c.kind}_{s.name}"
+            labels = base + list(s.labels)
+            keys = [k for k, _ in labels]
+            entry = families.setdefault(name, (keys, []))
+            if entry[0] != keys:  # the same metric with other labels: align on the first's
+                values = dict(labels)
+                entry[1].append(([values.get(k, "") for k in entry[0]], s.value))
+            else:
+                entry[1].append(([v for _, v in labels], s.value))
+    for name in sorted(families):
+        keys, rows = families[name]
+        fam = GaugeMetricFamily(f"fleetctl_{name}", _HELP.get(name, name.replace("_", " ")), labels=keys)
+        for labels, value in rows:
+            fam.add_metric(labels, value)
+        yield fam
+
+
+class ReportCollector:
+    """A prometheus_client collector over the latest report (the exporter swaps it)."""
+
+    def __init__(self, report: HealthReport | None = None) -> None:
+        self.report = report
+
+    def collect(self) -> Iterable[Any]:
+        if self.report is None:
+            return iter(())
+        return metric_families(self.report)
+
+
+def exposition(report: HealthReport) -> bytes:
+    """The Prometheus text format of ``report``."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReportCollector(report))  # type: ignore[arg-type]
+    return generate_latest(registry)
+
+
+def write_textfile(path: str | os.PathLike[str], report: HealthReport) -> None:
+    """Write the metrics for node_exporter's textfile collector atomically (temp file + rename in
+    the same folder), so the collector never reads half a file."""
+    target = Path(path)
+    data = exposition(report)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def by_kind(checks: Sequence[Check]) -> dict[str, list[Check]]:
+    out: dict[str, list[Check]] = {}
+    for c in checks:
+        out.setdefault(c.kind, []).append(c)
+    return out

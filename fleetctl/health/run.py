@@ -1,0 +1,56 @@
+"""``fleetctl health`` end to end: sweep, remediate, alert, and the report every front renders."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleetctl.health.report import HealthReport
+from fleetctl.spec.model import Fleet
+
+__all__ = ["HealthOptions", "run_health"]
+
+
+@dataclass(frozen=True)
+class HealthOptions:
+    timeout: float | None = None  # None: fleet.yml health.timeout
+    concurrency: int | None = None
+    db: str | Path | None = None
+    record: bool = True  # stake history, alert state and remediation state
+    alerts: bool = True  # record alert state and deliver notifications
+    remediate: bool = False
+
+
+def run_health(fleet: Fleet, options: HealthOptions = HealthOptions(),
+               on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
+    """One health run: never raises for a fleet problem (what it could not check is in the report)."""
+    return asyncio.run(run_health_async(fleet, options, on_step))
+
+
+async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(),
+                           on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
+    from fleetctl.health.sweep import report_of, sweep
+    from fleetctl.pocket.history import resolve_db_path
+
+    started_wall = time.time()
+    started = time.monotonic()
+    db = resolve_db_path(options.db, fleet)
+    timeout = options.timeout or fleet.health.timeout_s
+    concurrency = options.concurrency or fleet.health.concurrency
+    result = await sweep(fleet, timeout=timeout, concurrency=concurrency, db=db,
+                         record_stakes=options.record, on_step=on_step)
+    report = report_of(result, time.monotonic() - started)
+    if options.remediate:
+        from fleetctl.health.remediate import remediate
+
+        report.remediation = await remediate(fleet, result, db=db, run_started=started_wall,
+                                             timeout=timeout, record=options.record, on_step=on_step)
+    if options.alerts and options.record:
+        from fleetctl.health.notify import process_alerts
+
+        await process_alerts(fleet, report, result, db=db, run_started=started_wall, on_step=on_step)
+    report.duration_s = time.monotonic() - started
+    return report

@@ -1,0 +1,529 @@
+"""The health sweep: everything in the fleet, checked at once, within a hard time bound.
+
+One asyncio loop, one HTTP session (bounded: ``health.concurrency`` requests in flight), one
+SSH command per host (OpenSSH, see :mod:`fleetctl.provision.sshexec`), and the stake sweep of
+:mod:`fleetctl.pocket.stakes` running beside them. What is checked:
+
+* every adopted endpoint (fleet.yml) and every fleetctl-managed full node a host's Docker
+  engine runs (its RPC port from its slot label): :mod:`fleetctl.health.execution`;
+* every balancer, RelayMiner and Morse node container: :mod:`fleetctl.health.services`;
+* the Pocket node the RelayMiners query (Shannon ``pocket.node_rpc_url``);
+* every declared supplier's stake (the stake monitor's own levels and history);
+* every host: disk of its data volumes, memory, load, and its containers' states.
+
+Time: the managed containers a host ran at the last sweep are cached beside the state store,
+so their endpoints are probed at once while the hosts are asked again (a host that does not
+answer still has its endpoints checked). Each request and SSH command has the per-check
+timeout ``T``; an endpoint that fails its first request is not asked again; the sweep as a
+whole is cut at ``3 T + 1 s`` (what is left is UNKNOWN, "not checked in time"). A hanging
+endpoint therefore costs one timeout, never one per retry per target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleetctl.health import execution as ex
+from fleetctl.health import services as sv
+from fleetctl.health.hostfacts import FACTS_SCRIPT, Container, HostFacts, parse_facts
+from fleetctl.health.report import Check, HealthReport, Sample, samples
+from fleetctl.plan import model as pm
+from fleetctl.pocket.base import Level, worst
+from fleetctl.provision.sshexec import SshResult, ssh_run
+from fleetctl.spec.model import Fleet, HealthPolicy, Host, format_upokt
+
+__all__ = ["SweepResult", "judge_host", "sweep"]
+
+SSH_CONCURRENCY = 32
+CACHE_SUFFIX = ".targets.json"
+
+
+# ----------------------------------------------------------------------------- hosts
+
+
+def judge_host(host: Host, result: SshResult | None, facts: HostFacts | None,
+               policy: HealthPolicy) -> Check:
+    """The host's own check: reachable, disk of each data filesystem, memory, load."""
+    labels = {"host": host.name}
+    if result is None:
+        return Check(host.name, "host", Level.UNKNOWN, "not checked in time", {"address": host.address}, (), labels)
+    if facts is None:
+        reason = result.error or f"facts command exited {result.returncode}: " + \
+            " ".join(result.stderr.decode(errors="replace").split())[:160]
+        return Check(host.name, "host", Level.CRITICAL, f"unreachable: {reason}", {"address": host.address},
+                     (Sample("up", 0.0),), labels)
+    found: list[tuple[Level, str]] = []
+    out: list[Sample] = [Sample("up", 1.0)]
+    disks = []
+    for d in facts.disks:
+        free = d.free_pct
+        where = d.mount + (f" ({', '.join(d.volumes)})" if d.volumes else "")
+        text = f"disk {where}: {free:.1f}% free ({d.avail_kib / 2**20:,.1f} GiB)"
+        if free < policy.disk_critical_pct:
+            found.append((Level.CRITICAL, text))
+        elif free < policy.disk_warning_pct:
+            found.append((Level.WARNING, text))
+        out.append(Sample("disk_free_ratio", round(free / 100, 5), (("mount", d.mount),)))
+        out.append(Sample("disk_free_bytes", float(d.avail_kib * 1024), (("mount", d.mount),)))
+        disks.append({"mount": d.mount, "free_percent": round(free, 2), "avail_bytes": d.avail_kib * 1024,
+                      "size_bytes": d.size_kib * 1024, "volumes": list(d.volumes)})
+    mem = facts.mem_available_pct
+    if mem is not None:
+        out.append(Sample("memory_available_ratio", round(mem / 100, 5)))
+        text = f"memory {mem:.1f}% available"
+        if mem < policy.memory_critical_pct:
+            found.append((Level.CRITICAL, text))
+        elif mem < policy.memory_warning_pct:
+            found.append((Level.WARNING, text))
+    load = facts.load5_per_cpu
+    if load is not None:
+        out.append(Sample("load5_per_cpu", round(load, 4)))
+        text = f"load {load:.2f} per CPU (5 min)"
+        if load >= policy.load_critical:
+            found.append((Level.CRITICAL, text))
+        elif load >= policy.load_warning:
+            found.append((Level.WARNING, text))
+    stopped = [c for c in facts.containers if not c.running]
+    out.append(Sample("containers_stopped", float(len(stopped))))
+    if facts.docker_error:
+        found.append((Level.WARNING, f"docker: {facts.docker_error}"))
+    for problem in facts.problems:
+        found.append((Level.UNKNOWN, problem))
+    found.sort(key=lambda f: -f[0].severity)
+    level = worst(f[0] for f in found)
+    if found and level is not Level.OK:
+        message = "; ".join(text for lv, text in found if lv is not Level.OK)
+    else:
+        parts = []
+        if load is not None:
+            parts.append(f"load {load:.2f}/CPU")
+        if mem is not None:
+            parts.append(f"memory {mem:.0f}% available")
+        if facts.disks:
+            least = min(facts.disks, key=lambda d: d.free_pct)
+            parts.append(f"disk {least.free_pct:.0f}% free ({least.mount})")
+        message = ", ".join(parts) or "reachable"
+    if stopped:
+        message += "; stopped: " + ", ".join(c.name for c in stopped)
+    facts_out = {"address": host.address, "cpus": facts.cpus, "load5": facts.load5,
+                 "memory_available_percent": None if mem is None else round(mem, 2), "disks": disks,
+                 "containers": [{"name": c.name, "role": c.role, "running": c.running, "status": c.status}
+                                for c in facts.containers]}
+    return Check(host.name, "host", level, message, facts_out, tuple(out), labels)
+
+
+# ----------------------------------------------------------------------------- the cache
+
+
+def _cache_path(db: Path) -> Path:
+    return db.with_name(db.name + CACHE_SUFFIX)
+
+
+def load_cache(db: Path) -> dict[str, dict[str, Any]]:
+    """The managed containers each host ran at its last successful sweep."""
+    try:
+        data = json.loads(_cache_path(db).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_cache(db: Path, cache: dict[str, dict[str, Any]]) -> None:
+    """Atomically (overlapping runs: the last writer wins, nobody reads half a file)."""
+    path = _cache_path(db)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(cache, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache only: the next sweep asks the hosts again
+
+
+def _containers_from_cache(entry: dict[str, Any]) -> list[Container]:
+    out = []
+    for c in entry.get("containers", []):
+        try:
+            out.append(Container(**{**c, "mounts": tuple(c.get("mounts", ()))}))
+        except TypeError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepResult:
+    checks: list[Check]
+    balancers: list[sv.BalancerRead] = field(default_factory=list)
+    verdicts: dict[str, ex.Verdict] = field(default_factory=dict)
+    facts: dict[str, HostFacts] = field(default_factory=dict)
+    stake_report: Any = None
+    #: alert keys whose state must be kept as it is this run (their parent could not be read)
+    keep: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Runner:
+    """Starts tasks and remembers them, so the sweep can wait for all with one deadline."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def start(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        return task
+
+
+def _planned_image(fleet: Fleet, host: str, client: str | None) -> str | None:
+    if not client:
+        return None
+    from fleetctl.plan.vars import _image
+
+    try:
+        return _image(fleet, host, client)
+    except Exception:  # an unreadable images.yml: no planned image, no comparison
+        return None
+
+
+def _exec_target(fleet: Fleet, host: Host, c: Container) -> ex.ExecTarget | None:
+    if c.role != "node" or not c.chain or c.rpc_port is None:
+        return None
+    planned = _planned_image(fleet, host.name, c.client)
+    return ex.ExecTarget(name=c.name, chain=c.chain, url=f"http://{host.address}:{c.rpc_port}", client=c.client,
+                         host=host.name, adopted=False, planned_version=ex.version_of_image(planned),
+                         planned_image=planned, image=c.image or None,
+                         stopped=None if c.running else (c.status or "stopped"))
+
+
+def _stats_url(fleet: Fleet, host: Host, chain: str) -> str | None:
+    if chain not in fleet.chains:
+        return None
+    port = pm.BALANCER_PORT_BASE + list(fleet.chains).index(chain) + pm.BALANCER_STATS_OFFSET
+    return f"http://{host.address}:{port}/stats;csv"
+
+
+async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
+                record_stakes: bool = True, on_step: Callable[[str], None] = lambda s: None) -> SweepResult:
+    """Check everything (see the module docstring); never raises for a fleet problem."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    hard_deadline = t0 + 3 * timeout + 1.0
+    policy = fleet.health
+    http = ex.Http(concurrency)
+    runner = _Runner()
+    ssh_gate = asyncio.Semaphore(SSH_CONCURRENCY)
+    cache = load_cache(db)
+    probes: dict[str, asyncio.Task[ex.ExecProbe]] = {}
+    targets: dict[str, ex.ExecTarget] = {}
+    balancers: dict[tuple[str, str], tuple[sv.BalancerRead, asyncio.Task[Any] | None]] = {}
+    relayminers: dict[str, tuple[sv.RelayMinerRead, asyncio.Task[Any] | None]] = {}
+    morse_nodes: dict[str, tuple[sv.PocketNodeRead, asyncio.Task[Any] | None]] = {}
+    stopped_services: dict[tuple[str, str], Container] = {}
+    result = SweepResult(checks=[])
+
+    def probe_target(t: ex.ExecTarget) -> None:
+        if t.name in targets:
+            return
+        targets[t.name] = t
+        if t.stopped is not None:
+            probes[t.name] = runner.start(_done(ex.ExecProbe(t)))
+        else:
+            probes[t.name] = runner.start(ex.probe_endpoint(http, t, timeout))
+
+    def take_containers(host: Host, containers: list[Container]) -> None:
+        for c in containers:
+            t = _exec_target(fleet, host, c)
+            if t is not None:
+                if t.name in targets and targets[t.name].stopped is None and t.stopped is not None:
+                    targets[t.name] = t  # the fresh facts say it stopped: report that
+                    probes[t.name] = runner.start(_done(ex.ExecProbe(t)))
+                probe_target(t)
+            elif c.role == "balancer" and c.chain:
+                key = (host.name, c.chain)
+                url = _stats_url(fleet, host, c.chain)
+                if key in balancers or url is None:
+                    continue
+                read = sv.BalancerRead(host.name, c.name, c.chain, url)
+                if not c.running:
+                    stopped_services[("balancer", read.target)] = c
+                    balancers[key] = (read, None)
+                else:
+                    balancers[key] = (read, runner.start(sv.read_haproxy(http, read, timeout)))
+            elif c.role == "relayminer" and host.name not in relayminers:
+                read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{pm.RELAYMINER_METRICS_PORT}/metrics")
+                if not c.running:
+                    stopped_services[("relayminer", host.name)] = c
+                    relayminers[host.name] = (read_rm, None)
+                else:
+                    relayminers[host.name] = (read_rm, runner.start(sv.read_relayminer(http, read_rm, timeout)))
+            elif c.role == "morse" and host.name not in morse_nodes:
+                read_m = sv.PocketNodeRead(host.name, f"http://{host.address}:8081")
+                if not c.running:
+                    stopped_services[("pocket_node", host.name)] = c
+                    morse_nodes[host.name] = (read_m, None)
+                else:
+                    morse_nodes[host.name] = (read_m, runner.start(sv.read_morse_height(http, read_m, timeout)))
+
+    # What is known without asking the hosts: adopted endpoints and the cached containers.
+    for chain in fleet.chains.values():
+        for e in chain.endpoints:
+            probe_target(ex.ExecTarget(e.name, chain.id, e.url, e.client, e.host, adopted=True))
+    for name, host in fleet.hosts.items():
+        if name in cache:
+            take_containers(host, _containers_from_cache(cache[name]))
+
+    stake_task = None
+    if any(not s.planned for s in fleet.suppliers):
+        from fleetctl.pocket.stakes import sweep_stakes
+
+        stake_task = runner.start(sweep_stakes(fleet, concurrency=min(concurrency, 64), timeout=timeout,
+                                               deadline=2 * timeout, db=db, record=record_stakes))
+    comet = comet_task = None
+    if fleet.protocol == "shannon" and fleet.pocket.node_rpc_url:
+        comet = sv.PocketNodeRead("pocket-node", sv.comet_url(fleet.pocket.node_rpc_url))
+        comet_task = runner.start(sv.read_comet_height(http, comet, timeout))
+
+    ssh_results: dict[str, SshResult] = {}
+
+    async def ask_host(host: Host) -> None:
+        async with ssh_gate:
+            res = await ssh_run(host, FACTS_SCRIPT, timeout=timeout)
+        ssh_results[host.name] = res
+        if res.error is None and res.returncode == 0:
+            facts = parse_facts(res.stdout.decode(errors="replace"))
+            result.facts[host.name] = facts
+            if facts.docker and facts.docker_error is None:
+                cache[host.name] = {"seen_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                    "containers": [asdict(c) for c in facts.containers]}
+                take_containers(host, facts.containers)
+
+    host_tasks = [runner.start(ask_host(h)) for h in fleet.hosts.values()]
+    on_step(f"health: {len(targets)} endpoints, {len(host_tasks)} hosts, "
+            f"{sum(1 for s in fleet.suppliers if not s.planned)} suppliers")
+
+    # Phase 1: wait for the hosts and every first probe (new ones start as hosts answer).
+    await _wait_all(runner, hard_deadline - timeout - 0.5, exclude={stake_task} if stake_task else set())
+
+    # Phase 2: block hashes at each chain's common height.
+    by_chain: dict[str, list[ex.ExecProbe]] = {}
+    finished: dict[str, ex.ExecProbe] = {}
+    for name, task in probes.items():
+        t = targets[name]
+        if task.done() and not task.cancelled() and task.exception() is None:
+            finished[name] = task.result()
+        else:
+            finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)")
+        by_chain.setdefault(t.chain, []).append(finished[name])
+    for chain_id, chain_probes in by_chain.items():
+        height = ex.compare_height(chain_probes, policy.hash_depth)
+        if height is None:
+            continue
+        for p in chain_probes:
+            if p.answered and not p.is_syncing and p.head is not None and p.head >= height:
+                runner.start(ex.probe_hash(http, p, height, timeout))
+    await _wait_all(runner, hard_deadline, exclude=set())
+    for task in runner.tasks:
+        if not task.done():
+            task.cancel()
+    await http.close()
+    save_cache(db, cache)
+
+    # ---- judging
+    checks = result.checks
+    for chain_id in fleet.chains:
+        chain_probes = sorted(by_chain.get(chain_id, []), key=lambda p: p.target.name)
+        verdicts, chain_verdict = ex.judge_chain(chain_id, chain_probes, lag_warning=policy.lag_warning,
+                                                 lag_critical=policy.lag_critical, min_peers=policy.min_peers,
+                                                 slow_s=policy.slow_s)
+        for v in verdicts:
+            result.verdicts[v.target.name] = v
+            labels = {"chain": chain_id}
+            if v.target.client:
+                labels["client"] = v.target.client
+            if v.target.host:
+                labels["host"] = v.target.host
+            checks.append(Check(v.target.name, "execution", v.level, v.message, {**v.facts, "state": v.state},
+                                samples(v.values), labels))
+        chain_samples = [Sample("endpoints_up", float(sum(1 for v in verdicts if v.values.get("up"))))]
+        if chain_verdict.reference_head is not None:
+            chain_samples.append(Sample("reference_head", float(chain_verdict.reference_head)))
+        level = chain_verdict.level
+        message = chain_verdict.message
+        up = sum(1 for v in verdicts if v.values.get("up"))
+        if level is Level.OK and len(verdicts) > 1 and up == 1:
+            level, message = Level.WARNING, message + " (no redundancy left)"
+        checks.append(Check(chain_id, "chain", level, message,
+                            {"reference_head": chain_verdict.reference_head,
+                             "compared_height": chain_verdict.compared_height,
+                             "hash_groups": [{"hash": h, "endpoints": n, "clients": list(c)}
+                                             for h, n, c in chain_verdict.groups]},
+                            tuple(chain_samples), {"chain": chain_id}))
+
+    pulled = _pulled_servers(db)
+    for (host_name, chain_id), (read, _) in sorted(balancers.items()):
+        stopped = stopped_services.get(("balancer", read.target))
+        if stopped is not None:
+            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
+        elif not _finished(balancers[(host_name, chain_id)][1]):
+            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
+        else:
+            lv, msg, vals = sv.judge_balancer(read, pulled.get((host_name, read.name), set()))
+        result.balancers.append(read)
+        checks.append(Check(read.target, "balancer", lv, msg,
+                            {"host": host_name, "chain": chain_id, "stats_url": read.stats_url,
+                             "servers": [{"name": s.name, "status": s.status, "check": s.check} for s in read.servers]},
+                            samples(vals), {"host": host_name, "chain": chain_id}))
+    for host_name, (read_rm, task) in sorted(relayminers.items()):
+        stopped = stopped_services.get(("relayminer", host_name))
+        if stopped is not None:
+            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
+        elif not _finished(task):
+            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
+        else:
+            lv, msg, vals = sv.judge_relayminer(read_rm)
+        checks.append(Check(host_name, "relayminer", lv, msg, {"host": host_name, "url": read_rm.url},
+                            samples(vals), {"host": host_name}))
+
+    stake_report = None
+    if stake_task is not None and _finished(stake_task):
+        stake_report = stake_task.result()
+    result.stake_report = stake_report
+    network_height = stake_report.height if stake_report is not None else None
+    policy_lag = {"lag_warning": policy.pocket_lag_warning, "lag_critical": policy.pocket_lag_critical}
+    if comet is not None:
+        if _finished(comet_task):
+            lv, msg, vals = sv.judge_pocket_node(comet, network_height, **policy_lag)
+        else:
+            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
+        checks.append(Check("pocket-node", "pocket_node", lv, msg, {"url": comet.url, "height": comet.height,
+                                                                   "catching_up": comet.catching_up,
+                                                                   "network_height": network_height},
+                            samples(vals), {}))
+    for host_name, (read_m, task) in sorted(morse_nodes.items()):
+        stopped = stopped_services.get(("pocket_node", host_name))
+        if stopped is not None:
+            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
+        elif not _finished(task):
+            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
+        else:
+            lv, msg, vals = sv.judge_pocket_node(read_m, network_height, **policy_lag)
+        checks.append(Check(host_name, "pocket_node", lv, msg, {"url": read_m.url, "height": read_m.height,
+                                                               "network_height": network_height},
+                            samples(vals), {"host": host_name}))
+
+    checks.extend(_stake_checks(fleet, stake_task, stake_report, result))
+
+    for name, host in fleet.hosts.items():
+        checks.append(judge_host(host, ssh_results.get(name), result.facts.get(name), policy))
+    on_step(f"health: swept in {loop.time() - t0:.2f} s")
+    return result
+
+
+async def _done(value: Any) -> Any:
+    return value
+
+
+def _finished(task: asyncio.Task[Any] | None) -> bool:
+    return task is not None and task.done() and not task.cancelled() and task.exception() is None
+
+
+async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any]) -> None:
+    """Wait until every started task (new ones included) is done, or the deadline."""
+    loop = asyncio.get_running_loop()
+    while True:
+        pending = [t for t in runner.tasks if not t.done() and t not in exclude]
+        left = deadline - loop.time()
+        if not pending or left <= 0:
+            return
+        await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+
+
+def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
+    """Servers --remediate took out of rotation, by (host, balancer)."""
+    import sqlite3
+
+    if not db.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("SELECT host, balancer, server FROM remediations").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
+    out: dict[tuple[str, str], set[str]] = {}
+    for host, balancer, server in rows:
+        out.setdefault((host, balancer), set()).add(server)
+    return out
+
+
+def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, result: SweepResult) -> list[Check]:
+    """One check per declared supplier, from the stake monitor's own report."""
+    declared = [s for s in fleet.suppliers if not s.planned and s.operator_address]
+    if not declared:
+        return []
+    if report is None or report.height is None:
+        if report is not None and report.message:
+            reason = report.message
+        elif task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+            reason = f"stake sweep failed: {task.exception()}"
+        else:
+            reason = "the chain was not read in time"
+        # One check for the chain, not one per supplier: the suppliers' alerts are kept as
+        # they are until the chain can be read again (no spam, no false "resolved").
+        result.keep.extend(f"stake/{s.operator_address}" for s in declared)
+        url = fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url
+        return [Check("network", "stake", Level.UNKNOWN, reason, {"url": url, "suppliers": len(declared)}, (), {})]
+    checks = []
+    names = {s.operator_address: s.name for s in declared}
+    for row in report.suppliers:
+        if row.level is Level.OK:
+            pct = "" if row.margin_bp is None else f" ({row.margin_bp / 100:.2f}%)"
+            message = (f"stake {format_upokt(row.stake_upokt)}, margin {format_upokt(row.margin_upokt)}{pct}"
+                       if row.stake_upokt is not None and row.margin_upokt is not None else "staked")
+        else:
+            message = "; ".join(row.reasons) or row.level.name
+        d = row.as_dict()
+        facts = {k: d[k] for k in ("name", "chain_status", "jailed", "stake_upokt", "min_stake_upokt", "margin_upokt",
+                                    "margin_percent", "operator_balance_upokt", "penalties_to_minimum",
+                                    "topup_upokt", "slashed_upokt", "reasons")}
+        vals = {}
+        if row.stake_upokt is not None:
+            vals["upokt"] = float(row.stake_upokt)
+        if row.margin_upokt is not None:
+            vals["margin_upokt"] = float(row.margin_upokt)
+        if row.balance_upokt is not None:
+            vals["operator_balance_upokt"] = float(row.balance_upokt)
+        if row.penalties_to_minimum is not None:
+            vals["penalties_to_minimum"] = float(row.penalties_to_minimum)
+        checks.append(Check(row.address, "stake", row.level, message, facts, samples(vals),
+                            {"name": names.get(row.address, row.name)}))
+    if report.message:  # e.g. the history store could not be used
+        checks.append(Check("history", "stake", Level.UNKNOWN, report.message, {"db": report.history_db}, (), {}))
+    return checks
+
+
+def run_sweep(fleet: Fleet, **kw: Any) -> tuple[SweepResult, float]:
+    """:func:`sweep` from synchronous code; (result, seconds)."""
+    started = time.monotonic()
+    result = asyncio.run(sweep(fleet, **kw))
+    return result, time.monotonic() - started
+
+
+def report_of(result: SweepResult, duration_s: float) -> HealthReport:
+    return HealthReport(checked_at=datetime.now(UTC).isoformat(timespec="seconds"), duration_s=duration_s,
+                        checks=result.checks, notes=result.notes)
