@@ -48,6 +48,7 @@ BRIDGE_IP = "10.213.0.1"
 ANVIL_PORT = 8545
 SHANNON_PORT = 1317
 MORSE_PORT = 8081
+COMET_PORT = 26657
 FRONT_PORT = 18545
 FRONT_CONTROL_PORT = 19545
 BLOCK_TIME = 1
@@ -103,6 +104,7 @@ KNOWN_HOSTS = SSH_DIR / "known_hosts"
 ANVIL_URL = f"http://{BRIDGE_IP}:{ANVIL_PORT}"
 SHANNON_URL = f"http://{BRIDGE_IP}:{SHANNON_PORT}"
 MORSE_URL = f"http://{BRIDGE_IP}:{MORSE_PORT}"
+COMET_URL = f"http://{BRIDGE_IP}:{COMET_PORT}"
 
 
 class LabError(FleetError):
@@ -341,17 +343,19 @@ class Lab:
 
     def _pocket(self) -> None:
         pidfile = RUN_DIR / "pocket.pid"
-        if _alive(_read_pid(pidfile)) and _tcp_open(BRIDGE_IP, SHANNON_PORT):
+        ports = (SHANNON_PORT, MORSE_PORT, COMET_PORT)
+        if _alive(_read_pid(pidfile)) and all(_tcp_open(BRIDGE_IP, port) for port in ports):
             return
+        self._stop(pidfile)  # one from before a listener was added, or half up
         seed = self.dir / "pocket" / "seed.json"
         from fleetctl.lab.seed import lab_seed
 
         seed.write_text(json.dumps(lab_seed(), indent=1))
         cmd = [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(seed),
                "--shannon-listen", f"{BRIDGE_IP}:{SHANNON_PORT}", "--morse-listen", f"{BRIDGE_IP}:{MORSE_PORT}",
-               "--block-time", str(BLOCK_TIME)]
+               "--comet-listen", f"{BRIDGE_IP}:{COMET_PORT}", "--block-time", str(BLOCK_TIME)]
         pid = self._spawn("pocket", cmd, pidfile)
-        _wait("Pocket stand-in", lambda: _tcp_open(BRIDGE_IP, SHANNON_PORT) and _tcp_open(BRIDGE_IP, MORSE_PORT),
+        _wait("Pocket stand-in", lambda: all(_tcp_open(BRIDGE_IP, port) for port in ports),
               pid=pid, log=self.dir / "logs" / "pocket.log")
 
     def _sshd(self, h: LabHost) -> None:
@@ -602,6 +606,7 @@ class Lab:
             {"name": "anvil", "url": ANVIL_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "anvil.pid")) and _tcp_open(BRIDGE_IP, ANVIL_PORT)},
             {"name": "pocket-shannon", "url": SHANNON_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, SHANNON_PORT)},
             {"name": "pocket-morse", "url": MORSE_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, MORSE_PORT)},
+            {"name": "pocket-comet", "url": COMET_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, COMET_PORT)},
         ] + [{"name": h["front"]["name"], "url": h["front"]["url"], "up": h["front"]["up"]} for h in hosts]
         parts = [h[k] for h in hosts for k in ("netns", "sshd", "dockerd")] + [s["up"] for s in services]
         up = all(parts)
@@ -630,7 +635,8 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
       runs on the host's Python, so it needs ``/usr`` mounted read-only (``fleet_node_volumes``);
     * fleetlab/relayminer:lab: a small RelayMiner that reads the generated config (relayminer.py),
       on the host's Python too (``fleet_relayminer_volumes``);
-    * fleetlab/morse:lab: a Morse node that relays per chains.json (morse_node.py), host's Python;
+    * fleetlab/morse:lab: a Morse node that relays per chains.json (morse_node.py), host's Python,
+      and reports the Pocket stand-in's height (``POCKET_NETWORK_RPC``) as its own;
     * fleetlab/haproxy:lab: the host's HAProxy with the libraries it links, self-contained, with
       its configuration where the official image keeps it (/usr/local/etc/haproxy).
     """
@@ -651,6 +657,7 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
     morse = here / "morse_node.py"
     images.append(("fleetlab/morse:lab", _rootfs_tar({"opt/fleetlab/morse_node.py": morse.read_bytes()}, dirs=("home/app/.pocket/config",)), [
         'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/morse_node.py"]',
+        f"ENV POCKET_NETWORK_RPC={MORSE_URL}",  # its /v1/query/height: the lab chain's height
     ]))
     haproxy = shutil.which("haproxy", path="/usr/sbin:/usr/bin:/sbin")
     if haproxy:

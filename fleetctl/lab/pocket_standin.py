@@ -41,6 +41,26 @@ Morse (pocket-core RPC, spec ``pocket-core-rpc-spec.yaml``; port 8081 on a real 
     the mainnet genesis ``app_state.pos.params``; other param sets (``allparams``) come from the
     same genesis (``pocketcore``, ``application``, ``auth``, ``gov``).
 
+CometBFT RPC (the full node's RPC, ``pocket.node_rpc_url`` of a RelayMiner; port 26657 on a real
+node; optional listener)
+    URI over HTTP, as CometBFT v0.38 serves it (``rpc/jsonrpc/server/http_uri_handler.go``; spec
+    ``rpc/openapi/openapi.yaml`` of cometbft/cometbft v0.38.x): ``GET /status`` →
+    ``{"jsonrpc": "2.0", "id": -1, "result": {"node_info", "sync_info", "validator_info"}}``
+    (``ResultStatus``: ``sync_info.latest_block_height`` and every other 64-bit integer a string,
+    hashes upper-case hex, times RFC 3339 with nanoseconds, ``catching_up`` a boolean,
+    ``node_info.network`` the chain id); ``GET /health`` → ``{"jsonrpc": "2.0", "id": -1,
+    "result": {}}``; ``GET /abci_info`` → result ``{"response": {"data": "pocket", "version",
+    "last_block_height", "last_block_app_hash"}}`` (``app_version`` 0 is omitted, as
+    ``omitempty`` does), with ``Cache-Control: public, max-age=86400``. Any method is accepted
+    on these paths (Go's mux does not filter). JSON-RPC over HTTP: ``POST /`` with ``{"jsonrpc":
+    "2.0", "id": …, "method": "status"|"health"|"abci_info"}`` (or a batch) answers with that
+    ``id``; an unknown method ``{"error": {"code": -32601, "message": "Method not found"}}``;
+    an unparsable body 500 with code -32700; an empty body the HTML list of endpoints. Other
+    paths get Go's plain-text ``404 page not found``. The node's latest height is the chain's
+    (the height ``blocks/latest`` and ``/v1/query/height`` report) minus the lag set with
+    ``/__lab/comet``; a node lagging past genesis reports height "0", empty hashes and the Unix
+    epoch, as a node with an empty block store does.
+
 Control API (on the Shannon port, JSON in and out, never delayed or faulted)
     ``GET /__lab/state`` whole state, in the seed format below (a seed that reproduces it);
     ``POST /__lab/reset`` back to the seed;
@@ -57,9 +77,15 @@ Control API (on the Shannon port, JSON in and out, never delayed or faulted)
     ``{"address", "amount_upokt"}`` → the node as ``/v1/query/node`` shows it;
     ``POST /__lab/morse/params`` ``{"module": "pos"|"pocketcore"|"application"|"auth"|"gov",
     "params", "remove"}`` → ``{"params"}``;
+    ``POST /__lab/comet`` ``{"lag": N, "catching_up": bool}`` (each optional: the ones given
+    change) → ``{"comet": {"lag", "catching_up"}}``: the CometBFT node reports the chain height
+    minus ``lag`` and ``sync_info.catching_up``;
     ``POST /__lab/fault`` ``{"mode": "none"|"http500"|"http503"|"garbage"|"truncated"|"empty"|
-    "hang", "path_prefix": "/…", "count": N}`` (after ``count`` matching requests, back to none);
-    ``POST /__lab/latency`` ``{"ms": N}`` added before every non-control response.
+    "hang", "path_prefix": "/…", "count": N}`` (after ``count`` matching requests, back to none;
+    it applies to every listener, Shannon, Morse and CometBFT: ``"path_prefix": "/status"``
+    targets the CometBFT node alone);
+    ``POST /__lab/latency`` ``{"ms": N}`` added before every non-control response (every
+    listener).
     Errors: ``{"error": "…"}`` with 400 (bad payload) or 404 (unknown entity or route).
 
 Chain behaviour
@@ -117,6 +143,7 @@ Seed / state format (JSON; every field optional; amounts are integers of upokt):
         }]
       },
       "balances": {"<pokt1… or hex address>": 123},
+      "comet": {"lag": 0, "catching_up": false},   # the CometBFT node's view (see /__lab/comet)
       "fault": {"mode": "none", "path_prefix": "", "count": null}
     }
 
@@ -125,8 +152,9 @@ filters): use :func:`lab_address` to make valid ones. The servers bind to loopba
 addresses only.
 
 CLI: ``python -m fleetctl.lab.pocket_standin --state SEED.json --shannon-listen 127.0.0.1:1317
---morse-listen 127.0.0.1:8081 [--block-time S] [--latency-ms N] [--verbose]`` prints
-``ready shannon=URL morse=URL`` once listening and exits cleanly on SIGTERM or SIGINT.
+--morse-listen 127.0.0.1:8081 [--comet-listen 127.0.0.1:26657] [--block-time S] [--latency-ms N]
+[--verbose]`` prints ``ready shannon=URL morse=URL`` (and `` comet=URL`` with ``--comet-listen``)
+once listening and exits cleanly on SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -175,6 +203,15 @@ MORSE_VERSION = "RC-0.12.0"  # pocket-core app/app.go AppVersion at staging 29f4
 HANG_SECONDS = 30.0
 IDLE_TIMEOUT_SECONDS = 75.0
 FAULT_MODES = ("none", "http500", "http503", "garbage", "truncated", "empty", "hang")
+#: CometBFT of the Pocket full node: poktroll runs the pokt-network/cometbft fork of v0.38
+#: (v0.38.19 pseudo-versions at the time of writing; the exact patch level is UNCONFIRMED).
+COMET_VERSION = "0.38.19"
+COMET_P2P_PROTOCOL, COMET_BLOCK_PROTOCOL = 8, 11  # version/version.go of v0.38
+#: Channels a v0.38 full node announces (p2p reactors' channel ids, hex).
+COMET_CHANNELS = "40202122233038606100"
+#: BaseApp name (poktroll app/app.go ``Name``) and the lab's application version string.
+POCKET_APP_NAME = "pocket"
+POCKET_APP_VERSION = "fleetlab"
 
 
 def _coin(amount: int) -> dict[str, str]:
@@ -1133,7 +1170,7 @@ class ChainState:
     def _load(self, seed: Mapping[str, Any]) -> None:
         seed = _as_object(dict(seed), "seed")
         _check_keys(seed, ("chain_id", "height", "block_time", "latency_ms", "shannon", "morse",
-                           "balances", "fault"), "seed")
+                           "balances", "comet", "fault"), "seed")
         fault = FaultPlan.from_seed(_as_object(_get(seed, "fault", {}), "seed.fault"), "seed.fault")
         chain_id = _as_str(_get(seed, "chain_id", DEFAULT_CHAIN_ID), "seed.chain_id")
         height = _as_int(_get(seed, "height", 1), "seed.height", minimum=1)
@@ -1142,6 +1179,10 @@ class ChainState:
                 or block_time < 0):
             raise SeedError(f"seed.block_time: expected seconds >= 0, got {block_time!r}")
         latency_ms = _as_int(_get(seed, "latency_ms", 0), "seed.latency_ms")
+        comet = _as_object(_get(seed, "comet", {}), "seed.comet")
+        _check_keys(comet, ("lag", "catching_up"), "seed.comet")
+        comet_lag = _as_int(_get(comet, "lag", 0), "seed.comet.lag")
+        comet_catching_up = _as_bool(_get(comet, "catching_up", False), "seed.comet.catching_up")
 
         shannon = _as_object(_get(seed, "shannon", {}), "seed.shannon")
         _check_keys(shannon, ("params", "suppliers", "applications"), "seed.shannon")
@@ -1194,6 +1235,8 @@ class ChainState:
         self._anchor_monotonic = time.monotonic()
         self._anchor_wall_ns = time.time_ns()
         self._latency_ms = latency_ms
+        self._comet_lag = comet_lag
+        self._comet_catching_up = comet_catching_up
         self._fault = fault
         self._shannon_params = shannon_params
         self._morse_params = morse_params
@@ -1228,6 +1271,7 @@ class ChainState:
                     "nodes": [n.to_seed() for n in self._nodes.values()],
                 },
                 "balances": dict(self._balances),
+                "comet": {"lag": self._comet_lag, "catching_up": self._comet_catching_up},
                 "fault": self._fault.to_wire(),
             }
 
@@ -1355,6 +1399,83 @@ class ChainState:
                     if plan.remaining <= 0:
                         self._fault = FaultPlan()
             return self._latency_ms / 1000.0, mode
+
+    # ---- the CometBFT node
+
+    def set_comet(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Change the node's ``lag`` (blocks behind the chain) and/or ``catching_up``."""
+        _check_keys(obj, ("lag", "catching_up"), "comet")
+        lag = None if obj.get("lag") is None else _as_int(obj["lag"], "lag")
+        catching_up = (None if obj.get("catching_up") is None
+                       else _as_bool(obj["catching_up"], "catching_up"))
+        with self._lock:
+            if lag is not None:
+                self._comet_lag = lag
+            if catching_up is not None:
+                self._comet_catching_up = catching_up
+            return {"lag": self._comet_lag, "catching_up": self._comet_catching_up}
+
+    def _comet_block(self, height: int) -> tuple[str, str, str]:
+        """(block hash, app hash, time) of ``height`` as CometBFT writes them (upper-case hex,
+        Go ``time.Time``); the same block as ``blocks/latest``. Before the first block: empty
+        hashes and the Unix epoch (``time.Unix(0, 0)``), what rpc/core/status.go reports for an
+        empty block store."""
+        if height < 1:
+            return "", "", _go_time(0)
+        app_hash = hashlib.sha256(f"pocket-lab:app:{height}".encode()).digest()
+        return (lab_block_hash(height).hex().upper(), app_hash.hex().upper(),
+                _go_time(self._block_time_ns(height)))
+
+    def comet_status(self, rpc_address: str) -> dict[str, Any]:
+        """``ResultStatus`` (rpc/core/types/responses.go) of the lab's full node."""
+        with self._lock:
+            height = max(0, self._settle() - self._comet_lag)
+            chain_id, catching_up = self._chain_id, self._comet_catching_up
+            latest = self._comet_block(height)
+            earliest = self._comet_block(1 if height >= 1 else 0)
+        node_key = hashlib.sha256(f"pocket-lab-node-key:{chain_id}".encode()).digest()
+        validator_key = hashlib.sha256(f"pocket-lab-validator-key:{chain_id}".encode()).digest()
+        return {
+            "node_info": {
+                "protocol_version": {"p2p": str(COMET_P2P_PROTOCOL),
+                                     "block": str(COMET_BLOCK_PROTOCOL), "app": "0"},
+                # p2p.ID: hex of the node key's address (SHA-256 of the ed25519 key, 20 bytes).
+                "id": hashlib.sha256(node_key).digest()[:20].hex(),
+                "listen_addr": "tcp://0.0.0.0:26656",
+                "network": chain_id,
+                "version": COMET_VERSION,
+                "channels": COMET_CHANNELS,
+                "moniker": "fleetlab-full-node",
+                "other": {"tx_index": "on", "rpc_address": rpc_address},
+            },
+            "sync_info": {
+                "latest_block_hash": latest[0],
+                "latest_app_hash": latest[1],
+                "latest_block_height": str(height),
+                "latest_block_time": latest[2],
+                "earliest_block_hash": earliest[0],
+                "earliest_app_hash": earliest[1],
+                "earliest_block_height": str(1 if height >= 1 else 0),
+                "earliest_block_time": earliest[2],
+                "catching_up": catching_up,
+            },
+            "validator_info": {
+                "address": hashlib.sha256(validator_key).digest()[:20].hex().upper(),
+                "pub_key": {"type": "tendermint/PubKeyEd25519", "value": _b64(validator_key)},
+                "voting_power": "0",  # a full node, not in the validator set
+            },
+        }
+
+    def comet_abci_info(self) -> dict[str, Any]:
+        """``ResultABCIInfo``: BaseApp ``Info`` (``omitempty`` drops zero values)."""
+        with self._lock:
+            height = max(0, self._settle() - self._comet_lag)
+        response: dict[str, Any] = {"data": POCKET_APP_NAME, "version": POCKET_APP_VERSION}
+        if height >= 1:
+            response["last_block_height"] = str(height)
+            response["last_block_app_hash"] = _b64(
+                hashlib.sha256(f"pocket-lab:app:{height}".encode()).digest())
+        return {"response": response}
 
     # ---- Shannon queries
 
@@ -2156,6 +2277,7 @@ class _ControlAPI:
                                                                  p.get("amount_upokt")),
             "/__lab/morse/params": lambda: chain.update_morse_params(
                 p.get("module", "pos"), p.get("params"), p.get("remove")),
+            "/__lab/comet": lambda: {"comet": chain.set_comet(p)},
             "/__lab/fault": lambda: {"fault": chain.set_fault(p)},
             "/__lab/latency": lambda: {"latency_ms": chain.set_latency(p.get("ms"))},
         }
@@ -2259,6 +2381,80 @@ class _MorseEndpoint:
                                          newline=False), _MORSE_JSON_UPPER)
 
 
+_COMET_JSON = "application/json"
+_GO_NOT_FOUND = Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
+
+
+class _CometEndpoint:
+    """CometBFT v0.38's RPC server (rpc/jsonrpc/server): URI routes and JSON-RPC on ``/``."""
+
+    def __init__(self, chain: ChainState) -> None:
+        self.chain = chain
+        self.rpc_address = ""  # tcp://HOST:PORT of the listener, set once it is bound
+        #: method → (result, cacheable) as rpc/core/routes.go registers them.
+        self._methods: dict[str, tuple[Callable[[], dict[str, Any]], bool]] = {
+            "abci_info": (chain.comet_abci_info, True),
+            "health": (lambda: {}, False),
+            "status": (lambda: chain.comet_status(self.rpc_address), False),
+        }
+
+    def handle(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> Reply:
+        if path == "/":
+            return self._json_rpc(body)
+        entry = self._methods.get(path[1:]) if path.startswith("/") else None
+        if entry is None:
+            return _GO_NOT_FOUND
+        result, cacheable = entry
+        headers = (("Cache-Control", "public, max-age=86400"),) if cacheable else ()
+        # URI requests carry no id: the server answers with -1 (URIClientRequestID).
+        return Reply(200, self._encode({"jsonrpc": "2.0", "id": -1, "result": result()}),
+                     _COMET_JSON, headers)
+
+    @staticmethod
+    def _encode(value: Any) -> bytes:
+        return _go_json_bytes(value, sort_keys=False, newline=False)
+
+    def _json_rpc(self, body: bytes) -> Reply:
+        """``makeJSONRPCHandler``: one request or a batch; notifications (no id) get nothing."""
+        if not body:
+            links = "".join(f'<a href="//{self.rpc_address.removeprefix("tcp://")}/{name}">'
+                            f'//{self.rpc_address.removeprefix("tcp://")}/{name}</a></br>'
+                            for name in sorted(self._methods))
+            page = ("<html><body><br>Available endpoints:<br>" + links
+                    + "<br>Endpoints that require arguments:<br></body></html>")
+            return Reply(200, page.encode(), "text/html")
+        try:
+            parsed = json.loads(body)
+            if not isinstance(parsed, (dict, list)):
+                raise ValueError(f"cannot unmarshal {type(parsed).__name__} into RPCRequest")
+        except (ValueError, UnicodeDecodeError) as exc:
+            error = {"code": -32700, "message": "Parse error. Invalid JSON",
+                     "data": f"error unmarshaling request: {exc}"}
+            return Reply(500, self._encode({"jsonrpc": "2.0", "error": error}), _COMET_JSON)
+        requests = parsed if isinstance(parsed, list) else [parsed]
+        responses: list[dict[str, Any]] = []
+        cache = True
+        for request in requests:
+            if not isinstance(request, dict) or request.get("id") is None:
+                continue
+            entry = self._methods.get(str(request.get("method", "")))
+            if entry is None:
+                cache = False
+                responses.append({"jsonrpc": "2.0", "id": request["id"],
+                                  "error": {"code": -32601, "message": "Method not found"}})
+                continue
+            result, cacheable = entry
+            cache = cache and cacheable
+            responses.append({"jsonrpc": "2.0", "id": request["id"], "result": result()})
+        if not responses:
+            return Reply(200, b"", "text/plain; charset=utf-8")
+        headers = (("Cache-Control", "public, max-age=86400"),) if cache else ()
+        return Reply(200, self._encode(responses[0] if len(responses) == 1 else responses),
+                     _COMET_JSON, headers)
+
+
+_Endpoint = _ShannonEndpoint | _MorseEndpoint | _CometEndpoint
+
 #: Replies of the fault modes that replace the real answer ("truncated" cuts the real one).
 _CANNED_FAULTS = {
     "http500": Reply(500, b"Internal Server Error\n", "text/plain; charset=utf-8"),
@@ -2276,7 +2472,7 @@ class _StandinHTTPServer(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], endpoint: _ShannonEndpoint | _MorseEndpoint,
+    def __init__(self, address: tuple[str, int], endpoint: _Endpoint,
                  control: _ControlAPI | None, stop_event: threading.Event, verbose: bool) -> None:
         self.endpoint = endpoint
         self.control = control
@@ -2420,19 +2616,22 @@ def _require_loopback(host: str) -> None:
 
 
 class PocketStandin:
-    """Both stand-in servers over one :class:`ChainState`; a context manager.
+    """The stand-in servers over one :class:`ChainState`; a context manager.
 
-    ``PocketStandin(seed).start()`` binds both ports (0 = any free port) and serves in daemon
-    threads; ``stop()`` closes listeners and open connections.
+    ``PocketStandin(seed).start()`` binds the Shannon and Morse ports, and the CometBFT port when
+    ``comet_addr`` is given (0 = any free port), and serves in daemon threads; ``stop()`` closes
+    listeners and open connections.
     """
 
     def __init__(self, seed: Mapping[str, Any] | None = None,
                  shannon_addr: tuple[str, int] = ("127.0.0.1", 0),
-                 morse_addr: tuple[str, int] = ("127.0.0.1", 0), *, verbose: bool = False) -> None:
-        for host, _ in (shannon_addr, morse_addr):
+                 morse_addr: tuple[str, int] = ("127.0.0.1", 0), *,
+                 comet_addr: tuple[str, int] | None = None, verbose: bool = False) -> None:
+        addresses = [shannon_addr, morse_addr] + ([comet_addr] if comet_addr is not None else [])
+        for host, _ in addresses:
             _require_loopback(host)
         self.chain = ChainState(seed)
-        self._addresses = (shannon_addr, morse_addr)
+        self._addresses = tuple(addresses)
         self._verbose = verbose
         self._stop_event = threading.Event()
         self._servers: list[_StandinHTTPServer] = []
@@ -2441,30 +2640,40 @@ class PocketStandin:
     def start(self) -> PocketStandin:
         if self._servers:
             raise RuntimeError("already started")
-        routing: tuple[tuple[_ShannonEndpoint | _MorseEndpoint, _ControlAPI | None], ...] = (
+        routing: list[tuple[_Endpoint, _ControlAPI | None]] = [
             (_ShannonEndpoint(self.chain), _ControlAPI(self.chain)),
             (_MorseEndpoint(self.chain), None),
-        )
+        ]
+        if len(self._addresses) > 2:
+            routing.append((_CometEndpoint(self.chain), None))
         try:
             for address, (endpoint, control) in zip(self._addresses, routing, strict=True):
-                self._servers.append(_StandinHTTPServer(address, endpoint, control,
-                                                        self._stop_event, self._verbose))
+                server = _StandinHTTPServer(address, endpoint, control, self._stop_event,
+                                            self._verbose)
+                self._servers.append(server)
+                if isinstance(endpoint, _CometEndpoint):
+                    endpoint.rpc_address = "tcp://" + self._url_of(server).removeprefix("http://")
         except OSError:
             self.stop()
             raise
-        for server, name in zip(self._servers, ("shannon", "morse"), strict=True):
+        names = ("shannon", "morse", "comet")[:len(self._servers)]
+        for server, name in zip(self._servers, names, strict=True):
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                       name=f"pocket-standin-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
+    @staticmethod
+    def _url_of(server: _StandinHTTPServer) -> str:
+        address = server.server_address
+        host, port = str(address[0]), int(address[1])
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
     def _url(self, index: int) -> str:
         if not self._servers:
             raise RuntimeError("not started")
-        address = self._servers[index].server_address
-        host, port = str(address[0]), int(address[1])
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return self._url_of(self._servers[index])
 
     @property
     def shannon_url(self) -> str:
@@ -2473,6 +2682,13 @@ class PocketStandin:
     @property
     def morse_url(self) -> str:
         return self._url(1)
+
+    @property
+    def comet_url(self) -> str:
+        """``http://HOST:PORT`` of the CometBFT RPC listener (``comet_addr`` must be given)."""
+        if len(self._addresses) < 3:
+            raise RuntimeError("no CometBFT listener: pass comet_addr")
+        return self._url(2)
 
     @property
     def control(self) -> StandinControl:
@@ -2603,6 +2819,12 @@ class StandinControl:
     def set_latency(self, ms: int) -> int:
         return int(self._call("POST", "/__lab/latency", {"ms": ms})["latency_ms"])
 
+    def set_comet(self, *, lag: int | None = None,
+                  catching_up: bool | None = None) -> dict[str, Any]:
+        """The CometBFT node's ``lag`` behind the chain and ``catching_up`` (None: unchanged)."""
+        return self._call("POST", "/__lab/comet", {"lag": lag, "catching_up": catching_up},
+                          "comet")
+
 
 # --------------------------------------------------------------------------- CLI
 
@@ -2620,13 +2842,16 @@ def _listen_address(text: str) -> tuple[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the stand-in until SIGTERM or SIGINT; print ``ready shannon=URL morse=URL``."""
+    """Run the stand-in until SIGTERM or SIGINT; print ``ready shannon=URL morse=URL``
+    (`` comet=URL`` appended with ``--comet-listen``)."""
     parser = argparse.ArgumentParser(
         prog="python -m fleetctl.lab.pocket_standin",
-        description="Pocket Network stand-in (Shannon REST + Morse RPC)")
+        description="Pocket Network stand-in (Shannon REST + Morse RPC [+ CometBFT RPC])")
     parser.add_argument("--state", type=Path, help="seed state JSON file (see module docs)")
     parser.add_argument("--shannon-listen", type=_listen_address, default=("127.0.0.1", 1317))
     parser.add_argument("--morse-listen", type=_listen_address, default=("127.0.0.1", 8081))
+    parser.add_argument("--comet-listen", type=_listen_address,
+                        help="also serve the full node's CometBFT RPC here (HOST:PORT)")
     parser.add_argument("--block-time", type=float, help="seconds per block (0 = frozen)")
     parser.add_argument("--latency-ms", type=int, help="latency added to every chain response")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -2640,7 +2865,8 @@ def main(argv: list[str] | None = None) -> int:
             seed["block_time"] = args.block_time
         if args.latency_ms is not None:
             seed["latency_ms"] = args.latency_ms
-        standin = PocketStandin(seed, args.shannon_listen, args.morse_listen, verbose=args.verbose)
+        standin = PocketStandin(seed, args.shannon_listen, args.morse_listen,
+                                comet_addr=args.comet_listen, verbose=args.verbose)
         standin.start()
     except (OSError, ValueError) as exc:
         print(f"pocket_standin: {exc}", file=sys.stderr)
@@ -2649,7 +2875,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    print(f"ready shannon={standin.shannon_url} morse={standin.morse_url}", flush=True)
+    comet = f" comet={standin.comet_url}" if args.comet_listen else ""
+    print(f"ready shannon={standin.shannon_url} morse={standin.morse_url}{comet}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

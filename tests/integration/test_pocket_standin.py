@@ -773,6 +773,241 @@ def test_morse_params_change(standin: PocketStandin) -> None:
         control.set_morse_params({"stake_minimum": "many"})
 
 
+# --------------------------------------------------------------------------- CometBFT RPC
+
+#: ``StatusResponse`` of CometBFT v0.38's ``rpc/openapi/openapi.yaml`` (components/schemas:
+#: JSONRPC, Status, NodeInfo, ProtocolVersion, SyncInfo, ValidatorInfo, PubKey), transcribed:
+#: every property it declares, with its type (64-bit integers are strings in CometBFT's JSON).
+COMET_STATUS_SCHEMA: dict[str, Any] = {
+    "jsonrpc": str,
+    "id": int,
+    "result": {
+        "node_info": {
+            "protocol_version": {"p2p": str, "block": str, "app": str},
+            "id": str, "listen_addr": str, "network": str, "version": str, "channels": str,
+            "moniker": str,
+            "other": {"tx_index": str, "rpc_address": str},
+        },
+        "sync_info": {
+            "latest_block_hash": str, "latest_app_hash": str, "latest_block_height": str,
+            "latest_block_time": str, "earliest_block_hash": str, "earliest_app_hash": str,
+            "earliest_block_height": str, "earliest_block_time": str, "catching_up": bool,
+        },
+        "validator_info": {"address": str, "pub_key": {"type": str, "value": str},
+                           "voting_power": str},
+    },
+}
+#: ``ABCIInfoResponse`` of the same spec: the properties it lists as required.
+COMET_ABCI_INFO_REQUIRED = ("data", "version", "app_version", "last_block_height",
+                            "last_block_app_hash")
+_GO_TIME_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z")
+
+
+def check_shape(value: Any, schema: Any, where: str = "$") -> None:
+    """``value`` has exactly the keys of ``schema`` (a dict) or its type (bool is no int)."""
+    if isinstance(schema, dict):
+        assert isinstance(value, dict), f"{where}: expected an object, got {value!r}"
+        assert set(value) == set(schema), \
+            f"{where}: keys {sorted(value)} differ from the spec's {sorted(schema)}"
+        for key, sub in schema.items():
+            check_shape(value[key], sub, f"{where}.{key}")
+    else:
+        assert isinstance(value, schema) and (schema is bool or not isinstance(value, bool)), \
+            f"{where}: expected {schema.__name__}, got {value!r}"
+
+
+def go_time_ns(text: str) -> int:
+    """Nanoseconds since the epoch of a UTC RFC 3339 time (Go or protobuf JSON)."""
+    match = _GO_TIME_RE.fullmatch(text)
+    assert match, f"{text!r} is not an RFC 3339 UTC time"
+    moment = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000_000 + int((match[2] or "0").ljust(9, "0"))
+
+
+@pytest.fixture()
+def comet() -> Iterator[PocketStandin]:
+    with PocketStandin(make_seed(), comet_addr=("127.0.0.1", 0)) as server:
+        yield server
+
+
+def comet_get(standin: PocketStandin, path: str, **kwargs: Any) -> Response:
+    return call(standin.comet_url, "GET", path, **kwargs)
+
+
+def comet_status(standin: PocketStandin) -> dict[str, Any]:
+    response = comet_get(standin, "/status")
+    assert response.status == 200, response
+    body = response.json()
+    check_shape(body, COMET_STATUS_SCHEMA)
+    return body["result"]
+
+
+def test_comet_status_matches_spec_and_chain(comet: PocketStandin) -> None:
+    response = comet_get(comet, "/status")
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    assert "cache-control" not in response.headers  # status is not cacheable (routes.go)
+    body = response.json()
+    check_shape(body, COMET_STATUS_SCHEMA)
+    assert (body["jsonrpc"], body["id"]) == ("2.0", -1)  # URI requests carry no id
+
+    node, sync, validator = (body["result"][k]
+                             for k in ("node_info", "sync_info", "validator_info"))
+    assert node["network"] == "pocket-lab-test"
+    assert all(re.fullmatch(r"\d+", v) for v in node["protocol_version"].values())
+    assert re.fullmatch(r"[0-9a-f]{40}", node["id"])
+    assert re.fullmatch(r"0\.38\.\d+", node["version"])
+    assert node["other"]["rpc_address"] == "tcp://" + comet.comet_url.removeprefix("http://")
+
+    header = get(comet, "/cosmos/base/tendermint/v1beta1/blocks/latest").json()["block"]["header"]
+    assert sync["latest_block_height"] == header["height"] == "1005"
+    assert sync["latest_block_hash"] == lab_block_hash(1005).hex().upper()
+    assert sync["latest_app_hash"] == base64.b64decode(header["app_hash"]).hex().upper()
+    assert go_time_ns(sync["latest_block_time"]) == go_time_ns(header["time"])
+    assert (sync["earliest_block_height"], sync["earliest_block_hash"]) == (
+        "1", lab_block_hash(1).hex().upper())
+    assert re.fullmatch(r"[0-9A-F]{64}", sync["earliest_app_hash"])
+    go_time_ns(sync["earliest_block_time"])
+    assert sync["catching_up"] is False
+    assert morse(comet, "/v1/query/height").json() == {"height": 1005}  # one chain, one height
+
+    assert re.fullmatch(r"[0-9A-F]{40}", validator["address"])
+    assert validator["pub_key"]["type"] == "tendermint/PubKeyEd25519"
+    assert len(base64.b64decode(validator["pub_key"]["value"], validate=True)) == 32
+    assert validator["voting_power"] == "0"
+
+
+def test_comet_health_and_abci_info(comet: PocketStandin) -> None:
+    health = comet_get(comet, "/health")
+    assert (health.status, health.headers["content-type"]) == (200, "application/json")
+    assert health.json() == {"jsonrpc": "2.0", "id": -1, "result": {}}
+
+    info = comet_get(comet, "/abci_info")
+    assert info.status == 200
+    assert info.headers["cache-control"] == "public, max-age=86400"  # rpc.Cacheable()
+    body = info.json()
+    assert (body["jsonrpc"], body["id"]) == ("2.0", -1)
+    response = body["result"]["response"]
+    # The spec lists app_version as required; CometBFT's ``omitempty`` drops it at version 0.
+    assert set(response) == set(COMET_ABCI_INFO_REQUIRED) - {"app_version"}
+    assert response["data"] == "pocket" and isinstance(response["version"], str)
+    assert response["last_block_height"] == "1005"
+    header = get(comet, "/cosmos/base/tendermint/v1beta1/blocks/latest").json()["block"]["header"]
+    assert response["last_block_app_hash"] == header["app_hash"]
+
+
+def test_comet_lag_and_catching_up(comet: PocketStandin) -> None:
+    control = comet.control
+    assert control.state()["comet"] == {"lag": 0, "catching_up": False}
+    assert control.set_comet(lag=5) == {"lag": 5, "catching_up": False}
+    sync = comet_status(comet)["sync_info"]
+    assert (sync["latest_block_height"], sync["catching_up"]) == ("1000", False)
+    assert sync["latest_block_hash"] == lab_block_hash(1000).hex().upper()
+    network = get(comet, "/cosmos/base/tendermint/v1beta1/blocks/latest").json()
+    assert network["block"]["header"]["height"] == "1005"  # the network is not behind
+    assert morse(comet, "/v1/query/height").json() == {"height": 1005}
+    abci = comet_get(comet, "/abci_info").json()["result"]["response"]
+    assert abci["last_block_height"] == "1000"
+
+    assert control.set_comet(catching_up=True) == {"lag": 5, "catching_up": True}
+    assert comet_status(comet)["sync_info"]["catching_up"] is True
+    control.advance(3)  # the lag is in blocks behind the chain: the node follows it
+    assert comet_status(comet)["sync_info"]["latest_block_height"] == "1003"
+    assert control.state()["comet"] == {"lag": 5, "catching_up": True}
+
+    # Lagging past genesis: an empty block store (rpc/core/status.go zero values).
+    control.set_comet(lag=2000)
+    sync = comet_status(comet)["sync_info"]
+    assert sync == {
+        "latest_block_hash": "", "latest_app_hash": "", "latest_block_height": "0",
+        "latest_block_time": "1970-01-01T00:00:00Z", "earliest_block_hash": "",
+        "earliest_app_hash": "", "earliest_block_height": "0",
+        "earliest_block_time": "1970-01-01T00:00:00Z", "catching_up": True,
+    }
+    assert comet_get(comet, "/abci_info").json()["result"]["response"] == {
+        "data": "pocket", "version": abci["version"]}
+
+    for payload, fragment in (({"lag": -1}, "lag"), ({"lag": "three"}, "lag"),
+                              ({"catching_up": "yes"}, "catching_up"), ({"behind": 1}, "behind")):
+        bad = call(comet.shannon_url, "POST", "/__lab/comet", payload)
+        assert bad.status == 400 and fragment in bad.json()["error"], (payload, bad.json())
+    assert control.state()["comet"] == {"lag": 2000, "catching_up": True}
+    control.reset()
+    assert control.state()["comet"] == {"lag": 0, "catching_up": False}
+    assert comet_status(comet)["sync_info"]["latest_block_height"] == "1005"
+
+
+def test_comet_seeded_lag() -> None:
+    seed = make_seed(comet={"lag": 7, "catching_up": True})
+    with PocketStandin(seed, comet_addr=("127.0.0.1", 0)) as server:
+        sync = comet_status(server)["sync_info"]
+        assert (sync["latest_block_height"], sync["catching_up"]) == ("998", True)
+        state = server.control.state()
+        assert state["comet"] == {"lag": 7, "catching_up": True}
+        assert ChainState(state).export() == state
+
+
+def test_comet_json_rpc_and_unknown_paths(comet: PocketStandin) -> None:
+    single = call(comet.comet_url, "POST", "/", {"jsonrpc": "2.0", "id": 7, "method": "status"})
+    body = single.json()
+    check_shape(body, COMET_STATUS_SCHEMA)
+    assert body["id"] == 7 and body["result"]["sync_info"]["latest_block_height"] == "1005"
+
+    batch = call(comet.comet_url, "POST", "/", [
+        {"jsonrpc": "2.0", "id": "a", "method": "health"},
+        {"jsonrpc": "2.0", "method": "health"},  # a notification: no answer
+        {"jsonrpc": "2.0", "id": 2, "method": "nope"},
+    ]).json()
+    assert batch == [{"jsonrpc": "2.0", "id": "a", "result": {}},
+                     {"jsonrpc": "2.0", "id": 2,
+                      "error": {"code": -32601, "message": "Method not found"}}]
+    parse = call(comet.comet_url, "POST", "/", raw=b"{oops")
+    assert parse.status == 500
+    error = parse.json()
+    assert "id" not in error and error["error"]["code"] == -32700
+    listing = call(comet.comet_url, "POST", "/", raw=b"")
+    assert listing.status == 200 and b"/status" in listing.body
+
+    missing = comet_get(comet, "/v1/query/height")
+    assert (missing.status, missing.body) == (404, b"404 page not found\n")
+    assert comet_get(comet, "/status?height=3").status == 200  # URI args it does not take: ignored
+    assert call(comet.comet_url, "POST", "/status").json()["id"] == -1  # any method on a URI route
+    # The control API lives on the Shannon port only.
+    assert comet_get(comet, "/__lab/state").status == 404
+
+
+def test_comet_faults_and_latency(comet: PocketStandin) -> None:
+    control = comet.control
+    control.set_fault("http503", path_prefix="/status", count=1)
+    assert get(comet, "/cosmos/base/tendermint/v1beta1/blocks/latest").status == 200
+    assert comet_get(comet, "/health").status == 200  # prefix does not match
+    assert comet_get(comet, "/status").status == 503
+    assert comet_get(comet, "/status").status == 200  # count exhausted
+
+    control.set_fault("garbage")  # no prefix: every listener
+    with pytest.raises(ValueError):
+        comet_get(comet, "/status").json()
+    control.set_fault("hang", path_prefix="/status", count=1)
+    with pytest.raises(TimeoutError):
+        comet_get(comet, "/status", timeout=0.5)
+    control.set_fault("none")
+    assert comet_get(comet, "/status").status == 200
+
+    control.set_latency(300)
+    started = time.monotonic()
+    assert comet_get(comet, "/health").status == 200
+    assert time.monotonic() - started >= 0.3
+    control.set_latency(0)
+
+
+def test_comet_listener_is_optional(standin: PocketStandin) -> None:
+    with pytest.raises(RuntimeError):
+        standin.comet_url
+    with pytest.raises(ValueError):
+        PocketStandin({}, comet_addr=("0.0.0.0", 0))
+
+
+
 # --------------------------------------------------------------------------- lab behaviour
 
 
@@ -907,6 +1142,9 @@ def test_state_export_and_reset(standin: PocketStandin) -> None:
     ({"shannon": {"supplier": []}}, "seed.shannon: unknown field(s) supplier"),
     ({"shannon": {"suppliers": [{"operator_address": "x", "stake": 5}]}}, "unknown field(s) stake"),
     ({"fault": {"mode": "melt"}}, "seed.fault.mode"),
+    ({"comet": {"lag": -1}}, "seed.comet.lag"),
+    ({"comet": {"catching_up": 1}}, "seed.comet.catching_up"),
+    ({"comet": {"behind": 1}}, "seed.comet: unknown field(s) behind"),
 ])
 def test_seed_validation(seed: dict[str, Any], fragment: str) -> None:
     with pytest.raises(SeedError, match=re.escape(fragment)):
@@ -975,6 +1213,34 @@ def test_cli_ready_line_and_signal(tmp_path: Path, signum: int) -> None:
         assert process.wait(timeout=10) == 0
         assert process.stderr is not None
         assert process.stderr.read() == ""  # quiet: no per-request log lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_cli_comet_listener(tmp_path: Path) -> None:
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps(make_seed()))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(seed_file),
+         "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0",
+         "--comet-listen", "127.0.0.1:0"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = _read_line(process.stdout, timeout=20)
+        match = re.fullmatch(r"ready shannon=(http://127\.0\.0\.1:\d+) morse=http://127\.0\.0\.1:\d+ "
+                             r"comet=(http://127\.0\.0\.1:\d+)\n", line)
+        assert match, line
+        shannon_url, comet_url = match.groups()
+        status = call(comet_url, "GET", "/status").json()["result"]
+        assert status["sync_info"]["latest_block_height"] == "1005"
+        assert status["node_info"]["network"] == "pocket-lab-test"
+        call(shannon_url, "POST", "/__lab/comet", {"lag": 4})
+        status = call(comet_url, "GET", "/status").json()["result"]
+        assert status["sync_info"]["latest_block_height"] == "1001"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
     finally:
         if process.poll() is None:
             process.kill()
