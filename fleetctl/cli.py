@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-alerts", action="store_true", help="check only: no alert state, no notifications")
     p.add_argument("--no-record", action="store_true", help="change no state (stake history, alerts, remediation)")
 
+    p = command("exporter", "serve the health sweep's metrics on /metrics for Prometheus, sweeping in the "
+                "background (binds to 127.0.0.1 unless --listen says otherwise)", cmd_exporter)
+    p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:9877", help="where to serve (default 127.0.0.1:9877)")
+    p.add_argument("--interval", type=_positive(float), metavar="S", default=60.0, help="seconds between sweeps (default 60)")
+    p.add_argument("--timeout", type=_positive(float), metavar="S", help="seconds per check (default health.timeout)")
+    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="requests in flight (default 128)")
+    p.add_argument("--db", metavar="PATH", help="state store (stake history), as for health")
+
     lab = command("lab", "the local lab: a small real fleet on this machine (root)", cmd_lab_help)
     labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     for name, help_text, func in (
@@ -348,6 +356,8 @@ def cmd_health(args: argparse.Namespace) -> int:
         return 3
     from fleetctl.health.run import HealthOptions, run_health
 
+    if args.remediate and args.no_record:
+        raise UserError("health: --remediate needs its state (what it took out of rotation); drop --no-record")
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
                             record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
     report = run_health(fleet, options, on_step=out.debug)
@@ -363,6 +373,27 @@ def cmd_health(args: argparse.Namespace) -> int:
             return 3
     views.health(out, report, nagios=args.nagios)
     return report.exit_code
+
+
+def cmd_exporter(args: argparse.Namespace) -> int:
+    from fleetctl.health.exporter import Exporter, parse_listen
+    from fleetctl.health.run import HealthOptions, run_health
+    from fleetctl.spec.loader import load_inventory
+
+    out = args.out
+    host, port = parse_listen(args.listen)
+    _load_or_exit(args)  # a broken inventory at start is a usage error, not a silent exporter
+    path = _inventory_path(args)
+    options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db, alerts=False)
+    exporter = Exporter(lambda: load_inventory(path), lambda fleet: run_health(fleet, options),
+                        interval=args.interval, log=out.info)
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        out.info(f"exporter: listening on {host}, not loopback: anyone who reaches it reads the fleet's state")
+    try:
+        exporter.run(host, port)
+    except OSError as exc:
+        raise FleetError(f"exporter: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return EXIT_OK
 
 
 def cmd_lab_help(args: argparse.Namespace) -> int:

@@ -324,9 +324,15 @@ class Verdict:
     target: ExecTarget
     level: Level
     message: str
-    state: str  # ok, unreachable, stopped, error, syncing, lagging, diverged, slow, mismatch
+    state: str  # the worst: ok, unreachable, stopped, error, syncing, lagging, diverged, slow, mismatch, peers
     values: dict[str, float]
     facts: dict[str, Any]
+    states: tuple[str, ...] = ()  # every state found, worst first
+
+    @property
+    def healthy(self) -> bool:
+        """Answering, in sync, on the majority chain (what a balancer may route to)."""
+        return bool(self.values.get("up")) and not ({"syncing", "lagging", "diverged"} & set(self.states))
 
 
 @dataclass(frozen=True)
@@ -449,7 +455,7 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
         if p.notes and level is Level.OK:
             message += "; " + "; ".join(p.notes)
         facts["notes"] = list(p.notes)
-        verdicts.append(Verdict(t, level, message, state, values, facts))
+        verdicts.append(Verdict(t, level, message, state, values, facts, tuple(f[2] for f in found)))
 
     described = tuple((h, len(m), tuple(sorted({parse_client_version(p.client_version)[0] or p.target.client or "?"
                                                   for p in m}))) for h, m in sorted(groups.items()))

@@ -202,7 +202,7 @@ def metric_families(report: HealthReport) -> Iterator[Any]:
     yield check
     families: dict[str, tuple[list[str], list[tuple[list[str], float]]]] = {}
     for c in report.checks:
-        base = [("target", c.target)] + [(k, c.labels[k]) for k in ("chain", "client", "host") if k in c.labels and k != "target"]
+        base = [("target", c.target)] + [(k, c.labels[k]) for k in ("chain", "client", "host", "name") if k in c.labels]
         for s in c.samples:
             name = f"{c.kind}_{s.name}"
             labels = base + list(s.labels)

@@ -159,7 +159,8 @@ def judge_balancer(read: BalancerRead, pulled: set[str] | None = None) -> tuple[
               "backends_down": float(len(down)), "backends_maint": float(len(maint))}
     parts = [f"{len(up)} of {len(read.servers)} backends up"]
     if down:
-        parts.append("down: " + ", ".join(f"{s.name} ({s.check or s.status})" for s in down))
+        parts.append("down: " + ", ".join(f"{s.name} ({s.status if '/' in s.status else s.check or s.status})"
+                                          for s in down))
     ours = [s.name for s in maint if s.name in pulled]
     theirs = [s.name for s in maint if s.name not in pulled]
     if ours:

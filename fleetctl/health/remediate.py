@@ -1,0 +1,251 @@
+"""Self-healing backends: ``fleetctl health --remediate``.
+
+After a sweep, for every balancer (HAProxy) whose stats could be read:
+
+* a backend whose endpoint is DIVERGED, lagging or syncing is taken out of rotation through
+  HAProxy's runtime API (``set server <chain>-nodes/<server> state maint``), unless no other
+  server of the pool would be left up, in rotation and healthy: the last healthy backend is
+  never removed (a pool serving slightly stale data beats a pool serving nothing);
+* a backend fleetctl took out is put back (``state ready``) once its endpoint has been healthy
+  (answering, in sync, on the majority chain) for ``health.remediate_rise`` consecutive runs; a
+  run where it is not healthy starts the count again;
+* a backend fleetctl took out that is found back in rotation while still unhealthy (HAProxy was
+  restarted, by ``apply`` say) is taken out again.
+
+What fleetctl took out is recorded in the state store (table ``remediations``), so the decision
+survives restarts and overlapping runs (each update is one ``BEGIN IMMEDIATE`` transaction).
+Every action is logged (stderr and ``remediation.log`` beside the store, JSON lines) and
+returned, and ``fleetctl health`` alerts on it (an event notification per action).
+
+The runtime API is HAProxy's admin socket on the balancer's host
+(``<fleet_config_root>/balancer/<name>/run/admin.sock``, the balancer role's layout), reached
+over SSH (:mod:`fleetctl.provision.sshexec`) with the host's own Python, which Ansible already
+needs on every host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleetctl.health.execution import Verdict
+from fleetctl.health.services import BalancerRead, ServerState
+from fleetctl.provision.sshexec import ssh_run
+from fleetctl.spec.model import Fleet, Host
+
+__all__ = ["BAD_STATES", "admin_socket", "plan_actions", "remediate", "runtime_command"]
+
+#: Endpoint states that take a backend out of rotation.
+BAD_STATES = ("diverged", "lagging", "syncing")
+DEFAULT_CONFIG_ROOT = "/etc/fleetctl"
+LOG_NAME = "remediation.log"
+
+# Send one runtime API command to a unix socket and print the answer (argv: socket, command).
+_SOCKET_CLIENT = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_UNIX);s.settimeout(5);s.connect(sys.argv[1])\n"
+    "s.sendall(sys.argv[2].encode()+b'\\n');out=b''\n"
+    "while True:\n"
+    " d=s.recv(65536)\n"
+    " if not d:break\n"
+    " out+=d\n"
+    "sys.stdout.write(out.decode(errors='replace'))\n"
+)
+
+
+def _render(text: str, host: Host) -> str:
+    """A host variable that may hold Jinja (``{{ inventory_hostname }}``), rendered as Ansible
+    would for the simple cases; ValueError if it cannot be."""
+    if "{{" not in text and "{%" not in text:
+        return text
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    context = {k: v for k, v in host.vars.items() if isinstance(v, (str, int, float, bool))}
+    context.update(inventory_hostname=host.name, inventory_hostname_short=host.name.split(".")[0])
+    try:
+        rendered = env.from_string(text).render(**context)
+    except jinja2.TemplateError as exc:
+        raise ValueError(f"cannot resolve {text!r} for {host.name}: {exc}") from None
+    if "{{" in rendered:  # a variable that is itself a template
+        return _render(rendered, host)
+    return rendered
+
+
+def admin_socket(host: Host, balancer: str) -> str:
+    """The balancer's runtime API socket on its host (the balancer role's layout)."""
+    root = host.vars.get("fleet_config_root") or DEFAULT_CONFIG_ROOT
+    return f"{_render(str(root), host).rstrip('/')}/balancer/{balancer}/run/admin.sock"
+
+
+def runtime_command(host: Host, balancer: str, command: str) -> str:
+    """The remote shell command that sends ``command`` to the balancer's runtime API."""
+    python = host.vars.get("ansible_python_interpreter")
+    if not isinstance(python, str) or "{{" in python or python in ("auto", "auto_silent", "auto_legacy"):
+        python = "python3"
+    return " ".join(shlex.quote(part) for part in (python, "-c", _SOCKET_CLIENT, admin_socket(host, balancer), command))
+
+
+def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[str, dict[str, Any]],
+                 rise: int) -> list[dict[str, Any]]:
+    """What to do on one balancer (pure): ``pull``, ``restore``, ``keep`` (refused: last healthy),
+    ``count`` (a pulled server healthy this run, not yet ``rise`` times), ``reset`` (a pulled
+    server unhealthy again), ``forget`` (a recorded server no longer in the pool)."""
+    servers: dict[str, ServerState] = {s.name: s for s in read.servers}
+
+    def bad(name: str) -> str | None:
+        v = verdicts.get(name)
+        if v is None:
+            return None
+        found = [s for s in v.states if s in BAD_STATES]
+        return found[0] if found else None
+
+    def healthy(name: str) -> bool:
+        v = verdicts.get(name)
+        return v is not None and v.healthy
+
+    in_rotation_ok = [s.name for s in read.servers if s.up and not s.maint and bad(s.name) is None
+                      and healthy(s.name)]
+    actions: list[dict[str, Any]] = []
+    for name in sorted(pulled):
+        if name not in servers:
+            actions.append({"action": "forget", "server": name})
+    for s in read.servers:
+        state = bad(s.name)
+        v = verdicts.get(s.name)
+        if s.name in pulled:
+            if healthy(s.name):
+                runs = int(pulled[s.name].get("healthy_runs", 0)) + 1
+                if runs >= rise:
+                    actions.append({"action": "restore", "server": s.name, "healthy_runs": runs,
+                                    "reason": f"healthy for {runs} run(s)"})
+                else:
+                    actions.append({"action": "count", "server": s.name, "healthy_runs": runs})
+            else:
+                actions.append({"action": "reset", "server": s.name, "healthy_runs": 0})
+                if not s.maint and state is not None:
+                    actions.append({"action": "pull", "server": s.name, "state": state, "again": True,
+                                    "reason": v.message if v else state})
+        elif state is not None and not s.maint:
+            if not in_rotation_ok:
+                actions.append({"action": "keep", "server": s.name, "state": state,
+                                "reason": "it is the last healthy backend left in rotation" if s.up else
+                                "no healthy backend would be left in rotation"})
+            else:
+                actions.append({"action": "pull", "server": s.name, "state": state,
+                                "reason": v.message if v else state})
+    return actions
+
+
+async def remediate(fleet: Fleet, result: Any, *, db: Path, run_started: float, timeout: float,
+                    record: bool = True, on_step: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
+    """Apply :func:`plan_actions` on every balancer; the actions taken (and refused)."""
+    from fleetctl.pocket.history import HistoryStore
+
+    store = HistoryStore(db)
+    done: list[dict[str, Any]] = []
+    with store.run(write=True) as run:  # creates/migrates the store
+        conn = run._conn
+        assert conn is not None
+        rows = conn.execute("SELECT host, balancer, server, reason, pulled_at, healthy_runs, last_run_started "
+                            "FROM remediations").fetchall()
+    pulled: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for host, balancer, server, reason, pulled_at, healthy_runs, last in rows:
+        pulled.setdefault((host, balancer), {})[server] = {
+            "reason": reason, "pulled_at": pulled_at, "healthy_runs": healthy_runs, "last_run_started": last}
+    for read in result.balancers:
+        if read.error is not None or read.missing_backend or not read.servers or read.host not in fleet.hosts:
+            continue
+        host = fleet.hosts[read.host]
+        mine = pulled.get((read.host, read.name), {})
+        for act in plan_actions(read, result.verdicts, mine, fleet.health.remediate_rise):
+            server = act["server"]
+            where = f"{server} in {read.name} on {read.host}"
+            entry = {"host": read.host, "balancer": read.name, "chain": read.chain, **act}
+            if act["action"] in ("pull", "restore"):
+                command = (f"set server {read.chain}-nodes/{server} state "
+                           + ("maint" if act["action"] == "pull" else "ready"))
+                error = await _runtime(host, read.name, command, timeout)
+                verb = "took out of rotation" if act["action"] == "pull" else "put back into rotation"
+                if error is not None:
+                    entry["ok"] = False
+                    entry["message"] = f"could not {'take' if act['action'] == 'pull' else 'put'} {where} " \
+                                       f"{'out of' if act['action'] == 'pull' else 'back into'} rotation: {error}"
+                else:
+                    entry["ok"] = True
+                    entry["message"] = f"{verb} {where}: {act.get('reason', '')}".rstrip(": ")
+                    _record(db, read, act, run_started)
+                done.append(entry)
+                _log(db, entry, on_step)
+            elif act["action"] == "keep":
+                entry["ok"] = True
+                entry["message"] = f"kept {where} although {act['state']}: {act['reason']}"
+                done.append(entry)
+                _log(db, entry, on_step)
+            else:  # count, reset, forget: bookkeeping only
+                _record(db, read, act, run_started)
+    return done
+
+
+async def _runtime(host: Host, balancer: str, command: str, timeout: float) -> str | None:
+    """Send one runtime API command; None on success, else a one-line reason."""
+    try:
+        remote = runtime_command(host, balancer, command)
+    except ValueError as exc:
+        return str(exc)
+    res = await ssh_run(host, remote, timeout=max(timeout, 5.0))
+    if res.error is not None:
+        return res.error
+    answer = " ".join(res.stdout.decode(errors="replace").split())
+    if res.returncode != 0:
+        err = " ".join(res.stderr.decode(errors="replace").split())
+        return f"runtime API unreachable ({err[-160:] or f'exit {res.returncode}'})"
+    if answer:  # HAProxy answers nothing on success, an explanation otherwise
+        return f"HAProxy: {answer[:160]}"
+    return None
+
+
+def _record(db: Path, read: BalancerRead, act: dict[str, Any], run_started: float) -> None:
+    from fleetctl.pocket.history import HistoryStore
+
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    key = (read.host, read.name, act["server"])
+    with HistoryStore(db).run(write=True) as run:
+        conn: sqlite3.Connection | None = run._conn
+        assert conn is not None
+        if act["action"] == "pull":
+            conn.execute("INSERT INTO remediations (host, balancer, server, reason, pulled_at, healthy_runs, "
+                         "last_run_started) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (host, balancer, server) "
+                         "DO UPDATE SET reason = excluded.reason, healthy_runs = 0, "
+                         "last_run_started = excluded.last_run_started",
+                         (*key, str(act.get("reason", act.get("state", ""))), now, run_started))
+        elif act["action"] in ("restore", "forget"):
+            conn.execute("DELETE FROM remediations WHERE host = ? AND balancer = ? AND server = ?", key)
+        elif act["action"] == "count":
+            # One count per run, however many runs overlap: only a newer run moves it.
+            conn.execute("UPDATE remediations SET healthy_runs = healthy_runs + 1, last_run_started = ? "
+                         "WHERE host = ? AND balancer = ? AND server = ? "
+                         "AND (last_run_started IS NULL OR last_run_started < ?)", (run_started, *key, run_started))
+        elif act["action"] == "reset":
+            conn.execute("UPDATE remediations SET healthy_runs = 0, last_run_started = ? "
+                         "WHERE host = ? AND balancer = ? AND server = ?", (run_started, *key))
+
+
+def _log(db: Path, entry: dict[str, Any], on_step: Callable[[str], None]) -> None:
+    """Every action (and refusal) to stderr through ``on_step`` and to remediation.log."""
+    line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
+    on_step(f"remediation: {entry['message']}")
+    path = db.with_name(LOG_NAME)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+    except OSError:
+        pass
