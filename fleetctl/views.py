@@ -278,8 +278,8 @@ def health(out: Out, report: Any, nagios: bool = False) -> None:
             ok[c.kind] = ok.get(c.kind, 0) + 1
     if ok and not out.verbose:
         out.info("OK: " + ", ".join(f"{n} {kind}" for kind, n in ok.items()) + " (-v lists them)")
-    for action in report.remediation:
-        out.info(f"remediation: {action.get('message')}")
+    for action in report.remediation:  # actions are results: shown even with -q
+        out.error(f"remediation: {action.get('message')}")
     alerts = report.alerts or {}
     if alerts.get("sent") or alerts.get("errors"):
         out.info(f"alerts: {alerts.get('sent', 0)} notification(s) sent" +

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,3 +44,30 @@ def lab():
     assert status["up"], status
     yield lab
     lab.down()
+
+
+def wipe_managed() -> None:
+    """Remove every fleetctl-managed container and fleet volume from the lab's hosts."""
+    from fleetctl.plan.model import LABEL_MANAGED
+    from fleetctl.provision.dockerssh import docker_client
+    from fleetctl.spec.loader import load_inventory
+
+    fleet = load_inventory(LAB_INV)
+    for host in fleet.hosts.values():
+        client = docker_client(host)
+        try:
+            for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"}):
+                c.remove(force=True)
+            for v in client.volumes.list():
+                if v.name.startswith("fleet-"):
+                    v.remove(force=True)
+        finally:
+            client.close()
+
+
+def apply_json(root: Path, *extra: str) -> tuple[int, dict]:
+    proc = run_cli("apply", "-i", str(root), "-o", "json", "--yes", *extra, timeout=600)
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"apply exited {proc.returncode}: {proc.stdout}\n{proc.stderr}") from None

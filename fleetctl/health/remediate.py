@@ -25,6 +25,7 @@ needs on every host.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -135,8 +136,7 @@ def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[
         elif state is not None and not s.maint:
             if not in_rotation_ok:
                 actions.append({"action": "keep", "server": s.name, "state": state,
-                                "reason": "it is the last healthy backend left in rotation" if s.up else
-                                "no healthy backend would be left in rotation"})
+                                "reason": "no healthy backend would be left in rotation"})
             else:
                 actions.append({"action": "pull", "server": s.name, "state": state,
                                 "reason": v.message if v else state})
@@ -159,37 +159,42 @@ async def remediate(fleet: Fleet, result: Any, *, db: Path, run_started: float, 
     for host, balancer, server, reason, pulled_at, healthy_runs, last in rows:
         pulled.setdefault((host, balancer), {})[server] = {
             "reason": reason, "pulled_at": pulled_at, "healthy_runs": healthy_runs, "last_run_started": last}
-    for read in result.balancers:
-        if read.error is not None or read.missing_backend or not read.servers or read.host not in fleet.hosts:
-            continue
+    async def one_balancer(read: BalancerRead) -> list[dict[str, Any]]:
         host = fleet.hosts[read.host]
         mine = pulled.get((read.host, read.name), {})
+        taken: list[dict[str, Any]] = []
         for act in plan_actions(read, result.verdicts, mine, fleet.health.remediate_rise):
             server = act["server"]
             where = f"{server} in {read.name} on {read.host}"
             entry = {"host": read.host, "balancer": read.name, "chain": read.chain, **act}
             if act["action"] in ("pull", "restore"):
-                command = (f"set server {read.chain}-nodes/{server} state "
-                           + ("maint" if act["action"] == "pull" else "ready"))
+                pull = act["action"] == "pull"
+                command = f"set server {read.chain}-nodes/{server} state " + ("maint" if pull else "ready")
                 error = await _runtime(host, read.name, command, timeout)
-                verb = "took out of rotation" if act["action"] == "pull" else "put back into rotation"
                 if error is not None:
                     entry["ok"] = False
-                    entry["message"] = f"could not {'take' if act['action'] == 'pull' else 'put'} {where} " \
-                                       f"{'out of' if act['action'] == 'pull' else 'back into'} rotation: {error}"
+                    entry["message"] = (f"could not {'take' if pull else 'put'} {where} "
+                                        f"{'out of' if pull else 'back into'} rotation: {error}")
                 else:
                     entry["ok"] = True
+                    verb = "took out of rotation" if pull else "put back into rotation"
                     entry["message"] = f"{verb} {where}: {act.get('reason', '')}".rstrip(": ")
                     _record(db, read, act, run_started)
-                done.append(entry)
+                taken.append(entry)
                 _log(db, entry, on_step)
             elif act["action"] == "keep":
                 entry["ok"] = True
                 entry["message"] = f"kept {where} although {act['state']}: {act['reason']}"
-                done.append(entry)
+                taken.append(entry)
                 _log(db, entry, on_step)
             else:  # count, reset, forget: bookkeeping only
                 _record(db, read, act, run_started)
+        return taken
+
+    usable = [read for read in result.balancers
+              if read.error is None and not read.missing_backend and read.servers and read.host in fleet.hosts]
+    for taken in await asyncio.gather(*(one_balancer(read) for read in usable)):
+        done.extend(taken)
     return done
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from fleetctl.lab import manager as M
-from fleetctl.plan.model import LABEL_MANAGED
 from fleetctl.provision.dockerssh import docker_client
 from fleetctl.spec.loader import load_inventory
 
-from conftest import EXAMPLE, LAB_INV, run_cli
+from conftest import EXAMPLE, LAB_INV, apply_json, run_cli, wipe_managed
 
 pytestmark = pytest.mark.lab
 
@@ -38,23 +37,9 @@ def inv(lab, tmp_path_factory):
     """A copy of the lab inventory the tests may edit; everything fleetctl made is removed after."""
     root = tmp_path_factory.mktemp("inv") / "lab"
     shutil.copytree(LAB_INV, root)
-    _wipe_managed()
+    wipe_managed()
     yield root
-    _wipe_managed()
-
-
-def _wipe_managed() -> None:
-    fleet = load_inventory(LAB_INV)
-    for host in fleet.hosts.values():
-        client = docker_client(host)
-        try:
-            for c in client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"}):
-                c.remove(force=True)
-            for v in client.volumes.list():
-                if v.name.startswith("fleet-"):
-                    v.remove(force=True)
-        finally:
-            client.close()
+    wipe_managed()
 
 
 def set_fleet(root: Path, **subs: str) -> None:
@@ -69,14 +54,6 @@ def plan_json(root: Path, *extra: str) -> tuple[int, dict]:
     proc = run_cli("plan", "-i", str(root), "-o", "json", *extra)
     assert proc.returncode in (0, 2), proc.stderr
     return proc.returncode, json.loads(proc.stdout)
-
-
-def apply_json(root: Path, *extra: str) -> tuple[int, dict]:
-    proc = run_cli("apply", "-i", str(root), "-o", "json", "--yes", *extra, timeout=600)
-    try:
-        return proc.returncode, json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError(f"apply exited {proc.returncode}: {proc.stdout}\n{proc.stderr}") from None
 
 
 def test_offline_plan_connects_nowhere():
@@ -308,7 +285,7 @@ def test_morse_fleet_chains_json_and_relay(inv, tmp_path):
     (the lab's stand-in image) relays through it to the chain."""
     import hashlib
 
-    _wipe_managed()
+    wipe_managed()
     root = tmp_path / "morse"
     shutil.copytree(LAB_INV, root)
     nodes = [hashlib.sha256(f"lab-morse-node-{i}".encode()).hexdigest()[:40] for i in range(1, 4)]
@@ -343,4 +320,4 @@ def test_morse_fleet_chains_json_and_relay(inv, tmp_path):
         rc, plan = plan_json(root)
         assert plan["changes"] == 0, plan
     finally:
-        _wipe_managed()
+        wipe_managed()

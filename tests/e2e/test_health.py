@@ -1,0 +1,307 @@
+"""`fleetctl health` on the lab: real hosts over SSH, real Docker engines, real HAProxy balancers,
+the lab's client fronts injecting every fault they can, and `--remediate` through HAProxy's
+runtime API.
+
+The fleet is applied once (3 provisioned nodes + the 3 adopted fronts behind an HAProxy on each
+host, a RelayMiner per host); each test injects faults and clears them at the end."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleetctl.lab import manager as M
+from fleetctl.provision.dockerssh import docker_client
+from fleetctl.spec.loader import load_inventory
+
+from conftest import LAB_INV, apply_json, run_cli, wipe_managed
+
+pytestmark = pytest.mark.lab
+
+TIMEOUT = 2  # --timeout of every run here
+#: Provisioned nodes: name -> (host address, control port). Slot 0 on each host: RPC 8545,
+#: the front's control API on RPC + 1000.
+PROVISIONED = {"eth-geth-1": "10.213.0.11", "eth-nethermind-1": "10.213.0.12", "eth-erigon-1": "10.213.0.13"}
+ADOPTED = {h.front_name: h for h in M.HOSTS}
+
+
+def _post(url: str, body: Any) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def control_url(name: str) -> str:
+    if name in ADOPTED:
+        return ADOPTED[name].control_url
+    return f"http://{PROVISIONED[name]}:9545"
+
+
+def fault(name: str, **faults: Any) -> None:
+    _post(control_url(name) + "/fault", faults)
+
+
+def clear_all() -> None:
+    for name in list(ADOPTED) + list(PROVISIONED):
+        try:
+            _post(control_url(name) + "/fault/clear", {})
+        except OSError:
+            pass
+    _post(M.SHANNON_URL + "/__lab/comet", {"lag": 0, "catching_up": False})
+
+
+def head() -> int:
+    reply = _post(M.ANVIL_URL, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+    return int(reply["result"], 16)
+
+
+def health(inv: Path, db: Path, *extra: str, timeout: float = 120) -> tuple[int, dict]:
+    proc = run_cli("health", "-i", str(inv), "-o", "json", "--db", str(db), "--timeout", str(TIMEOUT), *extra,
+                   timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(f"health exited {proc.returncode}: {proc.stdout}\n{proc.stderr}") from None
+
+
+def checks(doc: dict, kind: str) -> dict[str, dict]:
+    return {c["target"]: c for c in doc["checks"] if c["kind"] == kind}
+
+
+def stats(host_address: str) -> dict[str, str]:
+    """Server -> status on a host's lb-eth (HAProxy stats CSV)."""
+    with urllib.request.urlopen(f"http://{host_address}:7700/stats;csv", timeout=5) as resp:
+        rows = resp.read().decode().splitlines()
+    header = rows[0][2:].split(",")
+    out = {}
+    for row in rows[1:]:
+        cells = dict(zip(header, row.split(",")))
+        if cells.get("pxname") == "eth-nodes" and cells.get("svname") not in ("FRONTEND", "BACKEND"):
+            out[cells["svname"]] = cells["status"]
+    return out
+
+
+def wait_until(what: str, check, timeout: float = 40.0, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last})")
+
+
+@pytest.fixture(scope="module")
+def inv(lab, tmp_path_factory):
+    root = tmp_path_factory.mktemp("health") / "lab"
+    shutil.copytree(LAB_INV, root)
+    wipe_managed()
+    rc, res = apply_json(root)
+    assert rc == 0, res
+    clear_all()
+    yield root
+    clear_all()
+    wipe_managed()
+
+
+@pytest.fixture()
+def db(tmp_path):
+    return tmp_path / "state.db"
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(inv):
+    clear_all()
+    yield
+    clear_all()
+
+
+def all_up(inv: Path, db: Path) -> dict | None:
+    rc, doc = health(inv, db, "--no-alerts")
+    ok = all(c["status"] == "OK" for c in doc["checks"] if c["kind"] in ("execution", "balancer", "chain"))
+    return doc if ok else None
+
+
+def test_healthy_fleet(inv, db):
+    doc = wait_until("every endpoint and balancer OK", lambda: all_up(inv, db))
+    assert set(checks(doc, "execution")) == set(ADOPTED) | set(PROVISIONED)
+    assert set(checks(doc, "balancer")) == {"lab-h1/lb-eth", "lab-h2/lb-eth", "lab-h3/lb-eth"}
+    assert set(checks(doc, "relayminer")) == {"lab-h1", "lab-h2", "lab-h3"}
+    assert set(checks(doc, "host")) == {"lab-h1", "lab-h2", "lab-h3"}
+    assert checks(doc, "pocket_node")["pocket-node"]["status"] == "OK"
+    assert checks(doc, "chain")["eth"]["status"] == "OK"
+    for c in checks(doc, "host").values():
+        assert c["status"] == "OK" and c["disks"], c
+        assert {d["mount"] for d in c["disks"]} and all(0 < d["free_percent"] <= 100 for d in c["disks"])
+    geth = checks(doc, "execution")["eth-geth-1"]
+    assert geth["running_client"] == "geth" and geth["lag"] == 0 and geth["peers"] == 25
+    # The stakes are the stake monitor's own levels: lab-sup-4 sits inside its warning margin.
+    stakes = {c["name"]: c for c in checks(doc, "stake").values()}
+    assert stakes["lab-sup-4"]["status"] == "WARNING" and stakes["lab-sup-1"]["status"] == "OK"
+    assert doc["status"] == "WARNING"
+
+
+@pytest.mark.parametrize("target,faults,status,needle", [
+    # A block is mined every second: readings may straddle one (lag N - 1 .. N + 1).
+    ("lab-h1-geth", {"lag": 4}, "WARNING", r"[345] blocks behind the chain's majority head"),
+    ("eth-nethermind-1", {"lag": 12}, "CRITICAL", r"1[123] blocks behind"),
+    ("lab-h2-nethermind", {"syncing": True}, "WARNING", "syncing"),
+    ("eth-erigon-1", {"delay_ms": 1300}, "WARNING", "slow: answered in"),
+    ("lab-h3-erigon", {"delay_ms": 5000}, "CRITICAL", f"no answer within {TIMEOUT} s"),
+    ("eth-geth-1", {"error": "rpc"}, "CRITICAL", r"eth_blockNumber: internal error \(-32603\)"),
+    ("lab-h1-geth", {"error": "http"}, "CRITICAL", "HTTP 500"),
+    ("lab-h2-nethermind", {"garbage": True}, "CRITICAL", "not JSON"),
+    ("lab-h3-erigon", {"refuse": True}, "CRITICAL", "connection refused"),
+    ("eth-geth-1", {"peers": 0}, "WARNING", "0 peers"),
+])
+def test_fault_is_detected_with_its_level(inv, db, target, faults, status, needle):
+    fault(target, **faults)
+    rc, doc = health(inv, db, "--no-alerts")
+    execs = checks(doc, "execution")
+    assert execs[target]["status"] == status, execs[target]
+    assert re.search(needle, execs[target]["message"]), execs[target]["message"]
+    others = {n: c["status"] for n, c in execs.items() if n != target}
+    assert set(others.values()) == {"OK"}, others
+    assert rc == (2 if status == "CRITICAL" else 1)
+
+
+def test_diverged_client_is_flagged_pulled_and_restored(inv, db):
+    wait_until("fleet healthy", lambda: all_up(inv, db))
+    fault("lab-h3-erigon", diverge_at=head() - 3)
+    rc, doc = health(inv, db, "--remediate", "--no-alerts")
+    execs = checks(doc, "execution")
+    assert execs["lab-h3-erigon"]["status"] == "CRITICAL" and "DIVERGED" in execs["lab-h3-erigon"]["message"]
+    assert [n for n, c in execs.items() if c["state"] == "diverged"] == ["lab-h3-erigon"]
+    assert checks(doc, "chain")["eth"]["status"] == "CRITICAL"
+    pulls = [a for a in doc["remediation"] if a["action"] == "pull"]
+    assert sorted(a["host"] for a in pulls) == ["lab-h1", "lab-h2", "lab-h3"]
+    assert all(a["server"] == "lab-h3-erigon" and a["ok"] for a in pulls)
+    for h in M.HOSTS:
+        st = stats(h.address)
+        assert st["lab-h3-erigon"] == "MAINT", st
+        assert all(s.startswith("UP") for n, s in st.items() if n != "lab-h3-erigon"), st
+    # Still diverged: nothing more to do; a second run takes nothing else out.
+    rc, doc = health(inv, db, "--remediate", "--no-alerts")
+    assert [a for a in doc["remediation"] if a["action"] == "pull"] == []
+    assert "pulled by fleetctl: lab-h3-erigon" in checks(doc, "balancer")["lab-h1/lb-eth"]["message"]
+
+    # Recovery: healthy for remediate_rise (3) runs, then back into rotation.
+    fault("lab-h3-erigon", diverge_at=None)
+    restored = []
+    for _ in range(3):
+        rc, doc = health(inv, db, "--remediate", "--no-alerts")
+        restored += [a for a in doc["remediation"] if a["action"] == "restore"]
+        if not restored:
+            assert stats(M.HOSTS[0].address)["lab-h3-erigon"] == "MAINT"
+    assert sorted(a["host"] for a in restored) == ["lab-h1", "lab-h2", "lab-h3"]
+    for h in M.HOSTS:
+        assert stats(h.address)["lab-h3-erigon"] != "MAINT"
+    log = (db.parent / "remediation.log").read_text().splitlines()
+    actions = [json.loads(line)["action"] for line in log]
+    assert actions.count("pull") == 3 and actions.count("restore") == 3
+
+
+def test_remediation_never_takes_the_last_healthy_backend(inv, db):
+    wait_until("fleet healthy", lambda: all_up(inv, db))
+    for name in list(ADOPTED) + list(PROVISIONED):
+        fault(name, syncing=True)
+    rc, doc = health(inv, db, "--remediate", "--no-alerts")
+    assert [a for a in doc["remediation"] if a["action"] == "pull"] == []
+    kept = [a for a in doc["remediation"] if a["action"] == "keep"]
+    assert len(kept) == 18 and all("no healthy backend would be left" in a["reason"] for a in kept)
+    for h in M.HOSTS:
+        assert "MAINT" not in stats(h.address).values()
+    # One healthy backend left: every syncing one goes, the healthy one stays.
+    fault("eth-geth-1", syncing=False)
+    rc, doc = health(inv, db, "--remediate", "--no-alerts")
+    pulled = {(a["host"], a["server"]) for a in doc["remediation"] if a["action"] == "pull" and a["ok"]}
+    assert {s for _, s in pulled} == (set(ADOPTED) | set(PROVISIONED)) - {"eth-geth-1"}
+    st = stats(M.HOSTS[1].address)
+    assert st["eth-geth-1"].startswith("UP") and sum(1 for s in st.values() if s == "MAINT") == 5
+    # Everyone recovers and goes back after 3 healthy runs.
+    clear_all()
+    for _ in range(3):
+        health(inv, db, "--remediate", "--no-alerts")
+    for h in M.HOSTS:
+        assert "MAINT" not in stats(h.address).values()
+
+
+def test_stopped_container(inv, db):
+    fleet = load_inventory(inv)
+    client = docker_client(fleet.hosts["lab-h1"])
+    try:
+        client.containers.get("eth-geth-1").stop(timeout=1)
+        rc, doc = health(inv, db, "--no-alerts")
+        geth = checks(doc, "execution")["eth-geth-1"]
+        assert geth["status"] == "CRITICAL" and geth["state"] == "stopped", geth
+        assert "container not running (Exited" in geth["message"]
+        host = checks(doc, "host")["lab-h1"]
+        assert "stopped: eth-geth-1" in host["message"]
+        assert rc == 2
+    finally:
+        client.containers.get("eth-geth-1").start()
+        client.close()
+    wait_until("eth-geth-1 back", lambda: checks(health(inv, db, "--no-alerts")[1], "execution")["eth-geth-1"]["status"] == "OK")
+
+
+def test_host_down(inv, db):
+    # A first run caches what each host runs; then lab-h2 drops off the network entirely.
+    health(inv, db, "--no-alerts")
+    host = next(h for h in M.HOSTS if h.name == "lab-h2")
+    subprocess.run(["ip", "link", "set", host.veth, "down"], check=True)
+    try:
+        started = time.monotonic()
+        rc, doc = health(inv, db, "--no-alerts")
+        took = time.monotonic() - started
+        assert checks(doc, "host")["lab-h2"]["status"] == "CRITICAL"
+        assert checks(doc, "host")["lab-h2"]["message"].startswith("unreachable")
+        execs = checks(doc, "execution")
+        # Its endpoints are still checked (from the last sweep's view of the host), and fail.
+        assert execs["eth-nethermind-1"]["status"] == "CRITICAL"
+        assert execs["lab-h2-nethermind"]["status"] == "CRITICAL"
+        assert checks(doc, "balancer")["lab-h2/lb-eth"]["status"] == "CRITICAL"
+        assert checks(doc, "relayminer")["lab-h2"]["status"] == "CRITICAL"
+        assert all(execs[n]["status"] == "OK" for n in ("eth-geth-1", "eth-erigon-1", "lab-h1-geth", "lab-h3-erigon"))
+        # The hard bound: 3 timeouts + 1 s for the sweep, plus the CLI's own start.
+        assert took < 3 * TIMEOUT + 1 + 4, took
+        assert rc == 2
+    finally:
+        subprocess.run(["ip", "link", "set", host.veth, "up"], check=True)
+    wait_until("lab-h2 back", lambda: checks(health(inv, db, "--no-alerts")[1], "host")["lab-h2"]["status"] == "OK")
+
+
+def test_pocket_node_lag(inv, db):
+    _post(M.SHANNON_URL + "/__lab/comet", {"lag": 7})
+    rc, doc = health(inv, db, "--no-alerts")
+    node = checks(doc, "pocket_node")["pocket-node"]
+    assert node["status"] == "WARNING" and "7 behind the network" in node["message"], node
+    _post(M.SHANNON_URL + "/__lab/comet", {"lag": 25})
+    rc, doc = health(inv, db, "--no-alerts")
+    assert checks(doc, "pocket_node")["pocket-node"]["status"] == "CRITICAL"
+
+
+def test_nagios_and_textfile(inv, db, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    prom = tmp_path / "fleet.prom"
+    fault("lab-h1-geth", lag=20)
+    proc = run_cli("health", "-i", str(inv), "--db", str(db), "--timeout", str(TIMEOUT), "--nagios", "--no-alerts",
+                   "--prom-file", str(prom))
+    assert proc.returncode == 2
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("HEALTH CRITICAL - ") and lines[0].count("|") == 1
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    assert families["fleetctl_health_status"].samples[0].value == 2
+    lag = {s.labels["target"]: s.value for s in families["fleetctl_execution_lag_blocks"].samples}
+    assert lag["lab-h1-geth"] >= 20 and lag["eth-geth-1"] == 0
+    assert not list(tmp_path.glob(".fleet.prom.*"))
