@@ -3,6 +3,8 @@
 #   apt: Python venv, iproute2, OpenSSH server, Docker engine (docker.io), Node.js/npm
 #   npm: anvil (the lab's Ethereum JSON-RPC node) into .tools/
 #   venv: .venv with fleetctl installed from this checkout (not editable: what users get)
+#   --test: fleetctl's test extras too; --bench: also the peers benchmarks/health.py measures
+#   against (apt: monitoring-plugins-basic for check_http, prometheus-blackbox-exporter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -15,6 +17,9 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs=(python3 python3-venv python3-pip python3-requests python3-yaml iproute2 util-linux procps openssh-server openssh-client
       docker.io containerd runc haproxy ca-certificates)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+for arg in "$@"; do
+  case "$arg" in --bench) pkgs+=(monitoring-plugins-basic prometheus-blackbox-exporter) ;; esac
+done
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -34,7 +39,7 @@ py=python3
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 extra=""
-[ "${1:-}" = "--test" ] && extra="[test]"
+for arg in "$@"; do case "$arg" in --test) extra="[test]" ;; esac; done
 echo "setup: pip install .${extra} into .venv"
 # A fresh wheel every time, so the venv holds exactly this checkout.
 rm -rf build ./*.egg-info
