@@ -13,6 +13,18 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`): ``runs`` has one row 
 ``samples`` one row per supplier and run *in which something changed* (level, chain status,
 jail, stake, minimum or reasons), so a fleet checked every minute grows with events, not with
 time. A supplier's latest sample is therefore its last known state.
+
+The same file holds the alert state of ``fleetctl health`` (:mod:`fleetctl.health.alerts`) and
+the backends that ``--remediate`` pulled from their balancers. The schema grows by ordered
+:data:`MIGRATIONS`: a file at version *n* is brought to :data:`SCHEMA_VERSION` in place, in
+one ``BEGIN IMMEDIATE`` transaction, by running every migration above *n* in order (a failed
+upgrade rolls back and leaves the file as it was; two processes upgrading at once serialize
+on the lock and the second finds nothing left to do). Existing rows are kept. Version 1: the
+stake history. Version 2: ``alerts``, ``alert_meta``, ``silences``, ``notifications``,
+``outbox`` (see :mod:`fleetctl.health.alerts`) and ``remediations``.
+
+This module imports only the standard library and :mod:`fleetctl.spec` at import time (the
+``Level`` enum is imported when it is used), so ``fleetctl alerts`` does not load aiohttp.
 """
 
 from __future__ import annotations
@@ -22,37 +34,42 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleetctl.pocket.base import Level
 from fleetctl.spec.model import Fleet, format_upokt
+
+if TYPE_CHECKING:
+    from fleetctl.pocket.base import Level
 
 __all__ = [
     "SCHEMA_VERSION",
     "HistoryError",
     "HistoryRun",
     "HistoryStore",
+    "MIGRATIONS",
     "Previous",
     "RunRecord",
     "Sample",
     "SampleRecord",
     "Slash",
     "Trend",
+    "connect",
     "default_db_path",
     "resolve_db_path",
     "trend_for",
 ]
 
-SCHEMA_VERSION = 1
 DB_NAME = "fleetctl.db"
 BUSY_TIMEOUT_S = 30.0
 #: Chain statuses that prove the address was staked once.
 _WAS_STAKED = ("staked", "unbonding", "unstaked")
 
-_SCHEMA = (
+#: Version 1: the stake history (``runs``, ``samples``).
+_V1 = (
     """CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
         checked_at TEXT NOT NULL,       -- ISO 8601 UTC
@@ -78,6 +95,93 @@ _SCHEMA = (
     )""",
     "CREATE INDEX samples_by_address ON samples(address, id)",
 )
+
+#: Version 2: the alert state machine and its outbox (:mod:`fleetctl.health.alerts`), and the
+#: backends ``fleetctl health --remediate`` took out of rotation. Times are unix seconds
+#: (REAL) unless a column says otherwise; levels are names (OK, WARNING, CRITICAL, UNKNOWN).
+_V2 = (
+    """CREATE TABLE alert_meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_run_started REAL NOT NULL  -- run_started_at of the newest run applied
+    )""",
+    """CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,              -- kind/target
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,            -- pending, firing, resolved
+        level TEXT NOT NULL,            -- the level of the last run that saw the problem
+        message TEXT NOT NULL,
+        labels TEXT NOT NULL,           -- JSON object of strings
+        runs INTEGER NOT NULL,          -- consecutive runs with the problem
+        first_seen REAL NOT NULL,       -- when the problem was first seen (pending since)
+        last_run REAL NOT NULL,         -- run_started_at of the last run that saw it
+        fired_at REAL,
+        notified_at REAL,               -- the last firing notice enqueued (NULL: none yet)
+        notified_level TEXT,            -- the level that notice carried
+        notifications INTEGER NOT NULL DEFAULT 0,
+        held INTEGER NOT NULL DEFAULT 0,  -- a notice was held back by a mute
+        acked_until REAL,
+        resolved_at REAL,
+        resolved_message TEXT
+    )""",
+    # One open (pending or firing) alert per key; resolved ones are history.
+    "CREATE UNIQUE INDEX alerts_open ON alerts(key) WHERE state != 'resolved'",
+    "CREATE INDEX alerts_by_state ON alerts(state, resolved_at)",
+    """CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        pattern TEXT NOT NULL,          -- fnmatch pattern on an alert's key or target
+        until REAL NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    )""",
+    """CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,           -- firing, resolved, event
+        key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        level TEXT NOT NULL,            -- firing/event: the level; resolved: OK
+        previous_level TEXT,            -- the level last notified before this one, if any
+        message TEXT NOT NULL,
+        labels TEXT NOT NULL,           -- JSON object of strings
+        started_at REAL NOT NULL,       -- the incident's start (fired_at; events: created_at)
+        created_at REAL NOT NULL,
+        repeat INTEGER NOT NULL DEFAULT 0,  -- 0: first notice; n: n-th notice after it
+        fanned_out INTEGER NOT NULL DEFAULT 0  -- outbox rows made for the configured sinks
+    )""",
+    "CREATE INDEX notifications_fan_out ON notifications(fanned_out, id)",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        notification_id INTEGER NOT NULL REFERENCES notifications(id),
+        sink TEXT NOT NULL,             -- the sink's name
+        key TEXT NOT NULL,              -- the notification's key (delivery order per key)
+        state TEXT NOT NULL,            -- queued, delivered, dropped
+        created_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until REAL,               -- claimed by a run until then (NULL: unclaimed)
+        claim_token TEXT,
+        last_error TEXT,                -- one line, URLs redacted
+        done_at REAL                    -- delivered or dropped at
+    )""",
+    "CREATE INDEX outbox_due ON outbox(state, sink, key, id)",
+    """CREATE TABLE remediations (
+        host TEXT NOT NULL,             -- inventory host of the balancer
+        balancer TEXT NOT NULL,         -- HAProxy name, e.g. lb-eth
+        server TEXT NOT NULL,           -- backend server name, e.g. eth-geth-1
+        reason TEXT NOT NULL,
+        pulled_at TEXT NOT NULL,        -- ISO 8601 UTC
+        healthy_runs INTEGER NOT NULL DEFAULT 0,
+        last_run_started REAL,          -- unix time of the run that last updated it
+        PRIMARY KEY (host, balancer, server)
+    )""",
+)
+
+#: The schema's history: migration *n* brings a file from version *n - 1* to *n*. Append only:
+#: never edit a migration that has shipped.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class HistoryError(Exception):
@@ -215,6 +319,8 @@ class Trend:
     @property
     def level(self) -> Level:
         """The level of the latest sample (UNKNOWN without history)."""
+        from fleetctl.pocket.base import Level
+
         return Level[self.samples[-1].record.status] if self.samples else Level.UNKNOWN
 
     def as_dict(self) -> dict[str, Any]:
@@ -341,41 +447,78 @@ class HistoryStore:
             return Trend.of(address, self.path, run.samples(address, limit))
 
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        if not self.path.exists():
-            if not create:
-                return None
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if create and stat.S_IMODE(self.path.stat().st_mode) != 0o600:
-            os.chmod(self.path, 0o600)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise HistoryError(f"{self.path}: cannot use WAL mode (journal_mode is {mode})")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._ensure_schema(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, create=create)
 
-    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise HistoryError(f"{self.path}: schema version {version} is newer than this "
-                               f"fleetctl's ({SCHEMA_VERSION}); upgrade fleetctl")
-        conn.execute("BEGIN IMMEDIATE")
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection | None:
+    """An autocommit connection to the store at ``path`` (WAL, busy timeout, schema brought to
+    :data:`SCHEMA_VERSION`), or None when it does not exist and ``create`` is false. A created
+    file is 0600 in a 0700 folder. Raises :class:`HistoryError`, ``OSError`` or
+    ``sqlite3.Error``; the caller closes the connection."""
+    if not path.exists():
+        if not create:
+            return None
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if create and stat.S_IMODE(path.stat().st_mode) != 0o600:
+        os.chmod(path, 0o600)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        mode = _wal(conn)
+        if mode != "wal":
+            raise HistoryError(f"{path}: cannot use WAL mode (journal_mode is {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(path, conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _wal(conn: sqlite3.Connection) -> str:
+    """Put the file in WAL mode (it stays so); the journal mode it is in.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without waiting (the busy handler is not called), while another process holds any lock:
+    e.g. when several cron runs create or upgrade a fresh file together. So the mode is read
+    first (a file already in WAL needs no switch), and the switch is retried for up to
+    :data:`BUSY_TIMEOUT_S`."""
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode == "wal":
+        return mode
+    give_up = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
         try:
-            # Another run may have created it while this one waited for the lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > give_up:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _migrate(path: Path, conn: sqlite3.Connection) -> None:
+    """Run the migrations above the file's ``user_version``, in order, in one transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise HistoryError(f"{path}: schema version {version} is newer than this "
+                           f"fleetctl's ({SCHEMA_VERSION}); upgrade fleetctl")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated it while this one waited for the lock.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(f"{path}: schema version {version} is newer than this "
+                               f"fleetctl's ({SCHEMA_VERSION}); upgrade fleetctl")
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
