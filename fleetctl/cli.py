@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-alerts", action="store_true", help="check only: no alert state, no notifications")
     p.add_argument("--no-record", action="store_true", help="change no state (stake history, alerts, remediation)")
 
+    from fleetctl.health import alerts_cli
+
+    alerts_cli.add_parser(sub, _add_common)
+
     p = command("exporter", "serve the health sweep's metrics on /metrics for Prometheus, sweeping in the "
                 "background (binds to 127.0.0.1 unless --listen says otherwise)", cmd_exporter)
     p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:9877", help="where to serve (default 127.0.0.1:9877)")

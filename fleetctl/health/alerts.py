@@ -366,9 +366,16 @@ class AlertStore:
     # ------------------------------------------------------------------------- the state machine
 
     def record_run(self, observations: Iterable[Observation], policy: AlertPolicy, *,
-                   run_started_at: float, now: float | None = None) -> RunOutcome:
-        """Apply one run's observations; enqueue the notices it calls for (one transaction)."""
+                   run_started_at: float, now: float | None = None,
+                   keep: Iterable[str] = ()) -> RunOutcome:
+        """Apply one run's observations; enqueue the notices it calls for (one transaction).
+
+        ``keep``: keys this run could not observe because something they depend on could not
+        be read (every supplier when the chain is unreadable, which is one alert of its own):
+        when absent from ``observations`` they are left exactly as they are, neither counted
+        nor resolved."""
         now = time.time() if now is None else now
+        kept = set(keep)
         min_rank = severity(policy.min_level)
         if min_rank == 0:
             raise ValueError("min_level must be WARNING, UNKNOWN or CRITICAL, not OK")
@@ -434,7 +441,7 @@ class AlertStore:
             for key, alert in list(open_alerts.items()):
                 if key in seen and _SEVERITY[seen[key][1]] >= min_rank:
                     continue
-                if alert.id is None:
+                if alert.id is None or (key in kept and key not in seen):
                     continue
                 if alert.state == "pending":
                     conn.execute("DELETE FROM alerts WHERE id = ?", (alert.id,))

@@ -210,7 +210,7 @@ def _connect_reason(exc: Any) -> str:
         return "connection refused"
     if "no route" in low or "unreachable" in low:
         return "host unreachable (no route)"
-    return " ".join(reason.split())[:160]
+    return "cannot connect: " + " ".join(reason.split())[:160]
 
 
 async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> ExecProbe:

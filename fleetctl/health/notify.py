@@ -1,6 +1,73 @@
-"""Placeholder until the alert engine lands: alerts are processed here."""
+"""From a health report to alerts: record the run's observations in the alert store, queue an
+event for every remediation action, deliver what is due, and ping the dead-man's switch.
+
+Failures of alerting itself never hide the fleet's state: a store that cannot be used is an
+UNKNOWN ``alerting/state`` check (a problem could go unnoticed), a sink that cannot be reached
+is a WARNING ``alerting/<sink>`` check naming it (its URL redacted), and its notices stay queued
+for the next run.
+"""
+
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-async def process_alerts(fleet, report, result, *, db, run_started, on_step) -> None:
-    return None
+from fleetctl.health.report import Check, HealthReport
+from fleetctl.pocket.base import Level
+from fleetctl.spec.model import Fleet
+
+__all__ = ["process_alerts"]
+
+#: Remediation actions that notify, and the level of their notice.
+_EVENT_LEVEL = {"pull": "WARNING", "restore": "OK"}
+
+
+async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db: Path, run_started: float,
+                         on_step: Callable[[str], None] = lambda s: None) -> None:
+    from fleetctl.health import sinks
+    from fleetctl.health.alerts import AlertStore, HistoryError, Observation
+
+    policy = fleet.alerts
+    store = AlertStore(db)
+    observations = [Observation(c.target, c.kind, c.level.name, c.message, c.labels) for c in report.checks]
+
+    def record() -> Any:
+        outcome = store.record_run(observations, policy, run_started_at=run_started, keep=result.keep)
+        for action in report.remediation:
+            if action.get("action") not in _EVENT_LEVEL:
+                continue
+            level = _EVENT_LEVEL[action["action"]] if action.get("ok") else "CRITICAL"
+            store.enqueue_event(f"{action['host']}/{action['balancer']}/{action['server']}", "remediation", level,
+                                action["message"], {"host": action["host"], "chain": action.get("chain", ""),
+                                                    "server": action["server"]})
+        return outcome
+
+    summary: dict[str, Any] = {"db": str(db)}
+    try:
+        outcome = await asyncio.to_thread(record)
+        summary.update(applied=outcome.applied, stale=outcome.reason, queued=len(outcome.notifications),
+                       firing=len(outcome.firing), pending=len(outcome.pending), resolved=len(outcome.resolved))
+        on_step(f"alerts: {outcome.summary()}")
+        if policy.sinks:
+            delivery = await sinks.deliver(store, policy)
+            summary.update(sent=delivery.sent, failed=delivery.failed, dropped=delivery.dropped,
+                           errors=delivery.errors)
+            for name, sink in delivery.sinks.items():
+                line = sink.error_line()
+                if line:
+                    report.checks.append(Check(name, "alerting", Level.WARNING, line,
+                                               {"sink": name, "type": sink.type, "url": sink.url}))
+    except HistoryError as exc:
+        summary["error"] = str(exc)
+        report.checks.append(Check("state", "alerting", Level.UNKNOWN,
+                                   f"alert state unusable, notifications may go missing: {exc}", {"db": str(db)}))
+    if policy.deadman is not None:
+        error = await sinks.ping_deadman(policy)
+        summary["deadman"] = "pinged" if error is None else error
+        if error is not None:
+            report.checks.append(Check("deadman", "alerting", Level.WARNING, error, {}))
+    summary["at"] = time.time()
+    report.alerts = summary

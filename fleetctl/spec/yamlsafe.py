@@ -125,6 +125,10 @@ def load_text(data: bytes | str, name: str, *, ansible: bool = False) -> tuple[Y
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "nesting depth" in problem:
+            # PyYAML 6.0.4's scanner has a nesting limit of its own (far above ours), hit while
+            # it reads ahead of the event that our own check would stop at.
+            return None, [SpecError(name, line, col, "", f"nesting deeper than {MAX_DEPTH} levels")]
         return None, [SpecError(name, line, col, "", f"invalid YAML: {problem}")]
     except yaml.YAMLError as exc:
         return None, [SpecError(name, 1, 1, "", f"invalid YAML: {exc}")]
