@@ -117,7 +117,9 @@ def parse_client_version(text: str | None) -> tuple[str | None, str | None]:
 
 
 def version_of_image(image: str | None) -> str | None:
-    """``ethereum/client-go:v1.17.5`` → ``1.17.5``; None for a tag that is not a version."""
+    """``ethereum/client-go:v1.17.5`` (or ``…:v1.17.5@sha256:…``) → ``1.17.5``; None for a tag
+    that is not a version."""
+    image = (image or "").split("@", 1)[0]
     if not image or ":" not in image.rsplit("/", 1)[-1]:
         return None
     tag = image.rsplit(":", 1)[1]
@@ -382,6 +384,7 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
     verdicts: list[Verdict] = []
     for p in probes:
         t = p.target
+        notes = list(p.notes)  # judging never changes the probes: the same input, the same verdicts
         found: list[tuple[Level, str, str]] = []
         values: dict[str, float] = {"up": 0.0}
         facts: dict[str, Any] = {"chain": chain, "client": t.client, "url": t.url, "host": t.host,
@@ -427,7 +430,7 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
                                   f"{short(majority)} on the majority ({describe(majority)})", "diverged"))
             elif p.hash_error is not None:
                 facts["hash_error"] = p.hash_error
-                p.notes.append(f"hash not compared: {p.hash_error}")
+                notes.append(f"hash not compared: {p.hash_error}")
             if p.peers is not None:
                 values["peers"] = float(p.peers)
                 facts["peers"] = p.peers
@@ -452,9 +455,9 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
             level, state = Level.OK, "ok"
             lag_text = f", {facts.get('lag', 0)} behind" if ref is not None else ""
             message = f"block {p.head:,}{lag_text}" + (f", {p.peers} peers" if p.peers is not None else "")
-        if p.notes and level is Level.OK:
-            message += "; " + "; ".join(p.notes)
-        facts["notes"] = list(p.notes)
+        if notes and level is Level.OK:
+            message += "; " + "; ".join(notes)
+        facts["notes"] = notes
         verdicts.append(Verdict(t, level, message, state, values, facts, tuple(f[2] for f in found)))
 
     described = tuple((h, len(m), tuple(sorted({parse_client_version(p.client_version)[0] or p.target.client or "?"

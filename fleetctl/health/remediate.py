@@ -130,9 +130,13 @@ def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[
                     actions.append({"action": "count", "server": s.name, "healthy_runs": runs})
             else:
                 actions.append({"action": "reset", "server": s.name, "healthy_runs": 0})
-                if not s.maint and state is not None:
-                    actions.append({"action": "pull", "server": s.name, "state": state, "again": True,
-                                    "reason": v.message if v else state})
+                if not s.maint and state is not None:  # back in rotation (HAProxy restarted)
+                    if in_rotation_ok:
+                        actions.append({"action": "pull", "server": s.name, "state": state, "again": True,
+                                        "reason": v.message if v else state})
+                    else:
+                        actions.append({"action": "keep", "server": s.name, "state": state,
+                                        "reason": "no healthy backend would be left in rotation"})
         elif state is not None and not s.maint:
             if not in_rotation_ok:
                 actions.append({"action": "keep", "server": s.name, "state": state,

@@ -291,6 +291,10 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
 
         stake_task = runner.start(sweep_stakes(fleet, concurrency=min(concurrency, 64), timeout=timeout,
                                                deadline=2 * timeout, db=db, record=record_stakes))
+    height_task = None
+    if stake_task is None and (fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url):
+        # No supplier to read: the network height still judges the Pocket nodes.
+        height_task = runner.start(_network_height(fleet, timeout))
     comet = comet_task = None
     if fleet.protocol == "shannon" and fleet.pocket.node_rpc_url:
         comet = sv.PocketNodeRead("pocket-node", sv.comet_url(fleet.pocket.node_rpc_url))
@@ -402,6 +406,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         stake_report = stake_task.result()
     result.stake_report = stake_report
     network_height = stake_report.height if stake_report is not None else None
+    if height_task is not None and _finished(height_task):
+        network_height = height_task.result()
     policy_lag = {"lag_warning": policy.pocket_lag_warning, "lag_critical": policy.pocket_lag_critical}
     if comet is not None:
         if _finished(comet_task):
@@ -434,6 +440,19 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
 
 async def _done(value: Any) -> Any:
     return value
+
+
+async def _network_height(fleet: Fleet, timeout: float) -> int | None:
+    """The chain's latest height from the fleet's Pocket URL (None if it cannot be read)."""
+    from fleetctl.pocket.http import QueryError
+    from fleetctl.pocket.stakes import adapter_for
+
+    adapter = adapter_for(fleet, timeout=timeout, concurrency=1, deadline=2 * timeout)
+    try:
+        async with adapter:
+            return await adapter.height()
+    except QueryError:
+        return None
 
 
 def _finished(task: asyncio.Task[Any] | None) -> bool:

@@ -134,18 +134,20 @@ class _Ctx:
             return None
         return node.value
 
-    def url(self, node: Y, fld: str, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    def url(self, node: Y, fld: str, schemes: tuple[str, ...] = ("http", "https"), secret: bool = False) -> str | None:
+        """A URL; with ``secret`` (a webhook URL holds a token) an error never quotes it."""
         text = self.string(node, fld)
         if text is None:
             return None
+        shown = "the URL" if secret else repr(text)
         try:
             parts = urlsplit(text)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            self.err(node, fld, f"{text!r} is not a valid URL ({exc})")
+            self.err(node, fld, f"{shown} is not a valid URL" + ("" if secret else f" ({exc})"))
             return None
         if parts.scheme not in schemes or not parts.hostname:
-            self.err(node, fld, f"{text!r} is not a valid URL (expected {'/'.join(schemes)}://HOST[:PORT])")
+            self.err(node, fld, f"{shown} is not a valid URL (expected {'/'.join(schemes)}://HOST[:PORT])")
             return None
         return text
 
@@ -864,7 +866,7 @@ def _secret(ctx: _Ctx, body: dict[str, Y], node: Y, fld: str, key: str = "url") 
         return None
     k = given[0]
     if k == key:
-        text = ctx.url(body[k], f"{fld}.{k}")
+        text = ctx.url(body[k], f"{fld}.{k}", secret=True)
         return Secret(inline=text) if text else None
     if k.endswith("_env"):
         name = ctx.string(body[k], f"{fld}.{k}", ENV_NAME, "an environment variable name")
@@ -904,7 +906,7 @@ def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
             inner = ctx.mapping(d, "alerts.deadman_url", {"url", "url_env", "url_file"})
             secret = _secret(ctx, inner, d, "alerts.deadman_url") if inner is not None else None
         else:
-            text = ctx.url(d, "alerts.deadman_url")
+            text = ctx.url(d, "alerts.deadman_url", secret=True)
             secret = Secret(inline=text) if text else None
         if secret is not None:
             vals["deadman"] = secret

@@ -105,6 +105,9 @@ def wait_until(what: str, check, timeout: float = 40.0, interval: float = 0.5):
 def inv(lab, tmp_path_factory):
     root = tmp_path_factory.mktemp("health") / "lab"
     shutil.copytree(LAB_INV, root)
+    # The lab's hosts share this machine's CPUs with the tests: their load says nothing here.
+    with open(root / "fleet.yml", "a") as fh:
+        fh.write("\nhealth:\n  load_warning: 50\n  load_critical: 100\n")
     wipe_managed()
     rc, res = apply_json(root)
     assert rc == 0, res
@@ -305,3 +308,156 @@ def test_nagios_and_textfile(inv, db, tmp_path):
     lag = {s.labels["target"]: s.value for s in families["fleetctl_execution_lag_blocks"].samples}
     assert lag["lab-h1-geth"] >= 20 and lag["eth-geth-1"] == 0
     assert not list(tmp_path.glob(".fleet.prom.*"))
+
+
+# ----------------------------------------------------------------------------- alerts
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records every notice."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/s3cr3t-t0ken"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def show(self, key: str) -> str:
+        return "\n".join(f"{n['id']} {n['status']} {n['level']} {n['notified_at']} {n['message']}" for n in self.of(key))
+
+    def of(self, key: str, status: str | None = None) -> list[dict]:
+        return [n for n in self.received if n["key"] == key and (status is None or n["status"] == status)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def alerting(inv, tmp_path):
+    """The lab inventory with alerts to a webhook receiver: fire after 2 runs, re-notify after 3 s."""
+    receiver = Receiver()
+    root = tmp_path / "inv"
+    shutil.copytree(inv, root)
+    with open(root / "fleet.yml", "a") as fh:
+        fh.write(f"\nalerts:\n  after: 2\n  renotify: 3s\n  sinks:\n    - {{type: webhook, url: \"{receiver.url}\"}}\n")
+    # Ten runs at once on two CPUs answer slowly for want of CPU: these tests are about the
+    # alerts, not about slowness.
+    text = (root / "fleet.yml").read_text().replace("\nhealth:\n", "\nhealth:\n  slow: 10s\n")
+    (root / "fleet.yml").write_text(text)
+    yield root, receiver
+    receiver.close()
+
+
+def test_alert_lifecycle(alerting, db):
+    root, rx = alerting
+    key = "execution/lab-h1-geth"
+    fault("lab-h1-geth", error="http")
+    rc, doc = health(root, db)
+    assert rc == 2 and rx.of(key) == []  # pending: one run is not enough
+    listed = json.loads(run_cli("alerts", "list", "-i", str(root), "--db", str(db), "-o", "json").stdout)
+    assert any(a["key"] == key and a["state"] == "pending" for a in listed["alerts"]), listed
+    # A run killed half way changes nothing and loses nothing.
+    proc = subprocess.Popen([*_cli(), "health", "-i", str(root), "--db", str(db), "--timeout", str(TIMEOUT), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    proc.kill()
+    proc.wait()
+    rc, doc = health(root, db)
+    assert len(rx.of(key, "firing")) == 1, rx.received
+    assert doc["alerts"]["sent"] >= 1 and doc["alerts"]["errors"] == []
+    rc, doc = health(root, db)
+    assert len(rx.of(key, "firing")) == 1  # fires once
+    time.sleep(3.2)
+    health(root, db)
+    assert len(rx.of(key, "firing")) == 2 and rx.of(key, "firing")[1]["repeat"] >= 1  # re-notified
+    clear_all()
+    health(root, db)
+    resolved = rx.of(key, "resolved")
+    assert len(resolved) == 1 and resolved[0]["level"] == "OK"
+    health(root, db)
+    assert len(rx.of(key)) == 3
+    # The sink's token never shows in what fleetctl prints.
+    proc = run_cli("health", "-i", str(root), "--db", str(db), "-o", "json", "--timeout", str(TIMEOUT))
+    assert "s3cr3t-t0ken" not in proc.stdout + proc.stderr
+
+
+def _cli() -> list[str]:
+    from conftest import fleetctl_bin
+
+    return [fleetctl_bin()]
+
+
+def test_overlapping_runs_notify_once(alerting, db):
+    root, rx = alerting
+    # Fire on the first run; no re-notify within the test (10 runs on 2 CPUs take a while).
+    text = (root / "fleet.yml").read_text().replace("after: 2", "after: 1").replace("renotify: 3s", "renotify: 1h")
+    (root / "fleet.yml").write_text(text)
+    key = "execution/lab-h2-nethermind"
+
+    def ten_at_once() -> list[int]:
+        procs = [subprocess.Popen([*_cli(), "health", "-i", str(root), "--db", str(db), "--timeout", str(TIMEOUT), "-q"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(10)]
+        codes = []
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert b"Traceback" not in err, err
+            codes.append(p.returncode)
+        return codes
+
+    fault("lab-h2-nethermind", garbage=True)
+    codes = ten_at_once()
+    assert set(codes) == {2}, codes
+    health(root, db)  # delivers anything an overlapping run left queued
+    assert len(rx.of(key, "firing")) == 1, rx.show(key)
+    clear_all()
+    ten_at_once()
+    health(root, db)
+    assert len(rx.of(key, "resolved")) == 1, rx.show(key)
+    assert len(rx.of(key)) == 2
+
+
+def test_mute_holds_back_then_unmute_notifies(alerting, db):
+    root, rx = alerting
+    key = "execution/lab-h3-erigon"
+    proc = run_cli("alerts", "mute", "execution/lab-h3-*", "--for", "1h", "--reason", "maintenance",
+                   "-i", str(root), "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    fault("lab-h3-erigon", refuse=True)
+    for _ in range(3):
+        health(root, db)
+    assert rx.of(key) == []
+    assert run_cli("alerts", "unmute", "execution/lab-h3-*", "-i", str(root), "--db", str(db)).returncode == 0
+    health(root, db)
+    assert len(rx.of(key, "firing")) == 1
+
+
+def test_remediation_actions_are_alerted(alerting, db):
+    root, rx = alerting
+    wait_until("fleet healthy", lambda: all_up(root, db))
+    fault("eth-erigon-1", diverge_at=head() - 3)
+    health(root, db, "--remediate")
+    events = [n for n in rx.received if n["status"] == "event" and n["kind"] == "remediation"]
+    assert len(events) == 3 and all("took out of rotation eth-erigon-1" in n["message"] for n in events), events
+    clear_all()
+    for _ in range(3):
+        health(root, db, "--remediate")
+    restores = [n for n in rx.received if n["status"] == "event" and "put back into rotation" in n["message"]]
+    assert len(restores) == 3
+    for h in M.HOSTS:
+        assert "MAINT" not in stats(h.address).values()
