@@ -91,6 +91,8 @@ class ExecProbe:
     hash_height: int | None = None
     block_hash: str | None = None
     hash_error: str | None = None
+    #: the sweep's deadline came before this endpoint could be asked (nothing is known of it)
+    unchecked: bool = False
 
     @property
     def answered(self) -> bool:
@@ -391,6 +393,8 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
                                  "adopted": t.adopted}
         if t.stopped is not None:
             found.append((Level.CRITICAL, f"container not running ({t.stopped})", "stopped"))
+        elif p.unchecked:
+            found.append((Level.UNKNOWN, p.error or "not checked in time (the sweep's deadline)", "unchecked"))
         elif p.error is not None:
             found.append((Level.CRITICAL, p.error, "unreachable"))
         elif p.head_error is not None:
@@ -465,6 +469,9 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
     answered = [p for p in probes if p.answered]
     if not probes:
         chain_verdict = ChainVerdict(chain, Level.OK, "no endpoints", None, None, ())
+    elif not answered and all(p.unchecked for p in probes):
+        chain_verdict = ChainVerdict(chain, Level.UNKNOWN, f"none of {len(probes)} endpoints checked in time",
+                                     ref, height, described)
     elif not answered:
         chain_verdict = ChainVerdict(chain, Level.CRITICAL, f"none of {len(probes)} endpoints answered", ref, height, described)
     elif len(groups) > 1 and majority is None:

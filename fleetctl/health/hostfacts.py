@@ -147,7 +147,9 @@ def parse_facts(text: str) -> HostFacts:
         facts.problems.append("memory unreadable")
     if "nodocker" in sec:
         facts.docker = False
-    elif "docker-error" in sec or any(not line.startswith("{") for line in sec.get("containers", []) if line.strip()):
+    elif "docker-error" in sec:
+        # docker ps failed (its stderr is in the section); a warning it printed while
+        # succeeding (say about its config file) is not a failure.
         lines = [line for line in sec.get("containers", []) if line.strip() and not line.startswith("{")]
         facts.docker_error = (" ".join(lines)[:200] or "docker ps failed")
     for line in sec.get("containers", []):

@@ -200,24 +200,18 @@ def metric_families(report: HealthReport) -> Iterator[Any]:
     for c in report.checks:
         check.add_metric([c.kind, c.target], float(int(c.level)))
     yield check
-    families: dict[str, tuple[list[str], list[tuple[list[str], float]]]] = {}
+    # One family per value name; its label names are the union over the checks that carry it
+    # (an adopted endpoint has no host label, a provisioned node has one: neither loses it).
+    rows: dict[str, list[tuple[dict[str, str], float]]] = {}
     for c in report.checks:
-        base = [("target", c.target)] + [(k, c.labels[k]) for k in ("chain", "client", "host", "name") if k in c.labels]
+        base = {"target": c.target, **{k: c.labels[k] for k in ("chain", "client", "host", "name") if k in c.labels}}
         for s in c.samples:
-            name = f"{c.kind}_{s.name}"
-            labels = base + list(s.labels)
-            keys = [k for k, _ in labels]
-            entry = families.setdefault(name, (keys, []))
-            if entry[0] != keys:  # the same metric with other labels: align on the first's
-                values = dict(labels)
-                entry[1].append(([values.get(k, "") for k in entry[0]], s.value))
-            else:
-                entry[1].append(([v for _, v in labels], s.value))
-    for name in sorted(families):
-        keys, rows = families[name]
+            rows.setdefault(f"{c.kind}_{s.name}", []).append(({**base, **dict(s.labels)}, s.value))
+    for name in sorted(rows):
+        keys = ["target"] + sorted({k for labels, _ in rows[name] for k in labels} - {"target"})
         fam = GaugeMetricFamily(f"fleetctl_{name}", _HELP.get(name, name.replace("_", " ")), labels=keys)
-        for labels, value in rows:
-            fam.add_metric(labels, value)
+        for labels, value in rows[name]:
+            fam.add_metric([labels.get(k, "") for k in keys], value)
         yield fam
 
 

@@ -329,7 +329,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         if task.done() and not task.cancelled() and task.exception() is None:
             finished[name] = task.result()
         else:
-            finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)")
+            finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)", unchecked=True)
         by_chain.setdefault(t.chain, []).append(finished[name])
     for chain_id, chain_probes in by_chain.items():
         height = ex.compare_height(chain_probes, policy.hash_depth)
@@ -343,7 +343,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         if not task.done():
             task.cancel()
     await http.close()
-    save_cache(db, cache)
+    if record_stakes:  # --no-record changes no state, the cache of what hosts run included
+        save_cache(db, cache)
 
     # ---- judging
     checks = result.checks

@@ -555,9 +555,6 @@ def test_everything_hanging_still_ends_in_time(fronts: dict[str, Front], anvil: 
     assert list(checks(doc, "stake")) == ["network"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sweep.py turns an endpoint the sweep's deadline cut off into an "
-                   "ExecProbe error, judged CRITICAL 'unreachable'; the sweep's docstring says what is left is "
-                   "UNKNOWN 'not checked in time' (a healthy endpoint queued behind hanging ones is a false CRITICAL)")
 def test_endpoints_cut_off_by_the_deadline_are_unknown(fronts: dict[str, Front], anvil: str, standin: PocketStandin,
                                                        hanging_endpoint: str, tmp_path: Path, db: Path):
     root = write_inventory(tmp_path / "inv", rest_url=standin.shannon_url, comet=standin.comet_url,

@@ -592,10 +592,6 @@ def test_parse_facts_docker_permission_denied_keeps_the_first_line():
     assert len(f.docker_error) <= 200
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hostfacts.parse_facts sets docker_error for any non-JSON line in the "
-                   "containers section, so a docker CLI warning on stderr (FACTS_SCRIPT merges it with 2>&1) while "
-                   "`docker ps` succeeded (no @@docker-error) hides every container from the sweep "
-                   "(sweep.ask_host takes containers only when docker_error is None)")
 def test_a_docker_cli_warning_does_not_hide_the_containers():
     warning = "WARNING: Error loading config file: /root/.docker/config.json: open /root/.docker/config.json: " \
               "permission denied"
@@ -1185,9 +1181,6 @@ def test_exposition_parses_and_carries_every_check():
         assert fam.type == "gauge" and fam.name.startswith("fleetctl_")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: report.metric_families fixes a metric's label names from the first "
-                   "check of its kind: when an adopted endpoint without a host comes first, every provisioned node's "
-                   "`host` label is silently dropped from fleetctl_execution_* (the labels depend on sort order)")
 def test_a_label_is_never_dropped_because_of_the_order_of_checks():
     adopted = check("eth-legacy", "execution", Level.OK, values={"up": 1}, labels={"chain": "eth", "client": "geth"})
     node = check("fleet-eth-geth-0", "execution", Level.OK, values={"up": 1},
