@@ -4,8 +4,13 @@
 Starts on 127.0.0.1, as subprocesses stopped at the end (also on Ctrl-C, errors, or if this
 script dies):
 
-* the Pocket stand-in (fleetctl/lab/pocket_standin.py) with 1,000 staked suppliers of one owner
-  and ``--latency-ms`` of latency on every chain response;
+* the Pocket stand-in (fleetctl/lab/pocket_standin.py) with 1,000 staked suppliers of one owner;
+  by default (``--pocket replay``) the checkers reach it through the JSON-RPC farm's replay port,
+  which answers each distinct request as the stand-in first did, after ``--latency-ms``: the
+  stand-in is a threaded Python server (~0.3 ms of CPU per request) whose CPU would otherwise
+  compete on this machine with the checker being measured, where a real gateway runs elsewhere
+  (the cache is filled before timing); ``--pocket standin`` sends them to the stand-in itself,
+  with ``--latency-ms`` of latency on every response;
 * one asyncio process serving 200 JSON-RPC endpoints on 200 ports (benchmarks/rpc_farm.py):
   Geth, Nethermind and Erigon personas over one chain whose head advances with time, the same
   ``--latency-ms`` per answer, and ``--hang-fraction`` of the ports able to hang on demand;
@@ -43,7 +48,7 @@ Prints the figures and the goals; asserts nothing. Only 127.0.0.1 is used.
 
     .venv/bin/python benchmarks/health.py [--suppliers 1000] [--endpoints 200] [--latency-ms 10]
         [--timeout 1] [--hang-fraction 0.05] [--runs 3] [--warmup 1] [--check-http-sample N]
-        [--install] [--no-health-section]
+        [--install] [--no-health-section] [--pocket replay|standin]
 """
 
 from __future__ import annotations
@@ -192,12 +197,13 @@ def start_standin(children: Children, folder: Path, count: int, latency_ms: int)
     return fields["shannon"], addresses
 
 
-def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: float
-               ) -> tuple[subprocess.Popen[str], list[int], list[int]]:
+def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: float,
+               pocket_proxy: str | None = None) -> tuple[subprocess.Popen[str], list[int], list[int], str | None]:
+    extra = ["--pocket-proxy", pocket_proxy] if pocket_proxy else []
     proc = children.start(
         [sys.executable, str(Path(__file__).resolve().parent / "rpc_farm.py"), "--ports", str(count),
          "--latency-ms", str(latency_ms), "--hang-fraction", str(hang_fraction),
-         "--exit-on-stdin-eof"],
+         "--exit-on-stdin-eof", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -206,7 +212,25 @@ def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: f
     fields = dict(part.split("=", 1) for part in line.split()[1:])
     ports = [int(p) for p in fields["ports"].split(",")]
     hanging = [int(i) for i in fields["hanging"].split(",") if i]
-    return proc, ports, hanging
+    pocket = f"http://127.0.0.1:{fields['pocket']}" if "pocket" in fields else None
+    return proc, ports, hanging, pocket
+
+
+def prefill_replay(t: Targets) -> float:
+    """Ask the replay port, once, for what check_http and the blackbox exporter will ask (the
+    sequential checker asks what fleetctl's warm-up run asked): no timed run pays a miss."""
+    import concurrent.futures as cf
+    import urllib.request
+
+    started = time.perf_counter()
+
+    def get(address: str) -> None:
+        with urllib.request.urlopen(t.rest_url + SUPPLIER_PATH.format(address), timeout=30) as resp:
+            resp.read()
+
+    with cf.ThreadPoolExecutor(32) as pool:
+        list(pool.map(get, t.addresses))
+    return time.perf_counter() - started
 
 
 def set_hanging(farm: subprocess.Popen[str], on: bool) -> None:
@@ -590,6 +614,9 @@ def main() -> None:
     ap.add_argument("--check-http-sample", type=int, default=0, metavar="N",
                     help="time N check_http targets and extrapolate to all (default: run all)")
     ap.add_argument("--install", action="store_true", help="apt-get install missing peers (root)")
+    ap.add_argument("--pocket", choices=("replay", "standin"), default="replay",
+                    help="Pocket targets: the stand-in's answers replayed by an asyncio server (default), "
+                    "or the threaded stand-in itself")
     ap.add_argument("--no-health-section", action="store_true",
                     help="omit fleet.yml health: (for a loader that does not accept it yet)")
     args = ap.parse_args()
@@ -607,10 +634,17 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="fleetctl-bench-health-") as tmp:
             folder = Path(tmp)
-            rest_url, addresses = start_standin(children, folder, args.suppliers, args.latency_ms)
-            farm, ports, hanging = start_farm(children, args.endpoints, args.latency_ms, args.hang_fraction)
-            t = Targets(rest_url, addresses, ports, hanging, farm,
+            replay = args.pocket == "replay"
+            rest_url, addresses = start_standin(children, folder, args.suppliers, 0 if replay else args.latency_ms)
+            farm, ports, hanging, proxy = start_farm(children, args.endpoints, args.latency_ms, args.hang_fraction,
+                                                     rest_url if replay else None)
+            t = Targets(proxy or rest_url, addresses, ports, hanging, farm,
                         [f"bench-sup-{i:04d}" for i in range(len(addresses))])
+            if replay:
+                print(f"Pocket requests replayed by the farm ({args.latency_ms} ms latency); "
+                      f"cache filled for check_http and the exporter in {prefill_replay(t):.2f} s")
+            else:
+                print("Pocket requests go to the threaded stand-in itself (--pocket standin)")
             inventory = write_inventory(folder, t, args.timeout, not args.no_health_section)
             blackbox_url = ""
             if have_blackbox:

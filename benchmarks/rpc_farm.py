@@ -27,8 +27,16 @@ list. While hanging is on (``--hang`` at start, SIGUSR1 turns it on, SIGUSR2 off
 ``hang on`` / ``hang off``), those ports accept and read requests and never answer; the
 connection is dropped when the client closes it.
 
+Pocket replay (``--pocket-proxy URL``): one more port answers the Pocket REST/RPC requests of
+the checkers by replaying what the Pocket stand-in (fleetctl/lab/pocket_standin.py, at URL,
+run without latency) answered the first time it was asked the same thing (method, path and
+query, body), after the same ``--latency-ms``. The stand-in is a threaded Python server that
+spends ~0.3 ms of CPU per request; on a 2-CPU machine that CPU competes with the checker being
+measured, where a real gateway runs on another machine. Replaying keeps the official shapes and
+takes the target's CPU out of the comparison (the benchmark's warm-up round fills the cache).
+
 Once every port listens it prints ``ready ports=P1,P2,... hanging=I1,I2,...`` (hanging lists the
-designated port indexes). It exits on SIGTERM/SIGINT, and when its standard input reaches end
+designated port indexes), plus `` pocket=PORT`` with ``--pocket-proxy``. It exits on SIGTERM/SIGINT, and when its standard input reaches end
 of file if ``--exit-on-stdin-eof`` is given (the benchmark passes a pipe, so the farm stops when
 the benchmark dies). Binds 127.0.0.1 only.
 """
@@ -122,6 +130,9 @@ class Farm:
         self.count = args.ports
         self.servers: list[asyncio.base_events.Server] = []
         self.ports: list[int] = []
+        self.upstream: str | None = args.pocket_proxy
+        self.replay: dict[tuple[str, str, bytes], tuple[int, str, bytes]] = {}
+        self.pocket_port: int | None = None
 
     # --- JSON-RPC -------------------------------------------------------------------------
 
@@ -236,7 +247,69 @@ class Farm:
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 
+    def _forward(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
+        """The stand-in's answer (blocking; run in a thread, once per distinct request)."""
+        import urllib.error
+        import urllib.request
+
+        assert self.upstream is not None
+        req = urllib.request.Request(self.upstream.rstrip("/") + target, data=body if method == "POST" else None,
+                                     method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.headers.get("Content-Type", "application/json"), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Content-Type", "application/json"), exc.read()
+
+    async def serve_pocket(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                                 TimeoutError, ValueError, OSError):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while True:
+                line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
+                if not line:
+                    break
+                parts = line.decode("latin-1").split()
+                if len(parts) != 3:
+                    break
+                method, target, version = parts
+                headers: dict[str, str] = {}
+                for _ in range(MAX_HEADER_LINES):
+                    hline = await reader.readline()
+                    if hline in (b"\r\n", b"\n", b""):
+                        break
+                    name, _, value = hline.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length") or 0)
+                if not 0 <= length <= MAX_BODY:
+                    break
+                body = await reader.readexactly(length) if length else b""
+                close = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
+                key = (method, target, body)
+                hit = self.replay.get(key)
+                if hit is None:
+                    hit = await asyncio.to_thread(self._forward, method, target, body)
+                    self.replay[key] = hit
+                if self.latency > 0:
+                    await asyncio.sleep(self.latency)
+                status, ctype, payload = hit
+                head = (f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
+                        + ("Connection: close\r\n" if close else "") + "\r\n")
+                writer.write(head.encode("latin-1") + payload)
+                await writer.drain()
+                if close:
+                    break
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
     async def start(self) -> None:
+        if self.upstream:
+            server = await asyncio.start_server(self.serve_pocket, HOST, 0, backlog=1024, reuse_address=True)
+            self.servers.append(server)
+            self.pocket_port = server.sockets[0].getsockname()[1]
         for index in range(self.count):
             server = await asyncio.start_server(
                 lambda r, w, i=index: self.serve(i, r, w), HOST, 0, backlog=1024, reuse_address=True)
@@ -275,7 +348,8 @@ async def run(args: argparse.Namespace) -> None:
 
         watcher = asyncio.create_task(watch())
     print(f"ready ports={','.join(map(str, farm.ports))} "
-          f"hanging={','.join(map(str, sorted(farm.hanging)))}", flush=True)
+          f"hanging={','.join(map(str, sorted(farm.hanging)))}"
+          + (f" pocket={farm.pocket_port}" if farm.pocket_port else ""), flush=True)
     await stop.wait()
     for server in farm.servers:
         server.close()
@@ -294,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block-time", type=float, default=12.0)
     ap.add_argument("--chain-id", default="0x1")
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
+    ap.add_argument("--pocket-proxy", metavar="URL", help="replay the Pocket stand-in at URL on one more port")
     args = ap.parse_args(argv)
     if args.genesis_time is None:
         args.genesis_time = time.time()

@@ -175,11 +175,11 @@ def _inventory_path(args: argparse.Namespace) -> str:
 
 def _load(args: argparse.Namespace):
     """Load the inventory or print every error (one line each) and exit 2."""
+    from fleetctl.spec.cache import load_inventory_cached
     from fleetctl.spec.errors import InventoryError
-    from fleetctl.spec.loader import load_inventory
 
     try:
-        return load_inventory(_inventory_path(args)), None
+        return load_inventory_cached(_inventory_path(args)), None
     except InventoryError as exc:
         return None, exc.errors
 
@@ -382,14 +382,14 @@ def cmd_health(args: argparse.Namespace) -> int:
 def cmd_exporter(args: argparse.Namespace) -> int:
     from fleetctl.health.exporter import Exporter, parse_listen
     from fleetctl.health.run import HealthOptions, run_health
-    from fleetctl.spec.loader import load_inventory
+    from fleetctl.spec.cache import load_inventory_cached
 
     out = args.out
     host, port = parse_listen(args.listen)
     _load_or_exit(args)  # a broken inventory at start is a usage error, not a silent exporter
     path = _inventory_path(args)
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db, alerts=False)
-    exporter = Exporter(lambda: load_inventory(path), lambda fleet: run_health(fleet, options),
+    exporter = Exporter(lambda: load_inventory_cached(path), lambda fleet: run_health(fleet, options),
                         interval=args.interval, log=out.info)
     if host not in ("127.0.0.1", "::1", "localhost"):
         out.info(f"exporter: listening on {host}, not loopback: anyone who reaches it reads the fleet's state")

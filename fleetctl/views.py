@@ -165,7 +165,7 @@ from typing import TYPE_CHECKING  # noqa: E402 - this section's own imports
 
 from fleetctl.spec.model import format_upokt  # noqa: E402
 
-if TYPE_CHECKING:  # importing them for real would load aiohttp for every command
+if TYPE_CHECKING:  # importing them for real would load the stake sweep for every command
     from fleetctl.pocket.history import Trend
     from fleetctl.pocket.stakes import StakeReport
 

@@ -18,7 +18,7 @@ optional.
 
 DURATION: ``90s``, ``30m``, ``4h``, ``2d`` or a number of seconds. Mistakes are one line and
 exit 2. Only the standard library is imported until a subcommand runs (and then only the store,
-never aiohttp).
+no network code).
 """
 
 from __future__ import annotations

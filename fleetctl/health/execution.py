@@ -146,75 +146,51 @@ def _rpc_error_text(error: Any) -> str:
 
 
 class Http:
-    """One aiohttp session for a sweep and a bound on the requests in flight.
+    """The sweep's HTTP connections (:mod:`fleetctl.httpclient`, keep-alive per endpoint) and a
+    bound on the requests in flight.
 
     A request waits for a free slot *before* its timeout starts: a long queue (or many hanging
     endpoints holding slots) never makes a healthy endpoint look slow or time out."""
 
     def __init__(self, concurrency: int) -> None:
-        import aiohttp
+        from fleetctl.httpclient import HttpPool
 
         self.semaphore = asyncio.Semaphore(concurrency)
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0, keepalive_timeout=30.0,
-                                         use_dns_cache=True, ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(connector=connector, trust_env=False,
-                                             headers={"User-Agent": "fleetctl-health"})
+        self.pool = HttpPool(user_agent="fleetctl-health")
 
     async def close(self) -> None:
-        await self.session.close()
+        await self.pool.close()
+
+    async def fetch(self, method: str, url: str, timeout: float, body: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
+        """(status, body, seconds) of one request; RpcFailure with a one-line reason."""
+        from fleetctl.httpclient import HttpError
+
+        loop = asyncio.get_running_loop()
+        async with self.semaphore:
+            started = loop.time()
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await self.pool.request(method, url, body=body, headers=headers)
+            except TimeoutError:
+                raise RpcFailure(f"no answer within {timeout:g} s") from None
+            except HttpError as exc:
+                raise RpcFailure(str(exc)) from None
+            return response.status, response.body, loop.time() - started
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any, float]:
     """POST JSON, decode JSON; RpcFailure with a one-line reason. Returns (body, seconds)."""
-    import aiohttp
-
-    loop = asyncio.get_running_loop()
-    async with http.semaphore:
-        started = loop.time()
-        try:
-            async with asyncio.timeout(timeout):
-                async with http.session.post(url, data=json.dumps(payload).encode(),
-                                             headers={"Content-Type": "application/json"},
-                                             allow_redirects=False) as response:
-                    raw = await response.read()
-                    status = response.status
-        except TimeoutError:
-            raise RpcFailure(f"no answer within {timeout:g} s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise RpcFailure(_connect_reason(exc)) from None
-        except aiohttp.ServerDisconnectedError:
-            raise RpcFailure("connection closed without an answer") from None
-        except aiohttp.ClientPayloadError:
-            raise RpcFailure("truncated answer") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise RpcFailure(" ".join((str(exc) or type(exc).__name__).split())[:160]) from None
-        elapsed = loop.time() - started
+    status, raw, elapsed = await http.fetch("POST", url, timeout, json.dumps(payload).encode(), _JSON)
     if status != 200:
         raise RpcFailure(f"HTTP {status}")
     try:
         return json.loads(raw), elapsed
     except (UnicodeDecodeError, ValueError):
         raise RpcFailure(f"answered a body that is not JSON ({len(raw)} bytes)") from None
-
-
-def _connect_reason(exc: Any) -> str:
-    import errno
-
-    os_error = getattr(exc, "os_error", None)
-    code = getattr(os_error, "errno", None)
-    if code == errno.ECONNREFUSED:
-        return "connection refused"
-    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return "host unreachable (no route)"
-    if code == errno.ETIMEDOUT:
-        return "connection timed out"
-    reason = (os_error.strerror if os_error is not None and os_error.strerror else str(exc)) or type(exc).__name__
-    low = reason.lower()
-    if "refused" in low:
-        return "connection refused"
-    if "no route" in low or "unreachable" in low:
-        return "host unreachable (no route)"
-    return "cannot connect: " + " ".join(reason.split())[:160]
 
 
 async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> ExecProbe:

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetctl.health.execution import Http, RpcFailure, _connect_reason
+from fleetctl.health.execution import Http, RpcFailure
 from fleetctl.pocket.base import Level
 
 __all__ = [
@@ -49,23 +48,9 @@ _METRIC_LINE = re.compile(r"^(relayminer_[a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+|NaN
 
 async def _get(http: Http, url: str, timeout: float, *, method: str = "GET", body: Any = None) -> bytes:
     """One request, its body on HTTP 200; RpcFailure with a one-line reason otherwise."""
-    import aiohttp
-
-    async with http.semaphore:
-        try:
-            async with asyncio.timeout(timeout):
-                data = None if body is None else json.dumps(body).encode()
-                headers = {"Content-Type": "application/json"} if data is not None else None
-                async with http.session.request(method, url, data=data, headers=headers,
-                                                allow_redirects=False) as response:
-                    raw = await response.read()
-                    status = response.status
-        except TimeoutError:
-            raise RpcFailure(f"no answer within {timeout:g} s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise RpcFailure(_connect_reason(exc)) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise RpcFailure(" ".join((str(exc) or type(exc).__name__).split())[:160]) from None
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if data is not None else None
+    status, raw, _ = await http.fetch(method, url, timeout, data, headers)
     if status != 200:
         raise RpcFailure(f"HTTP {status}")
     return raw

@@ -82,7 +82,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
+from fleetctl.httpclient import HttpError, HttpPool
 
 from fleetctl.health.alerts import AlertStore, Delivery, Notification
 from fleetctl.spec.model import AlertPolicy, Secret, Sink
@@ -313,27 +313,23 @@ class _SinkDown(Exception):
     """The sink did not answer (connection failure or timeout): do not try the rest now."""
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: Any, timeout_s: float,
+async def _post(session: HttpPool, url: str, body: Any, timeout_s: float,
                 secrets: Sequence[str]) -> None:
     """POST ``body``; raise ``_SinkDown`` or ``RuntimeError`` with a scrubbed one-line reason."""
     data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     try:
-        async with session.post(url, data=data, allow_redirects=False,
-                                headers={"Content-Type": "application/json"},
-                                timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
-            await response.content.read(4096)
-            status = response.status
+        async with asyncio.timeout(timeout_s):
+            response = await session.request("POST", url, body=data,
+                                             headers={"Content-Type": "application/json"})
+        status = response.status
     except TimeoutError:
         raise _SinkDown(f"no answer within {timeout_s:g} s") from None
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else type(exc).__name__
-        raise _SinkDown(f"cannot connect: {scrub(str(reason), secrets)}") from None
-    except aiohttp.ClientConnectionError as exc:
-        raise _SinkDown(f"connection failed: {type(exc).__name__}") from None
-    except aiohttp.InvalidURL:
-        raise RuntimeError("invalid URL") from None
-    except aiohttp.ClientError as exc:
-        raise RuntimeError(f"request failed: {type(exc).__name__}") from None
+    except HttpError as exc:
+        if exc.kind == "connect":
+            raise _SinkDown(f"cannot connect: {scrub(str(exc), secrets)}") from None
+        if exc.kind == "closed":
+            raise _SinkDown(f"connection failed: {scrub(str(exc), secrets)}") from None
+        raise RuntimeError(f"request failed: {scrub(str(exc), secrets)}") from None
     if 300 <= status < 400:
         raise RuntimeError(f"HTTP {status} (redirects are not followed)")
     if not 200 <= status < 300:
@@ -350,7 +346,7 @@ def _check_url(url: str) -> str | None:
     return None if ok else "invalid URL (expected http:// or https://)"
 
 
-async def _send_sink(session: aiohttp.ClientSession, sink: Sink, rows: list[Delivery],
+async def _send_sink(session: HttpPool, sink: Sink, rows: list[Delivery],
                      policy: AlertPolicy, now: float, deadline: float,
                      done: dict[int, str | None]) -> None:
     """Send ``rows`` to ``sink``; record each row's outcome in ``done`` (None: delivered).
@@ -433,9 +429,7 @@ async def deliver(store: AlertStore, policy: AlertPolicy, *, now: float | None =
     if by_sink:
         deadline = asyncio.get_running_loop().time() + 2 * policy.timeout_s
         try:
-            connector = aiohttp.TCPConnector(limit=SINK_CONCURRENCY * max(1, len(by_sink)))
-            async with aiohttp.ClientSession(connector=connector, trust_env=False,
-                                             headers={"User-Agent": "fleetctl"}) as session:
+            async with HttpPool(max_body=64 * 1024) as session:
                 # a backstop only: no request starts unless its own timeout ends by the deadline
                 async with asyncio.timeout(2 * policy.timeout_s + 1.0):
                     await asyncio.gather(*(_send_sink(session, sinks[name], rows, policy, now,
@@ -499,18 +493,13 @@ async def ping_deadman(policy: AlertPolicy) -> str | None:
     if bad:
         return f"{where}: {bad}"
     try:
-        async with aiohttp.ClientSession(trust_env=False, headers={"User-Agent": "fleetctl"}) as session:
-            async with session.get(url, allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=policy.timeout_s)) as response:
-                await response.content.read(4096)
-                status = response.status
+        async with HttpPool(max_body=64 * 1024) as session, asyncio.timeout(policy.timeout_s):
+            status = (await session.request("GET", url)).status
     except TimeoutError:
         return f"{where}: no answer within {policy.timeout_s:g} s"
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror if exc.os_error and exc.os_error.strerror else type(exc).__name__
-        return f"{where}: cannot connect: {scrub(str(reason), [url])}"
-    except aiohttp.ClientError as exc:
-        return f"{where}: request failed: {type(exc).__name__}"
+    except HttpError as exc:
+        prefix = "cannot connect" if exc.kind == "connect" else "request failed"
+        return f"{where}: {prefix}: {scrub(str(exc), [url])}"
     if 200 <= status < 300:
         log.debug("%s: HTTP %d", where, status)
         return None

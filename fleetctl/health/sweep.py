@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -289,7 +288,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     if any(not s.planned for s in fleet.suppliers):
         from fleetctl.pocket.stakes import sweep_stakes
 
-        stake_task = runner.start(sweep_stakes(fleet, concurrency=min(concurrency, 64), timeout=timeout,
+        stake_task = runner.start(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout,
                                                deadline=2 * timeout, db=db, record=record_stakes))
     height_task = None
     if stake_task is None and (fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url):
@@ -535,13 +534,6 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
     if report.message:  # e.g. the history store could not be used
         checks.append(Check("history", "stake", Level.UNKNOWN, report.message, {"db": report.history_db}, (), {}))
     return checks
-
-
-def run_sweep(fleet: Fleet, **kw: Any) -> tuple[SweepResult, float]:
-    """:func:`sweep` from synchronous code; (result, seconds)."""
-    started = time.monotonic()
-    result = asyncio.run(sweep(fleet, **kw))
-    return result, time.monotonic() - started
 
 
 def report_of(result: SweepResult, duration_s: float) -> HealthReport:

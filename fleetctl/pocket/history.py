@@ -24,7 +24,7 @@ stake history. Version 2: ``alerts``, ``alert_meta``, ``silences``, ``notificati
 ``outbox`` (see :mod:`fleetctl.health.alerts`) and ``remediations``.
 
 This module imports only the standard library and :mod:`fleetctl.spec` at import time (the
-``Level`` enum is imported when it is used), so ``fleetctl alerts`` does not load aiohttp.
+``Level`` enum is imported when it is used), so ``fleetctl alerts`` loads no network code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A small asynchronous JSON client for the Pocket query APIs (aiohttp).
+"""A small asynchronous JSON client for the Pocket query APIs (over :mod:`fleetctl.httpclient`).
 
 One :class:`JsonClient` per endpoint and sweep. It keeps a keep-alive connection pool, bounds
 the requests in flight with a semaphore, applies a per-request timeout, and retries only
@@ -20,7 +20,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-import aiohttp
+from fleetctl.httpclient import HttpError, HttpPool
 
 __all__ = ["TRANSIENT_STATUSES", "JsonClient", "QueryError"]
 
@@ -86,15 +86,12 @@ class JsonClient:
         self.concurrency = concurrency
         self.attempts = attempts
         self.backoff = backoff
-        self._session: aiohttp.ClientSession | None = None
+        self._session: HttpPool | None = None
         self._semaphore = asyncio.Semaphore(concurrency)
         self._expires = 0.0
 
     async def __aenter__(self) -> JsonClient:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=self.concurrency,
-                                         keepalive_timeout=30.0)
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
-                                              headers={"Accept": "application/json"})
+        self._session = HttpPool(headers={"Accept": "application/json"})
         self._expires = asyncio.get_running_loop().time() + self.deadline
         return self
 
@@ -130,23 +127,20 @@ class JsonClient:
             try:
                 async with asyncio.timeout(remaining), self._semaphore:
                     limit = max(0.001, min(self.timeout, self._expires - loop.time()))
-                    async with self._session.request(
-                            method, url, params=params, data=body, headers=headers,
-                            allow_redirects=False,
-                            timeout=aiohttp.ClientTimeout(total=limit)) as response:
-                        raw = await response.read()
-                        status = response.status
-                        retry_after = _retry_after(response.headers.get("Retry-After"))
+                    async with asyncio.timeout(limit):
+                        response = await self._session.request(method, url, params=params, body=body,
+                                                               headers=headers)
+                    raw = response.body
+                    status = response.status
+                    retry_after = _retry_after(response.headers.get("retry-after"))
             except TimeoutError:
                 if loop.time() >= self._expires:
                     break
                 last = QueryError(f"{path}: no answer within {self.timeout:g} s", transient=True)
-            except aiohttp.ClientPayloadError:
-                raise QueryError(f"{path}: truncated response") from None
-            except aiohttp.ClientConnectionError as exc:
-                last = QueryError(f"{path}: {str(exc) or type(exc).__name__}", transient=True)
-            except aiohttp.ClientError as exc:
-                raise QueryError(f"{path}: {str(exc) or type(exc).__name__}") from None
+            except HttpError as exc:
+                if exc.kind == "protocol":
+                    raise QueryError(f"{path}: {exc}") from None
+                last = QueryError(f"{path}: {exc}", transient=True)
             else:
                 if status == 200:
                     return _decode(path, raw)

@@ -471,8 +471,15 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
     ``record=False`` compares with the history without writing to it. A history that cannot
     be used makes the report UNKNOWN (a slash could go unseen), never a crash.
     """
-    return asyncio.run(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
-                                    record=record))
+    box: list[StakeReport] = []
+
+    async def main() -> None:
+        # The main task returns nothing: asyncio.run would format a repr of a big result.
+        box.append(await sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
+                                      record=record))
+
+    asyncio.run(main())
+    return box[0]
 
 
 async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
