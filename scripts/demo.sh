@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set everything up and run fleetctl's main job on the local lab (Debian 12, root):
-# the lab, then validate, inventory, plan, apply (through the playbooks), diversity, stakes.
+# the lab, then validate, inventory, plan, apply (through the playbooks), diversity, stakes, health
+# (with a fault injected: one client forks and --remediate takes it out of its balancers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,4 +16,14 @@ run fleetctl apply --yes
 run fleetctl diversity
 # Nagios codes: WARNING (1) is expected here: the lab stakes one supplier inside its margin.
 run fleetctl stakes || true
+# Health of everything at once; a Geth front forks from the majority chain (the 11 Nov 2020
+# case): it alone is DIVERGED (exit 2, CRITICAL) and --remediate pulls it from every balancer.
+run fleetctl health || true
+head=$(fleetctl health -o json --no-record | python3 -c 'import json,sys; print(next(c["reference_head"] for c in json.load(sys.stdin)["checks"] if c["kind"] == "chain"))')
+run fleetctl lab fault lab-h1-geth --diverge-at "$((head - 2))"
+run fleetctl health --remediate || true
+run fleetctl lab fault lab-h1-geth --clear
+# Healthy again: back into rotation after health.remediate_rise (3) healthy runs.
+for _ in 1 2 3; do run fleetctl health --remediate -q || true; done
+run fleetctl health --nagios || true
 printf '\nThe lab stays up; `fleetctl lab down` removes it (the blackhole route for its range stays).\n'
