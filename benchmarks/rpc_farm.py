@@ -120,6 +120,27 @@ class Chain:
         }
 
 
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, str, dict[str, str], bytes] | None:
+    """(method, target, version, headers, body) of the next request; None at the end or on junk."""
+    line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
+    parts = line.decode("latin-1").split()
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADER_LINES):
+        hline = await reader.readline()
+        if hline in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = hline.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length") or 0)
+    if not 0 <= length <= MAX_BODY:
+        return None
+    body = await reader.readexactly(length) if length else b""
+    return method, target, version, headers, body
+
+
 class Farm:
     def __init__(self, args: argparse.Namespace) -> None:
         self.chain = Chain(args.genesis_time, args.base_height, args.block_time)
@@ -208,24 +229,10 @@ class Farm:
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while True:
-                line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
-                if not line:
+                request = await _read_request(reader)
+                if request is None:
                     break
-                parts = line.decode("latin-1").split()
-                if len(parts) != 3:
-                    break
-                method, _target, version = parts
-                headers: dict[str, str] = {}
-                for _ in range(MAX_HEADER_LINES):
-                    hline = await reader.readline()
-                    if hline in (b"\r\n", b"\n", b""):
-                        break
-                    name, _, value = hline.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length") or 0)
-                if not 0 <= length <= MAX_BODY:
-                    break
-                body = await reader.readexactly(length) if length else b""
+                method, _target, version, headers, body = request
                 if self.hang_on and index in self.hanging:
                     # accept, read, never answer: wait for the client to give up
                     while await asyncio.wait_for(reader.read(65536), IDLE_TIMEOUT_S):
@@ -268,24 +275,10 @@ class Farm:
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             while True:
-                line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
-                if not line:
+                request = await _read_request(reader)
+                if request is None:
                     break
-                parts = line.decode("latin-1").split()
-                if len(parts) != 3:
-                    break
-                method, target, version = parts
-                headers: dict[str, str] = {}
-                for _ in range(MAX_HEADER_LINES):
-                    hline = await reader.readline()
-                    if hline in (b"\r\n", b"\n", b""):
-                        break
-                    name, _, value = hline.decode("latin-1").partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length") or 0)
-                if not 0 <= length <= MAX_BODY:
-                    break
-                body = await reader.readexactly(length) if length else b""
+                method, target, version, headers, body = request
                 close = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
                 key = (method, target, body)
                 hit = self.replay.get(key)

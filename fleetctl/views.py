@@ -186,13 +186,18 @@ def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> None:
             out.error(problem)
 
 
-def stakes(out: Out, report: StakeReport, nagios: bool = False) -> None:
-    """The report as one Nagios line, as JSON, or as a table riskiest first."""
+def _nagios_or_json(out: Out, report: Any, nagios: bool) -> bool:
+    """Render ``report`` as its Nagios line or as JSON if asked; True when done."""
     if nagios:
         out.line(report.nagios_line())
-        return
-    if out.json:
+    elif out.json:
         out.emit_json(report.as_dict())
+    return nagios or out.json
+
+
+def stakes(out: Out, report: StakeReport, nagios: bool = False) -> None:
+    """The report as one Nagios line, as JSON, or as a table riskiest first."""
+    if _nagios_or_json(out, report, nagios):
         return
     if report.height is None:
         out.error(f"stakes: UNKNOWN: {report.message}")
@@ -258,11 +263,7 @@ def _health_target(check: Any) -> str:
 def health(out: Out, report: Any, nagios: bool = False) -> None:
     """The health report as one Nagios line, as JSON, or as a table of the problems (every
     check with -v) and a count of the checks that are OK."""
-    if nagios:
-        out.line(report.nagios_line())
-        return
-    if out.json:
-        out.emit_json(report.as_dict())
+    if _nagios_or_json(out, report, nagios):
         return
     if report.error is not None:
         out.error(f"health: UNKNOWN: {report.error}")

@@ -251,30 +251,25 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
                     probes[t.name] = runner.start(_done(ex.ExecProbe(t)))
                 probe_target(t)
             elif c.role == "balancer" and c.chain:
-                key = (host.name, c.chain)
                 url = _stats_url(fleet, host, c.chain)
-                if key in balancers or url is None:
-                    continue
-                read = sv.BalancerRead(host.name, c.name, c.chain, url)
-                if not c.running:
-                    stopped_services[("balancer", read.target)] = c
-                    balancers[key] = (read, None)
-                else:
-                    balancers[key] = (read, runner.start(sv.read_haproxy(http, read, timeout)))
+                if (host.name, c.chain) not in balancers and url is not None:
+                    read = sv.BalancerRead(host.name, c.name, c.chain, url)
+                    watch(balancers, (host.name, c.chain), ("balancer", read.target), c, read, sv.read_haproxy)
             elif c.role == "relayminer" and host.name not in relayminers:
                 read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{pm.RELAYMINER_METRICS_PORT}/metrics")
-                if not c.running:
-                    stopped_services[("relayminer", host.name)] = c
-                    relayminers[host.name] = (read_rm, None)
-                else:
-                    relayminers[host.name] = (read_rm, runner.start(sv.read_relayminer(http, read_rm, timeout)))
+                watch(relayminers, host.name, ("relayminer", host.name), c, read_rm, sv.read_relayminer)
             elif c.role == "morse" and host.name not in morse_nodes:
                 read_m = sv.PocketNodeRead(host.name, f"http://{host.address}:8081")
-                if not c.running:
-                    stopped_services[("pocket_node", host.name)] = c
-                    morse_nodes[host.name] = (read_m, None)
-                else:
-                    morse_nodes[host.name] = (read_m, runner.start(sv.read_morse_height(http, read_m, timeout)))
+                watch(morse_nodes, host.name, ("pocket_node", host.name), c, read_m, sv.read_morse_height)
+
+    def watch(table: dict[Any, Any], key: Any, check: tuple[str, str], c: Container, read: Any,
+              reader: Callable[..., Awaitable[Any]]) -> None:
+        """Read a service container's endpoint, or remember that the container is stopped."""
+        if c.running:
+            table[key] = (read, runner.start(reader(http, read, timeout)))
+        else:
+            stopped_services[check] = c
+            table[key] = (read, None)
 
     # What is known without asking the hosts: adopted endpoints and the cached containers.
     for chain in fleet.chains.values():
@@ -477,7 +472,7 @@ def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
     if not db.exists():
         return {}
     try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
         try:
             rows = conn.execute("SELECT host, balancer, server FROM remediations").fetchall()
         finally:
