@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", metavar="PATH", help="state store: stake history, alerts, remediation (default as for stakes)")
     p.add_argument("--remediate", action="store_true", help="take DIVERGED, lagging or syncing backends out of "
                    "their balancer's rotation and put them back once healthy (never the last healthy one)")
-    p.add_argument("--no-alerts", action="store_true", help="check only: no alert state, no notifications")
+    p.add_argument("--no-alerts", action="store_true", help="check only: no alert state, no notifications, "
+                   "no dead-man's switch ping")
     p.add_argument("--no-record", action="store_true", help="change no state (stake history, alerts, remediation)")
 
     from fleetctl.health import alerts_cli

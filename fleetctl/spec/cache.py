@@ -9,7 +9,8 @@ loader may read (hosts.yml/hosts.yaml, fleet.yml, group_vars/ and host_vars/). A
 of them is another key, so a stale entry is never used; an inventory with errors is never
 cached (the loader runs, and reports them).
 
-Entries are pickles in ``<state dir>/inventory-cache/`` (0600 files in a 0700 folder). They are
+Entries are pickles in ``~/.cache/fleetctl/inventory-cache/`` (see :func:`cache_dir`; 0600 files
+in a 0700 folder). They are
 read only when the folder and the file belong to this user and nobody else can write them, so
 the cache can never be a way into this process for another account. At most
 :data:`KEEP` entries are kept.
@@ -35,8 +36,14 @@ DIR_NAME = "inventory-cache"
 
 
 def cache_dir() -> Path:
-    state = os.environ.get("FLEETCTL_STATE_DIR")
-    base = Path(state) if state else Path.home() / ".local" / "state" / "fleetctl"
+    """``$FLEETCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/fleetctl``, else ``~/.cache/fleetctl``
+    (a cache, not state: removing it loses nothing), then ``inventory-cache/``."""
+    explicit = os.environ.get("FLEETCTL_CACHE_DIR")
+    if explicit:
+        base = Path(explicit)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "fleetctl"
     return base / DIR_NAME
 
 

@@ -319,5 +319,13 @@ def test_morse_fleet_chains_json_and_relay(inv, tmp_path):
         assert abs(int(answer["result"], 16) - head_now) <= 2
         rc, plan = plan_json(root)
         assert plan["changes"] == 0, plan
+        # health on a Morse fleet: each host's node against the network's height, the nodes' stakes.
+        proc = run_cli("health", "-i", str(root), "-o", "json", "--db", str(tmp_path / "state.db"), "--no-alerts")
+        doc = json.loads(proc.stdout)
+        nodes = {c["target"]: c for c in doc["checks"] if c["kind"] == "pocket_node"}
+        assert set(nodes) == {h.name for h in M.HOSTS}, nodes
+        assert all(c["status"] == "OK" and c["network_height"] and c["height"] for c in nodes.values()), nodes
+        assert {c["name"] for c in doc["checks"] if c["kind"] == "stake"} == {"morse-1", "morse-2", "morse-3"}
+        assert not [c for c in doc["checks"] if c["kind"] == "relayminer"]
     finally:
         wipe_managed()
