@@ -17,7 +17,9 @@ of the run's CPU on a small machine. It does only what those exchanges need, and
 Time limits belong to the caller (``asyncio.timeout`` around :meth:`HttpPool.request`); a
 request cancelled half way aborts its connection, so a late answer never lands in the next
 request's lap. A connection that the server closed while idle (a keep-alive timeout) is noticed
-on reuse and the request is sent once more on a new connection, before any answer was read.
+on reuse and the request is sent once more on a new connection, before any answer was read, if
+it is idempotent (a webhook POST is never sent twice). ``user:password@`` in a URL is sent as
+HTTP Basic authorization.
 
 Errors are :class:`HttpError` with a one-line ``reason`` and a ``kind``: ``connect`` (refused,
 unreachable, DNS), ``closed`` (the server closed without answering), ``protocol`` (not HTTP,
@@ -76,6 +78,7 @@ class _Conn(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._chunk_state = "size"  # size | data | crlf | trailer
         self._body_len = 0
+        self._trailer = 0
 
     # -- protocol callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -105,7 +108,7 @@ class _Conn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.waiter is not None and not self.waiter.done():
-            if self._head is not None and self._mode == "close":
+            if self._head is not None and self._mode == "close" and exc is None:
                 status, headers, _ = self._head
                 self.waiter.set_result(Response(status, headers, bytes(self.buf)))
             elif self.got_bytes:
@@ -137,9 +140,9 @@ class _Conn(asyncio.Protocol):
     def _parse(self) -> Response | None:
         while self._head is None:
             end = self.buf.find(b"\r\n\r\n")
+            if end > MAX_HEAD or (end < 0 and len(self.buf) > MAX_HEAD):
+                raise HttpError("response headers too large", "protocol")
             if end < 0:
-                if len(self.buf) > MAX_HEAD:
-                    raise HttpError("response headers too large", "protocol")
                 return None
             head = bytes(self.buf[:end]).decode("latin-1")
             del self.buf[:end + 4]
@@ -165,6 +168,7 @@ class _Conn(asyncio.Protocol):
                 self._mode, self._need = "length", 0
             elif "chunked" in headers.get("transfer-encoding", "").lower():
                 self._mode, self._chunk_state, self._chunks, self._body_len = "chunked", "size", [], 0
+                self._trailer = 0
             elif "content-length" in headers:
                 try:
                     self._need = int(headers["content-length"].split(",")[0])
@@ -221,10 +225,15 @@ class _Conn(asyncio.Protocol):
                     raise HttpError("invalid chunk framing", "protocol")
                 del self.buf[:self._need + 2]
                 self._chunk_state = "size"
-            else:  # trailer: header lines until an empty one
+            else:  # trailer: header lines until an empty one, MAX_HEAD in all
                 end = self.buf.find(b"\r\n")
                 if end < 0:
+                    if len(self.buf) > MAX_HEAD:
+                        raise HttpError("response trailers too large", "protocol")
                     return None
+                self._trailer += end + 2
+                if self._trailer > MAX_HEAD:
+                    raise HttpError("response trailers too large", "protocol")
                 line = bytes(self.buf[:end])
                 del self.buf[:end + 2]
                 if not line:
@@ -260,8 +269,9 @@ class HttpPool:
         self._base_headers = {"User-Agent": user_agent, **(headers or {})}
         self._origins: dict[str, tuple[str, str, int, str]] = {}
 
-    def _origin(self, url: str) -> tuple[str, str, int, str]:
-        """(scheme, host, port, target) of ``url`` (cached per URL: the sweep repeats them)."""
+    def _origin(self, url: str) -> tuple[str, str, int, str, str | None]:
+        """(scheme, host, port, target, authorization) of ``url``, cached per URL (the sweep
+        repeats them); ``user:password@`` in the URL becomes HTTP Basic authorization."""
         hit = self._origins.get(url)
         if hit is not None:
             return hit
@@ -273,7 +283,14 @@ class HttpPool:
         except ValueError:
             raise HttpError("invalid port in the URL", "connect") from None
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        origin = (parts.scheme, parts.hostname, port, target)
+        auth = None
+        if parts.username is not None:
+            import base64
+            from urllib.parse import unquote
+
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            auth = "Basic " + base64.b64encode(pair).decode()
+        origin = (parts.scheme, parts.hostname, port, target, auth)
         if len(self._origins) < 100_000:
             self._origins[url] = origin
         return origin
@@ -297,14 +314,25 @@ class HttpPool:
 
     async def request(self, method: str, url: str, *, body: bytes | None = None,
                       params: Mapping[str, str] | None = None,
-                      headers: Mapping[str, str] | None = None) -> Response:
-        scheme, host, port, target = self._origin(url)
+                      headers: Mapping[str, str] | None = None,
+                      idempotent: bool | None = None) -> Response:
+        """Send one request and read its answer.
+
+        ``idempotent`` (default: GET, HEAD, OPTIONS, PUT, DELETE) allows the one automatic
+        retry when a pooled connection turns out to have been closed by the server: a request
+        that is not (a webhook POST) is never sent twice (RFC 9112, 9.3.1.1); callers whose POST
+        only reads (JSON-RPC queries) say ``idempotent=True``."""
+        scheme, host, port, target, auth = self._origin(url)
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
         key = (scheme, host, port)
         default_port = 443 if scheme == "https" else 80
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {host if port == default_port else f'{host}:{port}'}"]
-        for name, value in {**self._base_headers, **(headers or {})}.items():
+        shown = f"[{host}]" if ":" in host else host  # an IPv6 literal
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {shown if port == default_port else f'{shown}:{port}'}"]
+        extra = {**self._base_headers, **({"Authorization": auth} if auth else {}), **(headers or {})}
+        for name, value in extra.items():
             if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
                 raise HttpError(f"invalid header {name!r}", "protocol")
             lines.append(f"{name}: {value}")
@@ -312,9 +340,10 @@ class HttpPool:
             lines.append(f"Content-Length: {len(body or b'')}")
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
         idle = self._idle.setdefault(key, [])
+        fresh_only = False
         while True:
             conn = None
-            while idle:
+            while idle and not fresh_only:
                 candidate = idle.pop()
                 if candidate.reusable():
                     conn = candidate
@@ -328,8 +357,9 @@ class HttpPool:
             except HttpError as exc:
                 self._all.discard(conn)
                 conn.abort()
-                if reused and exc.kind == "closed":
-                    continue  # the server had closed the idle connection: once more, on a new one
+                if reused and exc.kind == "closed" and idempotent and not fresh_only:
+                    fresh_only = True  # the server had closed it: once more, on a new connection
+                    continue
                 raise
             except BaseException:
                 # Cancelled (a timeout) or failed half way: the connection's state is unknown.

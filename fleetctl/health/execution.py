@@ -171,7 +171,8 @@ class Http:
             started = loop.time()
             try:
                 async with asyncio.timeout(timeout):
-                    response = await self.pool.request(method, url, body=body, headers=headers)
+                    # Health checks only read (JSON-RPC queries are POSTs): safe to send again.
+                    response = await self.pool.request(method, url, body=body, headers=headers, idempotent=True)
             except TimeoutError:
                 raise RpcFailure(f"no answer within {timeout:g} s") from None
             except HttpError as exc:

@@ -429,7 +429,7 @@ async def deliver(store: AlertStore, policy: AlertPolicy, *, now: float | None =
     if by_sink:
         deadline = asyncio.get_running_loop().time() + 2 * policy.timeout_s
         try:
-            async with HttpPool(max_body=64 * 1024) as session:
+            async with HttpPool(max_body=1024 * 1024) as session:
                 # a backstop only: no request starts unless its own timeout ends by the deadline
                 async with asyncio.timeout(2 * policy.timeout_s + 1.0):
                     await asyncio.gather(*(_send_sink(session, sinks[name], rows, policy, now,
@@ -493,7 +493,7 @@ async def ping_deadman(policy: AlertPolicy) -> str | None:
     if bad:
         return f"{where}: {bad}"
     try:
-        async with HttpPool(max_body=64 * 1024) as session, asyncio.timeout(policy.timeout_s):
+        async with HttpPool(max_body=1024 * 1024) as session, asyncio.timeout(policy.timeout_s):
             status = (await session.request("GET", url)).status
     except TimeoutError:
         return f"{where}: no answer within {policy.timeout_s:g} s"

@@ -128,8 +128,9 @@ class JsonClient:
                 async with asyncio.timeout(remaining), self._semaphore:
                     limit = max(0.001, min(self.timeout, self._expires - loop.time()))
                     async with asyncio.timeout(limit):
+                        # Every Pocket query only reads (Morse's are POSTs): safe to send again.
                         response = await self._session.request(method, url, params=params, body=body,
-                                                               headers=headers)
+                                                               headers=headers, idempotent=True)
                     raw = response.body
                     status = response.status
                     retry_after = _retry_after(response.headers.get("retry-after"))

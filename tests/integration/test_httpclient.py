@@ -11,8 +11,8 @@ Nothing of the client is mocked. TLS uses a throwaway CA and certificates made w
 standard ``SSL_CERT_FILE`` variable that OpenSSL itself reads (the pool still uses
 ``ssl.create_default_context()``).
 
-Tests marked ``xfail(strict=True, reason="BUG: ...")`` show bugs found in the client: they fail
-today and will start failing as XPASS (so the marker gets removed) once the bug is fixed.
+The header and trailer limits, a reset ending a close-delimited body, POSTs never sent twice,
+the stale-connection retry on a new connection and URL credentials were bugs these tests found.
 """
 
 from __future__ import annotations
@@ -610,8 +610,6 @@ async def test_oversized_headers_streamed() -> None:
         assert sent["bytes"] < 2_000_000
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MAX_HEAD (64 KiB) is only checked while the blank line "
-                   "is missing from the buffer; a 100 KB head read in one piece is accepted")
 async def test_oversized_headers_arriving_whole() -> None:
     pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(100))
     assert len(pad) > MAX_HEAD * 1.5
@@ -626,9 +624,6 @@ async def test_oversized_headers_arriving_whole() -> None:
         assert "headers too large" in str(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: chunked trailers are buffered without any bound "
-                   "(neither max_body nor MAX_HEAD): an endless trailer is read until the caller's "
-                   "timeout")
 async def test_endless_trailer_is_refused() -> None:
     async def handler(peer: Peer) -> None:
         await peer.read_request()
@@ -642,8 +637,6 @@ async def test_endless_trailer_is_refused() -> None:
         assert exc.kind == "protocol"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a close-delimited body ended by a connection reset "
-                   "(connection_lost with an exception) is returned as a complete response")
 async def test_close_delimited_body_cut_by_reset_is_truncated() -> None:
     async def handler(peer: Peer) -> None:
         await peer.read_request()
@@ -766,10 +759,6 @@ async def test_post_not_sent_twice_on_a_fresh_connection() -> None:
         assert srv.connections == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a POST the server read on a reused connection and then "
-                   "closed without answering is sent again on a new connection (RFC 9112 9.3.1.1: no "
-                   "automatic retry of a non-idempotent request); the sinks' webhook POSTs go through "
-                   "this pool, so an alert can be delivered twice")
 async def test_post_not_resent_on_a_reused_connection() -> None:
     async def handler(peer: Peer) -> None:
         if peer.index > 0:
@@ -789,10 +778,6 @@ async def test_post_not_resent_on_a_reused_connection() -> None:
         assert bodies.count(b'{"alert":2}') == 1, bodies
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after a reused connection turns out closed, the request "
-                   "goes to the next pooled connection rather than a new one, and again for each: "
-                   "sent N+1 times with N idle connections, where the docstring promises once more "
-                   "on a new connection")
 async def test_stale_retry_goes_to_a_new_connection_not_the_next_idle_one() -> None:
     async def handler(peer: Peer) -> None:
         while (req := await peer.read_request()) is not None:
@@ -968,9 +953,6 @@ async def test_request_headers_override_base_headers() -> None:
         assert (req.header("X-Base"), req.header("X-Req"), req.header("User-Agent")) == ("1", "2", "base-ua")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: user:password in the URL is silently dropped (aiohttp, "
-                   "which this client replaced, sent it as Authorization: Basic); the request goes "
-                   "out unauthenticated")
 async def test_url_credentials_sent_as_basic_auth() -> None:
     async with RawServer(answer_each(echo_target)) as srv, HttpPool() as pool:
         await call(pool, f"http://user:s3cret@127.0.0.1:{srv.port}/rpc")
