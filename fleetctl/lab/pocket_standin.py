@@ -12,6 +12,8 @@ Shannon (poktroll gRPC gateway, spec ``poktroll-openapi.yml``; port 1317 on a re
     &dehydrated=&pagination.key=&pagination.offset=&pagination.limit=&pagination.count_total=
     &pagination.reverse=`` → ``pocket.supplier.QueryAllSuppliersResponse`` (list field
         ``supplier``; ``cosmos.base.query.v1beta1.PageResponse`` with base64 ``next_key``).
+    ``GET /pokt-network/poktroll/application/application[/{address}]`` → ``QueryAllApplications
+        Response`` (list field ``applications``, paginated) / ``QueryGetApplicationResponse``.
     ``GET /pokt-network/poktroll/{application,gateway,proof,service,session,shared,supplier,
     tokenomics}/params`` → ``pocket.<module>.QueryParamsResponse``, seeded with mainnet values
         (``poktroll-bulk_params_main/<module>_params.json``, ``body.messages[0].params``).
@@ -1515,6 +1517,32 @@ class ChainState:
         items, pagination = page.apply(matching)
         return {"supplier": items, "pagination": pagination}
 
+    def query_application(self, address: str) -> dict[str, Any]:
+        """``Query/Application`` (x/application/keeper/query_application.go)."""
+        with self._lock:
+            self._settle()
+            app = self._applications.get(address)
+            if app is None:
+                raise GatewayError(NOT_FOUND, f"application with address {address} not found")
+            return {"application": app.to_wire()}
+
+    def query_applications(self, *, delegatee_gateway_address: str,
+                           page: PageRequest) -> dict[str, Any]:
+        """``Query/AllApplications`` with its gateway filter and Cosmos pagination (store
+        order: address)."""
+        if delegatee_gateway_address and (problem := _bech32_error(delegatee_gateway_address, "pokt")):
+            raise GatewayError(INVALID_ARGUMENT, f"invalid gateway address {delegatee_gateway_address}; "
+                                                 f"({problem}): invalid address")
+        with self._lock:
+            self._settle()
+            matching = [
+                (f"{a.address}/".encode(), a.to_wire())
+                for _, a in sorted(self._applications.items())
+                if not delegatee_gateway_address or delegatee_gateway_address in a.delegatee_gateway_addresses
+            ]
+        items, pagination = page.apply(matching)
+        return {"applications": items, "pagination": pagination}
+
     def query_params(self, module: str) -> dict[str, Any]:
         with self._lock:
             return {"params": _clone(self._shannon_params[module])}
@@ -2193,6 +2221,11 @@ class _ShannonEndpoint:
                  service_id=q.text("service_id"), operator_address=q.text("operator_address"),
                  owner_address=q.text("owner_address"), dehydrated=q.boolean("dehydrated"),
                  page=q.page())),
+            (re.compile(r"/pokt-network/poktroll/application/application/(?P<address>[^/]+)"),
+             lambda q, address: chain.query_application(address)),
+            (re.compile(r"/pokt-network/poktroll/application/application"),
+             lambda q: chain.query_applications(
+                 delegatee_gateway_address=q.text("delegatee_gateway_address"), page=q.page())),
             (re.compile(rf"/pokt-network/poktroll/(?P<module>{params})/params"),
              lambda q, module: chain.query_params(module)),
             (re.compile(r"/pokt-network/poktroll/session/get_session"),

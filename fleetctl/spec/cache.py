@@ -3,7 +3,8 @@
 Loading and validating a fleet of a thousand suppliers costs ~0.15 s of CPU (YAML with
 positions for FILE:LINE:COL errors, bech32 checks), on every cron run of ``fleetctl health``
 even when nothing changed. This keeps the validated :class:`~fleetctl.spec.model.Fleet` of each
-inventory version: the key is a SHA-256 over the fleetctl and Python versions, ``$HOME`` (paths
+inventory version: the key is a SHA-256 over fleetctl's model and loader source, the fleetctl
+and Python versions, ``$HOME`` (paths
 expand against it), the inventory's absolute path and the names and bytes of every file the
 loader may read (hosts.yml/hosts.yaml, fleet.yml, group_vars/ and host_vars/). Any change to any
 of them is another key, so a stale entry is never used; an inventory with errors is never
@@ -56,8 +57,22 @@ def _files(root: Path) -> list[Path]:
     return found
 
 
+def _code_fingerprint() -> bytes:
+    """The model's and the loader's own source: a fleetctl whose Fleet or validation changed
+    (an upgrade, a checkout) never reads an entry pickled by another."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for name in ("model.py", "loader.py", "yamlsafe.py", "address.py", "cache.py"):
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return h.digest()
+
+
 def inventory_key(root: Path) -> str:
     h = hashlib.sha256()
+    h.update(_code_fingerprint())
     h.update(f"{__version__}\0{sys.version}\0{os.environ.get('HOME', '')}\0{root.resolve()}\0".encode())
     for f in _files(root):
         data = f.read_bytes()

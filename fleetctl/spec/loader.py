@@ -510,28 +510,40 @@ def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors
     declared = set(top["chains"].value) if "chains" in top and top["chains"].kind == "map" else set()
     suppliers = _suppliers(ctx, top["suppliers"], protocol, declared, host_names) if "suppliers" in top else ()
     stake = _stake(ctx, top["stake"]) if "stake" in top else StakePolicy()
-    profiles = _profiles(ctx, top["profiles"]) if "profiles" in top else None
+    profiles, relay_capacity = _profiles(ctx, top["profiles"]) if "profiles" in top else (None, {})
     health = _health(ctx, top["health"]) if "health" in top else HealthPolicy()
     alerts = _alerts(ctx, top["alerts"]) if "alerts" in top else AlertPolicy()
     if errors:
         return None
     return Fleet(root=root, protocol=protocol, pocket=pocket, chains=chains, suppliers=suppliers, hosts=hosts, stake=stake,
-                 health=health, alerts=alerts, profiles=profiles)
+                 health=health, alerts=alerts, profiles=profiles, relay_capacity=relay_capacity)
 
 
-def _profiles(ctx: _Ctx, node: Y) -> dict[tuple[str, str], Any]:
-    """``profiles: {geth: {full: {cpus, memory_gb, disk_gb}}}``: the operator's own sizing."""
+def _profiles(ctx: _Ctx, node: Y) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], float]]:
+    """``profiles: {geth: {full: {cpus, memory_gb, disk_gb, relays_per_s}}}``: the operator's own
+    sizing (the three resources together) and each node's relay capacity (alone or with them)."""
     from fleetctl.plan.model import Resources
 
     out: dict[tuple[str, str], Any] = {}
+    relays: dict[tuple[str, str], float] = {}
     body = ctx.mapping(node, "profiles", set(PROVISIONED_CLIENTS))
     for client, cnode in (body or {}).items():
         modes = ctx.mapping(cnode, f"profiles.{client}", set(CHAIN_MODES))
         for mode, mnode in (modes or {}).items():
-            cap = _capacity(ctx, mnode, f"profiles.{client}.{mode}")
+            fld = f"profiles.{client}.{mode}"
+            keys = set(mnode.keys) if mnode.kind == "map" else set()
+            if "relays_per_s" in keys:
+                value = ctx.number(mnode.value["relays_per_s"], f"{fld}.relays_per_s", lo_exclusive=0)
+                if value is not None:
+                    relays[(client, mode)] = value
+                if keys == {"relays_per_s"}:
+                    continue
+            resources = {k: v for k, v in (mnode.value.items() if mnode.kind == "map" else ()) if k != "relays_per_s"}
+            cap = _capacity(ctx, Y("map", resources, mnode.line, mnode.col, keys={k: mnode.keys[k] for k in resources})
+                            if mnode.kind == "map" else mnode, fld)
             if cap is not None:
                 out[(client, mode)] = Resources(cap.cpus, cap.memory_gb, cap.disk_gb)
-    return out
+    return out, relays
 
 
 def _pocket(ctx: _Ctx, node: Y | None, protocol: str, tree: Y) -> Pocket:

@@ -236,6 +236,8 @@ class Fleet:
     alerts: AlertPolicy = AlertPolicy()
     #: operator overrides of the clients' resource profiles: (client, mode) -> Resources
     profiles: dict[tuple[str, str], Any] | None = None
+    #: relays per second one full node serves, by (client, mode), where the operator said
+    relay_capacity: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:

@@ -1,0 +1,447 @@
+"""``fleetctl scale``: how many identities to add to win more sessions, what that costs and
+earns, and adding them.
+
+What the chain says (:func:`read_service`): N, the identities eligible for the service (Shannon:
+suppliers with an active config for it; Morse: staked nodes for its relay chain id); K, the
+identities per session (``num_suppliers_per_session`` / ``SessionNodeCount``); the session
+length in blocks; how many applications are staked for the service (each has one session per
+session period); the minimum stake and the reward parameters. The odds and the what-if table
+come from :mod:`fleetctl.pocket.sessions`. Every figure the chain gives can be overridden.
+
+``--apply`` (:func:`plan_new_identities`, :func:`create_keys`, :func:`add_to_inventory`):
+
+1. the new identities are placed on the hosts that serve the service (their RelayMiner signs
+   for them), the least loaded first, and refused when the service's backends could not carry
+   the relays the new share brings (each full node's relay capacity is a profile value,
+   ``profiles: {geth: {full: {relays_per_s: N}}}``, default :data:`DEFAULT_RELAYS_PER_S`);
+2. their keys are made by the operator's own keyring on the host: ``pocketd keys add NAME
+   --no-backup`` in the RelayMiner's image, on its keyring volume (Morse: ``pocket accounts``
+   is not automated); an identity whose key already exists (a re-run after a failure) is read
+   back with ``keys show``, never made twice. No private key or mnemonic ever leaves the host;
+3. the inventory gains one explicit supplier per identity (fleet.yml rewritten atomically, the
+   previous version kept as ``fleet.yml.bak-<time>``, the result validated before it replaces
+   the original);
+4. the provisioning path applies it (the RelayMiner's config signs for the new keys); staking
+   is ``fleetctl stake --batch``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fleetctl.errors import FleetError, UserError
+from fleetctl.spec.model import Fleet, Supplier
+
+__all__ = [
+    "DEFAULT_BLOCK_TIME_S",
+    "DEFAULT_RELAYS_PER_S",
+    "NewIdentity",
+    "ServiceView",
+    "add_to_inventory",
+    "create_keys",
+    "plan_new_identities",
+    "read_service",
+]
+
+#: Seconds per block when the operator does not say: Shannon ~30 s (poktroll docs), Morse ~15 min.
+DEFAULT_BLOCK_TIME_S = {"shannon": 30.0, "morse": 900.0}
+#: Relays per second one full node serves when its profile does not say (a conservative figure
+#: for an Ethereum full node answering typical read calls; operators set their own).
+DEFAULT_RELAYS_PER_S = 100.0
+KEYRING_HOME = "/home/pocket/.pocket"  # the RelayMiner role's keyring (playbooks/roles/relayminer)
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """One service as the chain and the inventory see it."""
+
+    protocol: str
+    service: str  # the service id (Shannon) or the chain's name in fleet.yml (Morse)
+    chain_id: str  # the id on chain: the service id, or the Morse relay chain id
+    eligible: int  # N: identities eligible for the service on chain
+    ours_on_chain: int  # ours among them
+    ours: int  # ours in the inventory with an address (staked or about to be)
+    per_session: int  # K
+    blocks_per_session: int
+    apps: int | None  # applications staked for the service (None: unknown)
+    min_stake_upokt: int | None
+    upokt_per_relay: Any  # a Fraction (None: unknown)
+    height: int | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def current(self) -> int:
+        return self.ours
+
+    @property
+    def n_with_ours(self) -> int:
+        """N once our inventory's identities are all staked."""
+        return self.eligible + (self.ours - self.ours_on_chain)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "service": self.service, "chain_id": self.chain_id,
+                "eligible_on_chain": self.eligible, "ours_on_chain": self.ours_on_chain, "ours": self.ours,
+                "K": self.per_session, "blocks_per_session": self.blocks_per_session, "apps": self.apps,
+                "min_stake_upokt": self.min_stake_upokt,
+                "upokt_per_relay": None if self.upokt_per_relay is None else str(self.upokt_per_relay),
+                "height": self.height, "notes": list(self.notes)}
+
+
+def _ours(fleet: Fleet, service: str) -> list[Supplier]:
+    return [s for s in fleet.suppliers if service in s.services and s.operator_address]
+
+
+async def read_service(fleet: Fleet, service: str, *, timeout: float = 5.0) -> ServiceView:
+    """N, K and the rest for ``service`` from the fleet's Pocket URL. Raises FleetError with
+    one line when the chain cannot be read."""
+    from fleetctl.pocket.http import QueryError
+    from fleetctl.pocket.stakes import adapter_for
+
+    if service not in fleet.chains:
+        raise UserError(f"--service: no chain {service!r} in fleet.yml (chains: {', '.join(fleet.chains)})")
+    chain = fleet.chains[service]
+    adapter = adapter_for(fleet, timeout=timeout, concurrency=16, deadline=4 * timeout)
+    ours = _ours(fleet, service)
+    mine = {s.operator_address for s in ours}
+    try:
+        async with adapter:
+            if fleet.protocol == "shannon":
+                return await _read_shannon(adapter, service, ours, mine)
+            if not chain.morse_chain_id:
+                raise UserError(f"chains.{service}.morse_chain_id is needed with protocol morse")
+            return await _read_morse(adapter, service, chain.morse_chain_id, ours, mine)
+    except QueryError as exc:
+        raise FleetError(f"scale: cannot read the chain at {adapter.url}: {exc}") from None
+
+
+async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: set[str | None]) -> ServiceView:
+    import asyncio
+    from fractions import Fraction
+
+    from fleetctl.pocket.base import field, parse_int
+    from fleetctl.pocket.http import QueryError
+
+    client = adapter.client
+    prefix = "/pokt-network/poktroll"
+    suppliers, session, shared, supplier_params, height = await asyncio.gather(
+        adapter.suppliers_for_service(service),
+        client.get(f"{prefix}/session/params"), client.get(f"{prefix}/shared/params"),
+        client.get(f"{prefix}/supplier/params"), adapter.height())
+    notes: list[str] = []
+    k = parse_int(field(session, "params", "num_suppliers_per_session", where="session params"),
+                  "num_suppliers_per_session", minimum=1)
+    shared_p = field(shared, "params", where="shared params")
+    blocks = parse_int(field(shared_p, "num_blocks_per_session", where="shared params"),
+                       "num_blocks_per_session", minimum=1)
+    min_stake = parse_int(field(supplier_params, "params", "min_stake", "amount", where="supplier params"),
+                          "min_stake")
+    # Rewards: compute units per relay × CUTTM / granularity × the suppliers' share of the mint.
+    upokt_per_relay = None
+    try:
+        cuttm = parse_int(field(shared_p, "compute_units_to_tokens_multiplier", where="shared params"), "cuttm")
+        granularity = parse_int(shared_p.get("compute_unit_cost_granularity") or "1", "granularity", minimum=1)
+        tokenomics = await client.get(f"{prefix}/tokenomics/params")
+        share = field(tokenomics, "params", "mint_allocation_percentages", "supplier", where="tokenomics params")
+        cupr = 1
+        try:
+            svc = await client.get(f"{prefix}/service/service/{service}")
+            cupr = parse_int(field(svc, "service", "compute_units_per_relay", where="service"), "cupr", minimum=1)
+        except QueryError:
+            notes.append(f"compute_units_per_relay of {service} not readable: 1 assumed")
+        upokt_per_relay = Fraction(cupr * cuttm, granularity) * Fraction(str(share))
+    except (QueryError, ValueError, TypeError) as exc:
+        notes.append(f"reward parameters not readable ({exc}): rewards unknown unless --upokt-per-relay")
+    apps = None
+    try:
+        apps = await _count_apps(client, prefix, service)
+    except QueryError as exc:
+        notes.append(f"applications not readable ({exc}): pass --apps")
+    on_chain = {s.address for s in suppliers}
+    return ServiceView("shannon", service, service, len(on_chain), len(on_chain & mine), len(ours), k, blocks,
+                       apps, min_stake, upokt_per_relay, height, tuple(notes))
+
+
+async def _count_apps(client: Any, prefix: str, service: str) -> int:
+    """Applications staked for ``service`` (every page of the application list)."""
+    from fleetctl.pocket.http import QueryError
+
+    count, key, seen = 0, None, set()
+    while True:
+        params = {"pagination.limit": "1000"}
+        if key:
+            params["pagination.key"] = key
+        reply = await client.get(f"{prefix}/application/application", params)
+        apps = reply.get("applications") if isinstance(reply, dict) else None
+        if not isinstance(apps, list):
+            raise QueryError("application list: no applications field")
+        for app in apps:
+            configs = app.get("service_configs") if isinstance(app, dict) else None
+            if any(isinstance(c, dict) and c.get("service_id") == service for c in configs or []):
+                count += 1
+        key = (reply.get("pagination") or {}).get("next_key")
+        if not key or key in seen:
+            return count
+        seen.add(key)
+
+
+async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[Supplier],
+                      mine: set[str | None]) -> ServiceView:
+    import asyncio
+    from fractions import Fraction
+
+    from fleetctl.pocket.http import QueryError
+
+    nodes, params, height = await asyncio.gather(
+        adapter.suppliers_for_service(relay_chain), adapter.client.post("/v1/query/allparams", {"height": 0}),
+        adapter.height())
+    values: dict[str, Any] = {}
+    for group in ("node_params", "app_params", "pocket_params"):
+        for item in (params.get(group) or []) if isinstance(params, dict) else []:
+            if isinstance(item, dict):
+                values[str(item.get("param_key"))] = item.get("param_value")
+    notes: list[str] = []
+
+    def number(key: str, default: int | None) -> int | None:
+        try:
+            return int(str(values[key]).strip('"'))
+        except (KeyError, ValueError):
+            notes.append(f"{key} not readable" + (f": {default} assumed" if default is not None else ""))
+            return default
+
+    k = number("pocketcore/SessionNodeCount", 5) or 5
+    blocks = number("pos/BlocksPerSession", 4) or 4
+    min_stake = number("pos/StakeMinimum", None)
+    multiplier = number("pos/RelaysToTokensMultiplier", 10_000)
+    upokt_per_relay = None if multiplier is None else Fraction(multiplier) * Fraction(89, 100)
+    apps = None
+    try:
+        reply = await adapter.client.post("/v1/query/apps", {"height": 0, "opts": {
+            "staking_status": 2, "blockchain": relay_chain, "page": 1, "per_page": 1}})
+        apps = int(reply.get("total_apps") or 0) if isinstance(reply, dict) else None
+    except (QueryError, ValueError, TypeError):
+        notes.append("applications not readable: pass --apps")
+    mine_lower = {a.lower() for a in mine if a}
+    on_chain = {s.address.lower() for s in nodes}
+    return ServiceView("morse", service, relay_chain, len(on_chain), len(on_chain & mine_lower), len(ours), k,
+                       blocks, apps, min_stake, upokt_per_relay, height, tuple(notes))
+
+
+# ----------------------------------------------------------------------------- new identities
+
+
+@dataclass(frozen=True)
+class NewIdentity:
+    name: str
+    host: str
+    services: tuple[str, ...]
+    owner_address: str | None
+    operator_address: str | None = None  # once its key exists
+
+
+def _relays_per_s(fleet: Fleet, client: str, mode: str) -> float:
+    return float(fleet.relay_capacity.get((client, mode)) or DEFAULT_RELAYS_PER_S)
+
+
+def backend_capacity_relays_per_s(fleet: Fleet, service: str) -> float:
+    """What the service's full nodes can serve: replicas by client (the plan's split when the
+    fleet is planned offline) × each client's relay capacity."""
+    from fleetctl.plan.diff import make_plan
+
+    chain = fleet.chains[service]
+    plan = make_plan(fleet, offline=True)
+    counts = plan.placement.counts.get(service) or {}
+    if not counts:
+        return chain.replicas * DEFAULT_RELAYS_PER_S
+    return sum(n * _relays_per_s(fleet, client, chain.mode) for client, n in counts.items())
+
+
+def plan_new_identities(fleet: Fleet, service: str, count: int, *, prefix: str | None = None,
+                        owner: str | None = None, hosts: list[str] | None = None) -> list[NewIdentity]:
+    """Names and hosts for ``count`` new identities of ``service`` (least loaded hosts first)."""
+    if count <= 0:
+        return []
+    ours = [s for s in fleet.suppliers if service in s.services]
+    owners = {s.owner_address for s in ours if s.owner_address}
+    if owner is None:
+        if len(owners) != 1:
+            raise UserError("--owner: the new identities need an owner address (the service's suppliers "
+                            f"have {len(owners) or 'no'} distinct owners)")
+        owner = next(iter(owners))
+    candidates = hosts or sorted({s.host for s in ours if s.host} or set(fleet.chains[service].hosts)
+                                 or set(fleet.hosts))
+    for h in candidates:
+        if h not in fleet.hosts:
+            raise UserError(f"--host: no host {h!r} in the inventory")
+    load = {h: sum(1 for s in fleet.suppliers if s.host == h) for h in candidates}
+    prefix = prefix or f"{service}-sup"
+    if not KEY_NAME.match(prefix):
+        raise UserError(f"--name-prefix: {prefix!r} is not a name (letters, digits, '.', '-', '_')")
+    taken = {s.name for s in fleet.suppliers}
+    numbers = [int(m.group(1)) for n in taken if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", n))]
+    nxt = max(numbers, default=0) + 1
+    out = []
+    for _ in range(count):
+        while f"{prefix}-{nxt}" in taken:
+            nxt += 1
+        name = f"{prefix}-{nxt}"
+        taken.add(name)
+        host = min(candidates, key=lambda h: (load[h], h))
+        load[host] += 1
+        out.append(NewIdentity(name, host, (service,), owner))
+    return out
+
+
+def _keys_command(fleet: Fleet, host: str, argv: list[str]) -> str:
+    """``docker run`` of the host's RelayMiner image on its keyring volume (what the
+    relayminer role mounts), running ``pocketd`` with ``argv``."""
+    from fleetctl.plan.vars import _image
+
+    h = fleet.hosts[host]
+    image = _image(fleet, host, "relayminer")
+    docker = ["docker"]
+    engine = h.vars.get("fleet_docker_host")
+    if isinstance(engine, str) and engine and "{{" not in engine:
+        docker += ["-H", engine]
+    volumes = ["fleet-relayminer-data:/home/pocket"] + [v for v in h.vars.get("fleet_relayminer_volumes") or []
+                                                        if isinstance(v, str)]
+    cmd = docker + ["run", "--rm", "--network", "none", "--pull", "never"]
+    for v in volumes:
+        cmd += ["-v", v]
+    cmd += [image, *argv]
+    return " ".join(shlex.quote(part) for part in cmd)
+
+
+async def create_keys(fleet: Fleet, identities: list[NewIdentity], *, timeout: float = 60.0,
+                      on_step: Any = lambda s: None) -> list[NewIdentity]:
+    """Each identity's key in its host's RelayMiner keyring (made, or read back if it exists)."""
+    import asyncio
+
+    from fleetctl.provision.sshexec import ssh_run
+
+    async def one(ident: NewIdentity) -> NewIdentity:
+        host = fleet.hosts[ident.host]
+        common = ["--keyring-backend", "test", "--home", KEYRING_HOME]
+        show = _keys_command(fleet, ident.host, ["keys", "show", ident.name, "-a", *common])
+        res = await ssh_run(host, show, timeout=timeout)
+        address = res.stdout.decode(errors="replace").strip() if res.ok else ""
+        if not address:
+            add = _keys_command(fleet, ident.host, ["keys", "add", ident.name, *common, "--no-backup",
+                                                    "--output", "json"])
+            res = await ssh_run(host, add, timeout=timeout)
+            if not res.ok:
+                reason = res.error or " ".join(res.stderr.decode(errors="replace").split())[-300:]
+                raise FleetError(f"scale: keys add {ident.name} on {ident.host} failed: {reason}")
+            try:
+                address = str(json.loads(res.stdout)["address"])
+            except (ValueError, KeyError, TypeError):
+                raise FleetError(f"scale: keys add {ident.name} on {ident.host}: no address in its output") from None
+            on_step(f"scale: key {ident.name} made on {ident.host}: {address}")
+        else:
+            on_step(f"scale: key {ident.name} already on {ident.host}: {address}")
+        from fleetctl.spec.address import shannon_address_problem
+
+        if problem := shannon_address_problem(address):
+            raise FleetError(f"scale: {ident.name} on {ident.host}: the keyring gave an invalid address ({problem})")
+        return NewIdentity(ident.name, ident.host, ident.services, ident.owner_address, address)
+
+    return list(await asyncio.gather(*(one(i) for i in identities)))
+
+
+# ----------------------------------------------------------------------------- the inventory
+
+
+def _supplier_line(indent: str, ident: NewIdentity) -> str:
+    fields = [f"name: {ident.name}", f"operator_address: {ident.operator_address}"]
+    if ident.owner_address:
+        fields.append(f"owner_address: {ident.owner_address}")
+    fields.append(f"services: [{', '.join(ident.services)}]")
+    fields.append(f"host: {ident.host}")
+    return f"{indent}- {{{', '.join(fields)}}}\n"
+
+
+def add_to_inventory(fleet: Fleet, identities: list[NewIdentity]) -> Path | None:
+    """Append the identities to fleet.yml's ``suppliers:`` (comments and layout kept), validate
+    the result, keep a backup, replace atomically. Returns the backup's path (None: nothing to
+    add: every identity is already there)."""
+    from fleetctl.spec.loader import load_inventory
+    from fleetctl.spec.errors import InventoryError
+
+    known = {s.operator_address for s in fleet.suppliers}
+    todo = [i for i in identities if i.operator_address not in known]
+    if not todo:
+        return None
+    path = fleet.root / "fleet.yml"
+    original = path.read_text()
+    lines = original.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if re.match(r"^suppliers:\s*(#.*)?$", ln)), None)
+    if start is None:
+        if re.search(r"^suppliers:", original, re.M):
+            raise FleetError(f"{path}: suppliers is not a block list; add the new suppliers by hand")
+        text = original + ("" if original.endswith("\n") else "\n") + "suppliers:\n"
+        text += "".join(_supplier_line("  ", i) for i in todo)
+    else:
+        end = start + 1
+        last = start
+        indent = "  "
+        seen_item = False
+        while end < len(lines):
+            ln = lines[end]
+            if ln.strip() and not ln.startswith((" ", "\t", "#", "-")):
+                break  # the next top-level key
+            if ln.lstrip().startswith("- ") and not seen_item:
+                indent = ln[: len(ln) - len(ln.lstrip())]
+                seen_item = True
+            if ln.strip() and not ln.lstrip().startswith("#"):
+                last = end
+            end += 1
+        insert = "".join(_supplier_line(indent, i) for i in todo)
+        if not lines[last].endswith("\n"):
+            lines[last] += "\n"
+        text = "".join(lines[: last + 1]) + insert + "".join(lines[last + 1:])
+    # Validate the new inventory in a copy before it replaces anything.
+    with tempfile.TemporaryDirectory(prefix="fleetctl-scale-") as tmp:
+        copy = Path(tmp) / "inv"
+        copy.mkdir()
+        for name in ("hosts.yml", "hosts.yaml"):
+            if (fleet.root / name).exists():
+                (copy / name).write_bytes((fleet.root / name).read_bytes())
+        for sub in ("group_vars", "host_vars"):
+            if (fleet.root / sub).is_dir():
+                os.symlink(fleet.root / sub, copy / sub)
+        (copy / "fleet.yml").write_text(text)
+        try:
+            load_inventory(copy)
+        except InventoryError as exc:
+            raise FleetError(f"scale: the updated fleet.yml would not validate ({exc.errors[0]}); nothing written") from None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = path.with_name(f"fleet.yml.bak-{stamp}")
+    backup.write_text(original)
+    mode = path.stat().st_mode & 0o777
+    fd, tmp_path = tempfile.mkstemp(prefix=".fleet.yml.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp_path, mode)
+    os.replace(tmp_path, path)
+    return backup
+
+
+@dataclass
+class ScaleResult:
+    view: ServiceView
+    what_if: Any
+    target: int
+    added: list[NewIdentity] = field(default_factory=list)
+    backup: str | None = None
+    apply: Any = None
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
