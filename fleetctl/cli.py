@@ -100,6 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
                    "no dead-man's switch ping")
     p.add_argument("--no-record", action="store_true", help="change no state (stake history, alerts, remediation)")
 
+    p = command("scale", "how many identities to add to win more sessions, what they cost and earn "
+                "(--what-if, the default), and adding them (--apply)", cmd_scale)
+    p.add_argument("--service", required=True, metavar="ID", help="the chain (service id) in fleet.yml")
+    p.add_argument("--what-if", action="store_true", help="print the table (the default without --apply)")
+    p.add_argument("--rows", type=_positive(int), default=10, metavar="K", help="rows for current … current+K (default 10)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--target-share", metavar="P", help="the smallest count whose session share reaches P (0.5 or 50%%)")
+    how.add_argument("--add", type=_positive(int), metavar="N", help="add N identities")
+    how.add_argument("--budget", metavar="POKT", help="as many identities as this stake budget allows (\"120000 POKT\")")
+    p.add_argument("--relays-per-session", type=_positive(float), metavar="R",
+                   help="relays one of ours serves per session it is in (your observed figure; default 100)")
+    p.add_argument("--upokt-per-relay", type=_positive(float), metavar="X", help="override the chain's reward per relay")
+    p.add_argument("--apps", type=int, metavar="N", help="applications staked for the service (default: from the chain)")
+    p.add_argument("--block-time", type=_positive(float), metavar="S", help="seconds per block (default 30 Shannon, 900 Morse)")
+    p.add_argument("--stake", metavar="AMOUNT", help="stake per new identity (default: minimum + warning margin + 1 upokt)")
+    p.add_argument("--timeout", type=_positive(float), default=5.0, metavar="S", help="seconds per chain query")
+    p.add_argument("--apply", action="store_true", help="make the keys on the hosts, add the identities to fleet.yml "
+                   "and apply (staking is `fleetctl stake --batch`)")
+    p.add_argument("--yes", "-y", action="store_true", help="with --apply: do not ask (needed without a terminal)")
+    p.add_argument("--owner", metavar="ADDRESS", help="owner address of the new identities (default: the service's one owner)")
+    p.add_argument("--name-prefix", metavar="P", help="names P-1, P-2, … (default <service>-sup)")
+    p.add_argument("--host", action="append", metavar="NAME", help="place the new identities on these hosts only")
+
     from fleetctl.health import alerts_cli
 
     alerts_cli.add_parser(sub, _add_common)
@@ -276,6 +299,68 @@ def cmd_apply(args: argparse.Namespace) -> int:
     result = run_playbooks(fleet, plan.vars, check=args.check, diff=args.diff, limit=limit, forks=args.forks,
                            strategy=args.strategy, progress=progress)
     views.apply_result(out, result, plan)
+    return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from fleetctl import views
+    from fleetctl.plan import scale
+
+    out = args.out
+    fleet = _load_or_exit(args)
+    view = asyncio.run(scale.read_service(fleet, args.service, timeout=args.timeout))
+    model = scale.model_for(fleet, view, rows=args.rows, relays_per_session=args.relays_per_session,
+                            upokt_per_relay=args.upokt_per_relay, apps=args.apps, block_time_s=args.block_time,
+                            stake=args.stake, target_share=args.target_share, add=args.add, budget=args.budget)
+    if not args.apply:
+        views.scale(out, model)
+        return EXIT_OK
+    if model.target is None:
+        raise UserError("scale --apply: say how many: --target-share, --add or --budget")
+    to_add = model.target - view.current
+    if to_add <= 0:
+        views.scale(out, model)
+        out.info(f"scale: {view.current} identities already reach the target: nothing to add")
+        return EXIT_OK
+    scale.check_capacity(fleet, args.service, model)
+    identities = scale.plan_new_identities(fleet, args.service, to_add, prefix=args.name_prefix,
+                                           owner=args.owner, hosts=args.host)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("scale --apply: no terminal to confirm on; pass --yes")
+        where = ", ".join(f"{i.name} on {i.host}" for i in identities)
+        if input(f"Add {to_add} identit{'y' if to_add == 1 else 'ies'} ({where})? [y/N] ").strip().lower() not in ("y", "yes"):
+            out.error("scale: cancelled, nothing changed")
+            return EXIT_ERROR
+    created = asyncio.run(scale.create_keys(fleet, identities, on_step=out.info))
+    backup = scale.add_to_inventory(fleet, created)
+    if backup is not None:
+        out.info(f"scale: fleet.yml updated ({len(created)} suppliers added; previous version in {backup.name})")
+    fleet = _load_or_exit(args)
+    code = _apply_plan(args, fleet, check=False)
+    views.scale(out, model, added=created)
+    out.info("scale: next, stake them: fleetctl stake --batch (a dry run; --execute --host NAME stakes)")
+    return code
+
+
+def _apply_plan(args: argparse.Namespace, fleet, *, check: bool, limit: list[str] | None = None) -> int:
+    """Plan and run the playbooks (what `apply --yes` does), rendering the result."""
+    from fleetctl import views
+    from fleetctl.provision.apply import Progress, run_playbooks
+
+    out = args.out
+    plan = _make_plan(args, fleet)
+    if not out.json:
+        views.plan(out, plan, only_changes=True)
+    hosts = limit or sorted(fleet.hosts)
+    progress = Progress(hosts, stream=out.err, quiet=out.quiet or out.json)
+    result = run_playbooks(fleet, plan.vars, check=check, diff=getattr(args, "diff", False), limit=limit,
+                           forks=getattr(args, "forks", None), strategy=getattr(args, "strategy", "auto"),
+                           progress=progress)
+    if not out.json:
+        views.apply_result(out, result, plan)
     return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
 
 

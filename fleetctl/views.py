@@ -288,3 +288,43 @@ def health(out: Out, report: Any, nagios: bool = False) -> None:
     for note in report.notes:
         out.info(note)
     out.line(f"health: {out.paint(report.status.name)} in {report.duration_s:.2f} s - {report.summary()}")
+
+
+def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
+    """The what-if table of `fleetctl scale` (the target row marked), or its JSON."""
+    doc = model.as_dict()
+    if added is not None:
+        doc["added"] = [{"name": i.name, "host": i.host, "operator_address": i.operator_address,
+                         "owner_address": i.owner_address, "services": list(i.services)} for i in added]
+    if out.json:
+        out.emit_json(doc)
+        return
+    v = model.view
+    out.line(f"{v.service} ({v.protocol}): N={v.n_with_ours:,} eligible (ours {v.current}, {v.ours_on_chain} staked), "
+             f"K={v.per_session} per session, {v.blocks_per_session} blocks per session, "
+             f"{model.assumptions['apps']['value']:,} apps")
+
+    def pokt(upokt: Any) -> str:
+        return "-" if upokt is None else f"{float(upokt) / 1_000_000:,.2f}"
+
+    def num(x: Any, fmt: str = ",.1f") -> str:
+        return "-" if x is None else format(float(x), fmt)
+
+    rows = []
+    for r in doc["rows"]:
+        mark = "*" if model.target is not None and r["m"] == model.target else ""
+        rows.append([f"{r['m']}{mark}", f"{r['N']:,}", f"{100 * r['p_session']:.2f}%", num(r["expected_per_session"], ".3f"),
+                     num(r["sessions_per_day"]), num(r.get("relays_per_day"), ",.0f"), pokt(r.get("rewards_upokt_per_day")),
+                     pokt(r.get("stake_upokt")), f"+{100 * (r.get('marginal_p') or 0):.2f}%",
+                     pokt(r.get("marginal_rewards_upokt_per_day"))])
+    out.table(["m", "N", "share", "ours/session", "sessions/day", "relays/day", "POKT/day", "stake to lock",
+               "next +1 share", "next +1 POKT/day"], rows)
+    for name, a in model.assumptions.items():
+        if isinstance(a, dict) and a.get("from", "").startswith("default"):
+            out.info(f"assumed {name} = {a['value']} ({a['from']})")
+    for note in v.notes:
+        out.info(f"note: {note}")
+    if model.target is not None:
+        out.line(f"scale: {model.how}: {model.target} identities ({model.target - v.current:+d})")
+    for i in added or []:
+        out.line(f"added {i.name} on {i.host}: {i.operator_address}")

@@ -2,8 +2,11 @@
 
 Every supplier of the lab inventory is staked for its services; stakes sit at different
 distances from the mainnet minimum (59,500 POKT) so the stake monitor has something to say,
-and one supplier sits inside the WARNING margin on purpose.  A few Morse nodes are staked for
-relay chain 0021 so the Morse adapter has a chain to read too.
+and one supplier sits inside the WARNING margin on purpose.  Other operators' suppliers
+(:data:`OTHER_SUPPLIERS`) share each service and :data:`LAB_APPS` applications use it, with
+poktroll's default of 15 suppliers per session, so that sessions are a draw worth scaling for
+(``fleetctl scale``).  A few Morse nodes are staked for relay chain 0021 so the Morse adapter
+has a chain to read too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from fleetctl.spec.model import UPOKT_PER_POKT
 #: Stakes for the lab's suppliers in POKT, in inventory order (the 4th is inside the 10% margin).
 LAB_STAKES_POKT = (75_000, 70_000, 68_000, 63_000, 80_000, 66_000)
 LAB_HEIGHT = 1_000
+#: Suppliers of other operators staked for each of the lab's services.
+OTHER_SUPPLIERS = 94
+#: Applications staked for the lab's services.
+LAB_APPS = 20
+#: poktroll's default num_suppliers_per_session (mainnet has 50).
+LAB_SUPPLIERS_PER_SESSION = 15
 
 
 def _addr(tag: str) -> str:
@@ -39,8 +48,15 @@ def lab_seed() -> dict[str, Any]:
             "services": list(s.services),
         })
         balances[s.operator_address] = 250 * UPOKT_PER_POKT  # type: ignore[index]
+    other_owner = _addr("lab-other-owner")
+    for i in range(1, OTHER_SUPPLIERS + 1):
+        suppliers.append({"operator_address": _addr(f"lab-other-supplier-{i}"), "owner_address": other_owner,
+                          "stake_upokt": 60_000 * UPOKT_PER_POKT + i, "services": sorted(fleet.chains)})
     app = _addr("lab-app-1")
     balances[app] = 1_000 * UPOKT_PER_POKT
+    apps = [{"address": app, "stake_upokt": 100_000 * UPOKT_PER_POKT, "services": sorted(fleet.chains)}]
+    apps += [{"address": _addr(f"lab-app-{i}"), "stake_upokt": 100_000 * UPOKT_PER_POKT, "services": sorted(fleet.chains)}
+             for i in range(2, LAB_APPS + 1)]
     nodes = []
     for i in range(1, 4):
         address = hashlib.sha256(f"lab-morse-node-{i}".encode()).hexdigest()[:40]
@@ -60,8 +76,9 @@ def lab_seed() -> dict[str, Any]:
         "height": LAB_HEIGHT,
         "block_time": 1,
         "shannon": {
+            "params": {"session": {"num_suppliers_per_session": str(LAB_SUPPLIERS_PER_SESSION)}},
             "suppliers": suppliers,
-            "applications": [{"address": app, "stake_upokt": 100_000 * UPOKT_PER_POKT, "services": sorted(fleet.chains)}],
+            "applications": apps,
         },
         "morse": {"nodes": nodes},
         "balances": balances,

@@ -445,3 +445,125 @@ class ScaleResult:
     apply: Any = None
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.time)
+
+
+# ----------------------------------------------------------------------------- the what-if
+
+
+@dataclass
+class ScaleModel:
+    """The what-if of one service and, when asked, the count to reach."""
+
+    view: ServiceView
+    what_if: Any  # fleetctl.pocket.sessions.WhatIf
+    target: int | None
+    assumptions: dict[str, Any]
+    how: str | None = None  # what picked the target
+
+    def as_dict(self) -> dict[str, Any]:
+        doc = dict(self.what_if.as_dict())
+        doc.update({"protocol": self.view.protocol, "target": self.target, "how": self.how,
+                    "chain": self.view.as_dict(), "assumptions": self.assumptions})
+        return doc
+
+
+def _share(text: str) -> float:
+    t = text.strip()
+    try:
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+    except ValueError:
+        raise UserError(f"--target-share: expected a share such as 0.5 or 50%, got {text!r}") from None
+    if not 0 < value < 1:
+        raise UserError(f"--target-share: {text!r} is not between 0 and 1 (0% and 100%), exclusive")
+    return value
+
+
+def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_session: float | None = None,
+              upokt_per_relay: float | None = None, apps: int | None = None, block_time_s: float | None = None,
+              stake: str | None = None, target_share: str | None = None, add: int | None = None,
+              budget: str | None = None) -> ScaleModel:
+    """The what-if table (current … current+rows, extended to reach a target) and the target."""
+    from fractions import Fraction
+
+    from fleetctl.pocket import sessions
+    from fleetctl.spec.loader import parse_amount
+
+    assumptions: dict[str, Any] = {}
+    if apps is not None and apps < 0:
+        raise UserError("--apps: must be 0 or more")
+    n_apps = apps if apps is not None else view.apps
+    if n_apps is None:
+        raise UserError("scale: the chain did not say how many applications use the service; pass --apps N")
+    assumptions["apps"] = {"value": n_apps, "from": "--apps" if apps is not None else "chain"}
+    block_time = block_time_s or DEFAULT_BLOCK_TIME_S[view.protocol]
+    assumptions["block_time_s"] = {"value": block_time, "from": "--block-time" if block_time_s else "default"}
+    rps = relays_per_session if relays_per_session is not None else 100.0
+    assumptions["relays_per_session"] = {"value": rps, "from": "--relays-per-session" if relays_per_session
+                                         is not None else "default (pass your observed figure)"}
+    per_relay = Fraction(str(upokt_per_relay)) if upokt_per_relay is not None else view.upokt_per_relay
+    assumptions["upokt_per_relay"] = {"value": None if per_relay is None else float(per_relay),
+                                      "from": "--upokt-per-relay" if upokt_per_relay is not None else "chain"}
+    if stake is not None:
+        stake_upokt = parse_amount(stake)
+        if stake_upokt is None:
+            raise UserError(f"--stake: expected an amount such as \"60000 POKT\" or an integer of upokt, got {stake!r}")
+    elif view.min_stake_upokt is not None:
+        margin = fleet.stake.warning_margin.of(view.min_stake_upokt)
+        stake_upokt = view.min_stake_upokt + margin + 1
+    else:
+        raise UserError("scale: the chain's minimum stake is unknown; pass --stake AMOUNT")
+    assumptions["stake_per_identity_upokt"] = stake_upokt
+    budget_upokt = None
+    if budget is not None:
+        budget_upokt = parse_amount(budget)
+        if budget_upokt is None:
+            raise UserError(f"--budget: expected an amount such as \"120000 POKT\", got {budget!r}")
+    share = _share(target_share) if target_share is not None else None
+
+    def build(extra: int) -> Any:
+        return sessions.what_if(protocol=view.protocol, service=view.service, N=view.n_with_ours,
+                                K=view.per_session, current=view.current, extra=extra, apps=n_apps,
+                                blocks_per_session=view.blocks_per_session, block_time_s=block_time,
+                                relays_per_session=rps, upokt_per_relay=per_relay,
+                                stake_per_supplier_upokt=stake_upokt)
+
+    extra = rows
+    if add is not None:
+        extra = max(extra, add)
+    if budget_upokt is not None:
+        extra = max(extra, min(budget_upokt // max(1, stake_upokt), 100_000))
+    wi = build(extra)
+    target, how = None, None
+    if share is not None:
+        limit = 100_000
+        target = sessions.pick(wi, target_share=share)
+        while target is None and extra < limit:
+            extra = min(limit, extra * 4 + 16)
+            wi = build(extra)
+            target = sessions.pick(wi, target_share=share)
+        if target is None:
+            raise UserError(f"--target-share {target_share}: not reached with {limit:,} more identities")
+        how = f"target share {share:.2%}"
+    elif add is not None:
+        target, how = sessions.pick(wi, add=add), f"add {add}"
+    elif budget_upokt is not None:
+        target, how = sessions.pick(wi, budget_upokt=budget_upokt), f"budget {budget}"
+    return ScaleModel(view, wi, target, assumptions, how)
+
+
+def check_capacity(fleet: Fleet, service: str, model: ScaleModel) -> None:
+    """Refuse a target whose expected relays the service's backends cannot carry."""
+    row = next((r for r in _rows(model) if r["m"] == model.target), None)
+    if row is None or row.get("relays_per_day") is None:
+        return
+    need = float(row["relays_per_day"]) / 86400
+    have = backend_capacity_relays_per_s(fleet, service)
+    if need > have:
+        raise FleetError(f"scale: {model.target} identities would bring ~{need:,.1f} relays/s to {service}, "
+                         f"its backends serve {have:,.1f} (profiles.<client>.<mode>.relays_per_s, default "
+                         f"{DEFAULT_RELAYS_PER_S:g} per node): add replicas or raise the profile first")
+
+
+def _rows(model: ScaleModel) -> list[dict[str, Any]]:
+    doc = model.what_if.as_dict()
+    return list(doc.get("rows") or [])
