@@ -305,7 +305,11 @@ def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
              f"{model.assumptions['apps']['value']:,} apps")
 
     def pokt(upokt: Any) -> str:
-        return "-" if upokt is None else f"{float(upokt) / 1_000_000:,.2f}"
+        """Whole POKT with thousands separators, and up to 6 decimals (exact: integer upokt)."""
+        if upokt is None:
+            return "-"
+        whole, frac = divmod(int(upokt), 1_000_000)
+        return f"{whole:,}" + (f".{frac:06d}".rstrip("0") if frac else "")
 
     def num(x: Any, fmt: str = ",.1f") -> str:
         return "-" if x is None else format(float(x), fmt)

@@ -126,7 +126,6 @@ async def read_service(fleet: Fleet, service: str, *, timeout: float = 5.0) -> S
 
 async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: set[str | None]) -> ServiceView:
     import asyncio
-    from fractions import Fraction
 
     from fleetctl.pocket.base import field, parse_int
     from fleetctl.pocket.http import QueryError
@@ -145,21 +144,23 @@ async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: 
                        "num_blocks_per_session", minimum=1)
     min_stake = parse_int(field(supplier_params, "params", "min_stake", "amount", where="supplier params"),
                           "min_stake")
-    # Rewards: compute units per relay × CUTTM / granularity × the suppliers' share of the mint.
+    # Rewards: the supplier's share of a relay's settlement through both token logic modules
+    # (fleetctl.pocket.sessions.ShannonRewardParams reads them as the chain does).
     upokt_per_relay = None
     try:
-        cuttm = parse_int(field(shared_p, "compute_units_to_tokens_multiplier", where="shared params"), "cuttm")
-        granularity = parse_int(shared_p.get("compute_unit_cost_granularity") or "1", "granularity", minimum=1)
+        from fleetctl.pocket.sessions import ShannonRewardParams
+
         tokenomics = await client.get(f"{prefix}/tokenomics/params")
-        share = field(tokenomics, "params", "mint_allocation_percentages", "supplier", where="tokenomics params")
         cupr = 1
         try:
             svc = await client.get(f"{prefix}/service/service/{service}")
             cupr = parse_int(field(svc, "service", "compute_units_per_relay", where="service"), "cupr", minimum=1)
         except QueryError:
             notes.append(f"compute_units_per_relay of {service} not readable: 1 assumed")
-        upokt_per_relay = Fraction(cupr * cuttm, granularity) * Fraction(str(share))
-    except (QueryError, ValueError, TypeError) as exc:
+        rewards = ShannonRewardParams.from_params(shared_p, field(tokenomics, "params", where="tokenomics params"),
+                                                  compute_units_per_relay=cupr)
+        upokt_per_relay = rewards.upokt_per_relay()
+    except (QueryError, ValueError, TypeError, KeyError) as exc:
         notes.append(f"reward parameters not readable ({exc}): rewards unknown unless --upokt-per-relay")
     apps = None
     try:
@@ -197,7 +198,6 @@ async def _count_apps(client: Any, prefix: str, service: str) -> int:
 async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[Supplier],
                       mine: set[str | None]) -> ServiceView:
     import asyncio
-    from fractions import Fraction
 
     from fleetctl.pocket.http import QueryError
 
@@ -221,8 +221,14 @@ async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[S
     k = number("pocketcore/SessionNodeCount", 5) or 5
     blocks = number("pos/BlocksPerSession", 4) or 4
     min_stake = number("pos/StakeMinimum", None)
+    from fleetctl.pocket.sessions import MorseRewardParams
+
     multiplier = number("pos/RelaysToTokensMultiplier", 10_000)
-    upokt_per_relay = None if multiplier is None else Fraction(multiplier) * Fraction(89, 100)
+    dao = number("pos/DAOAllocation", 10)
+    proposer = number("pos/ProposerPercentage", 1)
+    upokt_per_relay = None if multiplier is None else MorseRewardParams(
+        relays_to_tokens_multiplier=multiplier, dao_allocation=dao or 0, proposer_allocation=proposer or 0,
+    ).upokt_per_relay()
     apps = None
     try:
         reply = await adapter.client.post("/v1/query/apps", {"height": 0, "opts": {
@@ -503,8 +509,13 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     per_relay = Fraction(str(upokt_per_relay)) if upokt_per_relay is not None else view.upokt_per_relay
     assumptions["upokt_per_relay"] = {"value": None if per_relay is None else float(per_relay),
                                       "from": "--upokt-per-relay" if upokt_per_relay is not None else "chain"}
+    def amount(text: str) -> int | None:
+        """``"60000 POKT"``, ``"60000000000upokt"``, or digits alone (upokt, as in fleet.yml)."""
+        t = text.strip()
+        return int(t) if t.isdigit() else parse_amount(t)
+
     if stake is not None:
-        stake_upokt = parse_amount(stake)
+        stake_upokt = amount(stake)
         if stake_upokt is None:
             raise UserError(f"--stake: expected an amount such as \"60000 POKT\" or an integer of upokt, got {stake!r}")
     elif view.min_stake_upokt is not None:
@@ -515,7 +526,7 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     assumptions["stake_per_identity_upokt"] = stake_upokt
     budget_upokt = None
     if budget is not None:
-        budget_upokt = parse_amount(budget)
+        budget_upokt = amount(budget)
         if budget_upokt is None:
             raise UserError(f"--budget: expected an amount such as \"120000 POKT\", got {budget!r}")
     share = _share(target_share) if target_share is not None else None

@@ -1,0 +1,141 @@
+"""fleetctl scale's planning without a chain: the what-if model and its targets, placing new
+identities, the capacity guard, and rewriting fleet.yml (layout kept, validated, backed up)."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from fleetctl.errors import FleetError, UserError
+from fleetctl.plan import scale
+from fleetctl.spec.address import bech32_encode
+from fleetctl.spec.loader import load_inventory
+
+from conftest import LAB_INV
+
+OWNER = "pokt1r4r48cpagsclw3qvr3wx8fjrcppu4scan5rph0"
+# Valid bech32 addresses (the loader checks their checksums), made for these tests.
+NEW = [bech32_encode("pokt", bytes([i]) * 20) for i in (1, 2)]
+
+
+@pytest.fixture()
+def inv(tmp_path: Path) -> Path:
+    root = tmp_path / "lab"
+    shutil.copytree(LAB_INV, root)
+    return root
+
+
+def view(**kw) -> scale.ServiceView:
+    base = dict(protocol="shannon", service="eth", chain_id="eth", eligible=100, ours_on_chain=6, ours=6,
+                per_session=15, blocks_per_session=20, apps=20, min_stake_upokt=59_500_000_000,
+                upokt_per_relay=Fraction(11245, 100000), height=1000)
+    base.update(kw)
+    return scale.ServiceView(**base)
+
+
+def exact(N: int, K: int, m: int) -> float:
+    return 1 - math.comb(N - m, K) / math.comb(N, K)
+
+
+def test_model_rows_follow_the_definition(inv: Path) -> None:
+    model = scale.model_for(load_inventory(inv), view(), rows=4)
+    rows = model.as_dict()["rows"]
+    assert [r["m"] for r in rows] == [6, 7, 8, 9, 10]
+    for r in rows:
+        # adding one of ours adds one to N: N_m = 100 - 6 + m
+        assert r["N"] == 94 + r["m"]
+        assert r["p_session"] == pytest.approx(exact(r["N"], 15, r["m"]), rel=1e-12)
+    # the stake to lock: minimum + the fleet's 10% warning margin + 1 upokt per new identity
+    assert rows[1]["stake_upokt"] == 59_500_000_000 + 5_950_000_000 + 1
+    assert model.target is None
+
+
+def test_targets(inv: Path) -> None:
+    fleet = load_inventory(inv)
+    m = scale.model_for(fleet, view(), target_share="80%")
+    assert m.target == 10 and exact(104, 15, 10) >= 0.8 > exact(103, 15, 9)
+    assert scale.model_for(fleet, view(), target_share="0.8").target == 10
+    assert scale.model_for(fleet, view(), add=3).target == 9
+    per = 59_500_000_000 + 5_950_000_000 + 1
+    assert scale.model_for(fleet, view(), budget=str(2 * per + 5)).target == 8
+    # a share beyond the first rows is still found
+    assert scale.model_for(fleet, view(), rows=2, target_share="99%").target > 12
+
+
+@pytest.mark.parametrize("kw,needle", [
+    ({"target_share": "150%"}, "--target-share"),
+    ({"target_share": "lots"}, "--target-share"),
+    ({"budget": "many"}, "--budget"),
+    ({"stake": "-3"}, "--stake"),
+])
+def test_bad_input_is_one_clear_line(inv: Path, kw: dict, needle: str) -> None:
+    with pytest.raises(UserError) as err:
+        scale.model_for(load_inventory(inv), view(), **kw)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_apps_must_be_given(inv: Path) -> None:
+    with pytest.raises(UserError, match="--apps"):
+        scale.model_for(load_inventory(inv), view(apps=None))
+    assert scale.model_for(load_inventory(inv), view(apps=None), apps=3).assumptions["apps"]["value"] == 3
+
+
+def test_new_identities_are_named_after_the_last_and_spread(inv: Path) -> None:
+    fleet = load_inventory(inv)
+    ids = scale.plan_new_identities(fleet, "eth", 4, prefix="lab-sup")
+    assert [i.name for i in ids] == ["lab-sup-7", "lab-sup-8", "lab-sup-9", "lab-sup-10"]
+    hosts = [i.host for i in ids]
+    assert sorted(set(hosts)) == ["lab-h1", "lab-h2", "lab-h3"] and max(hosts.count(h) for h in hosts) == 2
+    assert all(i.owner_address == OWNER and i.services == ("eth",) for i in ids)
+    assert [i.host for i in scale.plan_new_identities(fleet, "eth", 2, hosts=["lab-h3"])] == ["lab-h3", "lab-h3"]
+    with pytest.raises(UserError, match="--host"):
+        scale.plan_new_identities(fleet, "eth", 1, hosts=["nope"])
+
+
+def test_capacity_guard(inv: Path) -> None:
+    text = (inv / "fleet.yml").read_text()
+    for client in ("geth", "nethermind", "erigon"):
+        text = text.replace(f"  {client}: {{full: {{cpus: 0.25, memory_gb: 0.25, disk_gb: 1}}}}",
+                            f"  {client}: {{full: {{cpus: 0.25, memory_gb: 0.25, disk_gb: 1, relays_per_s: 0.5}}}}")
+    (inv / "fleet.yml").write_text(text)
+    fleet = load_inventory(inv)
+    model = scale.model_for(fleet, view(), add=2)
+    with pytest.raises(FleetError, match="relays/s"):
+        scale.check_capacity(fleet, "eth", model)
+    roomy = load_inventory(LAB_INV)  # default 100 relays/s per node: 6 nodes carry it
+    scale.check_capacity(roomy, "eth", scale.model_for(roomy, view(), add=2))
+
+
+def test_inventory_gains_explicit_suppliers_layout_kept(inv: Path) -> None:
+    fleet = load_inventory(inv)
+    before = (inv / "fleet.yml").read_text()
+    ids = [scale.NewIdentity("lab-sup-7", "lab-h2", ("eth",), OWNER, NEW[0]),
+           scale.NewIdentity("lab-sup-8", "lab-h3", ("eth",), OWNER, NEW[1])]
+    backup = scale.add_to_inventory(fleet, ids)
+    assert backup is not None and backup.read_text() == before
+    after = (inv / "fleet.yml").read_text()
+    # every original line is still there, in order; two lines were added to the suppliers list
+    assert [ln for ln in after.splitlines() if ln not in before.splitlines()] == [
+        f"  - {{name: lab-sup-7, operator_address: {NEW[0]}, owner_address: {OWNER}, services: [eth], host: lab-h2}}",
+        f"  - {{name: lab-sup-8, operator_address: {NEW[1]}, owner_address: {OWNER}, services: [eth], host: lab-h3}}"]
+    assert after.index("lab-sup-8") < after.index("# Lab hosts are small")
+    reloaded = load_inventory(inv)
+    assert [s.name for s in reloaded.suppliers][-2:] == ["lab-sup-7", "lab-sup-8"]
+    assert reloaded.suppliers[-1].host == "lab-h3"
+    # nothing to add the second time
+    assert scale.add_to_inventory(reloaded, ids) is None
+    assert (inv / "fleet.yml").read_text() == after
+
+
+def test_an_inventory_that_would_not_validate_is_not_written(inv: Path) -> None:
+    fleet = load_inventory(inv)
+    before = (inv / "fleet.yml").read_text()
+    clash = [scale.NewIdentity("lab-sup-1", "lab-h2", ("eth",), OWNER, NEW[0])]  # a name already taken
+    with pytest.raises(FleetError, match="would not validate"):
+        scale.add_to_inventory(fleet, clash)
+    assert (inv / "fleet.yml").read_text() == before
+    assert not list(inv.glob("fleet.yml.bak-*"))
