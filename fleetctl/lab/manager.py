@@ -101,6 +101,9 @@ CLIENTS = ("geth", "nethermind", "erigon")
 SSH_DIR = LAB_DIR / "ssh"
 CLIENT_KEY = SSH_DIR / "id_ed25519"
 KNOWN_HOSTS = SSH_DIR / "known_hosts"
+#: The pocketd stand-in for the hosts (one shared filesystem): ``fleet_pocketd`` of the lab hosts.
+BIN_DIR = LAB_DIR / "bin"
+POCKETD_BIN = BIN_DIR / "pocketd"
 ANVIL_URL = f"http://{BRIDGE_IP}:{ANVIL_PORT}"
 SHANNON_URL = f"http://{BRIDGE_IP}:{SHANNON_PORT}"
 MORSE_URL = f"http://{BRIDGE_IP}:{MORSE_PORT}"
@@ -257,6 +260,7 @@ class Lab:
             d.mkdir(parents=True, exist_ok=True)
         os.chmod(SSH_DIR, 0o700)
         self._keys()
+        self._pocketd()
         self._network()
         progress("lab: bridge and host namespaces ready")
         self._anvil(tools["anvil"])
@@ -298,6 +302,23 @@ class Lab:
         tmp = KNOWN_HOSTS.with_suffix(".tmp")
         tmp.write_text("\n".join(lines) + "\n")
         os.replace(tmp, KNOWN_HOSTS)
+
+    def _pocketd(self) -> None:
+        """``/var/lib/fleetctl-lab/bin/pocketd``: a wrapper running the pocketd stand-in (and the
+        RelayMiner it dispatches to) on the host's Python, for commands run on a lab host
+        (``fleetctl stake --batch --execute`` with ``fleet_pocketd`` pointing here)."""
+        BIN_DIR.mkdir(parents=True, exist_ok=True)
+        here = Path(__file__).parent
+        for name in ("pocketd.py", "relayminer.py"):
+            tmp = BIN_DIR / f".{name}.tmp"
+            tmp.write_bytes((here / name).read_bytes())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, BIN_DIR / name)
+        tmp = BIN_DIR / ".pocketd.tmp"
+        tmp.write_text("#!/bin/sh\n# fleetctl lab: the pocketd stand-in (fleetctl/lab/pocketd.py) on the host's Python.\n"
+                       f'exec /usr/bin/python3 {BIN_DIR / "pocketd.py"} "$@"\n')
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, POCKETD_BIN)
 
     def _network(self) -> None:
         links = _run(["ip", "-o", "link", "show"]).stdout.decode()
@@ -633,8 +654,10 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
 
     * fleetlab/{geth,nethermind,erigon}:lab: the client front (front.py) under each persona; it
       runs on the host's Python, so it needs ``/usr`` mounted read-only (``fleet_node_volumes``);
-    * fleetlab/relayminer:lab: a small RelayMiner that reads the generated config (relayminer.py),
-      on the host's Python too (``fleet_relayminer_volumes``);
+    * fleetlab/relayminer:lab: the pocketd stand-in (pocketd.py) as its entrypoint, as the real
+      image has pocketd: ``relayminer start`` is a small RelayMiner that reads the generated
+      config (relayminer.py), ``keys …`` and ``tx supplier stake-supplier`` work on the keyring
+      volume; on the host's Python too (``fleet_relayminer_volumes``);
     * fleetlab/morse:lab: a Morse node that relays per chains.json (morse_node.py), host's Python,
       and reports the Pocket stand-in's height (``POCKET_NETWORK_RPC``) as its own;
     * fleetlab/haproxy:lab: the host's HAProxy with the libraries it links, self-contained, with
@@ -649,11 +672,16 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
             f"ENV FRONT_CLIENT={name}",
             f"ENV FRONT_UPSTREAM={ANVIL_URL}",
         ]))
-    relayminer = here / "relayminer.py"
-    if relayminer.exists():
-        images.append(("fleetlab/relayminer:lab", _rootfs_tar({"opt/fleetlab/relayminer.py": relayminer.read_bytes()}), [
-            'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/relayminer.py"]',
-        ]))
+    # The RelayMiner image plays ghcr.io/pokt-network/pocketd, whose entrypoint is pocketd: the
+    # relayminer role runs `relayminer start …` in it, `fleetctl scale` runs `keys add` and
+    # `fleetctl stake --batch --keyring relayminer` runs `tx supplier stake-supplier` in it.
+    images.append(("fleetlab/relayminer:lab", _rootfs_tar({
+        "opt/fleetlab/pocketd.py": (here / "pocketd.py").read_bytes(),
+        "opt/fleetlab/relayminer.py": (here / "relayminer.py").read_bytes(),
+    }, dirs=("home/pocket",)), [
+        'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/pocketd.py"]',
+        "ENV HOME=/home/pocket",
+    ]))
     morse = here / "morse_node.py"
     images.append(("fleetlab/morse:lab", _rootfs_tar({"opt/fleetlab/morse_node.py": morse.read_bytes()}, dirs=("home/app/.pocket/config",)), [
         'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/morse_node.py"]',

@@ -21,7 +21,8 @@ one ``BEGIN IMMEDIATE`` transaction, by running every migration above *n* in ord
 upgrade rolls back and leaves the file as it was; two processes upgrading at once serialize
 on the lock and the second finds nothing left to do). Existing rows are kept. Version 1: the
 stake history. Version 2: ``alerts``, ``alert_meta``, ``silences``, ``notifications``,
-``outbox`` (see :mod:`fleetctl.health.alerts`) and ``remediations``.
+``outbox`` (see :mod:`fleetctl.health.alerts`) and ``remediations``. Version 3:
+``stakes_batch``, what ``fleetctl stake --batch --execute`` sent (:mod:`fleetctl.pocket.staking`).
 
 This module imports only the standard library and :mod:`fleetctl.spec` at import time (the
 ``Level`` enum is imported when it is used), so ``fleetctl alerts`` loads no network code.
@@ -178,9 +179,30 @@ _V2 = (
     )""",
 )
 
+#: Version 3: the stake transactions of ``fleetctl stake --batch --execute``
+#: (:mod:`fleetctl.pocket.staking`), one row per supplier and batch. A supplier's newest row (the
+#: highest rowid) is what the next batch resumes from: ``pending`` (about to be sent, or the run
+#: died while sending), ``submitted`` (the chain accepted the tx: ``txhash``), ``confirmed`` (the
+#: chain shows the supplier), ``failed`` (``error``, one line).
+_V3 = (
+    """CREATE TABLE stakes_batch (
+        batch_id TEXT NOT NULL,         -- one per --execute run: 20261202T030405Z-1a2b3c
+        name TEXT NOT NULL,             -- the supplier's name in fleet.yml
+        operator_address TEXT NOT NULL,
+        config_sha256 TEXT NOT NULL,    -- of the stake config file sent
+        state TEXT NOT NULL CHECK (state IN ('pending', 'submitted', 'confirmed', 'failed')),
+        txhash TEXT,
+        error TEXT,
+        updated_at REAL NOT NULL,       -- unix seconds
+        host TEXT,                      -- the inventory host the command ran on
+        PRIMARY KEY (batch_id, operator_address)
+    )""",
+    "CREATE INDEX stakes_batch_by_address ON stakes_batch(operator_address)",
+)
+
 #: The schema's history: migration *n* brings a file from version *n - 1* to *n*. Append only:
 #: never edit a migration that has shipped.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

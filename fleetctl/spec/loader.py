@@ -61,6 +61,7 @@ HOST_FLEET_VARS = {
     "fleet_node_volumes": "extra volumes for execution-client containers",
     "fleet_relayminer_volumes": "extra volumes for the RelayMiner container",
     "fleet_morse_volumes": "extra volumes for the Morse node container",
+    "fleet_pocketd": "pocketd command on the host for `fleetctl stake --batch --execute` (default pocketd)",
 }
 
 
