@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts_cli.add_parser(sub, _add_common)
 
+    from fleetctl.pocket import staking_cli
+
+    staking_cli.add_parser(sub, _add_common)
+
     p = command("exporter", "serve the health sweep's metrics on /metrics for Prometheus, sweeping in the "
                 "background (binds to 127.0.0.1 unless --listen says otherwise)", cmd_exporter)
     p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:9877", help="where to serve (default 127.0.0.1:9877)")
@@ -341,7 +345,8 @@ def cmd_scale(args: argparse.Namespace) -> int:
     fleet = _load_or_exit(args)
     code = _apply_plan(args, fleet, check=False)
     views.scale(out, model, added=created)
-    out.info("scale: next, stake them: fleetctl stake --batch (a dry run; --execute --host NAME stakes)")
+    out.info("scale: next, fund each new operator with its stake and fees, then stake them: fleetctl stake --batch "
+             "--keyring relayminer (a dry run; --execute --host NAME stakes)")
     return code
 
 

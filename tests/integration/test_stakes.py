@@ -32,7 +32,7 @@ from conftest import run_cli
 from fleetctl.lab import pocket_standin
 from fleetctl.lab.pocket_standin import PocketStandin, lab_address
 from fleetctl.pocket.base import ChainStatus, Level
-from fleetctl.pocket.history import HistoryStore, RunRecord, SampleRecord
+from fleetctl.pocket.history import SCHEMA_VERSION, HistoryStore, RunRecord, SampleRecord
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter
@@ -541,7 +541,7 @@ def test_concurrent_runs_share_one_history_store(standin, tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert conn.execute("SELECT count(*), count(DISTINCT checked_at) > 0 FROM runs").fetchone()[0] == 8
         # one sample per supplier: the later runs saw nothing change
         assert conn.execute("SELECT count(*), count(DISTINCT address) FROM samples").fetchone() == (20, 20)

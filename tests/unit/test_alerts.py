@@ -25,7 +25,7 @@ from fleetctl.health.alerts import (
     Observation,
     backoff_s,
 )
-from fleetctl.pocket.history import SCHEMA_VERSION, HistoryError, HistoryStore
+from fleetctl.pocket.history import MIGRATIONS, SCHEMA_VERSION, HistoryError, HistoryStore
 from fleetctl.spec.model import AlertPolicy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -469,7 +469,7 @@ def test_store_file_is_private_and_shared_with_the_stake_history(db):
     assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
     assert {"runs", "samples", "alerts", "silences", "notifications", "outbox", "remediations"} <= tables
     assert AlertStore(db.with_name("absent.db")).list() == []  # reading never creates
     assert not db.with_name("absent.db").exists()
@@ -502,7 +502,7 @@ def test_v1_file_is_upgraded_in_place_and_keeps_its_stake_history(tmp_path, open
     else:
         assert len(HistoryStore(db).trend("pokt1old").samples) == 1
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("SELECT address, stake_upokt FROM samples").fetchall() == [("pokt1old", 5000)]
         assert conn.execute("SELECT status FROM runs").fetchall() == [("OK",)]
         conn.execute("INSERT INTO remediations (host, balancer, server, reason, pulled_at) "
@@ -536,7 +536,7 @@ def test_ten_processes_upgrading_one_v1_file_together(tmp_path):
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and out.strip() == "0", err
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 1
 
