@@ -134,3 +134,29 @@ def test_apply_without_a_count_or_terminal_is_refused(inv):
     assert proc.returncode == 2 and "--target-share, --add or --budget" in proc.stderr
     proc = run_cli("scale", "-i", str(inv), "--service", "eth", "--add", "1", "--apply")
     assert proc.returncode == 2 and "--yes" in proc.stderr
+
+
+def test_morse_what_if_reads_its_own_parameters(lab, tmp_path):
+    """protocol morse: N is the nodes staked for relay chain 0021, K the chain's SessionNodeCount."""
+    import hashlib
+
+    root = tmp_path / "morse"
+    shutil.copytree(LAB_INV, root)
+    text = (LAB_INV / "fleet.yml").read_text()
+    text = text.replace("protocol: shannon", "protocol: morse").replace(
+        "  rest_url: http://10.213.0.1:1317\n", "  rpc_url: http://10.213.0.1:8081\n")
+    head, _, _ = text.partition("suppliers:")
+    _, _, tail = text.partition("\n# Lab hosts are small")
+    nodes = [hashlib.sha256(f"lab-morse-node-{i}".encode()).hexdigest()[:40] for i in range(1, 3)]
+    sups = "".join(f"  - {{name: morse-{i}, operator_address: {a}, services: [eth], host: lab-h{i}}}\n"
+                   for i, a in enumerate(nodes, 1))
+    (root / "fleet.yml").write_text(head + "suppliers:\n" + sups + "\n# Lab hosts are small" + tail)
+    proc = run_cli("scale", "-i", str(root), "--service", "eth")
+    assert proc.returncode == 2 and "--apps" in proc.stderr  # the stand-in does not serve /v1/query/apps
+    rc, doc, err = scale_json(root, "--apps", "10", "--rows", "2")
+    assert rc == 0, err
+    # 3 nodes staked for 0021 (2 of them ours), 5 per session (mainnet genesis SessionNodeCount)
+    assert (doc["N"], doc["K"], doc["current"]) == (3, 5, 2)
+    assert doc["chain"]["blocks_per_session"] == 4
+    # 10,000 upokt per relay less 10% DAO and 1% proposer
+    assert float(doc["upokt_per_relay"]) == 8900
