@@ -10,19 +10,17 @@ nothing went wrong, 1 when the chain could not be read or a stake failed (the ne
 2 for a usage mistake (one line naming the field). Only the standard library is imported until
 the command runs.
 
-Wired into ``fleetctl`` by :func:`add_parser`; ``python -m fleetctl.pocket.staking_cli stake
---batch …`` runs it on its own (with the same global options).
+Wired into ``fleetctl`` by :func:`add_parser`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any, Callable
 
-from fleetctl.errors import FleetError, UserError
+from fleetctl.errors import UserError
 
-__all__ = ["add_parser", "cmd_stake", "main"]
+__all__ = ["add_parser", "cmd_stake"]
 
 
 def _seconds(text: str) -> float:
@@ -167,32 +165,3 @@ def render(out: Any, report: Any) -> None:
     if never:
         out.error(f"stake: not sent (the batch stopped before them): {', '.join(never)}; "
                   "fix the failure and run it again: it resumes")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m fleetctl.pocket.staking_cli stake --batch …``, as ``fleetctl`` would run it."""
-    from fleetctl import cli
-    from fleetctl.render import Out
-
-    parser = argparse.ArgumentParser(prog="fleetctl")
-    cli._add_common(parser, suppress=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_parser(sub, cli._add_common)
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
-    out = Out(fmt=args.output, quiet=args.quiet, verbose=args.verbose, color=False if args.no_color else None)
-    args.out = out  # as cli.main does (stake's --out is dest out_dir for that reason)
-    try:
-        return args.func(args)
-    except FleetError as exc:
-        out.error(f"fleetctl: {exc}")
-        return exc.code
-    except KeyboardInterrupt:
-        out.error("fleetctl: interrupted")
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

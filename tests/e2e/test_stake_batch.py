@@ -116,11 +116,7 @@ class Lab:
         (self.root / "fleet.yml").write_text(yaml.safe_dump(fleet, sort_keys=False))
 
     def stake(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        from fleetctl import cli
-
-        sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-        head = ([str(Path(sys.executable).parent / "fleetctl")] if "stake" in sub.choices
-                else [sys.executable, "-m", "fleetctl.pocket.staking_cli"])
+        head = [str(Path(sys.executable).parent / "fleetctl")]
         env = {**{k: v for k, v in os.environ.items() if k != "FLEETCTL_INVENTORY"},
                "PYTHONPATH": str(REPO), "FLEETCTL_STATE_DIR": str(self.tmp / "state"),
                "FLEETCTL_CACHE_DIR": str(self.tmp / "cache")}

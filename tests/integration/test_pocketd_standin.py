@@ -387,14 +387,8 @@ def test_relayminer_start_is_dispatched_to_the_lab_relayminer(tmp_path):
 
 
 def stake_cli(*args: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``fleetctl stake …`` if the CLI has it wired, else the module's own entry point."""
-    from fleetctl import cli
-
-    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    if "stake" in sub.choices:
-        argv = [str(Path(sys.executable).parent / "fleetctl"), *args]
-    else:
-        argv = [sys.executable, "-m", "fleetctl.pocket.staking_cli", *args]
+    """``fleetctl stake …`` (the console script beside this Python)."""
+    argv = [str(Path(sys.executable).parent / "fleetctl"), *args]
     full_env = {k: v for k, v in os.environ.items() if k != "FLEETCTL_INVENTORY"}
     full_env.update({"PYTHONPATH": str(REPO)}, **env)
     return subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=timeout)
