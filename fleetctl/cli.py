@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--owner", metavar="ADDRESS", help="owner address of the new identities (default: the service's one owner)")
     p.add_argument("--name-prefix", metavar="P", help="names P-1, P-2, … (default <service>-sup)")
     p.add_argument("--host", action="append", metavar="NAME", help="place the new identities on these hosts only")
+    p.add_argument("--names", metavar="NAME,...", help="keyring names of the new identities, instead of <prefix>-N")
+    p.add_argument("--imported", action="store_true", help="the keys exist already in the RelayMiners' keyrings "
+                   "(imported by you): use them, make none")
 
     from fleetctl.health import alerts_cli
 
@@ -329,8 +332,9 @@ def cmd_scale(args: argparse.Namespace) -> int:
         out.info(f"scale: {view.current} identities already reach the target: nothing to add")
         return EXIT_OK
     scale.check_capacity(fleet, args.service, model)
+    names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
     identities = scale.plan_new_identities(fleet, args.service, to_add, prefix=args.name_prefix,
-                                           owner=args.owner, hosts=args.host)
+                                           owner=args.owner, hosts=args.host, names=names)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserError("scale --apply: no terminal to confirm on; pass --yes")
@@ -338,7 +342,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         if input(f"Add {to_add} identit{'y' if to_add == 1 else 'ies'} ({where})? [y/N] ").strip().lower() not in ("y", "yes"):
             out.error("scale: cancelled, nothing changed")
             return EXIT_ERROR
-    created = asyncio.run(scale.create_keys(fleet, identities, on_step=out.info))
+    created = asyncio.run(scale.create_keys(fleet, identities, on_step=out.info, imported=args.imported))
     backup = scale.add_to_inventory(fleet, created)
     if backup is not None:
         out.info(f"scale: fleet.yml updated ({len(created)} suppliers added; previous version in {backup.name})")

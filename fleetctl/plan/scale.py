@@ -272,10 +272,21 @@ def backend_capacity_relays_per_s(fleet: Fleet, service: str) -> float:
 
 
 def plan_new_identities(fleet: Fleet, service: str, count: int, *, prefix: str | None = None,
-                        owner: str | None = None, hosts: list[str] | None = None) -> list[NewIdentity]:
-    """Names and hosts for ``count`` new identities of ``service`` (least loaded hosts first)."""
+                        owner: str | None = None, hosts: list[str] | None = None,
+                        names: list[str] | None = None) -> list[NewIdentity]:
+    """Names and hosts for ``count`` new identities of ``service`` (least loaded hosts first);
+    ``names``: the keyring names to use (keys the operator imported), instead of new ones."""
     if count <= 0:
         return []
+    if names is not None:
+        if len(names) != count:
+            raise UserError(f"--names: {len(names)} names for {count} new identities")
+        taken_names = {s.name for s in fleet.suppliers}
+        for n in names:
+            if not KEY_NAME.match(n):
+                raise UserError(f"--names: {n!r} is not a key name (letters, digits, '.', '-', '_')")
+            if n in taken_names:
+                raise UserError(f"--names: {n!r} is already a supplier in fleet.yml")
     ours = [s for s in fleet.suppliers if service in s.services]
     owners = {s.owner_address for s in ours if s.owner_address}
     if owner is None:
@@ -296,10 +307,13 @@ def plan_new_identities(fleet: Fleet, service: str, count: int, *, prefix: str |
     numbers = [int(m.group(1)) for n in taken if (m := re.fullmatch(re.escape(prefix) + r"-(\d+)", n))]
     nxt = max(numbers, default=0) + 1
     out = []
-    for _ in range(count):
-        while f"{prefix}-{nxt}" in taken:
-            nxt += 1
-        name = f"{prefix}-{nxt}"
+    for index in range(count):
+        if names is not None:
+            name = names[index]
+        else:
+            while f"{prefix}-{nxt}" in taken:
+                nxt += 1
+            name = f"{prefix}-{nxt}"
         taken.add(name)
         host = min(candidates, key=lambda h: (load[h], h))
         load[host] += 1
@@ -328,8 +342,9 @@ def _keys_command(fleet: Fleet, host: str, argv: list[str]) -> str:
 
 
 async def create_keys(fleet: Fleet, identities: list[NewIdentity], *, timeout: float = 60.0,
-                      on_step: Any = lambda s: None) -> list[NewIdentity]:
-    """Each identity's key in its host's RelayMiner keyring (made, or read back if it exists)."""
+                      on_step: Any = lambda s: None, imported: bool = False) -> list[NewIdentity]:
+    """Each identity's key in its host's RelayMiner keyring (made, or read back if it exists;
+    ``imported``: it must exist already, imported by the operator, and none is made)."""
     import asyncio
 
     from fleetctl.provision.sshexec import ssh_run
@@ -340,6 +355,9 @@ async def create_keys(fleet: Fleet, identities: list[NewIdentity], *, timeout: f
         show = _keys_command(fleet, ident.host, ["keys", "show", ident.name, "-a", *common])
         res = await ssh_run(host, show, timeout=timeout)
         address = res.stdout.decode(errors="replace").strip() if res.ok else ""
+        if not address and imported:
+            raise FleetError(f"scale: no key {ident.name!r} in the RelayMiner keyring on {ident.host} "
+                             f"(--imported: import it there first: pocketd keys import … --home {KEYRING_HOME})")
         if not address:
             add = _keys_command(fleet, ident.host, ["keys", "add", ident.name, *common, "--no-backup",
                                                     "--output", "json"])

@@ -160,3 +160,26 @@ def test_morse_what_if_reads_its_own_parameters(lab, tmp_path):
     assert doc["chain"]["blocks_per_session"] == 4
     # 10,000 upokt per relay less 10% DAO and 1% proposer
     assert float(doc["upokt_per_relay"]) == 8900
+
+
+def test_imported_keys_are_used_and_a_missing_one_is_refused(inv, tmp_path):
+    root = tmp_path / "lab"
+    shutil.copytree(inv, root)
+    fleet = load_inventory(root)
+    # The operator's own key, put in lab-h2's RelayMiner keyring beforehand.
+    cmd = scale._keys_command(fleet, "lab-h2", ["keys", "add", "operator-made", "--keyring-backend", "test",
+                                                "--home", scale.KEYRING_HOME, "--no-backup", "--output", "json"])
+    res = asyncio.run(ssh_run(fleet.hosts["lab-h2"], cmd, timeout=60))
+    assert res.ok, res.stderr
+    address = json.loads(res.stdout)["address"]
+    before = (root / "fleet.yml").read_text()
+    proc = run_cli("scale", "-i", str(root), "--service", "eth", "--add", "1", "--names", "not-there",
+                   "--host", "lab-h2", "--imported", "--apply", "--yes")
+    assert proc.returncode == 1 and "no key 'not-there'" in proc.stderr
+    assert (root / "fleet.yml").read_text() == before
+    assert "not-there" not in {k["name"] for k in keyring("lab-h2")}
+    rc, doc, err = scale_json(root, "--add", "1", "--names", "operator-made", "--host", "lab-h2", "--imported",
+                              "--apply", "--yes")
+    assert rc == 0, err
+    assert doc["added"] == [{"name": "operator-made", "host": "lab-h2", "operator_address": address,
+                             "owner_address": doc["added"][0]["owner_address"], "services": ["eth"]}]

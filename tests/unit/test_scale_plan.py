@@ -139,3 +139,13 @@ def test_an_inventory_that_would_not_validate_is_not_written(inv: Path) -> None:
         scale.add_to_inventory(fleet, clash)
     assert (inv / "fleet.yml").read_text() == before
     assert not list(inv.glob("fleet.yml.bak-*"))
+
+
+def test_given_names_are_used_and_checked(inv: Path) -> None:
+    fleet = load_inventory(inv)
+    ids = scale.plan_new_identities(fleet, "eth", 2, names=["imp-a", "imp-b"])
+    assert [i.name for i in ids] == ["imp-a", "imp-b"]
+    with pytest.raises(UserError, match="2 names for 3"):
+        scale.plan_new_identities(fleet, "eth", 3, names=["imp-a", "imp-b"])
+    with pytest.raises(UserError, match="already a supplier"):
+        scale.plan_new_identities(fleet, "eth", 1, names=["lab-sup-1"])
