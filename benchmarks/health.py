@@ -76,6 +76,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rpc_farm import client_of  # noqa: E402  (benchmarks/rpc_farm.py, beside this file)
+import stakes  # noqa: E402  (benchmarks/stakes.py: the stand-in's start)
 
 from fleetctl.lab.pocket_standin import lab_address  # noqa: E402
 
@@ -185,16 +186,8 @@ def start_standin(children: Children, folder: Path, count: int, latency_ms: int)
     }
     state = folder / "seed.json"
     state.write_text(json.dumps(seed))
-    proc = children.start(
-        [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(state),
-         "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("ready "):
-        raise SystemExit(f"the stand-in did not start: {line!r}")
-    fields = dict(part.split("=", 1) for part in line.split()[1:])
-    return fields["shannon"], addresses
+    proc = children.start(stakes.standin_argv(state), stdout=subprocess.PIPE, text=True)
+    return stakes.shannon_url(proc), addresses
 
 
 def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: float,

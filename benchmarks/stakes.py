@@ -81,18 +81,27 @@ def write_inventory(folder: Path, url: str, addresses: list[str], *, owners: boo
     return inventory
 
 
-def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(state),
-         "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, text=True)
+def standin_argv(state: Path) -> list[str]:
+    """The Pocket stand-in on loopback, ephemeral ports, seeded from ``state`` (also used by
+    benchmarks/health.py and benchmarks/staking.py)."""
+    return [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(state),
+            "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"]
+
+
+def shannon_url(proc: subprocess.Popen[str]) -> str:
+    """The Shannon URL from the stand-in's ``ready …`` line (the process is killed if it fails)."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("ready "):
         proc.kill()
         sys.exit(f"the stand-in did not start: {line!r}")
     fields = dict(part.split("=", 1) for part in line.split()[1:])
-    return proc, fields["shannon"]
+    return fields["shannon"]
+
+
+def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(standin_argv(state), stdout=subprocess.PIPE, text=True)
+    return proc, shannon_url(proc)
 
 
 def run_fleetctl(argv: list[str]) -> tuple[float, float, int, str]:

@@ -34,7 +34,10 @@ from urllib.parse import quote, urlsplit
 
 import yaml
 
-from fleetctl.lab.pocket_standin import lab_address
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stakes  # noqa: E402  (benchmarks/stakes.py, beside this file: the stand-in's start)
+
+from fleetctl.lab.pocket_standin import lab_address  # noqa: E402
 
 OWNER = lab_address("bench-stake-owner")
 GOAL_WALL_S = 1.0
@@ -50,16 +53,7 @@ def fleetctl() -> str:
 def start_standin(folder: Path, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
     seed = {"height": 5000, "latency_ms": latency_ms, "balances": {OWNER: 10**15}}
     (folder / "seed.json").write_text(json.dumps(seed))
-    proc = subprocess.Popen([sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(folder / "seed.json"),
-                             "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line.startswith("ready "):
-        proc.kill()
-        sys.exit(f"the stand-in did not start: {line!r}")
-    fields = dict(part.split("=", 1) for part in line.split()[1:])
-    return proc, fields["shannon"]
+    return stakes.start_standin(folder / "seed.json")
 
 
 def write_inventory(folder: Path, rest_url: str, addresses: list[str]) -> Path:

@@ -25,26 +25,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import time
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from fleetctl.errors import FleetError, UserError
+from fleetctl.spec.units import parse_duration as _seconds
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["DEFAULT_ACK", "add_parser", "parse_duration"]
 
 DEFAULT_ACK = "24h"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_duration(text: str, field: str = "--for") -> float:
     """Seconds from ``90s``, ``30m``, ``4h``, ``2d`` or ``3600``; UserError naming ``field``."""
-    match = _DURATION.match(text or "")
-    seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()] if match else 0.0
-    if not match or seconds <= 0 or seconds > 3650 * 86400:
+    seconds = _seconds(text or "") or 0.0
+    if seconds <= 0 or seconds > 3650 * 86400:
         raise UserError(f"{field}: {text!r} is not a duration (say 90s, 30m, 4h, 2d or a number "
                         "of seconds, above 0)")
     return seconds
@@ -92,6 +88,8 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
 
 
 def _when(ts: float | None) -> str:
+    from datetime import datetime, timezone
+
     if ts is None:
         return "-"
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%MZ")
@@ -107,11 +105,11 @@ def _db_path(args: argparse.Namespace) -> Path:
     if not inventory:
         raise UserError("alerts: no inventory and no --db: pass -i PATH, set FLEETCTL_INVENTORY, "
                         "or pass --db PATH")
+    from fleetctl.spec.cache import load_inventory_cached
     from fleetctl.spec.errors import InventoryError
-    from fleetctl.spec.loader import load_inventory
 
     try:
-        fleet = load_inventory(inventory)
+        fleet = load_inventory_cached(inventory)
     except InventoryError as exc:
         for error in exc.errors:
             args.out.error(str(error))
@@ -211,6 +209,8 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     if not acked:
         raise UserError(f"ack: no firing alert matches {pattern!r} (fleetctl alerts list shows them)")
     if args.out.json:
+        from datetime import datetime, timezone
+
         args.out.emit_json({"db": str(store.path), "until": datetime.fromtimestamp(
             now + seconds, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "acked": [a.as_dict() for a in acked]})

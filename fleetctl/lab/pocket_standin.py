@@ -1443,6 +1443,7 @@ class ChainState:
                                      "block": str(COMET_BLOCK_PROTOCOL), "app": "0"},
                 # p2p.ID: hex of the node key's address (SHA-256 of the ed25519 key, 20 bytes).
                 "id": hashlib.sha256(node_key).digest()[:20].hex(),
+                # Reported, not bound: CometBFT's default p2p laddr, as a real node's /status says.
                 "listen_addr": "tcp://0.0.0.0:26656",
                 "network": chain_id,
                 "version": COMET_VERSION,

@@ -62,7 +62,7 @@ def _code_fingerprint() -> bytes:
     (an upgrade, a checkout) never reads an entry pickled by another."""
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("model.py", "loader.py", "yamlsafe.py", "address.py", "cache.py"):
+    for name in ("model.py", "loader.py", "yamlsafe.py", "address.py", "units.py", "cache.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from fleetctl.spec import yamlsafe
 from fleetctl.spec.address import morse_address_problem, shannon_address_problem
 from fleetctl.spec.errors import InventoryError, SpecError
+from fleetctl.spec.units import parse_duration
 from fleetctl.spec.model import (
     CHAIN_MODES,
     DEFAULT_MAX_CLIENT_SHARE,
@@ -767,24 +768,6 @@ def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
         if same_unit and (warning.upokt or warning.percent or 0) < (critical.upokt or critical.percent or 0):
             ctx.err(body.get("warning_margin", node), "stake.warning_margin", f"{warning} is below critical_margin {critical} (WARNING must come before CRITICAL)")
     return StakePolicy(warning_margin=warning or default.warning_margin, critical_margin=critical or default.critical_margin, min_operator_balance_upokt=balance, history_db=history)
-
-
-DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds from a number (seconds) or a string such as ``"90s"``, ``"5m"``, ``"4h"``, ``"1d"``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if not isinstance(value, str):
-        return None
-    m = DURATION.match(value)
-    if not m:
-        return None
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
 
 
 def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, hi: float | None = None) -> float | None:

@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import stat
+import sqlite3
 import subprocess
 import threading
 import time
@@ -1205,3 +1206,18 @@ def test_remediation_runtime_over_ssh(sshd: Sshd, lb: Balancer):
     assert lb.servers()["eth-geth-b"] == "MAINT"
     assert asyncio.run(rm._runtime(host, "lb-eth", "set server eth-nodes/eth-geth-b state ready", 5)) is None
     assert lb.wait({"eth-geth-b": "UP"})["eth-geth-b"] == "UP"
+
+
+def test_no_record_changes_no_state(inv: Path, db: Path) -> None:
+    """--no-record: no store, no cache of what hosts run, nothing beside them; a recorded run
+    then writes both, and --no-alerts leaves the alert tables untouched."""
+    proc, doc = health(inv, db, "-o", "json", "--no-record")
+    assert proc.returncode in (0, 1, 2) and doc["checks"]
+    assert not db.parent.exists()
+    health(inv, db, "-o", "json")
+    assert db.exists() and db.with_name(db.name + ".targets.json").exists()
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT count(*), max(last_run_started) FROM alert_meta").fetchone()
+    health(inv, db, "-o", "json", "--no-alerts")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), max(last_run_started) FROM alert_meta").fetchone() == before
