@@ -316,6 +316,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from fleetctl.plan import scale
 
     out = args.out
+    scale.check_options(target_share=args.target_share, budget=args.budget, stake=args.stake, apps=args.apps)
     fleet = _load_or_exit(args)
     view = asyncio.run(scale.read_service(fleet, args.service, timeout=args.timeout))
     model = scale.model_for(fleet, view, rows=args.rows, relays_per_session=args.relays_per_session,

@@ -491,6 +491,27 @@ class ScaleModel:
         return doc
 
 
+def _amount(text: str) -> int | None:
+    """``"60000 POKT"``, ``"60000000000upokt"``, or digits alone (upokt, as in fleet.yml)."""
+    from fleetctl.spec.loader import parse_amount
+
+    t = text.strip()
+    return int(t) if t.isdigit() else parse_amount(t)
+
+
+def check_options(*, target_share: str | None = None, budget: str | None = None, stake: str | None = None,
+                  apps: int | None = None) -> None:
+    """The options' own mistakes, before anything is read from the chain (one line, exit 2)."""
+    if target_share is not None:
+        _share(target_share)
+    if budget is not None and _amount(budget) is None:
+        raise UserError(f"--budget: expected an amount such as \"120000 POKT\", got {budget!r}")
+    if stake is not None and _amount(stake) is None:
+        raise UserError(f"--stake: expected an amount such as \"60000 POKT\" or an integer of upokt, got {stake!r}")
+    if apps is not None and apps < 0:
+        raise UserError("--apps: must be 0 or more")
+
+
 def _share(text: str) -> float:
     t = text.strip()
     try:
@@ -510,7 +531,6 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     from fractions import Fraction
 
     from fleetctl.pocket import sessions
-    from fleetctl.spec.loader import parse_amount
 
     assumptions: dict[str, Any] = {}
     if apps is not None and apps < 0:
@@ -527,11 +547,7 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     per_relay = Fraction(str(upokt_per_relay)) if upokt_per_relay is not None else view.upokt_per_relay
     assumptions["upokt_per_relay"] = {"value": None if per_relay is None else float(per_relay),
                                       "from": "--upokt-per-relay" if upokt_per_relay is not None else "chain"}
-    def amount(text: str) -> int | None:
-        """``"60000 POKT"``, ``"60000000000upokt"``, or digits alone (upokt, as in fleet.yml)."""
-        t = text.strip()
-        return int(t) if t.isdigit() else parse_amount(t)
-
+    amount = _amount
     if stake is not None:
         stake_upokt = amount(stake)
         if stake_upokt is None:

@@ -149,3 +149,20 @@ def test_given_names_are_used_and_checked(inv: Path) -> None:
         scale.plan_new_identities(fleet, "eth", 3, names=["imp-a", "imp-b"])
     with pytest.raises(UserError, match="already a supplier"):
         scale.plan_new_identities(fleet, "eth", 1, names=["lab-sup-1"])
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--target-share", "2"], "--target-share"),
+    (["--budget", "lots"], "--budget"),
+    (["--stake", "x"], "--stake"),
+    (["--apps", "-1"], "--apps"),
+])
+def test_option_mistakes_are_refused_before_the_chain_is_asked(inv: Path, argv: list[str], needle: str) -> None:
+    # The chain URL is a closed loopback port: an input mistake must be reported first.
+    from conftest import run_cli
+
+    fleet_yml = inv / "fleet.yml"
+    fleet_yml.write_text(fleet_yml.read_text().replace("http://10.213.0.1:1317", "http://127.0.0.1:9"))
+    proc = run_cli("scale", "-i", str(inv), "--service", "eth", *argv)
+    assert proc.returncode == 2 and proc.stderr.startswith(f"fleetctl: {needle}"), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
