@@ -80,9 +80,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from fleetctl.httpclient import HttpError, HttpPool
+from fleetctl.redact import redact_url, scrub
 
 from fleetctl.health.alerts import AlertStore, Delivery, Notification
 from fleetctl.spec.model import AlertPolicy, Secret, Sink
@@ -106,55 +107,7 @@ SINK_CONCURRENCY = 8
 #: Alerts per Alertmanager request.
 ALERTMANAGER_BATCH = 100
 CHAT_LIMIT = 1900
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 _LABEL_NAME_BAD = re.compile(r"[^A-Za-z0-9_]")
-
-
-# ----------------------------------------------------------------------------- redaction
-
-
-def redact_url(url: str) -> str:
-    """``https://hooks.slack.com/…``: the scheme and host[:port], nothing that may be secret."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return "<invalid URL>"
-    if not parts.scheme or not host:
-        return "<invalid URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme.lower()}://{host}{f':{port}' if port else ''}/…"
-
-
-def _secret_parts(url: str) -> list[str]:
-    """The pieces of ``url`` that may give its token away, longest first."""
-    pieces = {url, url.strip()}
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        parts = None
-    if parts is not None:
-        for piece in (parts.path, parts.query, parts.fragment, parts.username, parts.password,
-                      parts.netloc, f"{parts.path}?{parts.query}"):
-            if piece and piece not in ("/", "?"):
-                pieces.add(piece)
-                pieces.add(unquote(piece))
-        for segment in re.split(r"[/?&=#]", f"{parts.path}?{parts.query}"):
-            if len(segment) >= 6:  # a token, not "api" or "v2"
-                pieces.add(segment)
-                pieces.add(unquote(segment))
-    return sorted((p for p in pieces if p), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """One line: every URL in ``text`` redacted, and every piece of the ``secrets`` URLs."""
-    for secret in secrets:
-        for piece in _secret_parts(secret):
-            text = text.replace(piece, "…")
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
-    return " ".join(text.split())[:300]
 
 
 # ----------------------------------------------------------------------------- payloads
