@@ -139,16 +139,46 @@ class Secret:
                 raise ValueError(f"${self.env} is not set")
             return value
         assert self.file is not None
+        # A regular file only (a symlink to one is fine), checked before it is opened and again
+        # on the open descriptor: a FIFO would block the open or the read for ever, a device
+        # would never end. Opened non-blocking, so a FIFO swapped in between cannot block either.
+        path, limit = self.file, SECRET_FILE_MAX_BYTES
         try:
-            st = os.stat(self.file)
-            if stat.S_IMODE(st.st_mode) & 0o077:
-                raise ValueError(f"{self.file} is readable by others (chmod 600 it)")
-            with open(self.file, encoding="utf-8") as fh:
-                value = fh.read().strip()
+            mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                raise ValueError(f"{path} is not a regular file ({_file_kind(mode)}); "
+                                 "give the path of a file holding the value")
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+            try:
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
+                    raise ValueError(f"{path} is not a regular file ({_file_kind(st.st_mode)}); "
+                                     "give the path of a file holding the value")
+                if stat.S_IMODE(st.st_mode) & 0o077:
+                    raise ValueError(f"{path} is readable by others (chmod 600 it)")
+                if st.st_size > limit:
+                    raise ValueError(f"{path} is larger than {limit // 1024} KiB ({st.st_size} bytes); "
+                                     "it should hold the value only")
+                chunks: list[bytes] = []
+                size = 0
+                while size <= limit:
+                    chunk = os.read(fd, limit + 1 - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            finally:
+                os.close(fd)
         except OSError as exc:
-            raise ValueError(f"{self.file}: {exc.strerror or exc}") from None
+            raise ValueError(f"{path}: {exc.strerror or type(exc).__name__}") from None
+        if size > limit:
+            raise ValueError(f"{path} is larger than {limit // 1024} KiB; it should hold the value only")
+        try:
+            value = b"".join(chunks).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not UTF-8 text") from None
         if not value:
-            raise ValueError(f"{self.file} is empty")
+            raise ValueError(f"{path} is empty")
         return value
 
     def __str__(self) -> str:
@@ -159,6 +189,21 @@ class Secret:
         return "<inline secret>"
 
     __repr__ = __str__
+
+
+#: A secret's file larger than this is refused before it is read (a sink URL is a line).
+SECRET_FILE_MAX_BYTES = 64 * 1024
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a plain file"
 
 
 #: Sink kinds for alert notifications.
