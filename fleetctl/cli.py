@@ -520,11 +520,10 @@ def cmd_lab_down(args: argparse.Namespace) -> int:
     left = lab.Lab().down(progress=args.out.info)
     if args.out.json:
         args.out.emit_json({"down": not left, "left": left})
-    elif left:
-        for item in left:
-            args.out.error(f"left behind: {item}")
-    else:
+    elif not left:
         args.out.line("lab is down (blackhole route for the lab range kept)")
+    if left:  # down waited for its processes (SIGTERM, then SIGKILL) and these are still there
+        args.out.error(f"lab down: left behind: {'; '.join(left)}")
     return EXIT_OK if not left else EXIT_ERROR
 
 

@@ -32,18 +32,51 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False, 
     return proc
 
 
+def lab_is_up(lab) -> bool:
+    return bool(lab.status()["up"])
+
+
+def ensure_lab_up(lab) -> None:
+    """Bring the lab (back) up unless it is: its status costs ~50 ms when it is up."""
+    if not lab_is_up(lab):
+        status = lab.up()
+        assert status["up"], status["problems"]
+
+
 @pytest.fixture(scope="session")
-def lab():
-    """The local lab, brought up once per session (idempotent) and torn down at the end."""
+def lab_session():
+    """The lab for the whole run: torn down at the end (it is brought up by `lab` and the guard)."""
     if os.environ.get("FLEETCTL_SKIP_LAB"):
         pytest.skip("FLEETCTL_SKIP_LAB is set")
     from fleetctl.lab.manager import Lab
 
     lab = Lab()
-    status = lab.up()
-    assert status["up"], status
     yield lab
     lab.down()
+
+
+@pytest.fixture(scope="module")
+def lab(lab_session):
+    """The local lab, up at the start of every module that uses it (so the module's own
+    fixtures meet a lab that is up even when an earlier module's test left it down)."""
+    ensure_lab_up(lab_session)
+    return lab_session
+
+
+@pytest.fixture(autouse=True)
+def _lab_guard(request):
+    """Every test that needs the lab (the `lab` fixture, directly or through another fixture, or
+    the `lab` mark) starts with it up, and whatever the test did (downed it on purpose, failed
+    half-way through a teardown of its own), the lab is up again after it: one failing lab test
+    does not take the next ones with it."""
+    if os.environ.get("FLEETCTL_SKIP_LAB") or not (
+            "lab" in request.fixturenames or request.node.get_closest_marker("lab")):
+        yield
+        return
+    lab = request.getfixturevalue("lab_session")
+    ensure_lab_up(lab)
+    yield
+    ensure_lab_up(lab)
 
 
 def wipe_managed() -> None:

@@ -54,6 +54,29 @@ FRONT_CONTROL_PORT = 19545
 BLOCK_TIME = 1
 NS_PREFIX = "fleetlab-"
 LABEL = "io.fleetctl.lab"
+#: Set in the environment of every process the lab starts (and so of their descendants): with
+#: the lab's namespaces and folders it tells the lab's processes apart from look-alikes (an
+#: anvil or a Pocket stand-in started outside the lab is not the lab's).
+LAB_ENV = "FLEETCTL_LAB"
+#: ``lab down``'s bounds (seconds): engines' SIGTERM (they stop their containers first), the
+#: other daemons' SIGTERM, SIGKILL, and exited processes leaving the process table (reaped).
+DOWN_ENGINE_GRACE = 20.0
+DOWN_GRACE = 5.0
+DOWN_KILL_WAIT = 5.0
+DOWN_REAP_WAIT = 5.0
+# Run by a throw-away interpreter: fork, the child makes its own session and execs the daemon,
+# the parent records the daemon's pid and exits, so init (not fleetctl) becomes its parent.
+_DAEMONIZE = """\
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    os.execvp(sys.argv[2], sys.argv[2:])
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w") as fh:
+    fh.write(str(pid))
+os.replace(tmp, sys.argv[1])
+"""
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,92 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class LabProcess:
+    """One process of the lab, told apart from a later one with the same pid by its start time."""
+
+    pid: int
+    start: int  # /proc/PID/stat starttime (clock ticks since boot)
+    name: str  # its comm
+    why: str  # what made it the lab's: environment, namespace, command line, pid file
+
+    def present(self) -> bool:
+        """Still in the process table (running, or exited and not yet reaped)."""
+        stat = _proc_stat(self.pid)
+        return stat is not None and stat[0] == self.start
+
+    def running(self) -> bool:
+        stat = _proc_stat(self.pid)
+        return stat is not None and stat[0] == self.start and stat[1] not in ("Z", "X")
+
+    def describe(self) -> str:
+        stat = _proc_stat(self.pid)
+        state = " (exited, not reaped yet)" if stat is not None and stat[1] in ("Z", "X") else ""
+        return f"process {self.pid} ({self.name}){state}"
+
+
+def _proc_stat(pid: int) -> tuple[int, str, str] | None:
+    """(start time, state, comm) of ``pid``, or None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    comm = text[text.find("(") + 1:text.rfind(")")]
+    rest = text[text.rfind(")") + 2:].split()
+    try:
+        return int(rest[19]), rest[0], comm
+    except (IndexError, ValueError):
+        return None
+
+
+def _lab_netns_ids() -> set[str]:
+    """``net:[INODE]`` of the lab's host namespaces (what /proc/PID/ns/net of their processes reads)."""
+    ids = set()
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return ids
+    for name in names:
+        if name.startswith(NS_PREFIX):
+            try:
+                ids.add(f"net:[{os.stat(f'/run/netns/{name}').st_ino}]")
+            except OSError:
+                pass
+    return ids
+
+
+def lab_processes(netns_ids: set[str] | None = None) -> list[LabProcess]:
+    """Every process of this lab and only those: started by the lab (its :data:`LAB_ENV` mark,
+    inherited by their children: containerd, shims, ssh sessions), inside one of its host
+    namespaces (``netns_ids``, default the ones there now: containers run there), or whose command
+    line names the lab's folders. A look-alike started elsewhere (an anvil, a Pocket stand-in on
+    127.0.0.1) is none of these."""
+    netns_ids = _lab_netns_ids() if netns_ids is None else netns_ids
+    mark = f"{LAB_ENV}={LAB_DIR}".encode()
+    folders = (str(LAB_DIR) + "/", str(RUN_DIR) + "/")
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        why = ""
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if any(f in cmd for f in folders):
+                why = "command line"
+            elif mark in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                why = "environment"
+            elif netns_ids and os.readlink(f"/proc/{pid}/ns/net") in netns_ids:
+                why = "namespace"
+        except OSError:
+            continue
+        if why and (stat := _proc_stat(pid)) is not None:
+            found.append(LabProcess(pid, stat[0], stat[2], why))
+    return found
 
 
 def _tcp_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -341,12 +450,29 @@ class Lab:
             h.run.mkdir(parents=True, exist_ok=True)
 
     def _spawn(self, name: str, cmd: list[str], pidfile: Path) -> int:
+        """Start ``cmd`` as a daemon: in its own session (pid = process group = session), its
+        parent init rather than the caller (a pytest run or a long-lived process that brings the
+        lab up would otherwise hold its exited daemons as zombies that ``down`` waits for), and
+        marked with :data:`LAB_ENV` so its descendants are known as the lab's."""
         log = open(self.dir / "logs" / f"{name}.log", "wb")
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
-        log.close()
-        pidfile.write_text(str(proc.pid))
-        return proc.pid
+        pidfile.unlink(missing_ok=True)
+        env = dict(os.environ, **{LAB_ENV: str(LAB_DIR)})
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _DAEMONIZE, str(pidfile), *cmd],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    close_fds=True, env=env)
+        finally:
+            log.close()
+        try:
+            rc = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            rc = -1
+        pid = _read_pid(pidfile)
+        if rc != 0 or pid is None:
+            raise LabError(f"{name}: could not be started (log: {self.dir / 'logs' / f'{name}.log'})")
+        return pid
 
     def _in_ns(self, h: LabHost, cmd: str) -> list[str]:
         """Run a command in the host's network namespace with its own hostname.  nsenter (not
@@ -502,30 +628,41 @@ class Lab:
     # ------------------------------------------------------------------ down
 
     def down(self, progress: Callable[[str], None] = lambda s: None) -> list[str]:
+        """Stop every process of the lab and remove its namespaces, links, mounts and runtime
+        files; return only once those processes are gone (exited and reaped), within bounds
+        (SIGTERM, then SIGKILL). Returns what is left behind (empty: all gone)."""
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network namespaces, sshd, dockerd): run it as root")
         self._safety()
-        # Engines first: dockerd stops its containers and its containerd as it shuts down.
-        for h in HOSTS:
-            self._stop(h.run / "dockerd.pid", grace=20)
-        for h in HOSTS:
-            self._stop(h.run / "sshd.pid")
-        self._stop(RUN_DIR / "anvil.pid")
-        self._stop(RUN_DIR / "pocket.pid")
+        netns_ids = _lab_netns_ids()
+        tracked: dict[int, LabProcess] = {p.pid: p for p in lab_processes(netns_ids)}
+
+        def from_pidfiles(paths: list[Path]) -> list[LabProcess]:
+            out = []
+            for path in paths:
+                pid = _read_pid(path)
+                stat = _proc_stat(pid) if pid else None
+                if pid and stat is not None and stat[1] not in ("Z", "X"):
+                    proc = tracked.get(pid) or LabProcess(pid, stat[0], stat[2], "pid file")
+                    tracked[pid] = proc
+                    out.append(proc)
+            return out
+
+        # Engines first, all at once: each dockerd stops its containers and its containerd.
+        engines = from_pidfiles([h.run / "dockerd.pid" for h in HOSTS])
+        self._terminate(engines, DOWN_ENGINE_GRACE)
+        daemons = from_pidfiles([h.run / "sshd.pid" for h in HOSTS] + [RUN_DIR / "anvil.pid", RUN_DIR / "pocket.pid"])
+        self._terminate(daemons, DOWN_GRACE)
+        # Anything else of the lab (a shim, a container, an ssh session, a daemon out of its group).
+        for p in lab_processes(netns_ids):
+            tracked.setdefault(p.pid, p)
+        self._terminate([p for p in tracked.values() if p.running()], DOWN_GRACE)
+        # Gone means reaped too: `lab down && lab up` must not meet the old ones.
+        deadline = time.monotonic() + DOWN_REAP_WAIT
+        while time.monotonic() < deadline and any(p.present() for p in tracked.values()):
+            self._reap(tracked.values())
+            time.sleep(0.05)
         progress("lab: processes stopped")
-        # Anything still in a host namespace (a shim, a container, an ssh session) goes too.
-        for h in HOSTS:
-            for pid in self._ns_pids(h):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for pid in self._lab_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.1)
         for mnt in sorted(self._mounts(), key=len, reverse=True):
             if _run(["umount", mnt], check=False).returncode != 0:
                 _run(["umount", "-l", mnt], check=False)
@@ -537,44 +674,45 @@ class Lab:
         shutil.rmtree(RUN_DIR, ignore_errors=True)
         shutil.rmtree(self.dir / "hosts", ignore_errors=True)
         progress("lab: namespaces, links and mounts removed")
-        return self.leftovers()
+        return self.leftovers(tracked=list(tracked.values()), netns_ids=netns_ids)
+
+    @staticmethod
+    def _reap(procs: Any) -> None:
+        """Collect the ones that are our own children (a lab brought up before daemons were
+        detached from their starter); init reaps the others."""
+        for p in procs:
+            try:
+                os.waitpid(p.pid, os.WNOHANG)
+            except (ChildProcessError, OSError):
+                pass
+
+    def _terminate(self, procs: list[LabProcess], grace: float) -> None:
+        """SIGTERM each process's group, wait up to ``grace`` s for them to exit, SIGKILL the
+        rest and wait up to :data:`DOWN_KILL_WAIT` s more."""
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, DOWN_KILL_WAIT)):
+            alive = [p for p in procs if p.running()]
+            if not alive:
+                return
+            for p in alive:
+                try:  # its whole group when it leads one (a daemon and its helpers), else itself
+                    (os.killpg if os.getpgid(p.pid) == p.pid else os.kill)(p.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and any(p.running() for p in alive):
+                self._reap(alive)
+                time.sleep(0.05)
 
     def _stop(self, pidfile: Path, grace: float = 5.0) -> None:
         pid = _read_pid(pidfile)
-        if not _alive(pid):
-            return
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stat = _proc_stat(pid) if pid else None
+        if pid and stat is not None and stat[1] not in ("Z", "X"):
+            self._terminate([LabProcess(pid, stat[0], stat[2], "pid file")], grace)
 
     def _ns_pids(self, h: LabHost) -> list[int]:
         if not Path(f"/run/netns/{h.netns}").exists():
             return []
         return [int(p) for p in _run(["ip", "netns", "pids", h.netns], check=False).stdout.split()]
-
-    def _lab_pids(self) -> list[int]:
-        """Processes whose command line names the lab's folders (a daemon that escaped its group)."""
-        marks = (str(self.dir), str(RUN_DIR))
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if any(m in cmd for m in marks) and _alive(int(entry.name)):
-                found.append(int(entry.name))
-        return found
 
     def _mounts(self) -> list[str]:
         marks = (str(self.dir) + "/", str(RUN_DIR) + "/", "/run/netns/" + NS_PREFIX)
@@ -589,12 +727,16 @@ class Lab:
             pass
         return out
 
-    def leftovers(self) -> list[str]:
+    def leftovers(self, tracked: list[LabProcess] | None = None, netns_ids: set[str] | None = None) -> list[str]:
+        """What of the lab is still there: namespaces, mounts, processes (the lab's now, and of
+        ``tracked`` the ones still in the process table), links."""
         left = []
         netns = _run(["ip", "netns", "list"], check=False).stdout.decode().split()
         left += [f"namespace {n}" for n in netns if n.startswith(NS_PREFIX)]
         left += [f"mount {m}" for m in self._mounts()]
-        left += [f"process {p}" for p in self._lab_pids()]
+        procs = {p.pid: p for p in lab_processes((netns_ids or set()) | _lab_netns_ids())}
+        procs.update({p.pid: p for p in tracked or [] if p.present()})
+        left += [procs[pid].describe() for pid in sorted(procs)]
         links = _run(["ip", "-o", "link", "show"], check=False).stdout.decode()
         left += [f"link {n}" for n in [BRIDGE] + [h.veth for h in HOSTS] if f": {n}:" in links or f": {n}@" in links]
         for name in ("anvil.pid", "pocket.pid"):
