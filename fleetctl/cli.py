@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relays-per-session", type=_positive(float), metavar="R",
                    help="relays one of ours serves per session it is in (your observed figure; default 100)")
     p.add_argument("--upokt-per-relay", type=_positive(float), metavar="X", help="override the chain's reward per relay")
-    p.add_argument("--apps", type=int, metavar="N", help="applications staked for the service (default: from the chain)")
+    p.add_argument("--apps", type=int, metavar="N", help="applications staked for the service (default: from the chain; "
+                   "when the chain does not list them the what-if leaves out the figures per day, says so and exits 0)")
     p.add_argument("--block-time", type=_positive(float), metavar="S", help="seconds per block (default 30 Shannon, 900 Morse)")
     p.add_argument("--stake", metavar="AMOUNT", help="stake per new identity (default: minimum + warning margin + 1 upokt)")
     p.add_argument("--timeout", type=_positive(float), default=5.0, metavar="S", help="seconds per chain query")

@@ -298,11 +298,14 @@ def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
                          "owner_address": i.owner_address, "services": list(i.services)} for i in added]
     if out.json:
         out.emit_json(doc)
+        if (missing := model.missing_note()) is not None:
+            out.info(missing)
         return
     v = model.view
+    apps = model.assumptions["apps"]["value"]
     out.line(f"{v.service} ({v.protocol}): N={v.n_with_ours:,} eligible (ours {v.current}, {v.ours_on_chain} staked), "
              f"K={v.per_session} per session, {v.blocks_per_session} blocks per session, "
-             f"{model.assumptions['apps']['value']:,} apps")
+             + (f"{apps:,} apps" if apps is not None else "apps unknown"))
 
     def pokt(upokt: Any) -> str:
         """Whole POKT with thousands separators, and up to 6 decimals (exact: integer upokt)."""
@@ -314,20 +317,30 @@ def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
     def num(x: Any, fmt: str = ",.1f") -> str:
         return "-" if x is None else format(float(x), fmt)
 
+    per_day = apps is not None  # the per-day figures need the applications' count
     rows = []
     for r in doc["rows"]:
         mark = "*" if model.target is not None and r["m"] == model.target else ""
-        rows.append([f"{r['m']}{mark}", f"{r['N']:,}", f"{100 * r['p_session']:.2f}%", num(r["expected_per_session"], ".3f"),
-                     num(r["sessions_per_day"]), num(r.get("relays_per_day"), ",.0f"), pokt(r.get("rewards_upokt_per_day")),
-                     pokt(r.get("stake_upokt")), f"+{100 * (r.get('marginal_p') or 0):.2f}%",
-                     pokt(r.get("marginal_rewards_upokt_per_day"))])
-    out.table(["m", "N", "share", "ours/session", "sessions/day", "relays/day", "POKT/day", "stake to lock",
-               "next +1 share", "next +1 POKT/day"], rows)
+        row = [f"{r['m']}{mark}", f"{r['N']:,}", f"{100 * r['p_session']:.2f}%", num(r["expected_per_session"], ".3f")]
+        if per_day:
+            row += [num(r["sessions_per_day"]), num(r.get("relays_per_day"), ",.0f"), pokt(r.get("rewards_upokt_per_day"))]
+        else:
+            row += [pokt(r.get("rewards_upokt_per_session"))]
+        row += [pokt(r.get("stake_upokt")), f"+{100 * (r.get('marginal_p') or 0):.2f}%"]
+        if per_day:
+            row += [pokt(r.get("marginal_rewards_upokt_per_day"))]
+        rows.append(row)
+    headers = ["m", "N", "share", "ours/session"]
+    headers += ["sessions/day", "relays/day", "POKT/day"] if per_day else ["POKT/session"]
+    headers += ["stake to lock", "next +1 share"] + (["next +1 POKT/day"] if per_day else [])
+    out.table(headers, rows)
     for name, a in model.assumptions.items():
         if isinstance(a, dict) and a.get("from", "").startswith("default"):
             out.info(f"assumed {name} = {a['value']} ({a['from']})")
     for note in v.notes:
         out.info(f"note: {note}")
+    if (missing := model.missing_note()) is not None:
+        out.error(missing)  # not silenced by -q: the table lacks columns for it
     if model.target is not None:
         out.line(f"scale: {model.how}: {model.target} identities ({model.target - v.current:+d})")
     for i in added or []:

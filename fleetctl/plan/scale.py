@@ -8,6 +8,14 @@ length in blocks; how many applications are staked for the service (each has one
 session period); the minimum stake and the reward parameters. The odds and the what-if table
 come from :mod:`fleetctl.pocket.sessions`. Every figure the chain gives can be overridden.
 
+Only the figures per day (sessions, relays, rewards) need the applications' count; when the
+chain does not list the applications and ``--apps`` is not given, the what-if still shows the
+rest (N, the share of sessions, ours per session, rewards per session, the stake to lock, the
+marginal share; a target by share, count or budget), leaves the per-day figures out (null in
+JSON, ``missing`` says why and how to give them) with a one-line note on stderr, and exits 0:
+the what-if asked for is there. ``--apply`` refuses instead (exit 2): its capacity check needs
+the relays per day.
+
 ``--apply`` (:func:`plan_new_identities`, :func:`create_keys`, :func:`add_to_inventory`):
 
 1. the new identities are placed on the hosts that serve the service (their RelayMiner signs
@@ -52,6 +60,10 @@ __all__ = [
     "read_service",
 ]
 
+#: The what-if's per-day figures: they scale with the applications staked for the service, so
+#: they are left out (null) when the chain does not list them and ``--apps`` is not given.
+PER_DAY_FIELDS = ("sessions_per_day", "slots_per_day", "relays_per_day", "rewards_upokt_per_day",
+                  "marginal_rewards_upokt_per_day")
 #: Seconds per block when the operator does not say: Shannon ~30 s (poktroll docs), Morse ~15 min.
 DEFAULT_BLOCK_TIME_S = {"shannon": 30.0, "morse": 900.0}
 #: Relays per second one full node serves when its profile does not say (a conservative figure
@@ -483,12 +495,24 @@ class ScaleModel:
     target: int | None
     assumptions: dict[str, Any]
     how: str | None = None  # what picked the target
+    #: Inputs the chain did not give and the operator did not pass: each names the row fields
+    #: left out (null) for want of it and how to give it.
+    missing: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         doc = dict(self.what_if.as_dict())
         doc.update({"protocol": self.view.protocol, "target": self.target, "how": self.how,
-                    "chain": self.view.as_dict(), "assumptions": self.assumptions})
+                    "chain": self.view.as_dict(), "assumptions": self.assumptions, "missing": self.missing})
+        if any(m["what"] == "apps" for m in self.missing):
+            doc["apps"] = None
         return doc
+
+    def missing_note(self) -> str | None:
+        """One line: what is left out and how to give it (None: nothing is)."""
+        if not self.missing:
+            return None
+        parts = [f"{', '.join(m['needed_for'])} need {m['what']} ({m['why']}): pass {m['how']}" for m in self.missing]
+        return "scale: " + "; ".join(parts) + "; the rest of the table does not depend on it"
 
 
 def _amount(text: str) -> int | None:
@@ -536,9 +560,15 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     if apps is not None and apps < 0:
         raise UserError("--apps: must be 0 or more")
     n_apps = apps if apps is not None else view.apps
+    missing: list[dict[str, Any]] = []
     if n_apps is None:
-        raise UserError("scale: the chain did not say how many applications use the service; pass --apps N")
-    assumptions["apps"] = {"value": n_apps, "from": "--apps" if apps is not None else "chain"}
+        # Only the figures per day scale with the applications; the odds, the share, the stake
+        # and the rewards per session do not: those are shown, the others are left out (null).
+        missing.append({"what": "apps", "needed_for": list(PER_DAY_FIELDS), "how": "--apps N",
+                        "why": f"the chain did not list the applications staked for {view.service}"})
+        assumptions["apps"] = {"value": None, "from": "unknown (pass --apps N)"}
+    else:
+        assumptions["apps"] = {"value": n_apps, "from": "--apps" if apps is not None else "chain"}
     block_time = block_time_s or DEFAULT_BLOCK_TIME_S[view.protocol]
     assumptions["block_time_s"] = {"value": block_time, "from": "--block-time" if block_time_s else "default"}
     rps = relays_per_session if relays_per_session is not None else 100.0
@@ -566,11 +596,20 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     share = _share(target_share) if target_share is not None else None
 
     def build(extra: int) -> Any:
-        return sessions.what_if(protocol=view.protocol, service=view.service, N=view.n_with_ours,
-                                K=view.per_session, current=view.current, extra=extra, apps=n_apps,
-                                blocks_per_session=view.blocks_per_session, block_time_s=block_time,
-                                relays_per_session=rps, upokt_per_relay=per_relay,
-                                stake_per_supplier_upokt=stake_upokt)
+        wi = sessions.what_if(protocol=view.protocol, service=view.service, N=view.n_with_ours,
+                              K=view.per_session, current=view.current, extra=extra, apps=n_apps or 0,
+                              blocks_per_session=view.blocks_per_session, block_time_s=block_time,
+                              relays_per_session=rps, upokt_per_relay=per_relay,
+                              stake_per_supplier_upokt=stake_upokt)
+        per_session = wi.relays_per_session * wi.upokt_per_relay  # upokt for one of ours in one session
+        for row in wi.rows:
+            m, n_m = row["m"], row["N"]
+            ours = Fraction(0) if m == 0 or view.per_session == 0 else (
+                Fraction(m) if n_m <= view.per_session else Fraction(view.per_session * m, n_m))
+            row["rewards_upokt_per_session"] = int(ours * per_session)
+            if n_apps is None:
+                row.update(dict.fromkeys(PER_DAY_FIELDS))
+        return wi
 
     extra = rows
     if add is not None:
@@ -593,11 +632,15 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
         target, how = sessions.pick(wi, add=add), f"add {add}"
     elif budget_upokt is not None:
         target, how = sessions.pick(wi, budget_upokt=budget_upokt), f"budget {budget}"
-    return ScaleModel(view, wi, target, assumptions, how)
+    return ScaleModel(view, wi, target, assumptions, how, missing)
 
 
 def check_capacity(fleet: Fleet, service: str, model: ScaleModel) -> None:
-    """Refuse a target whose expected relays the service's backends cannot carry."""
+    """Refuse a target whose expected relays the service's backends cannot carry (and one
+    whose relays are unknown: the check needs the applications' count)."""
+    if any(m["what"] == "apps" for m in model.missing):
+        raise UserError(f"scale --apply: the backends' capacity check needs the relays per day, which need the "
+                        f"number of applications staked for {service} (the chain did not list them): pass --apps N")
     row = next((r for r in _rows(model) if r["m"] == model.target), None)
     if row is None or row.get("relays_per_day") is None:
         return

@@ -151,8 +151,17 @@ def test_morse_what_if_reads_its_own_parameters(lab, tmp_path):
     sups = "".join(f"  - {{name: morse-{i}, operator_address: {a}, services: [eth], host: lab-h{i}}}\n"
                    for i, a in enumerate(nodes, 1))
     (root / "fleet.yml").write_text(head + "suppliers:\n" + sups + "\n# Lab hosts are small" + tail)
-    proc = run_cli("scale", "-i", str(root), "--service", "eth")
-    assert proc.returncode == 2 and "--apps" in proc.stderr  # the stand-in does not serve /v1/query/apps
+    # The stand-in does not serve /v1/query/apps: the what-if without the figures per day, the
+    # note naming --apps, exit 0; --apply is refused (its capacity check needs relays per day).
+    proc = run_cli("scale", "-i", str(root), "--service", "eth", "--rows", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "apps unknown" in proc.stdout and "POKT/SESSION" in proc.stdout.upper()
+    assert len([ln for ln in proc.stderr.splitlines() if "pass --apps N" in ln and ln.startswith("scale:")]) == 1
+    rc, doc, err = scale_json(root, "--rows", "2")
+    assert rc == 0 and doc["apps"] is None and doc["missing"][0]["how"] == "--apps N", err
+    assert doc["rows"][0]["rewards_upokt_per_session"] > 0 and doc["rows"][0]["rewards_upokt_per_day"] is None
+    proc = run_cli("scale", "-i", str(root), "--service", "eth", "--add", "1", "--apply", "--yes")
+    assert proc.returncode == 2 and "--apps N" in proc.stderr
     rc, doc, err = scale_json(root, "--apps", "10", "--rows", "2")
     assert rc == 0, err
     # 3 nodes staked for 0021 (2 of them ours), 5 per session (mainnet genesis SessionNodeCount)

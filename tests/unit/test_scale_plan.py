@@ -78,10 +78,61 @@ def test_bad_input_is_one_clear_line(inv: Path, kw: dict, needle: str) -> None:
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
-def test_unknown_apps_must_be_given(inv: Path) -> None:
-    with pytest.raises(UserError, match="--apps"):
-        scale.model_for(load_inventory(inv), view(apps=None))
-    assert scale.model_for(load_inventory(inv), view(apps=None), apps=3).assumptions["apps"]["value"] == 3
+def test_unknown_apps_leave_out_only_the_figures_per_day(inv: Path) -> None:
+    """The chain does not list the applications: everything that does not depend on them is
+    there (N, share, ours per session, rewards per session, stake, marginal share, targets), the
+    per-day figures are null, and `missing` says why and how to give them (--apps)."""
+    fleet = load_inventory(inv)
+    known = scale.model_for(fleet, view(), rows=4).as_dict()
+    model = scale.model_for(fleet, view(apps=None), rows=4)
+    doc = model.as_dict()
+    assert doc["apps"] is None and doc["assumptions"]["apps"]["value"] is None
+    assert [m["what"] for m in doc["missing"]] == ["apps"] and doc["missing"][0]["how"] == "--apps N"
+    same = ("m", "N", "p_session", "expected_per_session", "stake_upokt", "marginal_p", "rewards_upokt_per_session")
+    for row, ref in zip(doc["rows"], known["rows"], strict=True):
+        assert {k: row[k] for k in same} == {k: ref[k] for k in same}
+        assert all(row[k] is None for k in scale.PER_DAY_FIELDS)
+        assert ref["rewards_upokt_per_session"] > 0
+    note = model.missing_note()
+    assert note and "--apps N" in note and "\n" not in note and "sessions_per_day" in note
+    # targets by share, count or budget need no applications
+    assert scale.model_for(fleet, view(apps=None), target_share="80%").target == 10
+    assert scale.model_for(fleet, view(apps=None), add=3).target == 9
+    # --apps fills the gap
+    given = scale.model_for(fleet, view(apps=None), apps=20, rows=4)
+    assert given.missing == [] and given.assumptions["apps"] == {"value": 20, "from": "--apps"}
+    assert given.as_dict()["rows"] == known["rows"]
+    # --apply's capacity check needs relays per day: refused, with the way out
+    with pytest.raises(UserError, match="--apps N"):
+        scale.check_capacity(fleet, "eth", scale.model_for(fleet, view(apps=None), add=1))
+
+
+def test_rewards_per_session_agree_with_the_figures_per_day(inv: Path) -> None:
+    doc = scale.model_for(load_inventory(inv), view(), rows=3).as_dict()
+    per_app = Fraction(doc["sessions_per_day_per_app"])
+    for row in doc["rows"]:
+        per_day = row["rewards_upokt_per_session"] * per_app * 20
+        assert abs(per_day - row["rewards_upokt_per_day"]) <= per_app * 20 + 1
+
+
+def test_the_table_without_apps_shows_per_session_columns_and_the_note(inv: Path) -> None:
+    import io
+
+    from fleetctl import views
+    from fleetctl.render import Out
+
+    model = scale.model_for(load_inventory(inv), view(apps=None), rows=2)
+    out, err = io.StringIO(), io.StringIO()
+    views.scale(Out(stream=out, err=err, quiet=True), model)
+    text = out.getvalue()
+    assert "apps unknown" in text and "POKT/SESSION" in text.upper() and "POKT/DAY" not in text.upper()
+    # the note is not silenced by -q: it explains the columns the table lacks
+    assert [ln for ln in err.getvalue().splitlines() if "--apps" in ln] == [model.missing_note()]
+    out, err = io.StringIO(), io.StringIO()
+    views.scale(Out(fmt="json", stream=out, err=err), model)
+    import json
+
+    assert json.loads(out.getvalue())["missing"][0]["what"] == "apps"
 
 
 def test_new_identities_are_named_after_the_last_and_spread(inv: Path) -> None:
