@@ -4,7 +4,11 @@
 # (with a fault injected: one client forks and --remediate takes it out of its balancers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+if [ "$(id -u)" != 0 ]; then
+  echo "demo: run as root (apt-get, network namespaces, sshd, dockerd): from a root shell, ./scripts/demo.sh" >&2
+  exit 2
+fi
+bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH" FLEETCTL_INVENTORY="$PWD/inventories/lab"
 run() { printf '\n$ %s\n' "$*"; "$@"; }
 run fleetctl lab up

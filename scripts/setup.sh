@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
-  echo "setup: run as root (apt-get, network namespaces, dockerd)" >&2
+  echo "setup: run as root (apt-get, network namespaces, dockerd): from a root shell, ./scripts/setup.sh" >&2
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
