@@ -87,7 +87,10 @@ import contextlib
 import enum
 import fnmatch
 import json
+import math
+import os
 import sqlite3
+import stat
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -105,12 +108,14 @@ __all__ = [
     "AlertState",
     "AlertStore",
     "Claim",
+    "Corrupt",
     "Delivery",
     "HistoryError",
     "Notification",
     "Observation",
     "RunOutcome",
     "Silence",
+    "Waiting",
     "level_name",
     "severity",
 ]
@@ -145,6 +150,178 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Corrupt:
+    """A row of the alert state that cannot be used as it is (written behind fleetctl's back, a
+    disk fault, a bug): fleetctl leaves it out, drops it (a notice) or resets it (the stale-run
+    guard), and reports it until ``fleetctl alerts repair`` deletes it."""
+
+    table: str
+    row: int | None  # the row's id
+    field: str  # the column that is wrong
+    reason: str  # "is not JSON", "is text, not a time (unix seconds)": never the value itself
+    key: str | None = None  # the alert key the row belongs to, when it can be read
+    action: str = "left out"  # what this run did with it
+
+    def describe(self) -> str:
+        """``alerts row 7 (execution/eth-geth-1): labels is not JSON``."""
+        key = f" ({' '.join(self.key.split())[:120]})" if self.key else ""
+        return f"{self.table} row {self.row}{key}: {self.field} {self.reason}"
+
+    def line(self, db: Path | str) -> str:
+        """One line naming the store, the row and what to do."""
+        return (f"{db}: corrupted alert state, {self.describe()} ({self.action}); run "
+                f"`fleetctl alerts repair --db {db}` to delete the corrupted rows, or move the "
+                "store away to start afresh")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "row": self.row, "field": self.field, "reason": self.reason,
+                "key": self.key, "action": self.action}
+
+
+class _Corrupted(Exception):
+    def __init__(self, corrupt: Corrupt) -> None:
+        super().__init__(corrupt.describe())
+        self.corrupt = corrupt
+
+
+def _sql_type(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bytes):
+        return "a blob"
+    if isinstance(value, bool) or isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number" if math.isfinite(value) else "an infinite number"
+    return "text"
+
+
+def _v_id(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"is {_sql_type(value)}, not a row id")
+
+
+def _v_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"is {_sql_type(value)}, not text")
+
+
+#: Times are unix seconds; beyond this (the year 5138) a time is garbage.
+_TIME_MAX = 1e11
+#: Counters (runs, notices, attempts) beyond this are garbage (and would overflow SQLite).
+_COUNT_MAX = 2**53
+
+
+def _v_time(value: object) -> float:
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and abs(value) < _TIME_MAX):
+        return float(value)
+    kind = _sql_type(value)
+    kind = "a number out of range" if kind in ("a number", "an integer") else kind
+    raise ValueError(f"is {kind}, not a time (unix seconds)")
+
+
+def _v_count(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _COUNT_MAX:
+        return value
+    kind = _sql_type(value)
+    raise ValueError(f"is {'an integer out of range' if kind == 'an integer' else kind}, not a count")
+
+
+def _v_flag(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return bool(value)
+    raise ValueError(f"is {_sql_type(value)}, not 0 or 1")
+
+
+def _v_level(value: object) -> str:
+    if isinstance(value, str) and value in _SEVERITY:
+        return value
+    raise ValueError(f"is not a level ({', '.join(LEVELS)})")
+
+
+def _v_state(value: object) -> str:
+    if isinstance(value, str) and value in ALERT_STATES:
+        return value
+    raise ValueError(f"is not a state ({', '.join(ALERT_STATES)})")
+
+
+def _v_status(value: object) -> str:
+    if isinstance(value, str) and value in ("firing", "resolved", "event"):
+        return value
+    raise ValueError("is not a notice status (firing, resolved, event)")
+
+
+def _v_labels(value: object) -> dict[str, str]:
+    text = _v_text(value)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError("is not JSON") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError("is not a JSON object of strings")
+    return data
+
+
+def _optional(check):  # type: ignore[no-untyped-def]
+    def optional(value: object) -> Any:
+        return None if value is None else check(value)
+    return optional
+
+
+_ALERT_FIELDS = (
+    ("id", _v_id), ("key", _v_text), ("kind", _v_text), ("target", _v_text), ("state", _v_state),
+    ("level", _v_level), ("message", _v_text), ("labels", _v_labels), ("runs", _v_count),
+    ("first_seen", _v_time), ("last_run", _v_time), ("fired_at", _optional(_v_time)),
+    ("notified_at", _optional(_v_time)), ("notified_level", _optional(_v_level)),
+    ("notifications", _v_count), ("held", _v_flag), ("acked_until", _optional(_v_time)),
+    ("resolved_at", _optional(_v_time)), ("resolved_message", _optional(_v_text)))
+_NOTIFICATION_FIELDS = (
+    ("id", _v_id), ("status", _v_status), ("key", _v_text), ("kind", _v_text), ("target", _v_text),
+    ("level", _v_level), ("previous_level", _optional(_v_level)), ("message", _v_text),
+    ("labels", _v_labels), ("started_at", _v_time), ("created_at", _v_time), ("repeat", _v_count))
+_SILENCE_FIELDS = (("id", _v_id), ("pattern", _v_text), ("until", _v_time), ("reason", _v_text),
+                   ("created_at", _v_time))
+#: Outbox columns the delivery relies on, and the SQL that finds a row where one is wrong.
+_OUTBOX_FIELDS = (("id", _v_id), ("notification_id", _v_id), ("sink", _v_text), ("key", _v_text),
+                  ("created_at", _v_time), ("next_attempt_at", _v_time),
+                  ("lease_until", _optional(_v_time)), ("attempts", _v_count))
+_OUTBOX_BAD = ("typeof(notification_id) != 'integer' OR typeof(sink) != 'text' OR typeof(key) != 'text'"
+               " OR typeof(attempts) != 'integer' OR attempts < 0"
+               + "".join(f" OR typeof({c}) NOT IN ('integer', 'real') OR abs({c}) >= {_TIME_MAX:.0f}"
+                         for c in ("created_at", "next_attempt_at"))
+               + f" OR typeof(lease_until) NOT IN ('null', 'integer', 'real')"
+                 f" OR abs(lease_until) >= {_TIME_MAX:.0f}")
+
+
+def _parse(table: str, fields: tuple[tuple[str, Any], ...], row: tuple[Any, ...],
+           action: str = "left out") -> list[Any]:
+    """The row's values checked column by column; :class:`_Corrupted` at the first bad one."""
+    values = []
+    for (name, check), value in zip(fields, row):
+        try:
+            values.append(check(value))
+        except ValueError as exc:
+            names = [n for n, _ in fields]
+            key = row[names.index("key")] if "key" in names else None
+            raise _Corrupted(Corrupt(table, row[0] if isinstance(row[0], int) else None, name,
+                                     str(exc), key if isinstance(key, str) else None, action)) from None
+    return values
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A sink's notices waiting in the outbox after a failed delivery (backoff)."""
+
+    sink: str
+    count: int  # queued rows of the sink
+    retry_at: float | None  # the earliest next attempt of a row that failed
+    last_error: str  # the newest stored error (one line, redacted)
 
 
 @dataclass(frozen=True)
@@ -248,6 +425,7 @@ class RunOutcome:
     pending: tuple[AlertState, ...] = ()  # pending after this run
     resolved: tuple[AlertState, ...] = ()  # resolved by this run
     held: tuple[str, ...] = ()  # keys firing under a mute (notices held back)
+    corrupt: tuple[Corrupt, ...] = ()  # rows of the state left out (or reset) by this run
 
     def summary(self) -> str:
         if not self.applied:
@@ -276,6 +454,8 @@ class Claim:
     deliveries: tuple[Delivery, ...]
     #: sink name -> rows dropped by this claim (undelivered for 24 h, or sink no longer configured)
     dropped: Mapping[str, int]
+    #: corrupted outbox or notification rows this claim dropped
+    corrupt: tuple[Corrupt, ...] = ()
 
 
 @dataclass
@@ -303,24 +483,69 @@ class _Alert:
     resolved_message: str | None = None
 
 
-_ALERT_COLUMNS = ("id, key, kind, target, state, level, message, labels, runs, first_seen, "
-                  "last_run, fired_at, notified_at, notified_level, notifications, held, "
-                  "acked_until, resolved_at, resolved_message")
-_NOTIFICATION_COLUMNS = ("id, status, key, kind, target, level, previous_level, message, labels, "
-                         "started_at, created_at, repeat")
+_ALERT_COLUMNS = ", ".join(name for name, _ in _ALERT_FIELDS)
+_NOTIFICATION_COLUMNS = ", ".join(name for name, _ in _NOTIFICATION_FIELDS)
 
 
 def _alert_from_row(row: tuple[Any, ...]) -> _Alert:
-    values = list(row)
-    values[7] = json.loads(values[7])
-    values[15] = bool(values[15])
-    return _Alert(*values)
+    """An alert row, checked (:class:`_Corrupted` when a column is wrong)."""
+    return _Alert(*_parse("alerts", _ALERT_FIELDS, row))
 
 
-def _notification_from_row(row: tuple[Any, ...]) -> Notification:
-    values = list(row)
-    values[8] = json.loads(values[8])
-    return Notification(*values)
+def _notification_from_row(row: tuple[Any, ...], action: str = "left out") -> Notification:
+    return Notification(*_parse("notifications", _NOTIFICATION_FIELDS, row, action))
+
+
+def _read_alerts(conn: sqlite3.Connection, where: str, params: Any,
+                 corrupt: list[Corrupt]) -> list[_Alert]:
+    """The alerts ``where`` selects; a corrupted row goes to ``corrupt`` instead."""
+    alerts = []
+    for row in conn.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts {where}", params):
+        try:
+            alerts.append(_alert_from_row(row))
+        except _Corrupted as exc:
+            corrupt.append(exc.corrupt)
+    return alerts
+
+
+def _read_silences(conn: sqlite3.Connection, now: float, corrupt: list[Corrupt]) -> list[list[Any]]:
+    """The silences in force (id, pattern, until, reason, created_at); corrupted ones reported."""
+    rows = []
+    for row in conn.execute("SELECT id, pattern, until, reason, created_at FROM silences ORDER BY id"):
+        try:
+            values = _parse("silences", _SILENCE_FIELDS, row, "ignored")
+        except _Corrupted as exc:
+            corrupt.append(exc.corrupt)
+            continue
+        if values[2] > now:
+            rows.append(values)
+    return rows
+
+
+def _read_meta(conn: sqlite3.Connection, corrupt: list[Corrupt], action: str) -> float | None:
+    """The newest ``run_started_at`` applied; None when none (or when it is corrupted)."""
+    row = conn.execute("SELECT last_run_started FROM alert_meta WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    try:
+        return _v_time(row[0])
+    except ValueError as exc:
+        corrupt.append(Corrupt("alert_meta", 1, "last_run_started", str(exc), None, action))
+        return None
+
+
+def _is_time(value: object) -> bool:
+    try:
+        _v_time(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _open_keys(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(key, target) of the open alerts whose key and target are text."""
+    return conn.execute("SELECT key, target FROM alerts WHERE state != 'resolved'"
+                        " AND typeof(key) = 'text' AND typeof(target) = 'text' ORDER BY key").fetchall()
 
 
 def _matches(pattern: str, key: str, target: str) -> bool:
@@ -333,7 +558,7 @@ def _labels(labels: Mapping[str, object] | None) -> dict[str, str]:
 
 def backoff_s(attempts: int) -> float:
     """Seconds before retrying a row that failed ``attempts`` times: 30, 60, 120 … 900."""
-    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** min(16, max(0, int(attempts) - 1)))
 
 
 class AlertStore:
@@ -346,7 +571,20 @@ class AlertStore:
 
     @contextlib.contextmanager
     def _tx(self, *, write: bool) -> Iterator[sqlite3.Connection | None]:
-        """``BEGIN IMMEDIATE`` when writing; a read never creates the file (yields None)."""
+        """``BEGIN IMMEDIATE`` when writing; a read never creates the file (yields None when
+        it does not exist yet). A path that exists but is no regular file (a folder, a FIFO, a
+        dangling symlink, a file where a folder should be) is a :class:`HistoryError`."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            if os.path.lexists(self.path):
+                raise HistoryError(f"{self.path}: a symlink to a file that does not exist") from None
+            mode = None
+        except OSError as exc:
+            raise HistoryError(f"{self.path}: {exc.strerror or type(exc).__name__}") from None
+        if mode is not None and not stat.S_ISREG(mode):
+            raise HistoryError(f"{self.path}: not a regular file (--db and stake.history_db name "
+                               "the store's file)")
         try:
             conn = connect(self.path, create=write)
         except (OSError, sqlite3.Error) as exc:
@@ -387,24 +625,30 @@ class AlertStore:
             if before is None or _SEVERITY[name] > _SEVERITY[before[1]]:
                 seen[obs.key] = (obs, name)
 
+        corrupt: list[Corrupt] = []
         with self._tx(write=True) as conn:
             assert conn is not None
-            row = conn.execute("SELECT last_run_started FROM alert_meta WHERE id = 1").fetchone()
-            if row is not None and run_started_at < row[0]:
+            newest = _read_meta(conn, corrupt, "reset to this run")
+            if newest is not None and run_started_at < newest:
                 return RunOutcome(False, f"stale run: it started at {_iso(run_started_at)}, before "
-                                         f"the newest run already applied ({_iso(row[0])})")
+                                         f"the newest run already applied ({_iso(newest)})")
             conn.execute("INSERT INTO alert_meta (id, last_run_started) VALUES (1, ?) "
                          "ON CONFLICT(id) DO UPDATE SET last_run_started = "
                          "max(last_run_started, excluded.last_run_started)", (run_started_at,))
-            silences = conn.execute("SELECT pattern FROM silences WHERE until > ?", (now,)).fetchall()
-            open_alerts = {a.key: a for a in map(_alert_from_row, conn.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state != 'resolved'"))}
+            if corrupt:  # max() keeps text over a number: overwrite the corrupted value
+                conn.execute("UPDATE alert_meta SET last_run_started = ? WHERE id = 1", (run_started_at,))
+            silence_rows = _read_silences(conn, now, corrupt)
+            silences = [(s[1],) for s in silence_rows]
+            open_alerts = {a.key: a for a in _read_alerts(conn, "WHERE state != 'resolved'", (), corrupt)}
+            # The key of a corrupted open alert is left alone (its row still holds the key's
+            # place) until the operator repairs the store: no count, no notice, no resolve.
+            blocked = {c.key for c in corrupt if c.table == "alerts" and c.key}
             notices: list[Notification] = []
             held: list[str] = []
             resolved: list[_Alert] = []
 
             for key, (obs, name) in seen.items():
-                if _SEVERITY[name] < min_rank:
+                if _SEVERITY[name] < min_rank or key in blocked:
                     continue
                 alert = open_alerts.get(key)
                 if alert is None:
@@ -461,14 +705,14 @@ class AlertStore:
             for alert in [*open_alerts.values(), *resolved]:
                 self._save(conn, alert)
             self._housekeeping(conn, now)
-            muted_until = self._muted_until(conn, now)
+            muted_until = [(s[1], s[2]) for s in silence_rows]
             states = [self._state(a, muted_until, now) for a in open_alerts.values()]
             return RunOutcome(
                 True, None, tuple(notices),
                 tuple(s for s in states if s.state == "firing"),
                 tuple(s for s in states if s.state == "pending"),
                 tuple(self._state(a, muted_until, now) for a in resolved),
-                tuple(held))
+                tuple(held), tuple(corrupt))
 
     def _notice(self, conn: sqlite3.Connection, alert: _Alert, status: str, now: float) -> Notification:
         repeat = alert.notifications
@@ -522,8 +766,9 @@ class AlertStore:
         conn.execute("DELETE FROM silences WHERE until <= ?", (now,))
 
     @staticmethod
-    def _muted_until(conn: sqlite3.Connection, now: float) -> list[tuple[str, float]]:
-        return conn.execute("SELECT pattern, until FROM silences WHERE until > ?", (now,)).fetchall()
+    def _muted_until(conn: sqlite3.Connection, now: float,
+                     corrupt: list[Corrupt] | None = None) -> list[tuple[str, float]]:
+        return [(s[1], s[2]) for s in _read_silences(conn, now, [] if corrupt is None else corrupt)]
 
     @staticmethod
     def _state(a: _Alert, silences: list[tuple[str, float]], now: float) -> AlertState:
@@ -567,6 +812,18 @@ class AlertStore:
                     " next_attempt_at) SELECT id, ?, key, 'queued', created_at, created_at"
                     " FROM notifications WHERE fanned_out = 0 ORDER BY id", (name,))
             conn.execute("UPDATE notifications SET fanned_out = 1 WHERE fanned_out = 0")
+            corrupt: list[Corrupt] = []
+            # A queued row whose times or sink are not what they must be is never due and never
+            # expires, and it blocks the rows of its key behind it: drop it, say so.
+            for row in conn.execute(
+                    f"SELECT {', '.join(n for n, _ in _OUTBOX_FIELDS)} FROM outbox"
+                    f" WHERE state = 'queued' AND ({_OUTBOX_BAD})").fetchall():
+                try:
+                    _parse("outbox", _OUTBOX_FIELDS, row, "dropped")
+                    continue  # e.g. an integer stored where SQLite would keep a real
+                except _Corrupted as exc:
+                    corrupt.append(exc.corrupt)
+                    self._drop(conn, row[0], row[2], exc.corrupt, now, dropped)
             free = "state = 'queued' AND (lease_until IS NULL OR lease_until <= :now)"
             placeholders = ",".join(f":s{i}" for i in range(len(names)))
             params: dict[str, Any] = {"now": now, "ttl": now - DELIVERY_TTL_S,
@@ -577,7 +834,8 @@ class AlertStore:
                 where = f"{free} AND {condition}"
                 for sink, count in conn.execute(
                         f"SELECT sink, count(*) FROM outbox WHERE {where} GROUP BY sink", params):
-                    dropped[sink] = dropped.get(sink, 0) + count
+                    if isinstance(sink, str):
+                        dropped[sink] = dropped.get(sink, 0) + count
                 conn.execute(f"UPDATE outbox SET state = 'dropped', done_at = :now, lease_until = NULL,"
                              f" last_error = coalesce(last_error || '; ', '') || '{error}'"
                              f" WHERE {where}", params)
@@ -594,12 +852,33 @@ class AlertStore:
                              f" attempts = attempts + 1 WHERE id IN ({marks})",
                              (lease_until, token, *ids))
                 columns = ", ".join(f"n.{c.strip()}" for c in _NOTIFICATION_COLUMNS.split(","))
+                found = set()
                 for row in conn.execute(
                         f"SELECT o.id, o.sink, o.attempts, {columns} FROM outbox o"
                         f" JOIN notifications n ON n.id = o.notification_id"
-                        f" WHERE o.id IN ({marks}) ORDER BY o.id", ids):
-                    deliveries.append(Delivery(row[0], row[1], row[2], _notification_from_row(row[3:])))
-        return Claim(token, lease_until, tuple(deliveries), dropped)
+                        f" WHERE o.id IN ({marks}) ORDER BY o.id", ids).fetchall():
+                    found.add(row[0])
+                    try:
+                        notice = _notification_from_row(row[3:], "its delivery dropped")
+                    except _Corrupted as exc:
+                        corrupt.append(exc.corrupt)
+                        self._drop(conn, row[0], row[1], exc.corrupt, now, dropped)
+                        continue
+                    deliveries.append(Delivery(row[0], row[1], row[2], notice))
+                for row_id in sorted(set(ids) - found):  # its notice is gone
+                    lost = Corrupt("outbox", row_id, "notification_id", "names no notice", None, "dropped")
+                    corrupt.append(lost)
+                    self._drop(conn, row_id, None, lost, now, dropped)
+        return Claim(token, lease_until, tuple(deliveries), dropped, tuple(corrupt))
+
+    @staticmethod
+    def _drop(conn: sqlite3.Connection, row_id: int, sink: object, corrupt: Corrupt, now: float,
+              dropped: dict[str, int]) -> None:
+        conn.execute("UPDATE outbox SET state = 'dropped', done_at = ?, lease_until = NULL,"
+                     " last_error = ? WHERE id = ?",
+                     (now, f"corrupted: {corrupt.describe()}"[:300], row_id))
+        if isinstance(sink, str):
+            dropped[sink] = dropped.get(sink, 0) + 1
 
     def mark_delivered(self, token: str, outbox_ids: Iterable[int], *,
                        now: float | None = None) -> int:
@@ -632,6 +911,7 @@ class AlertStore:
             for row_id, attempts in conn.execute(
                     f"SELECT id, attempts FROM outbox WHERE claim_token = ? AND state = 'queued'"
                     f" AND id IN ({marks})", (token, *ids)).fetchall():
+                attempts = attempts if isinstance(attempts, int) and 0 <= attempts < _COUNT_MAX else 1
                 retry_at = now + backoff_s(attempts) if attempted else now
                 changed += conn.execute(
                     "UPDATE outbox SET lease_until = NULL, claim_token = NULL, next_attempt_at = ?,"
@@ -645,7 +925,24 @@ class AlertStore:
             if conn is None:
                 return {}
             return dict(conn.execute(
-                "SELECT sink, count(*) FROM outbox WHERE state = 'queued' GROUP BY sink").fetchall())
+                "SELECT sink, count(*) FROM outbox WHERE state = 'queued' AND typeof(sink) = 'text'"
+                " GROUP BY sink").fetchall())
+
+    def waiting(self) -> dict[str, Waiting]:
+        """Per sink with a failed delivery waiting for its retry (backoff): its queued rows,
+        the earliest retry and the newest error. While this holds, the sink is not working."""
+        with self._tx(write=False) as conn:
+            if conn is None:
+                return {}
+            rows = conn.execute(
+                "SELECT o.sink, count(*), min(CASE WHEN o.last_error IS NOT NULL"
+                " AND typeof(o.next_attempt_at) IN ('integer', 'real') THEN o.next_attempt_at END),"
+                " (SELECT p.last_error FROM outbox p WHERE p.sink = o.sink AND p.state = 'queued'"
+                "  AND typeof(p.last_error) = 'text' ORDER BY p.id DESC LIMIT 1)"
+                " FROM outbox o WHERE o.state = 'queued' AND typeof(o.sink) = 'text'"
+                " GROUP BY o.sink HAVING count(o.last_error) > 0").fetchall()
+        return {sink: Waiting(sink, count, _v_time(retry) if _is_time(retry) else None, error or "")
+                for sink, count, retry, error in rows}
 
     def undeliverable(self, since: float) -> dict[str, int]:
         """Rows dropped since ``since`` (undelivered for 24 h, or sink removed), per sink."""
@@ -654,34 +951,39 @@ class AlertStore:
                 return {}
             return dict(conn.execute(
                 "SELECT sink, count(*) FROM outbox WHERE state = 'dropped' AND done_at >= ?"
-                " GROUP BY sink", (since,)).fetchall())
+                " AND typeof(sink) = 'text' GROUP BY sink", (since,)).fetchall())
 
     # ------------------------------------------------------------------------- operators
 
-    def list(self, include_resolved: bool = False, *, now: float | None = None) -> list[AlertState]:
-        """Open alerts (and resolved ones kept as history), firing first, then by key."""
+    def list(self, include_resolved: bool = False, *, now: float | None = None,
+             corrupt: list[Corrupt] | None = None) -> list[AlertState]:
+        """Open alerts (and resolved ones kept as history), firing first, then by key.
+
+        Corrupted rows (of the alerts, silences and alert_meta tables) are left out and added
+        to ``corrupt`` when it is given."""
         now = time.time() if now is None else now
+        found: list[Corrupt] = [] if corrupt is None else corrupt
         with self._tx(write=False) as conn:
             if conn is None:
                 return []
-            where = "" if include_resolved else " WHERE state != 'resolved'"
-            alerts = [_alert_from_row(r) for r in conn.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts{where}")]
-            silences = self._muted_until(conn, now)
+            where = "" if include_resolved else "WHERE state != 'resolved'"
+            alerts = _read_alerts(conn, where, (), found)
+            silences = self._muted_until(conn, now, found)
+            _read_meta(conn, found, "left as it is")
         order = {"firing": 0, "pending": 1, "resolved": 2}
         alerts.sort(key=lambda a: (order[a.state], a.key, -(a.resolved_at or 0)))
         return [self._state(a, silences, now) for a in alerts]
 
-    def silences(self, *, now: float | None = None) -> list[Silence]:
-        """The active silences, with the open alerts each matches."""
+    def silences(self, *, now: float | None = None,
+                 corrupt: list[Corrupt] | None = None) -> list[Silence]:
+        """The active silences, with the open alerts each matches (corrupted silences are
+        left out and added to ``corrupt`` when it is given)."""
         now = time.time() if now is None else now
         with self._tx(write=False) as conn:
             if conn is None:
                 return []
-            rows = conn.execute("SELECT id, pattern, until, reason, created_at FROM silences"
-                                " WHERE until > ? ORDER BY id", (now,)).fetchall()
-            keys = conn.execute("SELECT key, target FROM alerts WHERE state != 'resolved'"
-                                " ORDER BY key").fetchall()
+            rows = _read_silences(conn, now, [] if corrupt is None else corrupt)
+            keys = _open_keys(conn)
         return [Silence(*row, tuple(k for k, t in keys if _matches(row[1], k, t))) for row in rows]
 
     def mute(self, pattern: str, until: float, reason: str = "", *,
@@ -698,8 +1000,7 @@ class AlertStore:
             cursor = conn.execute("INSERT INTO silences (pattern, until, reason, created_at)"
                                   " VALUES (?, ?, ?, ?)", (pattern, until, reason.strip(), now))
             assert cursor.lastrowid is not None
-            keys = conn.execute("SELECT key, target FROM alerts WHERE state != 'resolved'"
-                                " ORDER BY key").fetchall()
+            keys = _open_keys(conn)
         return Silence(cursor.lastrowid, pattern, until, reason.strip(), now,
                        tuple(k for k, t in keys if _matches(pattern, k, t)))
 
@@ -713,9 +1014,8 @@ class AlertStore:
             raise ValueError("the acknowledgement would end in the past")
         with self._tx(write=True) as conn:
             assert conn is not None
-            acked = [a for a in map(_alert_from_row, conn.execute(
-                f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state = 'firing' ORDER BY key"))
-                if _matches(pattern, a.key, a.target)]
+            acked = [a for a in _read_alerts(conn, "WHERE state = 'firing' ORDER BY key", (), [])
+                     if _matches(pattern, a.key, a.target)]
             for a in acked:
                 a.acked_until = until
                 conn.execute("UPDATE alerts SET acked_until = ? WHERE id = ?", (until, a.id))
@@ -737,13 +1037,58 @@ class AlertStore:
                 if removed:
                     return removed
             removed = 0
-            for row_id, pattern in conn.execute("SELECT id, pattern FROM silences").fetchall():
+            for row_id, pattern in conn.execute(
+                    "SELECT id, pattern FROM silences WHERE typeof(pattern) = 'text'").fetchall():
                 if pattern == text or fnmatch.fnmatchcase(pattern, text):
                     removed += conn.execute("DELETE FROM silences WHERE id = ?", (row_id,)).rowcount
             for row_id, key, target in conn.execute(
                     "SELECT id, key, target FROM alerts WHERE state != 'resolved'"
-                    " AND acked_until IS NOT NULL").fetchall():
+                    " AND acked_until IS NOT NULL AND typeof(key) = 'text'"
+                    " AND typeof(target) = 'text'").fetchall():
                 if _matches(text, key, target):
                     removed += conn.execute("UPDATE alerts SET acked_until = NULL WHERE id = ?",
                                             (row_id,)).rowcount
             return removed
+
+    def repair(self, *, now: float | None = None) -> list[Corrupt]:
+        """Delete every corrupted row (an alert, a silence, a notice and its deliveries, an
+        outbox row; a corrupted stale-run guard is reset); what was deleted (one transaction)."""
+        now = time.time() if now is None else now
+        found: list[Corrupt] = []
+        with self._tx(write=True) as conn:
+            assert conn is not None
+            bad: list[Corrupt] = []
+            _read_alerts(conn, "", (), bad)
+            for c in bad:
+                conn.execute("DELETE FROM alerts WHERE id = ?", (c.row,))
+            found += bad
+            bad = []
+            _read_silences(conn, now, bad)
+            for c in bad:
+                conn.execute("DELETE FROM silences WHERE id = ?", (c.row,))
+            found += bad
+            for row in conn.execute(f"SELECT {_NOTIFICATION_COLUMNS} FROM notifications").fetchall():
+                try:
+                    _notification_from_row(row)
+                except _Corrupted as exc:
+                    found.append(exc.corrupt)
+                    conn.execute("DELETE FROM outbox WHERE notification_id = ?", (row[0],))
+                    conn.execute("DELETE FROM notifications WHERE id = ?", (row[0],))
+            for row in conn.execute(
+                    f"SELECT {', '.join(n for n, _ in _OUTBOX_FIELDS)} FROM outbox"
+                    f" WHERE {_OUTBOX_BAD} OR NOT EXISTS (SELECT 1 FROM notifications n"
+                    f" WHERE n.id = outbox.notification_id)").fetchall():
+                try:
+                    _parse("outbox", _OUTBOX_FIELDS, row)
+                    corrupt = Corrupt("outbox", row[0], "notification_id", "names no notice")
+                except _Corrupted as exc:
+                    corrupt = exc.corrupt
+                found.append(corrupt)
+                conn.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
+            bad = []
+            _read_meta(conn, bad, "")
+            if bad:
+                conn.execute("DELETE FROM alert_meta WHERE id = 1")
+            found += bad
+        return [Corrupt(c.table, c.row, c.field, c.reason, c.key,
+                        "reset" if c.table == "alert_meta" else "deleted") for c in found]

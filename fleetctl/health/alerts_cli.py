@@ -15,6 +15,12 @@ optional.
   alert resolves; an escalation still notifies.
 * ``unmute PATTERN|ID``: remove a silence by its id (``3`` or ``#3``), or the silences with that
   pattern or matched by it (``'*'`` removes all), and the acks of the alerts it matches.
+* ``repair``: delete the rows of the alert state that are corrupted (written behind fleetctl's
+  back, a disk fault): ``list`` and ``health`` name each one (``list`` then exits 1, ``health``
+  makes it an UNKNOWN check) and leave it out until it is repaired.
+
+``list`` exits 1 when the store cannot be read (one line), or when some of its rows are
+corrupted (the rest is listed, then one line per corrupted row on stderr).
 
 DURATION: ``90s``, ``30m``, ``4h``, ``2d`` or a number of seconds. Mistakes are one line and
 exit 2. Only the standard library is imported until a subcommand runs (and then only the store,
@@ -81,6 +87,8 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
                 cmd_alerts_unmute)
     p.add_argument("pattern", metavar="PATTERN|ID", help="a silence id from alerts list, or a pattern "
                    "('*' removes every silence)")
+    command("repair", "delete the corrupted rows of the alert state (alerts list names them)",
+            cmd_alerts_repair)
     return parent
 
 
@@ -155,12 +163,16 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     out = args.out
     store = _store(args)
     now = time.time()
-    alerts = _run(lambda: store.list(include_resolved=args.all, now=now))
-    silences = _run(lambda: store.silences(now=now))
+    corrupt: list[Any] = []
+    alerts = _run(lambda: store.list(include_resolved=args.all, now=now, corrupt=corrupt))
+    silences = _run(lambda: store.silences(now=now, corrupt=[]))  # list() reported them
     if out.json:
         out.emit_json({"db": str(store.path), "alerts": [a.as_dict() for a in alerts],
-                       "silences": [s.as_dict() for s in silences]})
-        return 0
+                       "silences": [s.as_dict() for s in silences],
+                       "corrupt": [{**c.as_dict(), "message": c.line(store.path)} for c in corrupt]})
+        for c in corrupt:
+            out.error(f"fleetctl: alerts: {c.line(store.path)}")
+        return 1 if corrupt else 0
     if not alerts:
         out.line("no alerts" + (" (none resolved in the last 7 days either)" if args.all else ""))
     else:
@@ -182,7 +194,9 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
         reason = f" ({s.reason})" if s.reason else ""
         out.line(f"silence #{s.id}: {s.pattern} until {_when(s.until)}{reason}, "
                  f"matches {len(s.matches)} open alert(s)")
-    return 0
+    for c in corrupt:
+        out.error(f"fleetctl: alerts: {c.line(store.path)}")
+    return 1 if corrupt else 0
 
 
 def cmd_alerts_mute(args: argparse.Namespace) -> int:
@@ -230,4 +244,20 @@ def cmd_alerts_unmute(args: argparse.Namespace) -> int:
         args.out.emit_json({"db": str(store.path), "removed": removed})
     else:
         args.out.line(f"unmuted {pattern}: {removed} silence(s)/ack(s) removed")
+    return 0
+
+
+def cmd_alerts_repair(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if not store.path.exists():
+        raise FleetError(f"alerts repair: no store at {store.path}")
+    deleted = _run(lambda: store.repair())
+    if args.out.json:
+        args.out.emit_json({"db": str(store.path), "deleted": [c.as_dict() for c in deleted]})
+    elif not deleted:
+        args.out.line(f"{store.path}: no corrupted rows in the alert state")
+    else:
+        for c in deleted:
+            args.out.line(f"{c.action} {c.describe()}")
+        args.out.line(f"{store.path}: {len(deleted)} corrupted row(s) repaired")
     return 0

@@ -3,8 +3,10 @@ event for every remediation action, deliver what is due, and ping the dead-man's
 
 Failures of alerting itself never hide the fleet's state: a store that cannot be used is an
 UNKNOWN ``alerting/state`` check (a problem could go unnoticed), a sink that cannot be reached
-is a WARNING ``alerting/<sink>`` check naming it (its URL redacted), and its notices stay queued
-for the next run.
+is a WARNING ``alerting/<sink>`` check naming it (its URL redacted) on every run while its
+notices wait for their retry, and a corrupted row of the alert state is one UNKNOWN
+``alerting/state:<table>#<id>`` check naming the store, the row and the fix (``fleetctl alerts
+repair``) while the other alerts keep working.
 """
 
 from __future__ import annotations
@@ -46,15 +48,24 @@ async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db:
         return outcome
 
     summary: dict[str, Any] = {"db": str(db)}
+
+    def corrupted(rows: Any) -> None:
+        for c in rows:
+            report.checks.append(Check(f"state:{c.table}#{c.row}", "alerting", Level.UNKNOWN, c.line(db),
+                                       {"db": str(db), **c.as_dict()}))
+            summary.setdefault("corrupt", []).append(c.as_dict())
+
     try:
         outcome = await asyncio.to_thread(record)
         summary.update(applied=outcome.applied, stale=outcome.reason, queued=len(outcome.notifications),
                        firing=len(outcome.firing), pending=len(outcome.pending), resolved=len(outcome.resolved))
+        corrupted(outcome.corrupt)
         on_step(f"alerts: {outcome.summary()}")
         if policy.sinks:
             delivery = await sinks.deliver(store, policy)
             summary.update(sent=delivery.sent, failed=delivery.failed, dropped=delivery.dropped,
                            errors=delivery.errors)
+            corrupted(delivery.corrupt)
             for name, sink in delivery.sinks.items():
                 line = sink.error_line()
                 if line:

@@ -85,7 +85,7 @@ from urllib.parse import urlsplit
 from fleetctl.httpclient import HttpError, HttpPool
 from fleetctl.redact import redact_url, scrub
 
-from fleetctl.health.alerts import AlertStore, Delivery, Notification
+from fleetctl.health.alerts import AlertStore, Corrupt, Delivery, Notification
 from fleetctl.spec.model import AlertPolicy, Secret, Sink
 
 __all__ = [
@@ -216,13 +216,25 @@ class SinkReport:
     failed: int = 0
     dropped: int = 0  # given up on by this delivery (undelivered 24 h, or sink removed)
     errors: list[str] = field(default_factory=list)  # distinct one-line reasons
+    #: notices queued for this sink after a failed delivery, waiting for their retry (backoff)
+    waiting: int = 0
+    retry_at: float | None = None  # the earliest retry of a failed notice
+    last_error: str = ""  # the newest stored reason (redacted)
 
     def error_line(self) -> str | None:
-        """``slack (https://hooks.slack.com/…): 2 notice(s) not delivered: HTTP 500``."""
+        """``slack (https://hooks.slack.com/…): 2 notice(s) not delivered: HTTP 500``.
+
+        A sink whose notices wait through the backoff has a line on every run until one is
+        delivered, not only on the runs that tried it: its check does not flap."""
         parts = []
         if self.failed:
             parts.append(f"{self.failed} notice(s) not delivered, will retry: "
                          + "; ".join(self.errors or ["unknown error"]))
+        elif self.waiting:
+            when = (f", next try {_rfc3339(self.retry_at).replace('T', ' ')}"
+                    if self.retry_at is not None else "")
+            parts.append(f"{self.waiting} notice(s) waiting to be retried after a failed delivery"
+                         f"{when}: {self.last_error or 'unknown error'}")
         if self.dropped:
             parts.append(f"{self.dropped} notice(s) could not be delivered and were dropped")
         return f"{self.name} ({self.url}): " + "; ".join(parts) if parts else None
@@ -234,6 +246,8 @@ class DeliveryReport:
 
     sinks: dict[str, SinkReport] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    #: corrupted outbox or notice rows the claim dropped (each is an UNKNOWN check in health)
+    corrupt: list[Corrupt] = field(default_factory=list)
 
     @property
     def sent(self) -> int:
@@ -253,9 +267,9 @@ class DeliveryReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped,
-                "errors": self.errors, "sinks": {
+                "errors": self.errors, "corrupt": [c.as_dict() for c in self.corrupt], "sinks": {
                     name: {"type": s.type, "url": s.url, "sent": s.sent, "failed": s.failed,
-                           "dropped": s.dropped, "errors": list(s.errors)}
+                           "dropped": s.dropped, "waiting": s.waiting, "errors": list(s.errors)}
                     for name, s in self.sinks.items()}}
 
 
@@ -347,6 +361,8 @@ async def _send_sink(session: HttpPool, sink: Sink, rows: list[Delivery],
                     reason = scrub(str(exc), secrets)
                 except Exception as exc:  # noqa: BLE001 - a sink must not break the others
                     reason = f"request failed: {type(exc).__name__}"
+            if reason is not None:
+                reason = scrub(reason, secrets)
             for row in batch:
                 done[row.outbox_id] = reason
             log.debug("sink %s (%s): %d notice(s) %s", sink.name, redact_url(url), len(batch),
@@ -370,6 +386,7 @@ async def deliver(store: AlertStore, policy: AlertPolicy, *, now: float | None =
                              for name, s in sinks.items()})
     lease_s = 2 * policy.timeout_s + 60.0
     claim = await asyncio.to_thread(store.claim, list(sinks), now=now, lease_s=lease_s, limit=limit)
+    report.corrupt.extend(claim.corrupt)
     for name, count in claim.dropped.items():
         if name in report.sinks:
             report.sinks[name].dropped += count
@@ -392,6 +409,11 @@ async def deliver(store: AlertStore, policy: AlertPolicy, *, now: float | None =
             pass
         finally:
             await _settle(store, claim.token, claim.deliveries, done, report, policy, now)
+    for name, waiting in (await asyncio.to_thread(store.waiting)).items():
+        if name in sinks:  # a removed sink's rows are dropped by the next claim
+            sink_report = report.sinks[name]
+            sink_report.waiting, sink_report.retry_at = waiting.count, waiting.retry_at
+            sink_report.last_error = scrub(waiting.last_error)  # stored redacted; kept so
     report.elapsed_s = time.monotonic() - started
     return report
 
