@@ -9,6 +9,10 @@ from fleetctl.spec.model import Fleet
 
 
 def inventory_dict(fleet: Fleet, section: str = "all") -> dict[str, Any]:
+    """The inventory as ``inventory -o json`` shows it: URLs in their safe form (no user:password,
+    no query values, no key-like path segment; :func:`fleetctl.redact.safe_url`)."""
+    from fleetctl.redact import safe_url
+
     hosts = [
         {
             "name": h.name,
@@ -28,7 +32,7 @@ def inventory_dict(fleet: Fleet, section: str = "all") -> dict[str, Any]:
             "max_client_share": c.max_client_share,
             "mode": c.mode,
             "morse_chain_id": c.morse_chain_id,
-            "endpoints": [{"name": e.name, "url": e.url, "client": e.client, "host": e.host} for e in c.endpoints],
+            "endpoints": [{"name": e.name, "url": safe_url(e.url), "client": e.client, "host": e.host} for e in c.endpoints],
         }
         for c in fleet.chains.values()
     ]
@@ -43,7 +47,8 @@ def inventory_dict(fleet: Fleet, section: str = "all") -> dict[str, Any]:
         }
         for s in fleet.suppliers
     ]
-    full = {"protocol": fleet.protocol, "pocket": {k: v for k, v in vars(fleet.pocket).items() if v}, "hosts": hosts, "chains": chains, "suppliers": suppliers}
+    pocket = {k: (safe_url(v) if k.endswith("_url") else v) for k, v in vars(fleet.pocket).items() if v}
+    full = {"protocol": fleet.protocol, "pocket": pocket, "hosts": hosts, "chains": chains, "suppliers": suppliers}
     if section == "all":
         return full
     return {section: full[section]}

@@ -62,7 +62,7 @@ def _convertbits(data: list[int], frombits: int, tobits: int, pad: bool) -> list
 def bech32_decode(addr: str) -> tuple[str, bytes]:
     """Decode a bech32 string; raises ValueError with a reason an operator can act on."""
     if addr != addr.lower() and addr != addr.upper():
-        raise ValueError("mixed upper and lower case")
+        raise ValueError("mixed upper and lower case (bech32 is all lower or all upper case)")
     addr = addr.lower()
     pos = addr.rfind("1")
     if pos < 1 or pos + 7 > len(addr) or len(addr) > 90:

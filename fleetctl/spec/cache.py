@@ -6,11 +6,20 @@ even when nothing changed. This keeps the validated :class:`~fleetctl.spec.model
 inventory version: the key is a SHA-256 over fleetctl's model and loader source, the fleetctl
 and Python versions, ``$HOME`` (paths
 expand against it), the inventory's absolute path and the names and bytes of every file the
-loader may read (hosts.yml/hosts.yaml, fleet.yml, group_vars/ and host_vars/). Any change to any
-of them is another key, so a stale entry is never used; an inventory with errors is never
-cached (the loader runs, and reports them).
+loader may read (hosts.yml/hosts.yaml, fleet.yml, and what Ansible's rules make a variables file
+under group_vars/ and host_vars/: see :func:`fleetctl.spec.files.inventory_files`). Those are
+read as the loader reads them: regular files only (a FIFO never blocks), refused from their
+size before reading (a sparse 4 GiB file costs one ``fstat``); anything else there is never
+read. Any change to any of them is another key, so a stale entry is never used; an inventory
+with errors is never cached (the loader runs, and reports them).
 
-Entries are pickles in ``~/.cache/fleetctl/inventory-cache/`` (see :func:`cache_dir`; 0600 files
+An inventory that holds a secret is never cached: a URL with ``user:password@``, a query or a
+key-like path segment (:func:`fleetctl.redact.has_secret`), an inline alert sink or dead-man's
+URL, or a host variable that names a password, token or key. Storing those "redacted, plus what
+rebuilds them" would mean storing them; leaving them out costs such an inventory the ~0.15 s the
+cache saves, which is the simplest choice that keeps every secret where the operator put it.
+
+Entries are pickles in ``~/.cache/fleetctl/inventory-cache.v2/`` (see :func:`cache_dir`; 0600 files
 in a 0700 folder). They are
 read only when the folder and the file belong to this user and nobody else can write them, so
 the cache can never be a way into this process for another account. At most
@@ -22,23 +31,27 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import stat
 import sys
 import tempfile
 from pathlib import Path
 
 from fleetctl import __version__
+from fleetctl.spec import files
 from fleetctl.spec.model import Fleet
 
-__all__ = ["cache_dir", "inventory_key", "load_inventory_cached"]
+__all__ = ["cache_dir", "holds_secret", "inventory_key", "load_inventory_cached"]
 
 KEEP = 8
-DIR_NAME = "inventory-cache"
+DIR_NAME = "inventory-cache.v2"
+#: Folders of earlier versions, which stored inventories with their secrets: removed on a miss.
+LEGACY_DIRS = ("inventory-cache",)
 
 
 def cache_dir() -> Path:
     """``$FLEETCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/fleetctl``, else ``~/.cache/fleetctl``
-    (a cache, not state: removing it loses nothing), then ``inventory-cache/``."""
+    (a cache, not state: removing it loses nothing), then ``inventory-cache.v2/``."""
     explicit = os.environ.get("FLEETCTL_CACHE_DIR")
     if explicit:
         base = Path(explicit)
@@ -48,13 +61,61 @@ def cache_dir() -> Path:
     return base / DIR_NAME
 
 
-def _files(root: Path) -> list[Path]:
-    found = [root / name for name in ("hosts.yml", "hosts.yaml", "fleet.yml") if (root / name).is_file()]
-    for sub in ("group_vars", "host_vars"):
-        base = root / sub
-        if base.is_dir():
-            found.extend(sorted(p for p in base.rglob("*") if p.is_file()))
-    return found
+#: Host variables whose value is a credential (Ansible's ansible_password, ansible_become_pass,
+#: a vault password, an API token...); a ``*_file`` variable names a path, not a secret.
+_SECRET_VAR = re.compile(r"pass|secret|token|api_?key|credential|private_key(?!_file)", re.IGNORECASE)
+
+
+def holds_secret(fleet: Fleet) -> bool:
+    """True when ``fleet`` carries a secret in clear (then it is not cached)."""
+    from fleetctl.redact import has_secret
+
+    urls = [u for u in vars(fleet.pocket).values() if isinstance(u, str) and "://" in u]
+    urls += [e.url for e in fleet.endpoints]
+    if any(has_secret(u) for u in urls):
+        return True
+    secrets = [s.url for s in fleet.alerts.sinks] + ([fleet.alerts.deadman] if fleet.alerts.deadman else [])
+    if any(s.inline is not None and _sink_secret(s.inline) for s in secrets):
+        return True
+    for host in fleet.hosts.values():
+        for key, value in host.vars.items():
+            if _SECRET_VAR.search(key) and not key.endswith("_file"):
+                return True
+            if isinstance(value, str) and "://" in value and has_secret(value):
+                return True
+    return False
+
+
+def _sink_secret(url: str) -> bool:
+    """A sink's token lives in its path (Slack, Discord, webhooks), its userinfo or its query;
+    ``http://alertmanager:9093`` holds none."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return bool(parts.username or parts.password or parts.path not in ("", "/") or parts.query or parts.fragment)
+    except ValueError:
+        return True
+
+
+def _fingerprint(h: hashlib._Hash, root: Path, path: Path, by_content: bool) -> None:
+    """Adds one file to the key: its bytes, read as the loader reads them (regular, within the
+    size limit); a file that is refused, or that the loader reads only for a host named so,
+    by what ``lstat`` says of it (it is never read: no hang, no 4 GB in memory)."""
+    name = str(path.relative_to(root))
+    if by_content:
+        try:
+            data = files.read_regular(path)
+            h.update(f"{name}\0{len(data)}\0".encode())
+            h.update(data)
+            return
+        except files.Refused as exc:
+            h.update(f"{name}\0refused\0{exc.message}\0".encode())
+    try:
+        st = path.lstat()
+        h.update(f"{name}\0stat\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_dev}\0".encode())
+    except OSError as exc:
+        h.update(f"{name}\0missing\0{exc.errno}\0".encode())
 
 
 def _code_fingerprint() -> bytes:
@@ -62,7 +123,7 @@ def _code_fingerprint() -> bytes:
     (an upgrade, a checkout) never reads an entry pickled by another."""
     here = Path(__file__).parent
     h = hashlib.sha256()
-    for name in ("model.py", "loader.py", "yamlsafe.py", "address.py", "units.py", "cache.py"):
+    for name in ("model.py", "loader.py", "yamlsafe.py", "address.py", "units.py", "cache.py", "files.py", "errors.py"):
         try:
             h.update((here / name).read_bytes())
         except OSError:
@@ -74,10 +135,8 @@ def inventory_key(root: Path) -> str:
     h = hashlib.sha256()
     h.update(_code_fingerprint())
     h.update(f"{__version__}\0{sys.version}\0{os.environ.get('HOME', '')}\0{root.resolve()}\0".encode())
-    for f in _files(root):
-        data = f.read_bytes()
-        h.update(f"{f.relative_to(root)}\0{len(data)}\0".encode())
-        h.update(data)
+    for path, by_content in files.inventory_files(root):
+        _fingerprint(h, root, path, by_content)
     return h.hexdigest()
 
 
@@ -115,8 +174,19 @@ def load_inventory_cached(path: str | os.PathLike[str]) -> Fleet:
         except Exception:  # an unreadable or outdated entry: load for real
             pass
     fleet = _load(root)
-    _store(folder, entry, fleet)
+    _drop_legacy(folder.parent)
+    if not holds_secret(fleet):
+        _store(folder, entry, fleet)
     return fleet
+
+
+def _drop_legacy(base: Path) -> None:
+    import shutil
+
+    for name in LEGACY_DIRS:
+        old = base / name
+        if _trusted(old, folder=True):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _load(root: Path) -> Fleet:

@@ -7,6 +7,7 @@ Everything is checked before anything runs; every problem becomes one
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from fleetctl.spec import yamlsafe
+from fleetctl.spec import files, yamlsafe
 from fleetctl.spec.address import morse_address_problem, shannon_address_problem
-from fleetctl.spec.errors import InventoryError, SpecError
+from fleetctl.spec.errors import InventoryError, SpecError, quote
 from fleetctl.spec.units import parse_duration
 from fleetctl.spec.model import (
     CHAIN_MODES,
@@ -50,6 +51,18 @@ MORSE_CHAIN_ID = re.compile(r"^[0-9A-Fa-f]{4}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*(upokt|pokt)\s*$", re.IGNORECASE)
 PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+# Plausible bounds: a value beyond them is a typo or an attack, never a fleet (each error names
+# its bound). replicas 10^7 would keep `plan --offline` busy for minutes; 10^21 or .inf worse.
+MAX_REPLICAS = 1000  # full nodes of one chain
+MAX_NEW_SUPPLIERS = 10_000  # identities one `count:` entry creates
+MAX_CAPACITY = {"cpus": 4096.0, "memory_gb": 65536.0, "disk_gb": 10_000_000.0}  # one host (10 PB of disk)
+MAX_RELAYS_PER_S = 1_000_000.0  # one full node
+MAX_LAG_BLOCKS = 1_000_000
+MAX_PEERS = 10_000
+MAX_LOAD_PER_CPU = 1000.0
+MAX_RENOTIFY_S = 30 * 86400.0
+#: 10 billion POKT: above the total supply, so no margin or balance can sensibly exceed it.
+MAX_UPOKT = 10_000_000_000 * UPOKT_PER_POKT
 #: fleetctl's own per-host variables in hosts.yml; any other ``fleet_*`` variable is a typo.
 HOST_FLEET_VARS = {
     "fleet_capacity": "capacity when facts cannot be read: {cpus, memory_gb, disk_gb}",
@@ -69,9 +82,20 @@ HOST_FLEET_VARS = {
 class _Ctx:
     """Collects errors for one file."""
 
-    def __init__(self, display: str, errors: list[SpecError]):
+    def __init__(self, display: str, errors: list[SpecError], hosts_usable: bool = True):
         self.file = display
         self.errors = errors
+        self.hosts_usable = hosts_usable
+        #: references to hosts.yml not checked because hosts.yml itself is unusable
+        self.folded = 0
+
+    def missing_ref(self, pos: Y | None, fld: str, message: str) -> None:
+        """A name fleet.yml takes from hosts.yml is not there: an error, unless hosts.yml could
+        not be read at all; then it only follows from that one, and is counted, not listed."""
+        if self.hosts_usable:
+            self.err(pos, fld, message)
+        else:
+            self.folded += 1
 
     def err(self, pos: Y | tuple[int, int] | None, fld: str, message: str) -> None:
         if isinstance(pos, Y):
@@ -90,7 +114,7 @@ class _Ctx:
         for key, pos in node.keys.items():
             if key not in allowed:
                 hint = _closest(key, allowed)
-                self.err(pos, _join(fld, key), "unknown key" + (f" (did you mean {hint!r}?)" if hint else f"; allowed: {', '.join(sorted(allowed))}"))
+                self.err(pos, _join(fld, key), "unknown key" + (f" (did you mean {quote(hint)}?)" if hint else f"; allowed: {_listing(allowed)}"))
         for key in sorted(required - node.value.keys()):
             self.err(node, _join(fld, key), "required")
         return node.value
@@ -101,17 +125,21 @@ class _Ctx:
             self.err(node, fld, f"expected a string, got {_kind(node)}{hint}")
             return None
         if pattern is not None and not pattern.match(node.value):
-            self.err(node, fld, f"{node.value!r} is not {what or 'valid'}")
+            self.err(node, fld, f"{quote(node.value)} is not {what or 'valid'}")
             return None
         return node.value
 
     def integer(self, node: Y, fld: str, lo: int | None = None, hi: int | None = None) -> int | None:
+        if isinstance(node.value, yamlsafe.HugeNumber):
+            rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
+            self.err(node, fld, f"{node.value} is out of range (must be {rng})")
+            return None
         if node.kind != "scalar" or not isinstance(node.value, int) or isinstance(node.value, bool):
             self.err(node, fld, f"expected an integer, got {_kind(node)}")
             return None
         if (lo is not None and node.value < lo) or (hi is not None and node.value > hi):
             rng = f">= {lo}" if hi is None else f"between {lo} and {hi}"
-            self.err(node, fld, f"{node.value} is out of range (must be {rng})")
+            self.err(node, fld, f"{quote(node.value)} is out of range (must be {rng})")
             return None
         return node.value
 
@@ -120,10 +148,10 @@ class _Ctx:
         if node.kind != "scalar" or not isinstance(v, (int, float)) or isinstance(v, bool):
             self.err(node, fld, f"expected a number, got {_kind(node)}")
             return None
-        if v != v or (lo_exclusive is not None and v <= lo_exclusive) or (lo is not None and v < lo) or (hi is not None and v > hi):
+        if not math.isfinite(v) or (lo_exclusive is not None and v <= lo_exclusive) or (lo is not None and v < lo) or (hi is not None and v > hi):
             low = f"> {lo_exclusive:g}" if lo_exclusive is not None else f">= {lo:g}" if lo is not None else ""
-            high = f"<= {hi:g}" if hi is not None else ""
-            self.err(node, fld, f"{v} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
+            high = f"<= {hi:g}" if hi is not None else "finite"
+            self.err(node, fld, f"{quote(v)} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
             return None
         return float(v)
 
@@ -137,21 +165,52 @@ class _Ctx:
         return node.value
 
     def url(self, node: Y, fld: str, schemes: tuple[str, ...] = ("http", "https"), secret: bool = False) -> str | None:
-        """A URL; with ``secret`` (a webhook URL holds a token) an error never quotes it."""
+        """A URL of one of ``schemes``, with a host and no fragment (a query is kept: it is sent).
+
+        An error never quotes a secret: with ``secret`` (a webhook URL holds a token) not the URL at
+        all, otherwise its safe form (:func:`fleetctl.redact.safe_url`: no user:password, no query
+        values, no key-like path segment)."""
         text = self.string(node, fld)
         if text is None:
             return None
-        shown = "the URL" if secret else repr(text)
+        shown = "the URL" if secret else _shown_url(text)
         try:
             parts = urlsplit(text)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            self.err(node, fld, f"{shown} is not a valid URL" + ("" if secret else f" ({exc})"))
+            self.err(node, fld, f"{shown} is not a valid URL" + ("" if secret else f" ({quote(str(exc))})"))
             return None
         if parts.scheme not in schemes or not parts.hostname:
             self.err(node, fld, f"{shown} is not a valid URL (expected {'/'.join(schemes)}://HOST[:PORT])")
             return None
+        if parts.fragment or "#" in text:
+            self.err(node, fld, f"{shown}: a URL with a fragment ('#...') is refused (a fragment is never sent; remove it)")
+            return None
+        if any(ord(c) < 33 or ord(c) == 127 for c in text):
+            self.err(node, fld, f"{shown}: a URL with spaces or control characters is refused")
+            return None
         return text
+
+
+def _shown_url(text: str) -> str:
+    """A URL as an error line may show it: its safe form, or "the URL" when it cannot be parsed."""
+    from fleetctl.redact import safe_url
+
+    safe = safe_url(text)
+    if safe == "<invalid URL>" and "://" not in text:  # "host:port/path": hide the same parts
+        safe = safe_url("x://" + text).removeprefix("x://")
+    return "the URL" if safe == "<invalid URL>" else quote(safe)
+
+
+def _listing(names: set[str] | dict[str, Any], limit: int = 150) -> str:
+    """``a, b, c`` sorted, cut at a name boundary with ``…`` (an error line stays short)."""
+    out = ""
+    for name in sorted(names):
+        nxt = f"{out}, {name}" if out else name
+        if len(nxt) > limit:
+            return out + ", …"
+        out = nxt
+    return out
 
 
 def _kind(node: Y | None) -> str:
@@ -162,7 +221,7 @@ def _kind(node: Y | None) -> str:
     v = node.value
     if v is None:
         return "null"
-    return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(v), f"the string {v!r}" if isinstance(v, str) else type(v).__name__)
+    return {bool: "a boolean", int: "an integer", float: "a number"}.get(type(v), f"the string {quote(v)}" if isinstance(v, str) else type(v).__name__)
 
 
 def _join(prefix: str, key: str | int) -> str:
@@ -214,25 +273,34 @@ class _Group:
         self.parents: set[str] = set()
 
 
-def _load_hosts(root: Path, errors: list[SpecError]) -> tuple[dict[str, Host], set[str]]:
-    """The hosts with their merged variables, and every declared host name (even invalid ones)."""
-    path = root / HOSTS_FILE
-    alt = root / "hosts.yaml"
-    if not path.exists() and alt.exists():
-        path = alt
+class _HostsView:
+    """What fleet.yml may refer to in hosts.yml: every declared host and group, even those
+    whose variables have errors (so one bad variable is one error, not one per reference)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.groups: dict[str, set[str]] = {}
+        #: False when hosts.yml could not be read at all: references to it are not checked
+        self.usable = True
+
+
+def _load_hosts(root: Path, errors: list[SpecError], view: _HostsView) -> dict[str, Host]:
+    """The hosts with their merged variables; ``view`` gets every declared host and group."""
+    path = files.hosts_file(root)
     ctx = _Ctx(str(path), errors)
-    if not path.exists():
+    view.usable = False
+    if not os.path.lexists(path):
         ctx.errors.append(SpecError(str(path), 0, 0, "", "missing: an inventory needs hosts.yml (Ansible YAML inventory)"))
-        return {}, set()
+        return {}
     tree, errs = yamlsafe.load_file(str(path), ansible=True)
     errors.extend(errs)
     if tree is None:
         if not errs:
             ctx.err(None, "", "empty file: expected groups such as 'all:' with 'hosts:'")
-        return {}, set()
+        return {}
     top = ctx.mapping(tree, "", set(tree.keys) if tree.kind == "map" else set())
     if top is None:
-        return {}, set()
+        return {}
     groups: dict[str, _Group] = {"all": _Group("all")}
     host_inline: dict[str, list[tuple[Y, str]]] = {}
     host_pos: dict[str, Y] = {}
@@ -313,9 +381,14 @@ def _load_hosts(root: Path, errors: list[SpecError]) -> tuple[dict[str, Host], s
         return sorted(found, key=lambda n: (group_depth(n), n))
 
     hosts: dict[str, Host] = {}
+    view.usable = bool(host_inline)
+    view.names = set(host_inline)
     for hname in sorted(host_inline):
         layered: list[tuple[dict[str, Y], str]] = []
         gnames = member_groups(hname)
+        for gname in gnames:
+            if gname != "all":
+                view.groups.setdefault(gname, set()).add(hname)
         for gname in gnames:
             layered.append((groups[gname].vars, str(path)))
             if gname in group_file_vars:
@@ -331,33 +404,23 @@ def _load_hosts(root: Path, errors: list[SpecError]) -> tuple[dict[str, Host], s
         host = _build_host(hname, merged, tuple(g for g in gnames if g != "all"), errors)
         if host is not None:
             hosts[hname] = host
-    if not hosts and not errors:
+    if not host_inline and not errors:
         ctx.err(tree, "", "no hosts: add them under 'all: {hosts: {NAME: {...}}}'")
-    return hosts, set(host_inline)
+    return hosts
 
 
 def _vars_dir(base: Path, known: set[str], kind: str, errors: list[SpecError]) -> dict[str, tuple[dict[str, Y], str]]:
-    """group_vars/NAME.yml, NAME.yaml, NAME (no suffix) or NAME/*.yml → {NAME: (vars, file)}."""
+    """Ansible's group_vars/ or host_vars/ (see :mod:`fleetctl.spec.files`): for each NAME the
+    first of NAME, NAME.yml, NAME.yaml, NAME.json, a folder read recursively → {NAME: (vars, file)}.
+    An entry that names no group (host) is an error: a typo would silently do nothing."""
     out: dict[str, tuple[dict[str, Y], str]] = {}
     if not base.is_dir():
         return out
-    for entry in sorted(base.iterdir()):
-        if entry.name.startswith("."):
+    for name in sorted(known):
+        found = files.vars_files(base, name)
+        if found is None:
             continue
-        name = entry.name
-        files: list[Path]
-        if entry.is_dir():
-            files = sorted(p for p in entry.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
-        else:
-            if entry.suffix in (".yml", ".yaml"):
-                name = entry.stem
-            elif entry.suffix:
-                continue
-            files = [entry]
-        if name not in known:
-            errors.append(SpecError(str(entry), 1, 1, "", f"no {kind} named {name!r} in hosts.yml"))
-            continue
-        for f in files:
+        for f in found[1]:
             tree, errs = yamlsafe.load_file(str(f), ansible=True)
             errors.extend(errs)
             if tree is None:
@@ -367,6 +430,12 @@ def _vars_dir(base: Path, known: set[str], kind: str, errors: list[SpecError]) -
             if body:
                 prev = out.get(name, ({}, str(f)))[0]
                 out[name] = ({**prev, **body}, str(f))
+    for entry in files.vars_candidates(base):
+        stem, ext = os.path.splitext(entry.name)
+        if entry.name in known or (ext in files.VARS_EXTENSIONS and stem in known):
+            continue
+        if ext in files.VARS_EXTENSIONS:
+            errors.append(SpecError(str(entry), 1, 1, "", f"no {kind} named {quote(entry.name if not ext or entry.is_dir() else stem)} in hosts.yml"))
     return out
 
 
@@ -386,7 +455,7 @@ def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...]
     for key, (node, fname) in hv.items():
         if key.startswith("fleet_") and key not in HOST_FLEET_VARS:
             hint = _closest(key, HOST_FLEET_VARS)
-            errors.append(SpecError(fname, node.line, node.col, f"{name}.{key}", "unknown fleetctl variable" + (f" (did you mean {hint!r}?)" if hint else f"; known: {', '.join(sorted(HOST_FLEET_VARS))}")))
+            errors.append(SpecError(fname, node.line, node.col, f"{name}.{key}", "unknown fleetctl variable" + (f" (did you mean {quote(hint)}?)" if hint else f"; known: {_listing(HOST_FLEET_VARS)}")))
             ok = False
 
     address = get("ansible_host", lambda c, n, f: c.string(n, f)) or name
@@ -464,7 +533,7 @@ def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
     body = ctx.mapping(node, fld, keys, keys)
     if body is None or not keys <= body.keys():
         return None
-    vals = [ctx.number(body[k], _join(fld, k), lo_exclusive=0) for k in ("cpus", "memory_gb", "disk_gb")]
+    vals = [ctx.number(body[k], _join(fld, k), lo_exclusive=0, hi=MAX_CAPACITY[k]) for k in ("cpus", "memory_gb", "disk_gb")]
     if any(v is None for v in vals):
         return None
     return Capacity(*vals)  # type: ignore[arg-type]
@@ -477,10 +546,10 @@ def _capacity(ctx: _Ctx, node: Y, fld: str) -> Capacity | None:
 FLEET_KEYS = {"protocol", "pocket", "chains", "suppliers", "stake", "profiles", "health", "alerts"}
 
 
-def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors: list[SpecError]) -> Fleet | None:
+def _load_fleet(root: Path, hosts: dict[str, Host], view: _HostsView, errors: list[SpecError], ctx: _Ctx) -> Fleet | None:
     path = root / FLEET_FILE
-    ctx = _Ctx(str(path), errors)
-    if not path.exists():
+    host_names = view.names
+    if not os.path.lexists(path):
         ctx.errors.append(SpecError(str(path), 0, 0, "", "missing: an inventory needs fleet.yml (fleetctl's desired state)"))
         return None
     tree, errs = yamlsafe.load_file(str(path))
@@ -497,16 +566,12 @@ def _load_fleet(root: Path, hosts: dict[str, Host], host_names: set[str], errors
     if "protocol" in top:
         p = ctx.string(top["protocol"], "protocol")
         if p is not None and p not in PROTOCOLS:
-            ctx.err(top["protocol"], "protocol", f"{p!r} is not one of: {', '.join(PROTOCOLS)}")
+            ctx.err(top["protocol"], "protocol", f"{quote(p)} is not one of: {', '.join(PROTOCOLS)}")
         elif p is not None:
             protocol = p
 
     pocket = _pocket(ctx, top.get("pocket"), protocol, tree)
-    groups: dict[str, set[str]] = {}
-    for h in hosts.values():
-        for g in h.groups:
-            groups.setdefault(g, set()).add(h.name)
-    chains = _chains(ctx, top["chains"], protocol, host_names, groups) if "chains" in top else {}
+    chains = _chains(ctx, top["chains"], protocol, host_names, view.groups) if "chains" in top else {}
     # Services are checked against every declared chain id, so one bad chain does not make
     # every supplier that serves it an error too.
     declared = set(top["chains"].value) if "chains" in top and top["chains"].kind == "map" else set()
@@ -535,7 +600,7 @@ def _profiles(ctx: _Ctx, node: Y) -> tuple[dict[tuple[str, str], Any], dict[tupl
             fld = f"profiles.{client}.{mode}"
             keys = set(mnode.keys) if mnode.kind == "map" else set()
             if "relays_per_s" in keys:
-                value = ctx.number(mnode.value["relays_per_s"], f"{fld}.relays_per_s", lo_exclusive=0)
+                value = ctx.number(mnode.value["relays_per_s"], f"{fld}.relays_per_s", lo_exclusive=0, hi=MAX_RELAYS_PER_S)
                 if value is not None:
                     relays[(client, mode)] = value
                 if keys == {"relays_per_s"}:
@@ -590,12 +655,12 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
                 if name is None:
                     continue
                 if name not in PROVISIONED_CLIENTS:
-                    ctx.err(item, f"{fld}.clients[{i}]", f"{name!r} is not one of: {', '.join(PROVISIONED_CLIENTS)}")
+                    ctx.err(item, f"{fld}.clients[{i}]", f"{quote(name)} is not one of: {', '.join(PROVISIONED_CLIENTS)}")
                 elif name in clients:
-                    ctx.err(item, f"{fld}.clients[{i}]", f"{name!r} is listed twice")
+                    ctx.err(item, f"{fld}.clients[{i}]", f"{quote(name)} is listed twice")
                 else:
                     clients.append(name)
-        replicas = ctx.integer(c["replicas"], f"{fld}.replicas", 0) if "replicas" in c else None
+        replicas = ctx.integer(c["replicas"], f"{fld}.replicas", 0, MAX_REPLICAS) if "replicas" in c else None
         share = DEFAULT_MAX_CLIENT_SHARE
         if "max_client_share" in c:
             share = ctx.number(c["max_client_share"], f"{fld}.max_client_share", lo_exclusive=0, hi=1) or share
@@ -603,7 +668,7 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
         if "mode" in c:
             m = ctx.string(c["mode"], f"{fld}.mode")
             if m is not None and m not in CHAIN_MODES:
-                ctx.err(c["mode"], f"{fld}.mode", f"{m!r} is not one of: {', '.join(CHAIN_MODES)}")
+                ctx.err(c["mode"], f"{fld}.mode", f"{quote(m)} is not one of: {', '.join(CHAIN_MODES)}")
             mode = m or mode
         morse_id = None
         if "morse_chain_id" in c:
@@ -622,7 +687,7 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
                     continue
                 members = host_groups.get(name) or ([name] if name in host_names else None)
                 if members is None:
-                    ctx.err(item, f"{fld}.hosts[{i}]", f"no host or group {name!r} in hosts.yml")
+                    ctx.missing_ref(item, f"{fld}.hosts[{i}]", f"no host or group {quote(name)} in hosts.yml")
                     continue
                 placed_on.extend(m for m in sorted(members) if m not in placed_on)
         network = "mainnet"
@@ -639,16 +704,16 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
                 url = ctx.url(e["url"], f"{efld}.url")
                 client = ctx.string(e["client"], f"{efld}.client")
                 if client is not None and client not in KNOWN_CLIENTS:
-                    ctx.err(e["client"], f"{efld}.client", f"{client!r} is not one of: {', '.join(KNOWN_CLIENTS)}")
+                    ctx.err(e["client"], f"{efld}.client", f"{quote(client)} is not one of: {', '.join(KNOWN_CLIENTS)}")
                     client = None
                 host = None
                 if "host" in e:
                     host = ctx.string(e["host"], f"{efld}.host")
                     if host is not None and host not in host_names:
-                        ctx.err(e["host"], f"{efld}.host", f"no host {host!r} in hosts.yml")
+                        ctx.missing_ref(e["host"], f"{efld}.host", f"no host {quote(host)} in hosts.yml")
                         host = None
                 if ename is not None and ename in endpoint_names:
-                    ctx.err(e["name"], f"{efld}.name", f"endpoint name {ename!r} is used twice (first at line {endpoint_names[ename].line})")
+                    ctx.err(e["name"], f"{efld}.name", f"endpoint name {quote(ename)} is used twice (first at line {endpoint_names[ename].line})")
                 elif ename is not None:
                     endpoint_names[ename] = e["name"]
                 if ename and url and client:
@@ -683,9 +748,11 @@ def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: 
                 return None
             problem = check_addr(a)
             if problem:
-                ctx.err(s[key], f"{fld}.{key}", f"invalid {protocol} address {a!r}: {problem}")
+                ctx.err(s[key], f"{fld}.{key}", f"invalid {protocol} address {quote(a)}: {problem}")
                 return None
-            return a.lower() if protocol == "morse" else a
+            # bech32 and hex are case-insensitive: one spelling, so a duplicate is seen as one
+            # and the address matches the chain's (lower-case) answers.
+            return a.lower()
 
         services: list[str] = []
         if "services" in s:
@@ -694,26 +761,26 @@ def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: 
                 if sid is None:
                     continue
                 if sid not in chains:
-                    ctx.err(item, f"{fld}.services[{j}]", f"no chain {sid!r} under 'chains'" + (f" (defined: {', '.join(sorted(chains))})" if chains else ""))
+                    ctx.err(item, f"{fld}.services[{j}]", f"no chain {quote(sid)} under 'chains'" + (f" (defined: {', '.join(sorted(chains))})" if chains else ""))
                 elif sid in services:
-                    ctx.err(item, f"{fld}.services[{j}]", f"{sid!r} is listed twice")
+                    ctx.err(item, f"{fld}.services[{j}]", f"{quote(sid)} is listed twice")
                 else:
                     services.append(sid)
         host = None
         if "host" in s:
             host = ctx.string(s["host"], f"{fld}.host")
             if host is not None and host not in host_names:
-                ctx.err(s["host"], f"{fld}.host", f"no host {host!r} in hosts.yml")
+                ctx.missing_ref(s["host"], f"{fld}.host", f"no host {quote(host)} in hosts.yml")
         owner = address("owner_address") if "owner_address" in s else None
         if is_batch:
-            count = ctx.integer(s["count"], f"{fld}.count", 1, 100_000)
+            count = ctx.integer(s["count"], f"{fld}.count", 1, MAX_NEW_SUPPLIERS)
             prefix = ctx.string(s["name_prefix"], f"{fld}.name_prefix", NAME, "a name prefix") if "name_prefix" in s else f"new-{'-'.join(services) or 'supplier'}"
             if count is None or prefix is None or len(ctx.errors) != before:
                 continue
             for k in range(1, count + 1):
                 name = f"{prefix}-{k}"
                 if name in seen_name:
-                    ctx.err(snode, fld, f"generated name {name!r} clashes with another supplier (first at line {seen_name[name].line}); set name_prefix")
+                    ctx.err(snode, fld, f"generated name {quote(name)} clashes with another supplier (first at line {seen_name[name].line}); set name_prefix")
                     break
                 seen_name[name] = snode
                 out.append(Supplier(name=name, services=tuple(services), owner_address=owner, host=host))
@@ -725,7 +792,7 @@ def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: 
             seen_addr[op] = s["operator_address"]
         name = ctx.string(s["name"], f"{fld}.name", NAME, "a name (letters, digits, '.', '-', '_')") if "name" in s else (op[:14] + "…" + op[-4:] if op else None)
         if name is not None and name in seen_name and "name" in s:
-            ctx.err(s["name"], f"{fld}.name", f"name {name!r} is used twice (first at line {seen_name[name].line})")
+            ctx.err(s["name"], f"{fld}.name", f"name {quote(name)} is used twice (first at line {seen_name[name].line})")
         elif name is not None:
             seen_name[name] = s.get("name", snode)
         if len(ctx.errors) == before and op is not None and name is not None:
@@ -738,14 +805,23 @@ def _margin(ctx: _Ctx, node: Y, fld: str) -> Margin | None:
     if isinstance(v, str) and PERCENT.match(v):
         pct = float(PERCENT.match(v).group(1))  # type: ignore[union-attr]
         if pct > 1000:
-            ctx.err(node, fld, f"{v!r} is out of range (at most 1000%)")
+            ctx.err(node, fld, f"{quote(v)} is out of range (at most 1000%)")
             return None
         return Margin(percent=pct)
     amount = parse_amount(v)
     if amount is None:
         ctx.err(node, fld, f"expected an amount (\"5000 POKT\", \"5000000000upokt\", an integer of upokt) or a percentage of the minimum stake (\"10%\"), got {_kind(node)}")
         return None
+    if not _amount_in_range(ctx, node, fld, amount):
+        return None
     return Margin(upokt=amount)
+
+
+def _amount_in_range(ctx: _Ctx, node: Y, fld: str, amount: int) -> bool:
+    if amount > MAX_UPOKT:
+        ctx.err(node, fld, f"{quote(node.value)} is out of range (at most {MAX_UPOKT // UPOKT_PER_POKT:,} POKT, more than the total supply)")
+        return False
+    return True
 
 
 def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
@@ -760,7 +836,7 @@ def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
         b = parse_amount(body["min_operator_balance"].value if body["min_operator_balance"].kind == "scalar" else None)
         if b is None:
             ctx.err(body["min_operator_balance"], "stake.min_operator_balance", "expected an amount such as \"10 POKT\" or an integer of upokt")
-        else:
+        elif _amount_in_range(ctx, body["min_operator_balance"], "stake.min_operator_balance", b):
             balance = b
     history = ctx.string(body["history_db"], "stake.history_db") if "history_db" in body else None
     if warning and critical:
@@ -773,13 +849,16 @@ def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
 def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, hi: float | None = None) -> float | None:
     v = node.value if node.kind == "scalar" else None
     seconds = parse_duration(v)
+    if seconds is None and isinstance(v, (int, float, str)) and not isinstance(v, bool) and parse_duration(v, finite=False) is not None:
+        ctx.err(node, fld, f"{quote(v)} is out of range (must be a finite duration" + (f" <= {hi:g} s)" if hi is not None else ")"))
+        return None
     if seconds is None:
         ctx.err(node, fld, f"expected a duration such as 30s, 5m, 4h, 1d or a number of seconds, got {_kind(node)}")
         return None
     if (lo_exclusive is not None and seconds <= lo_exclusive) or (hi is not None and seconds > hi):
         low = f"> {lo_exclusive:g} s" if lo_exclusive is not None else ""
         high = f"<= {hi:g} s" if hi is not None else ""
-        ctx.err(node, fld, f"{v} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
+        ctx.err(node, fld, f"{quote(v)} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
         return None
     return seconds
 
@@ -794,7 +873,7 @@ def _percent(ctx: _Ctx, node: Y, fld: str) -> float | None:
         ctx.err(node, fld, f"expected a percentage such as \"20%\", got {_kind(node)}")
         return None
     if not 0 <= pct <= 100:
-        ctx.err(node, fld, f"{v} is out of range (0% to 100%)")
+        ctx.err(node, fld, f"{quote(v)} is out of range (0% to 100%)")
         return None
     return pct
 
@@ -824,14 +903,14 @@ def _health(ctx: _Ctx, node: Y) -> HealthPolicy:
     take("slow", "slow_s", lambda n, f: _duration(ctx, n, f, lo_exclusive=0, hi=300))
     take("concurrency", "concurrency", lambda n, f: ctx.integer(n, f, 1, 10_000))
     for key in ("lag_warning", "lag_critical", "pocket_lag_warning", "pocket_lag_critical"):
-        take(key, key, lambda n, f: ctx.integer(n, f, 1))
+        take(key, key, lambda n, f: ctx.integer(n, f, 1, MAX_LAG_BLOCKS))
     take("hash_depth", "hash_depth", lambda n, f: ctx.integer(n, f, 0, 1000))
-    take("min_peers", "min_peers", lambda n, f: ctx.integer(n, f, 0))
+    take("min_peers", "min_peers", lambda n, f: ctx.integer(n, f, 0, MAX_PEERS))
     take("remediate_rise", "remediate_rise", lambda n, f: ctx.integer(n, f, 1, 1000))
     for key in ("disk_warning", "disk_critical", "memory_warning", "memory_critical"):
         take(key, f"{key}_pct", lambda n, f: _percent(ctx, n, f))
     for key in ("load_warning", "load_critical"):
-        take(key, key, lambda n, f: ctx.number(n, f, lo_exclusive=0))
+        take(key, key, lambda n, f: ctx.number(n, f, lo_exclusive=0, hi=MAX_LOAD_PER_CPU))
     take("textfile", "textfile", lambda n, f: ctx.string(n, f))
     policy = HealthPolicy(**{**default.__dict__, **vals})
     # A WARNING threshold must be reached before the CRITICAL one.
@@ -883,7 +962,7 @@ def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
         if after is not None:
             vals["after"] = after
     if "renotify" in body:
-        renotify = _duration(ctx, body["renotify"], "alerts.renotify")
+        renotify = _duration(ctx, body["renotify"], "alerts.renotify", hi=MAX_RENOTIFY_S)
         if renotify is not None:
             vals["renotify_s"] = renotify
     if "timeout" in body:
@@ -893,7 +972,7 @@ def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
     if "min_level" in body:
         level = ctx.string(body["min_level"], "alerts.min_level")
         if level is not None and level.upper() not in ("WARNING", "CRITICAL"):
-            ctx.err(body["min_level"], "alerts.min_level", f"{level!r} is not one of: WARNING, CRITICAL")
+            ctx.err(body["min_level"], "alerts.min_level", f"{quote(level)} is not one of: WARNING, CRITICAL")
         elif level is not None:
             vals["min_level"] = level.upper()
     if "deadman_url" in body:
@@ -916,7 +995,7 @@ def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
                 continue
             kind = ctx.string(s["type"], f"{fld}.type")
             if kind is not None and kind not in SINK_TYPES:
-                ctx.err(s["type"], f"{fld}.type", f"{kind!r} is not one of: {', '.join(SINK_TYPES)}")
+                ctx.err(s["type"], f"{fld}.type", f"{quote(kind)} is not one of: {', '.join(SINK_TYPES)}")
                 kind = None
             name = ctx.string(s["name"], f"{fld}.name", NAME, "a name (letters, digits, '.', '-', '_')") if "name" in s else kind
             secret = _secret(ctx, s, snode, fld)
@@ -925,7 +1004,7 @@ def _alerts(ctx: _Ctx, node: Y) -> AlertPolicy:
             if name in names:
                 name = f"{name}-{i + 1}" if "name" not in s else name
                 if name in names:
-                    ctx.err(s.get("name", snode), f"{fld}.name", f"sink name {name!r} is used twice")
+                    ctx.err(s.get("name", snode), f"{fld}.name", f"sink name {quote(name)} is used twice")
                     continue
             names.add(name)
             sinks.append(Sink(type=kind, url=secret, name=name))
@@ -950,8 +1029,18 @@ def load_inventory(path: str | os.PathLike[str]) -> Fleet:
     if not root.is_dir():
         raise InventoryError([SpecError(str(root), 0, 0, "", "not an inventory folder (expected a folder with hosts.yml and fleet.yml)")])
     errors: list[SpecError] = []
-    hosts, names = _load_hosts(root, errors)
-    fleet = _load_fleet(root, hosts, names, errors)
+    view = _HostsView()
+    hosts = _load_hosts(root, errors, view)
+    hosts_errors = len(errors)
+    ctx = _Ctx(str(root / FLEET_FILE), errors, hosts_usable=view.usable)
+    fleet = _load_fleet(root, hosts, view, errors, ctx)
+    if not view.usable:
+        # The root cause first (hosts.yml, its vars), then what else is wrong, then a count of
+        # the references to hosts.yml that could not be checked because of it.
+        first, rest = sorted(set(errors[:hosts_errors])), sorted(set(errors[hosts_errors:]))
+        fold = [SpecError(ctx.file, 0, 0, "", f"... and {ctx.folded} error{'s' if ctx.folded != 1 else ''} that follow from it: "
+                          "hosts and groups named here are checked once hosts.yml loads")] if ctx.folded else []
+        raise InventoryError(first + rest + fold, ordered=True)
     if errors or fleet is None:
         raise InventoryError(errors)
     return fleet

@@ -3,6 +3,7 @@ parser imports this, so it must cost nothing)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -12,16 +13,26 @@ DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")  # lower
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
-def parse_duration(value: Any) -> float | None:
+def parse_duration(value: Any, *, finite: bool = True) -> float | None:
     """Seconds from a number (seconds) or a string such as ``"90s"``, ``"5m"``, ``"4h"``,
-    ``"1d"``, ``"250ms"``; None when it is not one (negative, a boolean, another unit)."""
+    ``"1d"``, ``"250ms"``; None when it is not one (negative, a boolean, another unit) or, unless
+    ``finite`` is False, when it is infinite (``.inf``, 400 digits) or not a number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if value >= 0 else None
-    if not isinstance(value, str):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+    elif isinstance(value, str):
+        m = DURATION.match(value)
+        if not m:
+            return None
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]  # float() of 10^5 digits is inf, not an error
+    else:
         return None
-    m = DURATION.match(value)
-    if not m:
+    if seconds != seconds or seconds < 0:
         return None
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    if finite and not math.isfinite(seconds):
+        return None
+    return seconds

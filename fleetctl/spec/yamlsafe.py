@@ -3,7 +3,8 @@
 Only the YAML core schema is accepted (``yaml.safe_load`` semantics): no custom tags, no
 object construction.  Hostile input is refused before it can eat memory or time:
 
-* files larger than :data:`MAX_BYTES` are refused from their size, before reading;
+* only regular files are read (a FIFO or a device is refused without blocking), and files
+  larger than :data:`MAX_BYTES` are refused from their size, before reading;
 * nesting deeper than :data:`MAX_DEPTH` is refused by a first pass over the parser's events
   (libyaml's parser is iterative; its composer, like PyYAML's, recurses and would overflow);
 * aliases are shared while composing (linear); expanding them is charged to a budget
@@ -15,15 +16,16 @@ node and of each mapping key.
 
 from __future__ import annotations
 
-import os
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from fleetctl.spec.errors import SpecError
+from fleetctl.spec import files
+from fleetctl.spec.errors import SpecError, quote
 
-MAX_BYTES = int(os.environ.get("FLEETCTL_MAX_YAML_BYTES", 4 * 1024 * 1024))
+MAX_BYTES = files.MAX_BYTES
 #: Nodes that may be reached a second time through aliases or merge keys, in one file.
 MAX_ALIAS_NODES = 20_000
 MAX_DEPTH = 64
@@ -86,19 +88,15 @@ class _Refused(Exception):
 
 
 def load_file(path: str, display: str | None = None, *, ansible: bool = False) -> tuple[Y | None, list[SpecError]]:
-    """Read one YAML file.  Returns (tree, errors); tree is None when the file is unusable."""
+    """Read one YAML file.  Returns (tree, errors); tree is None when the file is unusable.
+
+    Only a regular file of at most :data:`MAX_BYTES` is read (see :mod:`fleetctl.spec.files`):
+    a FIFO, a device or a folder is refused without blocking, a large file from its size."""
     name = display or path
     try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        return None, [SpecError(name, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
-    if size > MAX_BYTES:
-        return None, [SpecError(name, 1, 1, "", f"file is {size} bytes, more than the {MAX_BYTES}-byte limit for an inventory file")]
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        return None, [SpecError(name, 0, 0, "", f"cannot read: {exc.strerror or exc}")]
+        data = files.read_regular(path, MAX_BYTES)
+    except files.Refused as exc:
+        return None, [SpecError(name, 0, 0, "", exc.message)]
     return load_text(data, name, ansible=ansible)
 
 
@@ -151,33 +149,60 @@ def _convert(node: yaml.Node, depth: int, budget: _Budget, ansible: bool) -> Y:
     tag = node.tag or ""
     if isinstance(node, yaml.ScalarNode):
         if tag in _SCALAR_TAGS:
-            value = _constructor.construct_object(node, deep=True)
+            value = _scalar(node, line, col)
             if tag == _CORE + "timestamp":
                 value = str(node.value)
             return Y("scalar", value, line, col)
         if ansible and tag in _ANSIBLE_TAGS:
             return Y("scalar", Opaque(node.value), line, col, tag=tag)
-        raise _Refused(line, col, f"tag {tag!r} is not allowed (plain YAML only)")
+        raise _Refused(line, col, f"tag {quote(tag)} is not allowed (plain YAML only)")
     if isinstance(node, yaml.SequenceNode):
         if tag != _CORE + "seq":
-            raise _Refused(line, col, f"tag {tag!r} is not allowed (plain YAML only)")
+            raise _Refused(line, col, f"tag {quote(tag)} is not allowed (plain YAML only)")
         return Y("seq", [_convert(n, depth + 1, budget, ansible) for n in node.value], line, col)
     if isinstance(node, yaml.MappingNode):
         if tag != _CORE + "map":
-            raise _Refused(line, col, f"tag {tag!r} is not allowed (plain YAML only)")
+            raise _Refused(line, col, f"tag {quote(tag)} is not allowed (plain YAML only)")
         out: dict[str, Y] = {}
         keys: dict[str, tuple[int, int]] = {}
         for knode, vnode in _merged(node, line, col, budget):
             kline, kcol = knode.start_mark.line + 1, knode.start_mark.column + 1
             if not isinstance(knode, yaml.ScalarNode) or knode.tag not in _SCALAR_TAGS:
                 raise _Refused(kline, kcol, "mapping keys must be plain scalars")
-            key = str(_constructor.construct_object(knode))
+            key = str(_scalar(knode, kline, kcol))
             if key in out and (kline, kcol) != keys[key]:
-                raise _Refused(kline, kcol, f"duplicate key {key!r} (first at line {keys[key][0]})")
+                raise _Refused(kline, kcol, f"duplicate key {quote(key)} (first at line {keys[key][0]})")
             out[key] = _convert(vnode, depth + 1, budget, ansible)
             keys[key] = (kline, kcol)
         return Y("map", out, line, col, keys)
     raise _Refused(line, col, "unsupported YAML node")
+
+
+class HugeNumber(float):
+    """An integer too long for Python to convert (more than 4300 digits): kept as ±infinity, so
+    every bound refuses it with its field and position instead of a ValueError escaping."""
+
+    digits: int = 0
+
+    def __new__(cls, negative: bool, digits: int) -> "HugeNumber":
+        self = super().__new__(cls, -math.inf if negative else math.inf)
+        self.digits = digits
+        return self
+
+    def __str__(self) -> str:
+        return f"<a number of {self.digits} digits>"
+
+    __repr__ = __str__
+
+
+def _scalar(node: yaml.ScalarNode, line: int, col: int) -> Any:
+    """A core-schema scalar (a too long integer as :class:`HugeNumber`)."""
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except (ValueError, OverflowError):
+        if node.tag == _CORE + "int":
+            return HugeNumber(str(node.value).lstrip().startswith("-"), len(str(node.value)))
+        raise _Refused(line, col, f"a value of {len(node.value)} characters that cannot be read") from None
 
 
 def _merged(node: yaml.MappingNode, line: int, col: int, budget: _Budget) -> list[tuple[yaml.Node, yaml.Node]]:

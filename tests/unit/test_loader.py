@@ -88,7 +88,7 @@ def test_path_to_a_file_names_its_folder(tmp_path):
     "fleet, expected",
     [
         (FLEET.replace("replicas: 3", "replicas: three"), "fleet.yml:6:15: chains.eth.replicas: expected an integer, got the string 'three'"),
-        (FLEET.replace("replicas: 3", "replicas: -1"), "fleet.yml:6:15: chains.eth.replicas: -1 is out of range (must be >= 0)"),
+        (FLEET.replace("replicas: 3", "replicas: -1"), "fleet.yml:6:15: chains.eth.replicas: -1 is out of range (must be between 0 and 1000)"),
         (FLEET.replace("replicas: 3", "replicas: 3\n    max_client_shares: 0.5"), "fleet.yml:7:5: chains.eth.max_client_shares: unknown key (did you mean 'max_client_share'?)"),
         (FLEET.replace("replicas: 3", "replicas: 3\n    max_client_share: 1.5"), "fleet.yml:7:23: chains.eth.max_client_share: 1.5 is out of range (must be > 0 and <= 1)"),
         (FLEET.replace("replicas: 3", "replicas: 3\n    max_client_share: 0"), "fleet.yml:7:23: chains.eth.max_client_share: 0 is out of range (must be > 0 and <= 1)"),
@@ -109,7 +109,7 @@ def test_path_to_a_file_names_its_folder(tmp_path):
         (FLEET + "stake:\n  warning_margin: 5 apples\n", "fleet.yml:11:19: stake.warning_margin: expected an amount (\"5000 POKT\", \"5000000000upokt\", an integer of upokt) or a percentage of the minimum stake (\"10%\"), got the string '5 apples'"),
         (FLEET + "stake:\n  warning_margin: 1%\n  critical_margin: 5%\n", "fleet.yml:11:19: stake.warning_margin: 1% is below critical_margin 5% (WARNING must come before CRITICAL)"),
         (FLEET + "stakes: {}\n", "fleet.yml:10:1: stakes: unknown key (did you mean 'stake'?)"),
-        (FLEET.replace("suppliers:\n", "suppliers:\n  - count: 0\n    services: [eth]\n"), "fleet.yml:8:12: suppliers[0].count: 0 is out of range (must be between 1 and 100000)"),
+        (FLEET.replace("suppliers:\n", "suppliers:\n  - count: 0\n    services: [eth]\n"), "fleet.yml:8:12: suppliers[0].count: 0 is out of range (must be between 1 and 10000)"),
         (FLEET.replace("suppliers:\n", "suppliers:\n  - count: 2\n    operator_address: " + A2 + "\n    services: [eth]\n"), "fleet.yml:9:5: suppliers[0].operator_address: unknown key (did you mean 'owner_address'?)"),
         (FLEET.replace("    clients: [geth, nethermind, erigon]\n", "    clients: [geth, nethermind, erigon]\n    endpoints:\n      - {name: old, url: 'ftp://x', client: geth, host: h1}\n"), "fleet.yml:7:26: chains.eth.endpoints[0].url: 'ftp://x' is not a valid URL (expected http/https://HOST[:PORT])"),
         (FLEET.replace("    clients: [geth, nethermind, erigon]\n", "    clients: [geth, nethermind, erigon]\n    endpoints:\n      - {name: old, url: 'http://x:8545', client: parity}\n"), "fleet.yml:7:51: chains.eth.endpoints[0].client: 'parity' is not one of: geth, nethermind, erigon, besu, reth"),
@@ -151,7 +151,7 @@ def test_count_form(tmp_path):
     "hosts, expected",
     [
         (HOSTS.replace("fleet_capacity", "fleet_capacty"), "hosts.yml:4:49: h2.fleet_capacty: unknown fleetctl variable (did you mean 'fleet_capacity'?)"),
-        (HOSTS.replace("cpus: 8", "cpus: -8"), "hosts.yml:4:57: h2.fleet_capacity.cpus: -8 is out of range (must be > 0)"),
+        (HOSTS.replace("cpus: 8", "cpus: -8"), "hosts.yml:4:57: h2.fleet_capacity.cpus: -8 is out of range (must be > 0 and <= 4096)"),
         (HOSTS.replace("disk_gb: 2000", "disk: 2000"), "hosts.yml:4:75: h2.fleet_capacity.disk: unknown key (did you mean 'disk_gb'?)"),
         (HOSTS.replace("ansible_host: 10.0.0.1", "ansible_host: 10.0.0.1, ansible_port: 70000"), "hosts.yml:3:48: h1.ansible_port: 70000 is out of range (must be between 1 and 65535)"),
         (HOSTS.replace("  hosts:", "  host:"), "hosts.yml:2:3: all.host: unknown key (did you mean 'hosts'?)"),
