@@ -51,7 +51,12 @@ class SpecError:
     message: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "field", _cut(self.field, FIELD_LIMIT))
+        fld = self.field
+        if "://" in fld or "@" in fld:  # a field path holds keys from the file: no secret in them
+            from fleetctl.redact import scrub
+
+            fld = scrub(fld, sink_style=False, limit=FIELD_LIMIT)
+        object.__setattr__(self, "field", _cut(fld, FIELD_LIMIT))
         object.__setattr__(self, "message", _cut(self.message, MESSAGE_LIMIT))
 
     def __str__(self) -> str:

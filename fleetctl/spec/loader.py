@@ -180,7 +180,7 @@ class _Ctx:
         except ValueError as exc:
             self.err(node, fld, f"{shown} is not a valid URL" + ("" if secret else f" ({quote(str(exc))})"))
             return None
-        if parts.scheme not in schemes or not parts.hostname:
+        if parts.scheme not in schemes or not parts.hostname or parts.port == 0:
             self.err(node, fld, f"{shown} is not a valid URL (expected {'/'.join(schemes)}://HOST[:PORT])")
             return None
         if parts.fragment or "#" in text:
@@ -944,6 +944,10 @@ def _secret(ctx: _Ctx, body: dict[str, Y], node: Y, fld: str, key: str = "url") 
         text = ctx.url(body[k], f"{fld}.{k}", secret=True)
         return Secret(inline=text) if text else None
     if k.endswith("_env"):
+        v = body[k].value
+        if isinstance(v, str) and "://" in v:  # the URL itself, put where its variable's name goes
+            ctx.err(body[k], f"{fld}.{k}", "expected the name of an environment variable, got a URL (not shown: put it in the variable)")
+            return None
         name = ctx.string(body[k], f"{fld}.{k}", ENV_NAME, "an environment variable name")
         return Secret(env=name) if name else None
     path = ctx.string(body[k], f"{fld}.{k}")
