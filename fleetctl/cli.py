@@ -438,6 +438,8 @@ def cmd_stakes(args: argparse.Namespace) -> int:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0-3 and one status line in every output mode, whatever happens (Nagios reads a
+    traceback's exit 1 as WARNING and loses every other check)."""
     from fleetctl import views
 
     out = args.out
@@ -445,35 +447,58 @@ def cmd_health(args: argparse.Namespace) -> int:
         fleet, errors = _load(args)
     except UserError as exc:
         fleet, errors = None, [exc]
+    except Exception as exc:  # noqa: BLE001 - the top-level guard
+        fleet, errors = None, [f"{type(exc).__name__}: {exc}"]
     if fleet is None:
         # The check itself cannot run: UNKNOWN (3), with the reasons on stderr.
         for e in errors or []:
             out.error(str(e))
+        first = str(errors[0]).splitlines()[0][:300] if errors else "no inventory"
+        if args.prom_file:
+            _health_textfile(out, args.prom_file, None, f"inventory unusable: {first}")
         if args.nagios:
-            out.line(f"HEALTH UNKNOWN - inventory unusable: {errors[0] if errors else 'no inventory'}")
+            out.line(f"HEALTH UNKNOWN - inventory unusable: {first}")
         elif out.json:
             out.emit_json({"status": "UNKNOWN", "error": "inventory unusable", "errors": [str(e) for e in errors or []],
                            "checks": []})
+        else:
+            out.line(f"health: UNKNOWN - inventory unusable: {first}")
         return 3
-    from fleetctl.health.run import HealthOptions, run_health
+    from fleetctl.health.run import HealthOptions, failed_report, run_health
 
     if args.remediate and args.no_record:
         raise UserError("health: --remediate needs its state (what it took out of rotation); drop --no-record")
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
                             record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
     report = run_health(fleet, options, on_step=out.debug)
+    code = report.exit_code
     prom = args.prom_file or fleet.health.textfile
-    if prom:
-        from fleetctl.health.report import write_textfile
+    if prom and not _health_textfile(out, prom, report, None):
+        code = 3
+    try:
+        views.health(out, report, nagios=args.nagios)
+    except Exception as exc:  # noqa: BLE001 - rendering failed: still a status line
+        report = failed_report(exc, report.duration_s, fleet)
+        views.health(out, report, nagios=args.nagios)
+        return 3
+    return code if 0 <= code <= 3 else 3
 
-        try:
-            write_textfile(os.path.expanduser(prom), report)
-        except OSError as exc:
-            out.error(f"health: cannot write {prom}: {exc.strerror or exc}")
-            views.health(out, report, nagios=args.nagios)
-            return 3
-    views.health(out, report, nagios=args.nagios)
-    return report.exit_code
+
+def _health_textfile(out, path: str, report, error: str | None) -> bool:
+    """Write health's metrics for node_exporter (a report that says UNKNOWN when ``report`` is
+    None); False with one line on stderr when it cannot be written."""
+    from fleetctl.health.report import HealthReport, write_textfile
+
+    if report is None:
+        report = HealthReport(checked_at="", duration_s=0.0, checks=[], error=error)
+    try:
+        write_textfile(os.path.expanduser(path), report)
+        return True
+    except OSError as exc:
+        out.error(f"health: cannot write {path}: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001
+        out.error(f"health: cannot write {path}: {type(exc).__name__}")
+    return False
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["has_secret", "redact_url", "safe_url", "scrub", "secret_parts"]
 
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>:,.;)\]]")
 #: A path segment that is a key rather than a name: long, and letters mixed with digits.
 _KEYLIKE = re.compile(r"^(?=[A-Za-z0-9_-]{16,}$)(?=.*[0-9])(?=.*[A-Za-z])")
 
@@ -120,6 +120,8 @@ def scrub(text: str, secrets: Iterable[str] = (), *, sink_style: bool = True, li
         if not secret:
             continue
         safe = (redact_url if sink_style else safe_url)(secret)
+        if safe == secret.strip():  # nothing in it is secret: shown as it is
+            continue
         text = text.replace(secret, safe).replace(secret.strip(), safe)
         for piece in secret_parts(secret, whole_path=sink_style):
             text = text.replace(piece, "…")

@@ -271,7 +271,7 @@ def health(out: Out, report: Any, nagios: bool = False) -> None:
     if _nagios_or_json(out, report, nagios):
         return
     if report.error is not None:
-        out.error(f"health: UNKNOWN: {report.error}")
+        out.line(f"health: {out.paint('UNKNOWN')} in {report.duration_s:.2f} s - {report.error}")
         return
     ordered = report.ordered()
     shown = ordered if out.verbose else [c for c in ordered if c.level.name != "OK"]

@@ -28,6 +28,26 @@ Judging a chain (:func:`judge_chain`) is pure and works on what was read:
   another version than the pinned image's is a WARNING.
 * unreachable, refused, timing out, HTTP errors, a body that is not JSON, or a JSON-RPC error
   for ``eth_blockNumber``: CRITICAL. Answering slower than ``slow_s``: WARNING.
+
+What an operator may believe (every answer is parsed by :mod:`fleetctl.health.values`):
+
+* a value that is not what the protocol says (``0x3_e8``, ``0x01``, a number instead of a hex
+  string, a head or peer count beyond :data:`~fleetctl.health.values.MAX_BLOCK` /
+  ``MAX_PEERS``, ``eth_syncing`` that is neither ``false`` nor a sync object with valid
+  ``currentBlock``/``highestBlock``): **UNKNOWN** with the field named; such a head never sets
+  the reference.
+* a head far beyond the others (more than twice the lower median plus
+  :data:`FAR_AHEAD_BLOCKS`) is not believed and does not set the reference; it, and any head
+  ``lag_critical`` or more blocks *ahead* of the majority's, is **UNKNOWN** ("implausible: it or
+  the majority is wrong").
+* head ``0x0`` while not syncing: **CRITICAL** (a node at genesis serves no chain data).
+* an answer that is incomplete: a call of the batch without an answer, or with a JSON-RPC error
+  other than "method not found": **WARNING** ("incomplete answers", the calls named); an
+  endpoint that gives none of client version, sync state and peers (whatever the reason, e.g.
+  a proxy that serves ``eth_blockNumber`` only): **WARNING** ("answers eth_blockNumber only").
+  "method not found" for one of them alone is an honest unknown (a note, still OK).
+* the hash compared must come from a block object whose ``number`` is the height asked and
+  whose ``hash`` is 32 bytes; anything else is "hash not compared" with the reason.
 """
 
 from __future__ import annotations
@@ -39,7 +59,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleetctl.health.values import MAX_BLOCK, MAX_PEERS, BadValue, block_hash, hex_quantity, one_line
 from fleetctl.pocket.base import Level
+from fleetctl.redact import safe_url
 
 __all__ = [
     "ExecProbe",
@@ -93,6 +115,12 @@ class ExecProbe:
     hash_error: str | None = None
     #: the sweep's deadline came before this endpoint could be asked (nothing is known of it)
     unchecked: bool = False
+    #: answers that are not what the protocol says (wrong type, out of range): UNKNOWN
+    invalid: list[str] = field(default_factory=list)
+    #: calls of the batch without a usable answer (missing, or an error other than "method not found")
+    failed: list[str] = field(default_factory=list)
+    #: how many of web3_clientVersion, eth_syncing, net_peerCount answered (None: not probed)
+    served: int | None = None
 
     @property
     def answered(self) -> bool:
@@ -129,20 +157,22 @@ def version_of_image(image: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def _quantity(value: Any) -> int | None:
-    if isinstance(value, str) and value.lower().startswith("0x"):
-        try:
-            return int(value, 16)
-        except ValueError:
-            return None
-    return None
+def _quantity(value: Any, field: str = "quantity", maximum: int = MAX_BLOCK) -> int | None:
+    """A strict JSON-RPC QUANTITY (:func:`fleetctl.health.values.hex_quantity`), None if it is not one."""
+    try:
+        return hex_quantity(value, field, maximum=maximum)
+    except BadValue:
+        return None
 
 
 def _rpc_error_text(error: Any) -> str:
     if isinstance(error, dict):
         code, message = error.get("code"), error.get("message")
-        return f"{message or 'error'} ({code})" if code is not None else str(message or "error")
-    return str(error)[:100]
+        text = one_line(message, 120) if message else "error"
+        if isinstance(code, int) and not isinstance(code, bool) and abs(code) < 10**12:
+            return f"{text} ({code})"
+        return text
+    return one_line(error, 100)
 
 
 class Http:
@@ -204,7 +234,7 @@ async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> E
         body, elapsed = await _post(session, target.url, batch, timeout)
         answers: dict[int, Any] = {}
         if isinstance(body, list):
-            answers = {item.get("id"): item for item in body if isinstance(item, dict)}
+            answers = _by_id(body)
         elif isinstance(body, dict) and "error" in body and len(answers) == 0:
             # Batches refused (some proxies): the same calls one by one, in parallel, within
             # what is left of the one timeout.
@@ -215,7 +245,7 @@ async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> E
                 if isinstance(result, RpcFailure):
                     raise result
                 if isinstance(result, BaseException):
-                    raise RpcFailure(str(result)[:160])
+                    raise RpcFailure(one_line(f"{type(result).__name__}: {result}", 160))
                 if isinstance(result[0], dict):
                     answers[call["id"]] = result[0]
             elapsed = loop.time() - started
@@ -226,37 +256,86 @@ async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> E
         probe.elapsed_s = loop.time() - started
         return probe
     probe.elapsed_s = elapsed
+    read_batch(probe, answers)
+    return probe
+
+
+def _by_id(body: list[Any]) -> dict[int, dict[str, Any]]:
+    """A batch reply's answers by their (integer) id; the first answer for an id counts."""
+    answers: dict[int, dict[str, Any]] = {}
+    for item in body:
+        if isinstance(item, dict):
+            key = item.get("id")
+            if isinstance(key, int) and not isinstance(key, bool) and key not in answers:
+                answers[key] = item
+    return answers
+
+
+def read_batch(probe: ExecProbe, answers: dict[int, Any]) -> None:
+    """What the batch's answers say, strictly (into ``probe``); pure, so it is tested alone.
+
+    A value of the wrong type or out of range goes to ``probe.invalid`` (the endpoint is
+    UNKNOWN); a call with no answer, or a JSON-RPC error other than "method not found", to
+    ``probe.failed`` (WARNING: the endpoint cannot be verified); "method not found" is an
+    honest unknown (a note)."""
+    served = 0
     for index, method in enumerate(BATCH):
         answer = answers.get(index)
-        if answer is None:
+        if not isinstance(answer, dict):
             result, error = None, {"message": "no answer in the batch"}
         else:
             result, error = answer.get("result"), answer.get("error")
+            if error is None and "result" not in answer:
+                error = {"message": "an answer with neither result nor error"}
+        not_served = isinstance(error, dict) and error.get("code") == METHOD_NOT_FOUND
         if method == "eth_blockNumber":
             if error is not None:
                 probe.head_error = f"eth_blockNumber: {_rpc_error_text(error)}"
+                continue
+            try:
+                probe.head = hex_quantity(result, "eth_blockNumber")
+            except BadValue as exc:
+                probe.invalid.append(str(exc))
+            continue
+        if error is not None:
+            if not_served:
+                probe.notes.append({"web3_clientVersion": "client version unknown (web3_clientVersion not served)",
+                                    "eth_syncing": "sync state unknown (eth_syncing not served)",
+                                    "net_peerCount": "peers unknown (net_peerCount not served)"}[method])
             else:
-                probe.head = _quantity(result)
-                if probe.head is None:
-                    probe.head_error = f"eth_blockNumber: not a quantity ({str(result)[:40]})"
-        elif method == "web3_clientVersion":
-            if error is None and isinstance(result, str):
-                probe.client_version = result
+                probe.failed.append(f"{method}: {_rpc_error_text(error)}")
+            continue
+        if method == "web3_clientVersion":
+            if isinstance(result, str) and result.strip():
+                probe.client_version = one_line(result, 120)
+                served += 1
             else:
-                probe.notes.append("client version unknown (web3_clientVersion failed)")
+                probe.invalid.append(f"web3_clientVersion: not a version string ({one_line(result, 24)})")
         elif method == "eth_syncing":
-            if error is None and (result is False or isinstance(result, dict)):
-                probe.syncing = result
+            if result is False:
+                probe.syncing = False
+                served += 1
+            elif isinstance(result, dict):
+                problems = []
+                for key in ("currentBlock", "highestBlock"):
+                    try:
+                        hex_quantity(result.get(key), f"eth_syncing.{key}")
+                    except BadValue as exc:
+                        problems.append(str(exc))
+                if problems:
+                    probe.invalid.extend(problems)
+                else:
+                    probe.syncing = {k: result[k] for k in ("currentBlock", "highestBlock")}
+                    served += 1
             else:
-                probe.notes.append("sync state unknown (eth_syncing failed)")
+                probe.invalid.append(f"eth_syncing: neither false nor a sync object ({one_line(result, 24)})")
         elif method == "net_peerCount":
-            if error is None and _quantity(result) is not None:
-                probe.peers = _quantity(result)
-            elif isinstance(error, dict) and error.get("code") == METHOD_NOT_FOUND:
-                probe.notes.append("peers unknown (net_peerCount not served)")
-            else:
-                probe.notes.append("peers unknown (net_peerCount failed)")
-    return probe
+            try:
+                probe.peers = hex_quantity(result, "net_peerCount", maximum=MAX_PEERS)
+                served += 1
+            except BadValue as exc:
+                probe.invalid.append(str(exc))
+    probe.served = served
 
 
 async def probe_hash(session: Http, probe: ExecProbe, height: int, timeout: float) -> None:
@@ -272,10 +351,22 @@ async def probe_hash(session: Http, probe: ExecProbe, height: int, timeout: floa
         probe.hash_error = "eth_getBlockByNumber: not a JSON-RPC reply"
     elif body.get("error") is not None:
         probe.hash_error = f"eth_getBlockByNumber: {_rpc_error_text(body['error'])}"
-    elif not isinstance(body.get("result"), dict) or not isinstance(body["result"].get("hash"), str):
+    elif not isinstance(body.get("result"), dict):
         probe.hash_error = f"block {height} unknown to it"
     else:
-        probe.block_hash = body["result"]["hash"].lower()
+        try:
+            probe.block_hash = read_block(body["result"], height)
+        except BadValue as exc:
+            probe.hash_error = f"eth_getBlockByNumber: {exc}"
+
+
+def read_block(block: dict[str, Any], height: int) -> str:
+    """The hash of ``block``, an ``eth_getBlockByNumber`` result asked for ``height``; BadValue if
+    it is not a block object for that height."""
+    number = hex_quantity(block.get("number"), "block number")
+    if number != height:
+        raise BadValue(f"answered block {number:,} when asked for {height:,}")
+    return block_hash(block.get("hash"), "block hash")
 
 
 # ----------------------------------------------------------------------------- judging
@@ -289,10 +380,29 @@ def reference_head(heads: Sequence[int]) -> int | None:
     return ordered[(len(ordered) + 1) // 2 - 1]
 
 
+#: A head more than twice the others' plus this many blocks is not believed (see split_heads).
+FAR_AHEAD_BLOCKS = 10_000
+
+
+def split_heads(heads: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(believed, implausible): a head beyond ``2 * lower median + FAR_AHEAD_BLOCKS`` is one no
+    honest node reports while the others report the lower median, so it may not set the
+    reference (with two endpoints the reference is the higher head: one hostile answer would
+    otherwise make every honest endpoint "lagging")."""
+    if len(heads) < 2:
+        return list(heads), []
+    lower = sorted(heads, reverse=True)[len(heads) // 2]
+    limit = 2 * lower + FAR_AHEAD_BLOCKS
+    return [h for h in heads if h <= limit], [h for h in heads if h > limit]
+
+
+def _heads(probes: Sequence[ExecProbe]) -> list[int]:
+    return [p.head for p in probes if p.answered and not p.is_syncing and p.head is not None]
+
+
 def compare_height(probes: Sequence[ExecProbe], hash_depth: int) -> int | None:
     """The height at which a chain's endpoints compare hashes (None: nothing to compare)."""
-    heads = [p.head for p in probes if p.answered and not p.is_syncing and p.head is not None]
-    ref = reference_head(heads)
+    ref = reference_head(split_heads(_heads(probes))[0])
     if ref is None:
         return None
     return max(0, ref - hash_depth)
@@ -313,7 +423,8 @@ class Verdict:
     @property
     def healthy(self) -> bool:
         """Answering, in sync, on the majority chain (what a balancer may route to)."""
-        return bool(self.values.get("up")) and not ({"syncing", "lagging", "diverged"} & set(self.states))
+        return bool(self.values.get("up")) and not ({"syncing", "lagging", "diverged", "genesis", "ahead", "invalid"}
+                                                    & set(self.states))
 
 
 @dataclass(frozen=True)
@@ -343,8 +454,8 @@ def _majority(groups: dict[str, list[ExecProbe]]) -> str | None:
 def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, lag_critical: int,
                 min_peers: int, slow_s: float) -> tuple[list[Verdict], ChainVerdict]:
     """Every endpoint's level and the chain's own (see the module docstring)."""
-    heads = [p.head for p in probes if p.answered and not p.is_syncing and p.head is not None]
-    ref = reference_head(heads)
+    believed, implausible = split_heads(_heads(probes))
+    ref = reference_head(believed)
     hashed = [p for p in probes if p.block_hash is not None]
     groups: dict[str, list[ExecProbe]] = {}
     for p in hashed:
@@ -366,7 +477,7 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
         notes = list(p.notes)  # judging never changes the probes: the same input, the same verdicts
         found: list[tuple[Level, str, str]] = []
         values: dict[str, float] = {"up": 0.0}
-        facts: dict[str, Any] = {"chain": chain, "client": t.client, "url": t.url, "host": t.host,
+        facts: dict[str, Any] = {"chain": chain, "client": t.client, "url": safe_url(t.url), "host": t.host,
                                  "adopted": t.adopted}
         if t.stopped is not None:
             found.append((Level.CRITICAL, f"container not running ({t.stopped})", "stopped"))
@@ -376,6 +487,8 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
             found.append((Level.CRITICAL, p.error, "unreachable"))
         elif p.head_error is not None:
             found.append((Level.CRITICAL, p.head_error, "error"))
+        elif p.head is None:  # eth_blockNumber answered, but not a head fleetctl believes
+            found.append((Level.UNKNOWN, "; ".join(p.invalid) or "eth_blockNumber: no usable answer", "invalid"))
         if p.elapsed_s is not None:
             values["response_seconds"] = round(p.elapsed_s, 4)
         if not found:
@@ -395,6 +508,19 @@ def judge_chain(chain: str, probes: Sequence[ExecProbe], *, lag_warning: int, la
                 values["syncing"] = 1.0
             else:
                 values["syncing"] = 0.0
+            for reason in p.invalid:
+                found.append((Level.UNKNOWN, reason, "invalid"))
+            if p.failed:
+                found.append((Level.WARNING, "incomplete answers: " + "; ".join(p.failed), "incomplete"))
+            elif p.served == 0:
+                found.append((Level.WARNING, "answers eth_blockNumber only (client, sync state and peers "
+                              "unknown)", "incomplete"))
+            if p.head == 0 and not p.is_syncing:
+                found.append((Level.CRITICAL, "at block 0 (genesis) and not syncing: serves no chain data",
+                              "genesis"))
+            if ref is not None and (p.head in implausible or p.head - ref >= max(lag_critical, 1)):
+                found.append((Level.UNKNOWN, f"claims block {p.head:,}, {p.head - ref:,} ahead of the chain's "
+                              f"majority head {ref:,}: implausible (it or the majority is wrong)", "ahead"))
             if ref is not None:
                 lag = max(0, ref - p.head)
                 values["lag_blocks"] = float(lag)

@@ -110,7 +110,10 @@ class Exporter:
         try:
             while not self.stop.is_set():
                 started = time.monotonic()
-                self.sweep_once()
+                try:
+                    self.sweep_once()
+                except Exception as exc:  # noqa: BLE001 - one bad sweep never stops the exporter
+                    self._log(f"exporter: sweep failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
                 self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
         finally:
             server.shutdown()

@@ -5,13 +5,22 @@ fleetctl-managed containers its Docker engine runs.
 prints sections; :func:`parse_facts` reads them back. The containers are what ``fleetctl
 health`` checks on that host (each full node's RPC port comes from its slot label), so a stopped
 container is reported as stopped rather than as a refused connection.
+
+The output comes from a host that may be broken or hostile: counts are ASCII digits within a
+range (a CPU count of 0, a load of ``nan`` or ``inf``, MemAvailable above MemTotal, a df line
+whose available exceeds its size or whose numbers are beyond 2^53 KiB are not believed), a
+line of ``docker ps`` that is not a JSON object is skipped, and every text is one bounded line.
+What could not be read is a problem of the host's check (UNKNOWN), never a crash.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from fleetctl.health.values import BadValue, finite, one_line
 from fleetctl.plan import model as pm
 
 __all__ = ["FACTS_SCRIPT", "Container", "Disk", "HostFacts", "parse_facts"]
@@ -119,6 +128,63 @@ def _labels(text: str) -> dict[str, str]:
     return labels
 
 
+MAX_CPUS = 65_536
+MAX_LOAD = 1e6
+MAX_KIB = 2**53  # 8 ZiB: every size in KiB stays exact as a float
+MAX_SLOT = (65_535 - pm.RPC_PORT_BASE) // pm.PORT_STRIDE  # the RPC port stays a port
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_FLOAT = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+
+
+def _first(sec: dict[str, list[str]], name: str) -> str:
+    lines = sec.get(name) or [""]
+    return lines[0].strip()
+
+
+def _int(text: str, field: str, minimum: int, maximum: int) -> int:
+    """ASCII decimal digits within ``minimum``..``maximum`` (int() would take "١٢" or "1_0")."""
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        raise BadValue(f"{field}: not a count ({one_line(text, 24)!r})")
+    value = int(text)
+    if not minimum <= value <= maximum:
+        raise BadValue(f"{field}: implausible value {value:,}")
+    return value
+
+
+def _float(text: str) -> float:
+    if not _FLOAT.fullmatch(text.strip()):
+        raise BadValue(f"not a load average ({one_line(text, 24)!r})")
+    return float(text)
+
+
+def container_of(c: dict[str, Any]) -> Container | None:
+    """A :class:`Container` from one ``docker ps --format '{{json .}}'`` object; None when it is
+    not one fleetctl can use (every field bounded; a slot whose RPC port would not be a port is
+    no slot)."""
+    if not isinstance(c, dict):
+        return None
+    labels = _labels(str(c.get("Labels", "")))
+    slot_text = labels.get(pm.LABEL_SLOT, "")
+    slot = int(slot_text) if slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 5 else None
+    if slot is not None and slot > MAX_SLOT:
+        slot = None
+    name = labels.get(pm.LABEL_NAME) or (c.get("Names") if isinstance(c.get("Names"), str) else "").split(",")[0]
+    if not name:
+        return None
+    return Container(
+        name=one_line(name, 128),
+        role=one_line(labels.get(pm.LABEL_ROLE, "?"), 32),
+        chain=one_line(labels[pm.LABEL_CHAIN], 64) if labels.get(pm.LABEL_CHAIN) else None,
+        client=one_line(labels[pm.LABEL_CLIENT], 64) if labels.get(pm.LABEL_CLIENT) else None,
+        slot=slot,
+        running=str(c.get("State", "")).lower() == "running",
+        status=one_line(str(c.get("Status", "")), 120),
+        image=one_line(str(c.get("Image", "")), 200),
+        mounts=tuple(m for m in str(c.get("Mounts", "")).split(",") if m)[:64],
+    )
+
+
 def parse_facts(text: str) -> HostFacts:
     """The facts :data:`FACTS_SCRIPT` printed; what is missing or odd goes to ``problems``."""
     sec = _sections(text)
@@ -126,25 +192,30 @@ def parse_facts(text: str) -> HostFacts:
     if "end" not in sec:
         facts.problems.append("facts output ended early")
     try:
-        facts.cpus = int(sec.get("nproc", [""])[0].strip())
-    except (ValueError, IndexError):
-        facts.problems.append("CPU count unreadable")
+        facts.cpus = _int(_first(sec, "nproc"), "CPU count", 1, MAX_CPUS)
+    except BadValue as exc:
+        facts.problems.append(f"CPU count unreadable ({exc})" if _first(sec, "nproc") else "CPU count unreadable")
     try:
-        parts = sec.get("loadavg", [""])[0].split()
-        facts.load1, facts.load5 = float(parts[0]), float(parts[1])
-    except (ValueError, IndexError):
-        facts.problems.append("load average unreadable")
+        parts = _first(sec, "loadavg").split()
+        if len(parts) < 2:
+            raise BadValue("load average: missing")
+        load1 = finite(_float(parts[0]), "load1", maximum=MAX_LOAD)
+        load5 = finite(_float(parts[1]), "load5", maximum=MAX_LOAD)
+        facts.load1, facts.load5 = load1, load5
+    except BadValue as exc:
+        facts.problems.append("load average unreadable" + ("" if "missing" in str(exc) else f" ({exc})"))
     mem = {}
     for line in sec.get("meminfo", []):
         key, _, rest = line.partition(":")
         try:
-            mem[key.strip()] = int(rest.split()[0])
-        except (ValueError, IndexError):
+            mem[key.strip()] = _int(rest.split()[0], key.strip(), 0, MAX_KIB)
+        except (BadValue, IndexError):
             continue
-    facts.mem_total_kib = mem.get("MemTotal")
-    facts.mem_available_kib = mem.get("MemAvailable")
-    if facts.mem_total_kib is None or facts.mem_available_kib is None:
+    total, available = mem.get("MemTotal"), mem.get("MemAvailable")
+    if total is None or available is None or total == 0 or available > total:
         facts.problems.append("memory unreadable")
+    else:
+        facts.mem_total_kib, facts.mem_available_kib = total, available
     if "nodocker" in sec:
         facts.docker = False
     elif "docker-error" in sec:
@@ -157,21 +228,13 @@ def parse_facts(text: str) -> HostFacts:
             continue
         try:
             c = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        labels = _labels(str(c.get("Labels", "")))
-        slot = labels.get(pm.LABEL_SLOT, "")
-        facts.containers.append(Container(
-            name=labels.get(pm.LABEL_NAME) or str(c.get("Names", "")).split(",")[0],
-            role=labels.get(pm.LABEL_ROLE, "?"),
-            chain=labels.get(pm.LABEL_CHAIN) or None,
-            client=labels.get(pm.LABEL_CLIENT) or None,
-            slot=int(slot) if slot.isdigit() else None,
-            running=str(c.get("State", "")).lower() == "running",
-            status=str(c.get("Status", "")),
-            image=str(c.get("Image", "")),
-            mounts=tuple(m for m in str(c.get("Mounts", "")).split(",") if m),
-        ))
+        if not isinstance(c, dict):
+            continue
+        container = container_of(c)
+        if container is not None:
+            facts.containers.append(container)
     facts.containers.sort(key=lambda c: c.name)
     mountpoints = {}
     for line in sec.get("volumes", []):
@@ -188,8 +251,10 @@ def parse_facts(text: str) -> HostFacts:
         if len(parts) < 6:
             continue
         try:
-            size, avail = int(parts[1]), int(parts[3])
-        except ValueError:
+            size, avail = _int(parts[1], "size", 1, MAX_KIB), _int(parts[3], "available", 0, MAX_KIB)
+        except BadValue:
+            continue
+        if avail > size:
             continue
         mount = " ".join(parts[5:])
         mounts[mount] = (size, avail)

@@ -19,7 +19,8 @@ from fleetctl.pocket.base import Level, worst
 __all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
 
 #: Check kinds, in the order the table lists them.
-KINDS = ("chain", "execution", "balancer", "relayminer", "pocket_node", "stake", "host", "alerting")
+KINDS = ("chain", "execution", "balancer", "relayminer", "pocket_node", "stake", "host", "state", "alerting",
+         "remediation")
 #: Perfdata longer than this is cut to fleet aggregates (Nagios keeps ~4 KB of output).
 PERFDATA_BUDGET = 3500
 

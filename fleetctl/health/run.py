@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fleetctl.health.report import HealthReport
+from fleetctl.health.report import Check, HealthReport
+from fleetctl.health.values import one_line
+from fleetctl.pocket.base import Level
 from fleetctl.spec.model import Fleet
 
 __all__ = ["HealthOptions", "run_health"]
@@ -27,8 +29,33 @@ class HealthOptions:
 
 def run_health(fleet: Fleet, options: HealthOptions = HealthOptions(),
                on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
-    """One health run: never raises for a fleet problem (what it could not check is in the report)."""
-    return run_quietly(run_health_async(fleet, options, on_step))
+    """One health run: never raises for a fleet problem (what it could not check is in the
+    report), and a bug anywhere is a report that says so (UNKNOWN, exit 3), not a traceback."""
+    started = time.monotonic()
+    try:
+        return run_quietly(run_health_async(fleet, options, on_step))
+    except Exception as exc:  # noqa: BLE001 - the top-level guard: the status line is always printed
+        return failed_report(exc, time.monotonic() - started, fleet)
+
+
+def failed_report(exc: BaseException, duration_s: float, fleet: Fleet | None = None) -> HealthReport:
+    """The report of a run that raised: UNKNOWN, with the exception as one redacted line."""
+    from datetime import UTC, datetime
+
+    from fleetctl.redact import scrub
+
+    secrets: list[str] = []
+    if fleet is not None:
+        try:
+            from fleetctl.health.sweep import _secret_urls
+
+            secrets = _secret_urls(fleet)
+        except Exception:  # noqa: BLE001
+            secrets = []
+    text = scrub(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, secrets, sink_style=False,
+                 limit=240)
+    return HealthReport(checked_at=datetime.now(UTC).isoformat(timespec="seconds"), duration_s=duration_s,
+                        checks=[], error=f"health failed: {text}")
 
 
 def run_quietly(coro: Any) -> Any:
@@ -57,14 +84,30 @@ async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(
     result = await sweep(fleet, timeout=timeout, concurrency=concurrency, db=db,
                          record_stakes=options.record, on_step=on_step)
     report = report_of(result, time.monotonic() - started)
-    if options.remediate:
+    if options.remediate and result.store_locked:
+        report.checks.append(Check("remediation", "remediation", Level.UNKNOWN,
+                                   "not run: the state store is locked by another process", {}, (), {}))
+    elif options.remediate:
         from fleetctl.health.remediate import remediate
 
-        report.remediation = await remediate(fleet, result, db=db, run_started=started_wall,
-                                             timeout=timeout, record=options.record, on_step=on_step)
-    if options.alerts and options.record:
+        try:
+            report.remediation = await remediate(fleet, result, db=db, run_started=started_wall,
+                                                 timeout=timeout, record=options.record, on_step=on_step)
+        except Exception as exc:  # noqa: BLE001 - remediation's failure is a check, the run goes on
+            report.checks.append(Check("remediation", "remediation", Level.UNKNOWN,
+                                       f"remediation failed: {one_line(f'{type(exc).__name__}: {exc}', 200)}",
+                                       {}, (), {}))
+    if options.alerts and options.record and result.store_locked:
+        report.checks.append(Check("alerts", "alerting", Level.UNKNOWN, "alert state not updated and no "
+                                   "notification sent: the state store is locked by another process", {}, (), {}))
+    elif options.alerts and options.record:
         from fleetctl.health.notify import process_alerts
 
-        await process_alerts(fleet, report, result, db=db, run_started=started_wall, on_step=on_step)
+        try:
+            await process_alerts(fleet, report, result, db=db, run_started=started_wall, on_step=on_step)
+        except Exception as exc:  # noqa: BLE001 - alerting's failure is a check, the run goes on
+            report.checks.append(Check("alerts", "alerting", Level.UNKNOWN,
+                                       f"alerting failed: {one_line(f'{type(exc).__name__}: {exc}', 200)}",
+                                       {}, (), {}))
     report.duration_s = time.monotonic() - started
     return report

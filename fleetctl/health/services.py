@@ -14,6 +14,15 @@
   port) against ``pocket.rpc_url``. Catching up or ``pocket_lag_warning`` blocks behind:
   WARNING; ``pocket_lag_critical`` behind or unreachable: CRITICAL; network height unknown:
   UNKNOWN.
+
+Every value read is parsed strictly (:mod:`fleetctl.health.values`); an answer that arrives
+but makes no sense is UNKNOWN with the field named, never OK and never a crash: a CometBFT
+height that is not a decimal string (CometBFT encodes int64 as strings) or beyond
+:data:`~fleetctl.health.values.MAX_BLOCK`, a ``catching_up`` that is not a boolean, a Morse
+height that is not a JSON integer, a node ``pocket_lag_critical`` or more blocks *beyond* the
+network, RelayMiner counters that are not finite counts. A stats page that is not HAProxy's CSV
+(no ``pxname``/``svname``/``status`` columns, broken quoting, a field beyond the csv module's
+limit) is "stats unreadable" (CRITICAL: relays cannot be verified to flow).
 """
 
 from __future__ import annotations
@@ -21,12 +30,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from fleetctl.health.execution import Http, RpcFailure
+from fleetctl.health.values import BadValue, decimal_height, json_count, one_line
 from fleetctl.pocket.base import Level
 
 __all__ = [
@@ -93,22 +104,42 @@ class BalancerRead:
         return f"{self.host}/{self.name}"
 
 
+#: At most this many servers are read from one backend (HAProxy's own limit is far below).
+MAX_SERVERS = 10_000
+
+
 def parse_haproxy_csv(text: str, backend: str) -> list[ServerState] | None:
-    """The servers of ``backend`` in a ``/stats;csv`` page; None if the backend is not there."""
+    """The servers of ``backend`` in a ``/stats;csv`` page; None if the backend is not there.
+    ValueError (one line) for a page that is not HAProxy's CSV."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("# "):
         raise ValueError("not an HAProxy stats CSV")
-    reader = csv.DictReader(io.StringIO("\n".join([lines[0][2:]] + lines[1:])))
-    servers: list[ServerState] = []
-    found = False
-    for row in reader:
-        if row.get("pxname") != backend:
-            continue
-        found = True
-        if row.get("svname") in ("FRONTEND", "BACKEND"):
-            continue
-        servers.append(ServerState(row.get("svname", "?"), (row.get("status") or "").strip(),
-                                   (row.get("check_status") or "").strip()))
+    header = [h.strip() for h in lines[0][2:].split(",")]
+    if "pxname" not in header or "svname" not in header or "status" not in header:
+        raise ValueError("not an HAProxy stats CSV (no pxname, svname and status columns)")
+    try:
+        reader = csv.DictReader(io.StringIO("\n".join(lines[1:]).replace("\0", "")), fieldnames=header)
+        servers: list[ServerState] = []
+        found = False
+        for row in reader:
+            if row.get("pxname") != backend:
+                continue
+            found = True
+            name = row.get("svname")
+            if name in ("FRONTEND", "BACKEND"):
+                continue
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"a server of {backend} without a name")
+            status = row.get("status")
+            if not isinstance(status, str):
+                raise ValueError(f"server {one_line(name, 40)}: no status column")
+            check = row.get("check_status")
+            servers.append(ServerState(one_line(name, 80), one_line(status.strip(), 40),
+                                       one_line(check.strip(), 40) if isinstance(check, str) else ""))
+            if len(servers) > MAX_SERVERS:
+                raise ValueError(f"more than {MAX_SERVERS:,} servers in {backend}")
+    except csv.Error as exc:
+        raise ValueError(f"not an HAProxy stats CSV ({one_line(str(exc), 80)})") from None
     return servers if found else None
 
 
@@ -171,6 +202,7 @@ class RelayMinerRead:
     url: str
     error: str | None = None
     totals: dict[str, float] = field(default_factory=dict)
+    invalid: bool = False  # it answered, but not with counts
 
 
 async def read_relayminer(session: Http, read: RelayMinerRead, timeout: float) -> RelayMinerRead:
@@ -179,22 +211,50 @@ async def read_relayminer(session: Http, read: RelayMinerRead, timeout: float) -
     except RpcFailure as exc:
         read.error = f"metrics unreachable: {exc}"
         return read
-    totals: dict[str, float] = {}
-    for line in raw.decode(errors="replace").splitlines():
-        m = _METRIC_LINE.match(line)
-        if m:
-            try:
-                totals[m.group(1)] = totals.get(m.group(1), 0.0) + float(m.group(3))
-            except ValueError:
-                continue
-    if not totals:
+    read.totals, problems = parse_relayminer_metrics(raw.decode(errors="replace"))
+    if problems:
+        read.error = "metrics unreadable: " + "; ".join(problems)
+        read.invalid = True
+    elif not read.totals:
         read.error = "metrics endpoint answers without relayminer_ series"
-    read.totals = totals
     return read
+
+
+#: The counters the check reports: each must be a finite count.
+_COUNTERS = ("relayminer_requests_total", "relayminer_requests_errors_total")
+
+
+def parse_relayminer_metrics(text: str) -> tuple[dict[str, float], list[str]]:
+    """(sum of each ``relayminer_`` series over its labels, problems) of a Prometheus text page.
+    The counters the check reports must be finite and not negative; other series are summed as
+    they are (a summary's NaN is legitimate)."""
+    totals: dict[str, float] = {}
+    problems: list[str] = []
+    for line in text.splitlines():
+        m = _METRIC_LINE.match(line)
+        if not m:
+            continue
+        name = m.group(1)
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            if name in _COUNTERS:
+                problems.append(f"{name}: not a number ({one_line(m.group(3), 24)})")
+            continue
+        if name in _COUNTERS and not (math.isfinite(value) and 0 <= value <= 1e18):
+            problems.append(f"{name}: not a count ({one_line(m.group(3), 24)})")
+            continue
+        totals[name] = totals.get(name, 0.0) + value
+    for name in _COUNTERS:
+        if name in totals and not (math.isfinite(totals[name]) and totals[name] <= 1e18):
+            problems.append(f"{name}: not a count (sum {totals[name]:g})")
+    return totals, list(dict.fromkeys(problems))[:3]
 
 
 def judge_relayminer(read: RelayMinerRead) -> tuple[Level, str, dict[str, float]]:
     if read.error is not None:
+        if read.invalid:  # it answered, with values no RelayMiner reports
+            return Level.UNKNOWN, read.error, {"up": 1.0}
         return Level.CRITICAL, read.error, {"up": 0.0}
     relays = read.totals.get("relayminer_requests_total", 0.0)
     errors = read.totals.get("relayminer_requests_errors_total", 0.0)
@@ -206,10 +266,19 @@ def judge_relayminer(read: RelayMinerRead) -> tuple[Level, str, dict[str, float]
 
 
 def comet_url(node_rpc_url: str) -> str:
-    """``tcp://h:26657`` (how Cosmos configs name it) → ``http://h:26657``."""
+    """``tcp://h:26657`` (how Cosmos configs name it) → ``http://h:26657``; a query string (an
+    access token, say) is kept, so requests made with :func:`with_path` carry it."""
     parts = urlsplit(node_rpc_url)
     scheme = "https" if parts.scheme == "https" else "http"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{query}"
+
+
+def with_path(url: str, suffix: str) -> str:
+    """``url`` with ``suffix`` appended to its path, its query string kept after it."""
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{suffix}{query}"
 
 
 @dataclass
@@ -219,43 +288,73 @@ class PocketNodeRead:
     height: int | None = None
     catching_up: bool = False
     error: str | None = None
+    invalid: bool = False  # it answered, with values that make no sense
+
+
+def parse_comet_status(body: Any) -> tuple[int, bool]:
+    """(height, catching_up) of a CometBFT RPC ``/status`` reply (JSON-RPC envelope,
+    ``result.sync_info.latest_block_height`` a decimal string, ``catching_up`` a boolean);
+    BadValue with the field named."""
+    result = body.get("result") if isinstance(body, dict) else None
+    sync = result.get("sync_info") if isinstance(result, dict) else None
+    if not isinstance(sync, dict):
+        raise BadValue("/status is not a CometBFT status reply (no result.sync_info)")
+    height = decimal_height(sync.get("latest_block_height"), "sync_info.latest_block_height")
+    catching_up = sync.get("catching_up")
+    if not isinstance(catching_up, bool):
+        raise BadValue(f"sync_info.catching_up: not a boolean ({one_line(catching_up, 24)})")
+    return height, catching_up
+
+
+def parse_morse_height(body: Any) -> int:
+    """The height of a pocket-core ``/v1/query/height`` reply ``{"height": N}``; BadValue."""
+    if not isinstance(body, dict) or "height" not in body:
+        raise BadValue("/v1/query/height is not a height reply")
+    return json_count(body["height"], "height")
 
 
 async def read_comet_height(session: Http, read: PocketNodeRead, timeout: float) -> PocketNodeRead:
     """CometBFT RPC ``GET /status``: ``result.sync_info.latest_block_height`` and ``catching_up``."""
     try:
-        raw = await _get(session, read.url + "/status", timeout)
-        body = json.loads(raw)
-        sync = body["result"]["sync_info"]
-        read.height = int(sync["latest_block_height"])
-        read.catching_up = bool(sync.get("catching_up"))
+        raw = await _get(session, with_path(read.url, "/status"), timeout)
+        read.height, read.catching_up = parse_comet_status(json.loads(raw))
     except RpcFailure as exc:
         read.error = str(exc)
-    except (ValueError, KeyError, TypeError):
-        read.error = "/status is not a CometBFT status reply"
+    except BadValue as exc:
+        read.error, read.invalid = str(exc), True
+    except (ValueError, RecursionError):
+        read.error = "/status is not a CometBFT status reply (not JSON)"
     return read
 
 
 async def read_morse_height(session: Http, read: PocketNodeRead, timeout: float) -> PocketNodeRead:
     """pocket-core RPC ``POST /v1/query/height`` → ``{"height": N}``."""
     try:
-        raw = await _get(session, read.url + "/v1/query/height", timeout, method="POST", body={})
-        read.height = int(json.loads(raw)["height"])
+        raw = await _get(session, with_path(read.url, "/v1/query/height"), timeout, method="POST", body={})
+        read.height = parse_morse_height(json.loads(raw))
     except RpcFailure as exc:
         read.error = str(exc)
-    except (ValueError, KeyError, TypeError):
-        read.error = "/v1/query/height is not a height reply"
+    except BadValue as exc:
+        read.error, read.invalid = str(exc), True
+    except (ValueError, RecursionError):
+        read.error = "/v1/query/height is not a height reply (not JSON)"
     return read
 
 
 def judge_pocket_node(read: PocketNodeRead, network_height: int | None, *, lag_warning: int,
                       lag_critical: int) -> tuple[Level, str, dict[str, float]]:
     if read.error is not None:
+        if read.invalid:
+            return Level.UNKNOWN, read.error, {"up": 1.0}
         return Level.CRITICAL, f"unreachable: {read.error}", {"up": 0.0}
-    assert read.height is not None
+    if read.height is None:
+        return Level.UNKNOWN, "no height read", {}
     values = {"up": 1.0, "height": float(read.height)}
     if network_height is None:
         return Level.UNKNOWN, f"height {read.height:,}; the network's height could not be read", values
+    if read.height - network_height >= max(lag_critical, 1):
+        return (Level.UNKNOWN, f"height {read.height:,} is {read.height - network_height:,} beyond the network's "
+                f"({network_height:,}): implausible", values)
     lag = max(0, network_height - read.height)
     values["lag_blocks"] = float(lag)
     text = f"height {read.height:,}, {lag} behind the network ({network_height:,})"

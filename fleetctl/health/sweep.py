@@ -26,24 +26,29 @@ import json
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
-from fleetctl.health.hostfacts import FACTS_SCRIPT, Container, HostFacts, parse_facts
+from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
+from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.plan import model as pm
 from fleetctl.pocket.base import Level, worst
 from fleetctl.provision.sshexec import SshResult, ssh_run
+from fleetctl.redact import has_secret, safe_url, scrub, secret_parts
 from fleetctl.spec.model import Fleet, HealthPolicy, Host, format_upokt
 
 __all__ = ["SweepResult", "judge_host", "sweep"]
 
 SSH_CONCURRENCY = 32
 CACHE_SUFFIX = ".targets.json"
+MAX_CACHE_BYTES = 64 * 2**20
+#: How long the sweep waits for the state store's write lock before calling it locked.
+LOCK_WAIT_S = 0.5
 
 
 # ----------------------------------------------------------------------------- hosts
@@ -127,12 +132,31 @@ def _cache_path(db: Path) -> Path:
     return db.with_name(db.name + CACHE_SUFFIX)
 
 
-def load_cache(db: Path) -> dict[str, dict[str, Any]]:
-    """The managed containers each host ran at its last successful sweep."""
+def load_cache(db: Path, notes: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The managed containers each host ran at its last successful sweep. A cache of the wrong
+    shape is ignored (one line in ``notes``) and rebuilt from the hosts' answers."""
+    path = _cache_path(db)
     try:
-        data = json.loads(_cache_path(db).read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CACHE_BYTES + 1)
+    except OSError:
+        return {}
+    try:
+        if len(raw) > MAX_CACHE_BYTES:
+            raise ValueError(f"larger than {MAX_CACHE_BYTES // 2**20} MiB")
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        for host, entry in data.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("containers", []), list):
+                raise ValueError(f"host {one_line(host, 40)!r}: not an object with a list of containers")
+            for c in entry.get("containers", []):
+                if _container_from_cache(c) is None:
+                    raise ValueError(f"host {one_line(host, 40)!r}: a container of the wrong shape")
+        return data
+    except (ValueError, RecursionError) as exc:
+        if notes is not None:
+            notes.append(f"health: targets cache {path} ignored and rebuilt ({one_line(str(exc), 120)})")
         return {}
 
 
@@ -149,13 +173,31 @@ def save_cache(db: Path, cache: dict[str, dict[str, Any]]) -> None:
         pass  # a cache only: the next sweep asks the hosts again
 
 
+_CACHED_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,), "role": (str,), "chain": (str, type(None)), "client": (str, type(None)),
+    "slot": (int, type(None)), "running": (bool,), "status": (str,), "image": (str,), "mounts": (list,)}
+
+
+def _container_from_cache(c: Any) -> Container | None:
+    """A cached container (``asdict`` of :class:`Container`), every field of its type; else None."""
+    if not isinstance(c, dict) or set(c) != set(_CACHED_FIELDS):
+        return None
+    for key, types in _CACHED_FIELDS.items():
+        if not isinstance(c[key], types) or (key == "slot" and isinstance(c[key], bool)):
+            return None
+    if not all(isinstance(m, str) for m in c["mounts"]) or not c["name"]:
+        return None
+    if c["slot"] is not None and not 0 <= c["slot"] <= MAX_SLOT:
+        return None
+    return Container(**{**c, "mounts": tuple(c["mounts"])})
+
+
 def _containers_from_cache(entry: dict[str, Any]) -> list[Container]:
     out = []
-    for c in entry.get("containers", []):
-        try:
-            out.append(Container(**{**c, "mounts": tuple(c.get("mounts", ()))}))
-        except TypeError:
-            continue
+    for c in entry.get("containers", []) if isinstance(entry, dict) else []:
+        container = _container_from_cache(c)
+        if container is not None:
+            out.append(container)
     return out
 
 
@@ -172,6 +214,8 @@ class SweepResult:
     #: alert keys whose state must be kept as it is this run (their parent could not be read)
     keep: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: another process holds the state store's write lock: nothing is written this run
+    store_locked: bool = False
 
 
 class _Runner:
@@ -224,14 +268,18 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     http = ex.Http(concurrency)
     runner = _Runner()
     ssh_gate = asyncio.Semaphore(SSH_CONCURRENCY)
-    cache = load_cache(db)
+    result = SweepResult(checks=[])
+    cache = load_cache(db, result.notes)
+    if record_stakes:
+        # A writer stuck on the state store would hold every write of this run (stake history,
+        # alerts, remediation) past the time bound: found first, within a short bounded wait.
+        result.store_locked = await asyncio.to_thread(store_locked, db, min(LOCK_WAIT_S, timeout / 4))
     probes: dict[str, asyncio.Task[ex.ExecProbe]] = {}
     targets: dict[str, ex.ExecTarget] = {}
     balancers: dict[tuple[str, str], tuple[sv.BalancerRead, asyncio.Task[Any] | None]] = {}
     relayminers: dict[str, tuple[sv.RelayMinerRead, asyncio.Task[Any] | None]] = {}
     morse_nodes: dict[str, tuple[sv.PocketNodeRead, asyncio.Task[Any] | None]] = {}
     stopped_services: dict[tuple[str, str], Container] = {}
-    result = SweepResult(checks=[])
 
     def probe_target(t: ex.ExecTarget) -> None:
         if t.name in targets:
@@ -284,7 +332,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         from fleetctl.pocket.stakes import sweep_stakes
 
         stake_task = runner.start(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout,
-                                               deadline=2 * timeout, db=db, record=record_stakes))
+                                               deadline=2 * timeout, db=db,
+                                               record=record_stakes and not result.store_locked))
     height_task = None
     if stake_task is None and (fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url):
         # No supplier to read: the network height still judges the Pocket nodes.
@@ -322,6 +371,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         t = targets[name]
         if task.done() and not task.cancelled() and task.exception() is None:
             finished[name] = task.result()
+        elif _failure(task) is not None:  # a bug or an answer no reader foresaw: this endpoint only
+            finished[name] = ex.ExecProbe(t, invalid=[f"check failed: {_failure(task)}"])
         else:
             finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)", unchecked=True)
         by_chain.setdefault(t.chain, []).append(finished[name])
@@ -340,97 +391,113 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     if record_stakes:  # --no-record changes no state, the cache of what hosts run included
         save_cache(db, cache)
 
-    # ---- judging
+    # ---- judging: a bug (or an answer no reader foresaw) in one check makes that check UNKNOWN
     checks = result.checks
     for chain_id in fleet.chains:
         chain_probes = sorted(by_chain.get(chain_id, []), key=lambda p: p.target.name)
-        verdicts, chain_verdict = ex.judge_chain(chain_id, chain_probes, lag_warning=policy.lag_warning,
-                                                 lag_critical=policy.lag_critical, min_peers=policy.min_peers,
-                                                 slow_s=policy.slow_s)
-        for v in verdicts:
-            result.verdicts[v.target.name] = v
-            labels = {"chain": chain_id}
-            if v.target.client:
-                labels["client"] = v.target.client
-            if v.target.host:
-                labels["host"] = v.target.host
-            checks.append(Check(v.target.name, "execution", v.level, v.message, {**v.facts, "state": v.state},
-                                samples(v.values), labels))
-        chain_samples = [Sample("endpoints_up", float(sum(1 for v in verdicts if v.values.get("up"))))]
-        if chain_verdict.reference_head is not None:
-            chain_samples.append(Sample("reference_head", float(chain_verdict.reference_head)))
-        level = chain_verdict.level
-        message = chain_verdict.message
-        up = sum(1 for v in verdicts if v.values.get("up"))
-        if level is Level.OK and len(verdicts) > 1 and up == 1:
-            level, message = Level.WARNING, message + " (no redundancy left)"
-        checks.append(Check(chain_id, "chain", level, message,
-                            {"reference_head": chain_verdict.reference_head,
-                             "compared_height": chain_verdict.compared_height,
-                             "hash_groups": [{"hash": h, "endpoints": n, "clients": list(c)}
-                                             for h, n, c in chain_verdict.groups]},
-                            tuple(chain_samples), {"chain": chain_id}))
+        try:
+            checks.extend(_chain_checks(chain_id, chain_probes, policy, result))
+        except Exception as exc:  # noqa: BLE001 - reported as the checks' own failure
+            reason = f"check failed: {_exception_line(exc)}"
+            checks.extend(Check(p.target.name, "execution", Level.UNKNOWN, reason, {"chain": chain_id}, (),
+                                {"chain": chain_id}) for p in chain_probes)
+            checks.append(Check(chain_id, "chain", Level.UNKNOWN, reason, {}, (), {"chain": chain_id}))
+
+    def service_level(stopped: Container | None, task: asyncio.Task[Any] | None,
+                      judge: Callable[[], tuple[Level, str, dict[str, float]]]) -> tuple[Level, str, dict[str, float]]:
+        if stopped is not None:
+            return Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
+        if _failure(task) is not None:
+            return Level.UNKNOWN, f"check failed: {_failure(task)}", {}
+        if not _finished(task):
+            return Level.UNKNOWN, "not checked in time", {}
+        return judge()
 
     pulled = _pulled_servers(db)
-    for (host_name, chain_id), (read, _) in sorted(balancers.items()):
-        stopped = stopped_services.get(("balancer", read.target))
-        if stopped is not None:
-            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
-        elif not _finished(balancers[(host_name, chain_id)][1]):
-            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
-        else:
-            lv, msg, vals = sv.judge_balancer(read, pulled.get((host_name, read.name), set()))
+    for (host_name, chain_id), (read, task) in sorted(balancers.items()):
+        labels = {"host": host_name, "chain": chain_id}
         result.balancers.append(read)
-        checks.append(Check(read.target, "balancer", lv, msg,
-                            {"host": host_name, "chain": chain_id, "stats_url": read.stats_url,
-                             "servers": [{"name": s.name, "status": s.status, "check": s.check} for s in read.servers]},
-                            samples(vals), {"host": host_name, "chain": chain_id}))
+        checks.append(_guarded(read.target, "balancer", labels, lambda: _service_check(
+            read.target, "balancer", service_level(
+                stopped_services.get(("balancer", read.target)), task,
+                lambda: sv.judge_balancer(read, pulled.get((host_name, read.name), set()))),
+            {"host": host_name, "chain": chain_id, "stats_url": read.stats_url,
+             "servers": [{"name": s.name, "status": s.status, "check": s.check} for s in read.servers]}, labels)))
     for host_name, (read_rm, task) in sorted(relayminers.items()):
-        stopped = stopped_services.get(("relayminer", host_name))
-        if stopped is not None:
-            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
-        elif not _finished(task):
-            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
-        else:
-            lv, msg, vals = sv.judge_relayminer(read_rm)
-        checks.append(Check(host_name, "relayminer", lv, msg, {"host": host_name, "url": read_rm.url},
-                            samples(vals), {"host": host_name}))
+        labels = {"host": host_name}
+        checks.append(_guarded(host_name, "relayminer", labels, lambda: _service_check(
+            host_name, "relayminer", service_level(stopped_services.get(("relayminer", host_name)), task,
+                                                   lambda: sv.judge_relayminer(read_rm)),
+            {"host": host_name, "url": read_rm.url}, labels)))
 
     stake_report = None
     if stake_task is not None and _finished(stake_task):
         stake_report = stake_task.result()
     result.stake_report = stake_report
-    network_height = stake_report.height if stake_report is not None else None
+    network_height = _height_or_note(getattr(stake_report, "height", None), "the stake sweep", result)
     if height_task is not None and _finished(height_task):
-        network_height = height_task.result()
+        network_height = _height_or_note(height_task.result(), "the network", result)
     policy_lag = {"lag_warning": policy.pocket_lag_warning, "lag_critical": policy.pocket_lag_critical}
     if comet is not None:
-        if _finished(comet_task):
-            lv, msg, vals = sv.judge_pocket_node(comet, network_height, **policy_lag)
-        else:
-            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
-        checks.append(Check("pocket-node", "pocket_node", lv, msg, {"url": comet.url, "height": comet.height,
-                                                                   "catching_up": comet.catching_up,
-                                                                   "network_height": network_height},
-                            samples(vals), {}))
+        checks.append(_guarded("pocket-node", "pocket_node", {}, lambda: _service_check(
+            "pocket-node", "pocket_node", service_level(
+                None, comet_task, lambda: sv.judge_pocket_node(comet, network_height, **policy_lag)),
+            {"url": safe_url(comet.url), "height": comet.height, "catching_up": comet.catching_up,
+             "network_height": network_height}, {})))
     for host_name, (read_m, task) in sorted(morse_nodes.items()):
-        stopped = stopped_services.get(("pocket_node", host_name))
-        if stopped is not None:
-            lv, msg, vals = Level.CRITICAL, f"container not running ({stopped.status})", {"up": 0.0}
-        elif not _finished(task):
-            lv, msg, vals = Level.UNKNOWN, "not checked in time", {}
-        else:
-            lv, msg, vals = sv.judge_pocket_node(read_m, network_height, **policy_lag)
-        checks.append(Check(host_name, "pocket_node", lv, msg, {"url": read_m.url, "height": read_m.height,
-                                                               "network_height": network_height},
-                            samples(vals), {"host": host_name}))
+        labels = {"host": host_name}
+        checks.append(_guarded(host_name, "pocket_node", labels, lambda: _service_check(
+            host_name, "pocket_node", service_level(
+                stopped_services.get(("pocket_node", host_name)), task,
+                lambda: sv.judge_pocket_node(read_m, network_height, **policy_lag)),
+            {"url": read_m.url, "height": read_m.height, "network_height": network_height}, labels)))
 
-    checks.extend(_stake_checks(fleet, stake_task, stake_report, result))
+    try:
+        checks.extend(_stake_checks(fleet, stake_task, stake_report, result))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("network", "stake", Level.UNKNOWN, f"check failed: {_exception_line(exc)}", {}, (), {}))
 
     for name, host in fleet.hosts.items():
-        checks.append(judge_host(host, ssh_results.get(name), result.facts.get(name), policy))
+        checks.append(_guarded(name, "host", {"host": name}, lambda: judge_host(
+            host, ssh_results.get(name), result.facts.get(name), policy)))
+    if result.store_locked:
+        checks.append(locked_check(db))
+    _redact_checks(fleet, result)
     on_step(f"health: swept in {loop.time() - t0:.2f} s")
     return result
+
+
+def _chain_checks(chain_id: str, chain_probes: list[ex.ExecProbe], policy: HealthPolicy,
+                  result: SweepResult) -> list[Check]:
+    """The checks of one chain: each endpoint's and the chain's own."""
+    out: list[Check] = []
+    verdicts, chain_verdict = ex.judge_chain(chain_id, chain_probes, lag_warning=policy.lag_warning,
+                                             lag_critical=policy.lag_critical, min_peers=policy.min_peers,
+                                             slow_s=policy.slow_s)
+    for v in verdicts:
+        result.verdicts[v.target.name] = v
+        labels = {"chain": chain_id}
+        if v.target.client:
+            labels["client"] = v.target.client
+        if v.target.host:
+            labels["host"] = v.target.host
+        out.append(Check(v.target.name, "execution", v.level, v.message, {**v.facts, "state": v.state},
+                         samples(v.values), labels))
+    chain_samples = [Sample("endpoints_up", float(sum(1 for v in verdicts if v.values.get("up"))))]
+    if chain_verdict.reference_head is not None:
+        chain_samples.append(Sample("reference_head", float(chain_verdict.reference_head)))
+    level = chain_verdict.level
+    message = chain_verdict.message
+    up = sum(1 for v in verdicts if v.values.get("up"))
+    if level is Level.OK and len(verdicts) > 1 and up == 1:
+        level, message = Level.WARNING, message + " (no redundancy left)"
+    out.append(Check(chain_id, "chain", level, message,
+                     {"reference_head": chain_verdict.reference_head,
+                      "compared_height": chain_verdict.compared_height,
+                      "hash_groups": [{"hash": h, "endpoints": n, "clients": list(c)}
+                                      for h, n, c in chain_verdict.groups]},
+                     tuple(chain_samples), {"chain": chain_id}))
+    return out
 
 
 async def _done(value: Any) -> Any:
@@ -454,6 +521,81 @@ def _finished(task: asyncio.Task[Any] | None) -> bool:
     return task is not None and task.done() and not task.cancelled() and task.exception() is None
 
 
+def _exception_line(exc: BaseException) -> str:
+    return one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 200)
+
+
+def _failure(task: asyncio.Task[Any] | None) -> str | None:
+    """Why a finished task raised (one line), None if it did not."""
+    if task is None or not task.done() or task.cancelled() or task.exception() is None:
+        return None
+    return _exception_line(task.exception())  # type: ignore[arg-type]
+
+
+def _guarded(target: str, kind: str, labels: dict[str, str], build: Callable[[], Check]) -> Check:
+    """``build()``; a check of its own that is UNKNOWN with the reason if it raises."""
+    try:
+        return build()
+    except Exception as exc:  # noqa: BLE001 - one check's bug is that check's UNKNOWN
+        return Check(target, kind, Level.UNKNOWN, f"check failed: {_exception_line(exc)}", {}, (), labels)
+
+
+def _service_check(target: str, kind: str, judged: tuple[Level, str, dict[str, float]], facts: dict[str, Any],
+                   labels: dict[str, str]) -> Check:
+    level, message, values = judged
+    return Check(target, kind, level, message, facts, samples(values), labels)
+
+
+def _height_or_note(height: Any, source: str, result: SweepResult) -> int | None:
+    """A network height believed (an int within range), else None and a note."""
+    if height is None:
+        return None
+    try:
+        return json_count(height, f"network height from {source}", maximum=MAX_BLOCK)
+    except BadValue as exc:
+        result.notes.append(f"health: {exc}; Pocket nodes not judged against it")
+        return None
+
+
+def _gauge(value: Any) -> float | None:
+    """An integer amount as a sample value, None when a float cannot hold it (not exported)."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63:
+        return None
+    return float(value)
+
+
+def _secret_urls(fleet: Fleet) -> list[str]:
+    urls = [e.url for chain in fleet.chains.values() for e in chain.endpoints]
+    pocket = fleet.pocket
+    urls += [getattr(pocket, name, None) for name in ("rest_url", "rpc_url", "node_rpc_url", "grpc_url")]
+    return [u for u in urls if isinstance(u, str) and u and has_secret(u)]
+
+
+def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
+    """No credential of an inventory URL leaves the sweep: every check's message and facts, and
+    the notes, pass :func:`fleetctl.redact.scrub` when they may hold one (a URL, or a piece of
+    a secret URL of the inventory)."""
+    secrets = _secret_urls(fleet)
+    pieces = sorted({p for u in secrets for p in secret_parts(u, whole_path=False)}, key=len, reverse=True)
+
+    def clean(text: str) -> str:
+        if "://" in text or any(p in text for p in pieces):
+            return scrub(text, secrets, sink_style=False, limit=max(300, len(text) + 64))
+        return text
+
+    def deep(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, dict):
+            return {k: deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(deep(v) for v in value)
+        return value
+
+    result.checks[:] = [replace(c, message=clean(c.message), facts=deep(c.facts)) for c in result.checks]
+    result.notes[:] = [clean(n) for n in result.notes]
+
+
 async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any]) -> None:
     """Wait until every started task (new ones included) is done, or the deadline."""
     loop = asyncio.get_running_loop()
@@ -465,6 +607,36 @@ async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any]) -> None
         await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
 
 
+def store_locked(db: Path, wait: float) -> bool:
+    """True when another process holds the state store's write lock for longer than ``wait``
+    seconds (a stuck writer); False when the lock was free (or the store does not exist)."""
+    import sqlite3
+
+    if not db.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=wait,
+                               isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc) or "busy" in str(exc)
+    except sqlite3.Error:
+        return False  # anything else is the store's own problem, reported where it is used
+    finally:
+        conn.close()
+
+
+def locked_check(db: Path) -> Check:
+    return Check("state-store", "state", Level.UNKNOWN,
+                 f"state store {db} locked by another process (held longer than {LOCK_WAIT_S:g} s): stake "
+                 "history, alert state and remediation not updated this run", {"db": str(db)}, (), {})
+
+
 def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
     """Servers --remediate took out of rotation, by (host, balancer)."""
     import sqlite3
@@ -472,7 +644,7 @@ def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
     if not db.exists():
         return {}
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
         try:
             rows = conn.execute("SELECT host, balancer, server FROM remediations").fetchall()
         finally:
@@ -501,10 +673,11 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
         # they are until the chain can be read again (no spam, no false "resolved").
         result.keep.extend(f"stake/{s.operator_address}" for s in declared)
         url = fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url
-        return [Check("network", "stake", Level.UNKNOWN, reason, {"url": url, "suppliers": len(declared)}, (), {})]
+        return [Check("network", "stake", Level.UNKNOWN, reason,
+                      {"url": safe_url(url) if url else None, "suppliers": len(declared)}, (), {})]
     checks = []
     names = {s.operator_address: s.name for s in declared}
-    for row in report.suppliers:
+    def one(row: Any) -> Check:
         if row.level is Level.OK:
             pct = "" if row.margin_bp is None else f" ({row.margin_bp / 100:.2f}%)"
             message = (f"stake {format_upokt(row.stake_upokt)}, margin {format_upokt(row.margin_upokt)}{pct}"
@@ -516,16 +689,19 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
                                     "margin_percent", "operator_balance_upokt", "penalties_to_minimum",
                                     "topup_upokt", "slashed_upokt", "reasons")}
         vals = {}
-        if row.stake_upokt is not None:
-            vals["upokt"] = float(row.stake_upokt)
-        if row.margin_upokt is not None:
-            vals["margin_upokt"] = float(row.margin_upokt)
-        if row.balance_upokt is not None:
-            vals["operator_balance_upokt"] = float(row.balance_upokt)
-        if row.penalties_to_minimum is not None:
-            vals["penalties_to_minimum"] = float(row.penalties_to_minimum)
-        checks.append(Check(row.address, "stake", row.level, message, facts, samples(vals),
-                            {"name": names.get(row.address, row.name)}))
+        for key, amount in (("upokt", row.stake_upokt), ("margin_upokt", row.margin_upokt),
+                            ("operator_balance_upokt", row.balance_upokt),
+                            ("penalties_to_minimum", row.penalties_to_minimum)):
+            gauge = _gauge(amount)
+            if gauge is not None:
+                vals[key] = gauge
+        return Check(row.address, "stake", row.level, message, facts, samples(vals),
+                     {"name": names.get(row.address, row.name)})
+
+    for row in report.suppliers:
+        address = str(getattr(row, "address", "?"))
+        checks.append(_guarded(address, "stake", {"name": names.get(address, str(getattr(row, "name", "?")))},
+                               lambda: one(row)))
     if report.message:  # e.g. the history store could not be used
         checks.append(Check("history", "stake", Level.UNKNOWN, report.message, {"db": report.history_db}, (), {}))
     return checks

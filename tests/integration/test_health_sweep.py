@@ -682,7 +682,9 @@ def test_invalid_inventory_is_unknown_with_one_line(tmp_path: Path, db: Path):
                                         "  eth: {clients: [geth], replicas: 1}\nhealth:\n  timeout: soon\n")
     expected = f"{tmp_path}/fleet.yml:5:12: health.timeout: expected a duration"
     proc, _ = health(tmp_path, db)
-    assert proc.returncode == 3 and proc.stdout == ""
+    # the status line on stdout in every mode (issue 10), the error itself on stderr
+    assert proc.returncode == 3 and proc.stdout.startswith("health: UNKNOWN - inventory unusable: ")
+    assert len(proc.stdout.splitlines()) == 1
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(expected), lines
     proc, doc = health(tmp_path, db, "-o", "json")
