@@ -17,9 +17,10 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+def quote(value: Any, limit: int = QUOTE_LIMIT, *, bare: bool = False) -> str:
     """``value`` as an error line may quote it: ``repr`` of at most ``limit`` characters (an
-    ellipsis says it goes on), URLs in it without their secrets (:func:`fleetctl.redact.safe_url`)."""
+    ellipsis says it goes on), URLs in it without their secrets (:func:`fleetctl.redact.safe_url`).
+    ``bare``: a string without quotes (``120% is out of range``), still cut and one line."""
     if isinstance(value, str):
         text = str.__str__(value)
     else:
@@ -32,7 +33,10 @@ def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
 
         text = scrub(text, sink_style=False, limit=10 * limit)
     cut = len(text) > limit
-    shown = repr(text[:limit]) if isinstance(value, str) else text[:limit]
+    if isinstance(value, str) and bare:
+        shown = "".join(c if c.isprintable() else "?" for c in text[:limit])
+    else:
+        shown = repr(text[:limit]) if isinstance(value, str) else text[:limit]
     if len(shown) > limit + 12:  # escapes made it longer
         shown, cut = shown[: limit + 1], True
     return shown + "…" if cut else shown

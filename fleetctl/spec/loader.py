@@ -761,7 +761,7 @@ def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: 
                 if sid is None:
                     continue
                 if sid not in chains:
-                    ctx.err(item, f"{fld}.services[{j}]", f"no chain {quote(sid)} under 'chains'" + (f" (defined: {', '.join(sorted(chains))})" if chains else ""))
+                    ctx.err(item, f"{fld}.services[{j}]", f"no chain {quote(sid)} under 'chains'" + (f" (defined: {_listing(chains)})" if chains else ""))
                 elif sid in services:
                     ctx.err(item, f"{fld}.services[{j}]", f"{quote(sid)} is listed twice")
                 else:
@@ -805,7 +805,7 @@ def _margin(ctx: _Ctx, node: Y, fld: str) -> Margin | None:
     if isinstance(v, str) and PERCENT.match(v):
         pct = float(PERCENT.match(v).group(1))  # type: ignore[union-attr]
         if pct > 1000:
-            ctx.err(node, fld, f"{quote(v)} is out of range (at most 1000%)")
+            ctx.err(node, fld, f"{quote(v, bare=True)} is out of range (at most 1000%)")
             return None
         return Margin(percent=pct)
     amount = parse_amount(v)
@@ -850,7 +850,7 @@ def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, h
     v = node.value if node.kind == "scalar" else None
     seconds = parse_duration(v)
     if seconds is None and isinstance(v, (int, float, str)) and not isinstance(v, bool) and parse_duration(v, finite=False) is not None:
-        ctx.err(node, fld, f"{quote(v)} is out of range (must be a finite duration" + (f" <= {hi:g} s)" if hi is not None else ")"))
+        ctx.err(node, fld, f"{quote(v, bare=True)} is out of range (must be a finite duration" + (f" <= {hi:g} s)" if hi is not None else ")"))
         return None
     if seconds is None:
         ctx.err(node, fld, f"expected a duration such as 30s, 5m, 4h, 1d or a number of seconds, got {_kind(node)}")
@@ -858,7 +858,7 @@ def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, h
     if (lo_exclusive is not None and seconds <= lo_exclusive) or (hi is not None and seconds > hi):
         low = f"> {lo_exclusive:g} s" if lo_exclusive is not None else ""
         high = f"<= {hi:g} s" if hi is not None else ""
-        ctx.err(node, fld, f"{quote(v)} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
+        ctx.err(node, fld, f"{quote(v, bare=True)} is out of range (must be {' and '.join(x for x in (low, high) if x)})")
         return None
     return seconds
 
@@ -873,7 +873,7 @@ def _percent(ctx: _Ctx, node: Y, fld: str) -> float | None:
         ctx.err(node, fld, f"expected a percentage such as \"20%\", got {_kind(node)}")
         return None
     if not 0 <= pct <= 100:
-        ctx.err(node, fld, f"{quote(v)} is out of range (0% to 100%)")
+        ctx.err(node, fld, f"{quote(v, bare=True)} is out of range (0% to 100%)")
         return None
     return pct
 
