@@ -11,6 +11,20 @@ of the run's CPU on a small machine. It does only what those exchanges need, and
   by the connection's end close it instead;
 * bodies by ``Content-Length``, ``Transfer-Encoding: chunked`` (trailers skipped) or until
   close; interim ``1xx`` responses skipped; a body larger than ``max_body`` is refused;
+* framing read strictly, as a hostile server may send anything: a status is three digits, a
+  ``Content-Length`` is digits (repeated only with the same value, RFC 9110 8.6), a chunk-size
+  is hex digits with optional chunk extensions on a line of at most 1 KiB (RFC 9112 7.1; no
+  sign, ``0x``, ``_`` or spaces that ``int()`` would take), ``chunked`` is the only transfer
+  coding; anything else is an :class:`HttpError`;
+* memory bounded per pool, not per answer: all the answers one pool (one sweep) is reading
+  hold at most ``max_in_flight`` bytes together (default 64 MiB, give or take one byte per
+  waiting connection, plus for a moment the copy of the one answer being completed). A read
+  happens only once its bytes are granted; a connection that gets none pauses until another
+  answer gives bytes back, or until its caller's own deadline ends the request. It cannot
+  deadlock: all answers but the largest stay within ``max_in_flight - max_body`` (less 320 KiB
+  for heads and framing), so the largest can always read on to ``max_body``; an answer that
+  alone exceeds the budget (when it is set below ``max_body``) fails with a line naming its
+  endpoint (credentials redacted);
 * https through the standard library's ``ssl`` with the system's CAs and host name checks;
 * no proxies, no redirects (a 3xx is returned as it is), no cookies, no compression.
 
@@ -30,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,8 +56,102 @@ if TYPE_CHECKING:
 __all__ = ["HttpError", "HttpPool", "Response"]
 
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+#: Bytes of answers one pool holds at once, all its connections together (see the module's doc).
+DEFAULT_MAX_IN_FLIGHT = 64 * 1024 * 1024
 MAX_HEAD = 64 * 1024
 _NO_BODY_STATUSES = frozenset({204, 304})
+_READ = 256 * 1024  # the most one socket read takes (asyncio's own read size)
+_IDLE_READ = 1024  # a read by a connection not reading an answer: only a close or stray bytes
+_MAX_CHUNK_LINE = 1024  # a chunk-size line with its extensions
+_SLACK = MAX_HEAD + _READ  # what an answer holds beyond its body: its head, one read's framing
+
+# RFC 9112 7.1: chunk-size [ chunk-ext ] ; chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] )
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t !\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN
+                         + rb"|" + _QUOTED + rb"))?)*")
+
+
+def _content_length(value: str) -> int:
+    """RFC 9110 8.6: 1*DIGIT; a list of the same value (repeated headers) counts once."""
+    lengths = set()
+    for item in value.split(","):
+        item = item.strip(" \t")
+        if not (item.isascii() and item.isdigit()):
+            raise HttpError("invalid Content-Length", "protocol")
+        digits = item.lstrip("0") or "0"
+        lengths.add(int(digits) if len(digits) <= 30 else 10 ** 30)  # beyond any max_body
+    if len(lengths) != 1:
+        raise HttpError("conflicting Content-Length values", "protocol")
+    return lengths.pop()
+
+
+def _mib(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"
+
+
+class _Budget:
+    """The bytes of answers one pool's connections hold in memory: at most ``limit`` in all.
+
+    A connection asks (:meth:`grant`) before it reads an answer's bytes and settles what it
+    actually holds after the read (:meth:`settle`). One rule keeps it free of deadlock: all
+    holders but the largest stay within ``shared`` (``limit - max_body - slack``), so the
+    largest can always read on up to ``max_body``; a connection granted nothing waits, paused,
+    until bytes come back (:meth:`_wake`)."""
+
+    def __init__(self, limit: int, max_body: int) -> None:
+        self.limit = limit
+        self.shared = max(0, limit - max_body - _SLACK)
+        self.used = 0
+        self.peak = 0
+        self.held: dict[_Conn, int] = {}  # connection -> bytes granted (> 0)
+        self.waiting: dict[_Conn, None] = {}  # paused connections, in order
+
+    def grant(self, conn: _Conn, want: int) -> int:
+        """Up to ``want`` more bytes for ``conn``: how many (0: wait; -1: it alone is over)."""
+        have = self.held.get(conn, 0)
+        granted = min(want, self.limit - self.used)
+        if self.used - have > self.shared:
+            # The others hold more than the shared part: conn may grow only below the largest.
+            largest = max(n for c, n in self.held.items() if c is not conn)
+            granted = min(granted, self.shared + largest - self.used)
+        elif granted <= 0:
+            return -1  # conn is the largest and the budget is full: it can never fit
+        if granted <= 0:
+            return 0
+        self.held[conn] = have + granted
+        self.used += granted
+        self.peak = max(self.peak, self.used)
+        return granted
+
+    def settle(self, conn: _Conn, holding: int) -> None:
+        """``conn`` now holds ``holding`` bytes: what is left of its grant comes back. (The one
+        byte a paused connection may read is never granted: the rule counts grants only.)"""
+        have = self.held.get(conn, 0)
+        if holding >= have:
+            return
+        if holding > 0:
+            self.held[conn] = holding
+        else:
+            del self.held[conn]
+        self.used -= have - holding
+        if self.waiting:
+            self._wake()
+
+    def release(self, conn: _Conn) -> None:
+        self.waiting.pop(conn, None)
+        self.settle(conn, 0)
+
+    def wait(self, conn: _Conn) -> None:
+        self.waiting[conn] = None
+
+    def _wake(self) -> None:
+        for conn in list(self.waiting):
+            if self.used >= self.limit:
+                return
+            if self.grant(conn, _READ) > 0:
+                del self.waiting[conn]
+                conn.resume()
 
 
 class HttpError(Exception):
@@ -61,11 +170,17 @@ class Response:
     body: bytes
 
 
-class _Conn(asyncio.Protocol):
-    """One connection: writes a request, parses one response at a time."""
+class _Conn(asyncio.BufferedProtocol):
+    """One connection: writes a request, parses one response at a time, reading only the bytes
+    its pool's budget grants (``get_buffer`` is asked before every read)."""
 
-    def __init__(self, max_body: int) -> None:
+    def __init__(self, max_body: int, budget: _Budget | None = None, scratch: memoryview | None = None) -> None:
         self.max_body = max_body
+        self.budget = budget if budget is not None else _Budget(1 << 62, max_body)
+        self.scratch = scratch if scratch is not None else memoryview(bytearray(_READ))
+        self.url = ""  # of the current request, for the budget's error
+        self.paused = False
+        self._chunk_bytes = 0
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.waiter: asyncio.Future[Response] | None = None
@@ -84,23 +199,78 @@ class _Conn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
-        if self.waiter is None or self.waiter.done():
+    def _reading(self) -> bool:
+        return not self.closed and self.waiter is not None and not self.waiter.done()
+
+    def _holding(self) -> int:
+        return len(self.buf) + self._chunk_bytes
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if not self._reading():
+            return self.scratch[:_IDLE_READ]  # idle: stray bytes or a close, dropped at once
+        room = self.budget.held.get(self, 0) - self._holding()
+        while room <= 0:
+            granted = self.budget.grant(self, _READ)
+            if granted < 0:
+                from fleetctl.redact import safe_url
+
+                self._fail(HttpError(f"answer larger than the {_mib(self.budget.limit)} memory budget for "
+                                     f"answers in flight ({safe_url(self.url)})", "protocol"))
+                return self.scratch[:_IDLE_READ]
+            if granted == 0:
+                # Wait for bytes to come back; this read takes one byte at most, settled below.
+                self.paused = True
+                self.budget.wait(self)
+                assert self.transport is not None
+                self.transport.pause_reading()
+                return self.scratch[:1]
+            room = self.budget.held[self] - self._holding()  # <= 0 only after such a byte
+        return self.scratch[:min(room, _READ)]
+
+    def resume(self) -> None:
+        """Bytes were granted while paused: read again."""
+        if self.paused:
+            self.paused = False
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.closed:
+            return
+        if not self._reading():
             # Bytes nobody asked for (a server talking out of turn): this connection is unusable.
             self.keep_alive = False
             self.abort()
             return
         self.got_bytes = True
-        self.buf += data
+        self.buf += self.scratch[:nbytes]
         try:
             response = self._parse()
         except HttpError as exc:
-            self.keep_alive = False
-            self.waiter.set_exception(exc)
-            self.abort()
+            self._fail(exc)
+            return
+        except Exception as exc:  # a parser bug must end this request, never hang it
+            self._fail(HttpError(f"unreadable answer ({type(exc).__name__})", "protocol"))
             return
         if response is not None:
+            self._done()
+            assert self.waiter is not None
             self.waiter.set_result(response)
+        else:
+            self.budget.settle(self, self._holding())
+
+    def _done(self) -> None:
+        """The answer is complete (or abandoned): its bytes go back to the budget."""
+        self._chunks = []
+        self._chunk_bytes = 0
+        self.budget.release(self)
+        self.resume()
+
+    def _fail(self, exc: HttpError) -> None:
+        self.keep_alive = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.abort()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -110,12 +280,16 @@ class _Conn(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             if self._head is not None and self._mode == "close" and exc is None:
                 status, headers, _ = self._head
-                self.waiter.set_result(Response(status, headers, bytes(self.buf)))
+                body = bytes(self.buf)
+                self.buf = bytearray()
+                self._done()
+                self.waiter.set_result(Response(status, headers, body))
             elif self.got_bytes:
                 self.waiter.set_exception(HttpError("truncated response (the connection closed mid-response)",
                                                     "protocol"))
             else:
                 self.waiter.set_exception(HttpError("connection closed without an answer", "closed"))
+        self._done()
 
     # -- use
     def send(self, data: bytes) -> asyncio.Future[Response]:
@@ -129,12 +303,13 @@ class _Conn(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        self._done()
         if self.transport is not None:
             self.transport.abort()
 
     def reusable(self) -> bool:
-        return not self.closed and self.keep_alive and not self.buf and self.transport is not None \
-            and not self.transport.is_closing()
+        return not self.closed and self.keep_alive and not self.buf and not self.paused \
+            and self.transport is not None and not self.transport.is_closing()
 
     # -- parsing
     def _parse(self) -> Response | None:
@@ -148,7 +323,9 @@ class _Conn(asyncio.Protocol):
             del self.buf[:end + 4]
             lines = head.split("\r\n")
             parts = lines[0].split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            if len(parts) < 2 or len(parts[0]) != 8 or not parts[0].startswith("HTTP/1.") \
+                    or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()) \
+                    or not 100 <= int(parts[1]) <= 599:
                 raise HttpError("answered something that is not HTTP", "protocol")
             status = int(parts[1])
             headers: dict[str, str] = {}
@@ -156,8 +333,9 @@ class _Conn(asyncio.Protocol):
                 name, sep, value = line.partition(":")
                 if not sep:
                     continue
-                key = name.strip().lower()
-                headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+                key = name.strip(" \t").lower()
+                value = value.strip(" \t")
+                headers[key] = f"{headers[key]}, {value}" if key in headers else value
             if 100 <= status < 200 and status != 101:
                 continue  # an interim response: the real one follows
             version = parts[0]
@@ -166,18 +344,21 @@ class _Conn(asyncio.Protocol):
                 self.keep_alive = False
             if status in _NO_BODY_STATUSES:
                 self._mode, self._need = "length", 0
-            elif "chunked" in headers.get("transfer-encoding", "").lower():
+            elif "transfer-encoding" in headers:
+                codings = [c.strip(" \t").lower() for c in headers["transfer-encoding"].split(",")]
+                if [c for c in codings if c] != ["chunked"]:
+                    raise HttpError("unsupported Transfer-Encoding (only chunked is read)", "protocol")
                 self._mode, self._chunk_state, self._chunks, self._body_len = "chunked", "size", [], 0
-                self._trailer = 0
+                self._chunk_bytes = self._trailer = 0
             elif "content-length" in headers:
-                try:
-                    self._need = int(headers["content-length"].split(",")[0])
-                except ValueError:
-                    raise HttpError("invalid Content-Length", "protocol") from None
-                if self._need < 0:
-                    raise HttpError("invalid Content-Length", "protocol")
+                self._need = _content_length(headers["content-length"])
                 if self._need > self.max_body:
                     raise HttpError(f"answer larger than {self.max_body} bytes", "protocol")
+                if self._need > self.budget.limit:
+                    from fleetctl.redact import safe_url
+
+                    raise HttpError(f"answer larger than the {_mib(self.budget.limit)} memory budget for "
+                                    f"answers in flight ({safe_url(self.url)})", "protocol")
                 self._mode = "length"
             else:
                 self._mode = "close"
@@ -187,8 +368,12 @@ class _Conn(asyncio.Protocol):
         if self._mode == "length":
             if len(self.buf) < self._need:
                 return None
-            body = bytes(self.buf[:self._need])
-            del self.buf[:self._need]
+            if len(self.buf) == self._need:
+                body = bytes(self.buf)
+                self.buf = bytearray()
+            else:
+                body = bytes(self.buf[:self._need])
+                del self.buf[:self._need]
             return Response(status, headers, body)
         if self._mode == "close":
             if len(self.buf) > self.max_body:
@@ -199,17 +384,17 @@ class _Conn(asyncio.Protocol):
     def _parse_chunked(self, status: int, headers: dict[str, str]) -> Response | None:
         while True:
             if self._chunk_state == "size":
-                end = self.buf.find(b"\r\n")
+                end = self.buf.find(b"\r\n", 0, _MAX_CHUNK_LINE + 2)
                 if end < 0:
-                    if len(self.buf) > 1024:
-                        raise HttpError("invalid chunk size line", "protocol")
+                    if len(self.buf) > _MAX_CHUNK_LINE:
+                        raise HttpError("invalid chunk size line (longer than 1 KiB)", "protocol")
                     return None
-                line = bytes(self.buf[:end]).split(b";", 1)[0].strip()
+                match = _CHUNK_LINE.fullmatch(self.buf, 0, end)
+                if match is None:
+                    raise HttpError("invalid chunk size (RFC 9112: hex digits, optional extensions)", "protocol")
+                digits = match.group(1).lstrip(b"0") or b"0"
+                size = int(digits, 16) if len(digits) <= 16 else 1 << 64
                 del self.buf[:end + 2]
-                try:
-                    size = int(line, 16)
-                except ValueError:
-                    raise HttpError("invalid chunk size", "protocol") from None
                 if size == 0:
                     self._chunk_state = "trailer"
                     continue
@@ -220,9 +405,10 @@ class _Conn(asyncio.Protocol):
             elif self._chunk_state == "data":
                 if len(self.buf) < self._need + 2:
                     return None
-                self._chunks.append(bytes(self.buf[:self._need]))
                 if self.buf[self._need:self._need + 2] != b"\r\n":
                     raise HttpError("invalid chunk framing", "protocol")
+                self._chunks.append(self.buf[:self._need])
+                self._chunk_bytes += self._need
                 del self.buf[:self._need + 2]
                 self._chunk_state = "size"
             else:  # trailer: header lines until an empty one, MAX_HEAD in all
@@ -237,7 +423,9 @@ class _Conn(asyncio.Protocol):
                 line = bytes(self.buf[:end])
                 del self.buf[:end + 2]
                 if not line:
-                    return Response(status, headers, b"".join(self._chunks))
+                    body = b"".join(self._chunks)
+                    self._chunks, self._chunk_bytes = [], 0
+                    return Response(status, headers, body)
 
 
 def _connect_reason(exc: OSError, host: str, port: int) -> str:
@@ -260,9 +448,13 @@ def _connect_reason(exc: OSError, host: str, port: int) -> str:
 class HttpPool:
     """Keep-alive connections per origin; :meth:`request` sends one request and reads its answer."""
 
-    def __init__(self, *, max_body: int = DEFAULT_MAX_BODY, user_agent: str = "fleetctl",
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, max_body: int = DEFAULT_MAX_BODY, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+                 user_agent: str = "fleetctl", headers: Mapping[str, str] | None = None) -> None:
+        if max_body < 0 or max_in_flight < 1:
+            raise ValueError("max_body must be >= 0 and max_in_flight >= 1")
         self.max_body = max_body
+        self._budget = _Budget(max_in_flight, max_body)
+        self._scratch = memoryview(bytearray(_READ))  # every read lands here first (one loop, in turn)
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
         self._all: set[_Conn] = set()
         self._ssl: ssl.SSLContext | None = None  # made on the first https request
@@ -305,7 +497,8 @@ class HttpPool:
                 self._ssl = ssl.create_default_context()
             context = self._ssl
         try:
-            _, conn = await loop.create_connection(lambda: _Conn(self.max_body), host, port, ssl=context,
+            _, conn = await loop.create_connection(lambda: _Conn(self.max_body, self._budget, self._scratch),
+                                                   host, port, ssl=context,
                                                    server_hostname=host if context else None)
         except OSError as exc:
             raise HttpError(_connect_reason(exc, host, port), "connect", exc.errno) from None
@@ -352,6 +545,7 @@ class HttpPool:
             reused = conn is not None
             if conn is None:
                 conn = await self._open(scheme, host, port)
+            conn.url = url
             try:
                 response = await conn.send(data)
             except HttpError as exc:
@@ -373,6 +567,15 @@ class HttpPool:
                 self._all.discard(conn)
                 conn.abort()
             return response
+
+    @property
+    def bytes_in_flight(self) -> int:
+        """Bytes of answers this pool holds now (granted to its connections)."""
+        return self._budget.used
+
+    @property
+    def bytes_in_flight_peak(self) -> int:
+        return self._budget.peak
 
     async def close(self) -> None:
         for conn in list(self._all):
