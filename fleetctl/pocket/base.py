@@ -27,6 +27,11 @@ from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.spec.model import Supplier
 
 __all__ = [
+    "HEIGHT_SLACK_BLOCKS",
+    "INT64_MAX",
+    "MAX_HEIGHT",
+    "MAX_PAGES",
+    "SUPPLY_CEILING_UPOKT",
     "ChainStatus",
     "Level",
     "Penalty",
@@ -34,14 +39,36 @@ __all__ = [
     "StakeParams",
     "SupplierState",
     "field",
+    "parse_amount",
     "parse_fraction",
+    "parse_height",
     "parse_int",
+    "plausible",
     "settle",
     "worst",
 ]
 
-_DIGITS = re.compile(r"^[0-9]+$")
+_DIGITS = re.compile(r"[0-9]+")
+_SIGNED = re.compile(r"[+-][0-9]+")
 T = TypeVar("T")
+
+#: The largest integer SQLite stores (a signed 64-bit integer): nothing larger is ever parsed.
+INT64_MAX = 2**63 - 1
+#: No amount of upokt can be above this: 10^11 POKT, about 40 times the whole supply of either
+#: network (Morse ~1.6 and Shannon ~2.5 billion POKT in 2025) and far below :data:`INT64_MAX`.
+#: Shannon's REST API (``poktroll-openapi.yml``) has no supply route, so this is its bound; Morse
+#: reports its supply (``/v1/query/supply`` ``total``) and that tighter bound applies as well.
+SUPPLY_CEILING_UPOKT = 10**17
+#: No height can be above this: 10^12 blocks are 30,000 years of one-second blocks.
+MAX_HEIGHT = 10**12
+#: A height the chain reports for a supplier (an unbonding session's end, blocks spent jailed)
+#: may lead the latest height by a session or so, never by this many blocks.
+HEIGHT_SLACK_BLOCKS = 100_000
+#: A listing longer than this many pages (of up to 1,000) is refused, not followed forever.
+MAX_PAGES = 1000
+#: Digits beyond which a number is refused before it is converted (``int()`` of a very long
+#: string is slow, and Python refuses more than 4,300 digits with a ValueError).
+_MAX_DIGITS = 40
 
 
 class Level(enum.IntEnum):
@@ -139,7 +166,8 @@ class PocketAdapter(ABC):
 
     @property
     def url(self) -> str:
-        return self.client.base_url
+        """The endpoint as it may be shown or stored: credentials and query values hidden."""
+        return self.client.shown_url
 
     async def __aenter__(self) -> PocketAdapter:
         await self.client.__aenter__()
@@ -179,16 +207,31 @@ class PocketAdapter(ABC):
     async def balance(self, address: str) -> int:
         """The account's spendable balance in upokt."""
 
+    async def total_supply(self) -> int | None:
+        """Every upokt there is, when the protocol's API says (None: it does not)."""
+        return None
+
 
 # ----------------------------------------------------------------------------- helpers
 
 
 async def settle(awaitable: Awaitable[T]) -> T | QueryError:
-    """The awaitable's value, or the QueryError it raised (other exceptions propagate)."""
+    """The awaitable's value, or why there is none as a :class:`QueryError`.
+
+    A QueryError is returned as it is. Any other exception (a bug in a parser, a value no check
+    foresaw) is returned as a QueryError too, naming the exception: a bug in reading one
+    supplier makes that supplier UNKNOWN, never the run. Cancellation still propagates."""
     try:
         return await awaitable
     except QueryError as exc:
         return exc
+    except Exception as exc:  # noqa: BLE001 - the rule: one bad read never ends the sweep
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> QueryError:
+    """A :class:`QueryError` for an unexpected exception (one line, type and message)."""
+    return QueryError(f"internal error while reading ({type(exc).__name__}: {exc})")
 
 
 def field(obj: Any, *path: str | int, where: str) -> Any:
@@ -205,27 +248,100 @@ def field(obj: Any, *path: str | int, where: str) -> Any:
     return obj
 
 
-def parse_int(value: Any, what: str, *, minimum: int = 0) -> int:
-    """An integer the gateway wrote as a string of digits (or a JSON integer)."""
-    if isinstance(value, str) and _DIGITS.match(value):
+def _shown(value: Any) -> str:
+    """``value`` for an error line: long strings and numbers cut, with their length."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if value.bit_length() < 200 else f"a {len(str(abs(value)))}-digit number"
+        return text
+    if isinstance(value, str):
+        if len(value) <= 40:
+            return repr(value)
+        if _DIGITS.fullmatch(value):
+            return f"a {len(value)}-digit number"
+        return f"{value[:24]!r}… ({len(value)} characters)"
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    return repr(value)[:40]
+
+
+def parse_int(value: Any, what: str, *, minimum: int = 0, maximum: int = INT64_MAX,
+              beyond: str | None = None) -> int:
+    """An integer the gateway wrote as a string of digits (or a JSON integer), in
+    [``minimum``, ``maximum``] (by default what SQLite can store).
+
+    ``what`` names the endpoint and field; ``beyond`` says why ``maximum`` is the limit.
+    Anything else raises :class:`QueryError`: a float, a bool, a string that is not plain
+    digits, more than 40 digits (refused before it is converted), a negative number."""
+    if isinstance(value, str) and len(value) <= _MAX_DIGITS and _DIGITS.fullmatch(value):
         number = int(value)
+    elif isinstance(value, str) and len(value) <= _MAX_DIGITS + 1 and _SIGNED.fullmatch(value):
+        raise QueryError(f"{what}: expected an integer, got {value!r} "
+                         f"({'negative' if value.startswith('-') else 'signed'})")
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
+    elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        raise QueryError(f"{what}: {_shown(value)} is beyond {beyond or f'{maximum:,}'}")
     else:
-        raise QueryError(f"{what}: expected an integer, got {value!r}"[:200])
+        raise QueryError(f"{what}: expected an integer, got {_shown(value)}")
     if number < minimum:
-        raise QueryError(f"{what}: {number} is below {minimum}")
+        text = "negative" if number < 0 and minimum == 0 else f"below {minimum}"
+        raise QueryError(f"{what}: {_shown(number)} is {text}")
+    if number > maximum:
+        raise QueryError(f"{what}: {_shown(number)} is beyond {beyond or f'{maximum:,}'}")
     return number
+
+
+def parse_amount(value: Any, what: str, *, minimum: int = 0) -> int:
+    """An amount of upokt: an integer from ``minimum`` to :data:`SUPPLY_CEILING_UPOKT`."""
+    return parse_int(value, what, minimum=minimum, maximum=SUPPLY_CEILING_UPOKT,
+                     beyond=f"any plausible supply ({SUPPLY_CEILING_UPOKT:,} upokt)")
+
+
+def parse_height(value: Any, what: str, *, minimum: int = 0) -> int:
+    """A block height or a count of blocks: an integer from ``minimum`` to :data:`MAX_HEIGHT`."""
+    return parse_int(value, what, minimum=minimum, maximum=MAX_HEIGHT,
+                     beyond=f"any plausible height ({MAX_HEIGHT:,})")
+
+
+def plausible(state: SupplierState, *, height: int, supply: int | None) -> SupplierState:
+    """``state`` if it fits the chain it was read from, else a :class:`QueryError` is raised:
+    a stake above the total ``supply`` (when the chain reports it), or a height the state
+    names far beyond the chain's latest ``height``."""
+    where = f"supplier {state.address}"
+    if supply is not None and state.stake_upokt is not None and state.stake_upokt > supply:
+        raise QueryError(f"{where}: stake {state.stake_upokt:,} upokt is above the chain's whole "
+                         f"supply ({supply:,} upokt)")
+    limit = height + HEIGHT_SLACK_BLOCKS
+    for name, value in (("unstake_session_end_height", state.unstake_session_end_height),
+                        ("jailed_blocks_counter", state.jailed_blocks)):
+        if value is not None and value > limit:
+            raise QueryError(f"{where}: {name} {value:,} is far beyond the chain's height "
+                             f"{height:,}")
+    return state
+
+
+#: A fraction as a decimal string (``sdk.BigDec`` has 18 places).
+_DECIMAL = re.compile(r"[0-9]{1,20}(\.[0-9]{1,36})?")
 
 
 def parse_fraction(value: Any, what: str) -> Fraction:
     """An exact fraction in [0, 1] from a decimal string (amino ``sdk.BigDec``) or number."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
-        raise QueryError(f"{what}: expected a decimal, got {value!r}"[:200])
-    try:
-        number = Fraction(Decimal(value) if isinstance(value, str) else value)
-    except (ArithmeticError, ValueError):
-        raise QueryError(f"{what}: expected a decimal, got {value!r}"[:200]) from None
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):
+            raise QueryError(f"{what}: expected a decimal, got {_shown(value)}")
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = Decimal(value) if -2 <= value <= 2 else Decimal(2)
+    else:
+        raise QueryError(f"{what}: expected a decimal, got {_shown(value)}")
+    # Range and precision are checked on the Decimal first: Fraction(Decimal("1e-999999999"))
+    # would compute a number of a billion digits.
+    if not number.is_finite():
+        raise QueryError(f"{what}: expected a decimal, got {_shown(value)}")
     if not 0 <= number <= 1:
-        raise QueryError(f"{what}: {value} is not between 0 and 1")
-    return number
+        raise QueryError(f"{what}: {_shown(value)} is not between 0 and 1")
+    if number != 0 and number.as_tuple().exponent < -36:
+        raise QueryError(f"{what}: {_shown(value)} has more than 36 decimal places")
+    return Fraction(number)

@@ -9,6 +9,13 @@ reason: callers turn it into UNKNOWN, never into a crash or an OK.
 
 Numbers with a fraction are decoded as :class:`decimal.Decimal` and integers as ``int``, so no
 amount ever passes through a float.
+
+The base URL may carry credentials: ``user:password@`` becomes HTTP Basic authorization, and its
+query string (a gateway's ``?token=…``) is merged into every request, before the request's own
+parameters. Neither ever appears in a :class:`QueryError`: every reason is scrubbed with
+:func:`fleetctl.redact.scrub`, and :attr:`JsonClient.shown_url` is the URL to show or store.
+An answer is read up to :data:`MAX_RESPONSE_BYTES` (the largest legitimate one, a listing page
+of 1,000 suppliers or nodes, is 1-2 MB).
 """
 
 from __future__ import annotations
@@ -19,10 +26,15 @@ import random
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fleetctl.httpclient import HttpError, HttpPool
+from fleetctl.redact import has_secret, safe_url, scrub
 
-__all__ = ["TRANSIENT_STATUSES", "JsonClient", "QueryError"]
+__all__ = ["MAX_RESPONSE_BYTES", "TRANSIENT_STATUSES", "JsonClient", "QueryError"]
+
+#: The largest answer read from a Pocket API; a larger one is refused (a protocol error).
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 #: HTTP statuses worth retrying: rate limited, or a proxy/gateway in front of the node failing.
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
@@ -54,7 +66,7 @@ def _error_body(raw: bytes) -> tuple[Any, str | None]:
     """An error response's decoded JSON body (None if it is not JSON) and its ``message``."""
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     message = body.get("message") if isinstance(body, dict) else None
     return body, _one_line(message) if isinstance(message, str) else None
@@ -77,10 +89,24 @@ class JsonClient:
     """
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, deadline: float = 20.0,
-                 concurrency: int = 64, attempts: int = 4, backoff: float = 0.1) -> None:
-        if concurrency < 1 or attempts < 1 or timeout <= 0 or deadline <= 0:
-            raise ValueError("concurrency and attempts must be >= 1, timeout and deadline > 0")
-        self.base_url = base_url.rstrip("/")
+                 concurrency: int = 64, attempts: int = 4, backoff: float = 0.1,
+                 max_body: int = MAX_RESPONSE_BYTES) -> None:
+        if concurrency < 1 or attempts < 1 or timeout <= 0 or deadline <= 0 or max_body < 1:
+            raise ValueError("concurrency, attempts and max_body must be >= 1, timeout and deadline > 0")
+        self.base_url = base_url.strip()
+        try:
+            parts = urlsplit(self.base_url)
+            root = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+            query = parts.query
+        except ValueError:  # left for the HTTP client to refuse, in one line
+            root, query = self.base_url.rstrip("/"), ""
+        #: Requests go to ``root + path + ?query``; the base query comes first.
+        self._root = root
+        self._query = query
+        #: The URL as it may be shown or stored (:func:`fleetctl.redact.safe_url`).
+        self.shown_url = safe_url(root + (f"?{query}" if query else ""))
+        self._secret = has_secret(self.base_url)
+        self.max_body = max_body
         self.timeout = timeout
         self.deadline = deadline
         self.concurrency = concurrency
@@ -91,7 +117,7 @@ class JsonClient:
         self._expires = 0.0
 
     async def __aenter__(self) -> JsonClient:
-        self._session = HttpPool(headers={"Accept": "application/json"})
+        self._session = HttpPool(headers={"Accept": "application/json"}, max_body=self.max_body)
         self._expires = asyncio.get_running_loop().time() + self.deadline
         return self
 
@@ -111,10 +137,23 @@ class JsonClient:
 
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                        body: bytes | None = None) -> Any:
+        try:
+            return await self._attempts(method, path, params=params, body=body)
+        except QueryError as exc:
+            if not self._secret:
+                raise
+            clean = scrub(str(exc), [self.base_url], sink_style=False, limit=_REASON_LIMIT)
+            if clean == str(exc):
+                raise
+            raise QueryError(clean, status=exc.status, body=exc.body,
+                             transient=exc.transient) from None
+
+    async def _attempts(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                        body: bytes | None = None) -> Any:
         if self._session is None:
             raise RuntimeError("JsonClient used outside 'async with'")
         loop = asyncio.get_running_loop()
-        url = self.base_url + path
+        url = self._root + path + (f"?{self._query}" if self._query else "")
         headers = {"Content-Type": "application/json"} if body is not None else None
         last: QueryError | None = None
         tries = 0
@@ -170,3 +209,5 @@ def _decode(path: str, raw: bytes) -> Any:
         return json.loads(raw, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
         raise QueryError(f"{path}: malformed JSON ({exc})") from None
+    except RecursionError:
+        raise QueryError(f"{path}: malformed JSON (nested too deeply)") from None

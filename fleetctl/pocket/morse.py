@@ -15,6 +15,8 @@ Routes and shapes follow ``pocket-core-rpc-spec.yaml`` and ``app/cmd/rpc/query.g
 * ``/v1/query/nodes`` ``{"height": 0, "opts": {"staking_status": 2, "blockchain", "page",
   "per_page"}}`` → ``{"result", "total_pages", "page"}``.
 * ``/v1/query/balance`` ``{"address", "height": 0}`` → ``{"balance": N}`` (a JSON integer).
+* ``/v1/query/supply`` ``{"height": 0}`` → ``QuerySupplyResponse`` (``total``: every upokt, an
+  int64): no stake can be above it (:func:`fleetctl.pocket.base.plausible`).
 
 Slashes (``x/nodes/keeper/slash.go``) burn ``trunc(TokensFromConsensusPower(power) * fraction)``
 where the consensus power is the stake in whole POKT (``PowerReduction`` = 10^6 upokt); a stake
@@ -33,8 +35,11 @@ from fleetctl.pocket.base import (
     PocketAdapter,
     StakeParams,
     SupplierState,
+    MAX_PAGES,
     field,
+    parse_amount,
     parse_fraction,
+    parse_height,
     parse_int,
 )
 from fleetctl.pocket.http import QueryError
@@ -54,24 +59,33 @@ class MorseAdapter(PocketAdapter):
     protocol = "morse"
 
     async def height(self) -> int:
-        reply = await self.client.post("/v1/query/height", {})
-        return parse_int(field(reply, "height", where="height"), "height", minimum=1)
+        route = "/v1/query/height"
+        reply = await self.client.post(route, {})
+        return parse_height(field(reply, "height", where=route), f"{route} height", minimum=1)
+
+    async def total_supply(self) -> int | None:
+        route = "/v1/query/supply"
+        reply = await self.client.post(route, {"height": 0})
+        return parse_amount(field(reply, "total", where=route), f"{route} total", minimum=1)
 
     async def stake_params(self) -> StakeParams:
+        route = "/v1/query/nodeparams"
         try:
-            params = await self.client.post("/v1/query/nodeparams", {"height": 0})
+            params = await self.client.post(route, {"height": 0})
         except QueryError as exc:
             return StakeParams(None, (), problems=(str(exc),))
+        if not isinstance(params, dict):
+            return StakeParams(None, (), problems=(f"{route}: expected a JSON object",))
         problems: list[str] = []
 
         def read(name: str, parse: Any) -> Any:
             try:
-                return parse(field(params, name, where="node params"), f"node params {name}")
+                return parse(field(params, name, where=route), f"{route} {name}")
             except QueryError as exc:
                 problems.append(str(exc))
                 return None
 
-        min_stake = read("stake_minimum", parse_int)
+        min_stake = read("stake_minimum", parse_amount)
         penalties = tuple(
             Penalty(kind, fraction=fraction, power_reduction=POWER_REDUCTION)
             for kind, name in (("downtime", "slash_fraction_downtime"),
@@ -81,21 +95,22 @@ class MorseAdapter(PocketAdapter):
         return StakeParams(
             min_stake_upokt=min_stake,
             penalties=penalties,
-            max_jailed_blocks=read("max_jailed_blocks", parse_int),
+            max_jailed_blocks=read("max_jailed_blocks", parse_height),
             problems=tuple(problems),
         )
 
     async def supplier(self, address: str) -> SupplierState:
+        route = "/v1/query/node"
         try:
-            node = await self.client.post("/v1/query/node", {"address": address, "height": 0})
+            node = await self.client.post(route, {"address": address, "height": 0})
         except QueryError as exc:
             message = exc.body.get("message") if isinstance(exc.body, dict) else None
             if exc.status == 400 and isinstance(message, str) and message.startswith("validator not found"):
                 return SupplierState(address, ChainStatus.NOT_FOUND)
             raise
-        state = _node_state(node, address)
+        state = _node_state(node, f"{route} {address}")
         if state.address != address:
-            raise QueryError(f"node {address}: the chain answered for {state.address}")
+            raise QueryError(f"{route} {address}: the chain answered for {state.address:.80}")
         if not state.jailed:
             return state
         try:
@@ -105,49 +120,51 @@ class MorseAdapter(PocketAdapter):
 
     async def _with_signing_info(self, state: SupplierState) -> SupplierState:
         """``state`` with ``jailed_until`` and ``jailed_blocks`` from ``/v1/query/signinginfo``."""
-        where = f"signing info of {state.address}"
+        where = f"/v1/query/signinginfo {state.address}"
         reply = await self.client.post("/v1/query/signinginfo", {
             "address": state.address, "height": 0, "page": 1, "per_page": 1})
         info = field(reply, "result", 0, where=where)
         until = field(info, "jailed_until", where=where)
-        if not isinstance(until, str):
+        if not isinstance(until, str) or len(until) > 64:
             raise QueryError(f"{where}: jailed_until is not a time")
         return replace(state, jailed_until=None if until == _ZERO_TIME else until,
-                       jailed_blocks=parse_int(field(info, "jailed_blocks_counter", where=where),
-                                               f"{where}: jailed_blocks_counter"))
+                       jailed_blocks=parse_height(field(info, "jailed_blocks_counter", where=where),
+                                                  f"{where} result[0].jailed_blocks_counter"))
 
     async def suppliers_for_service(self, service: str) -> list[SupplierState]:
         found: list[SupplierState] = []
-        page = 1
-        while True:
+        where = f"/v1/query/nodes blockchain {service}"
+        for page in range(1, MAX_PAGES + 1):
             reply = await self.client.post("/v1/query/nodes", {"height": 0, "opts": {
                 "staking_status": 2, "blockchain": service, "page": page, "per_page": _PER_PAGE}})
             if not isinstance(reply, dict):
-                raise QueryError(f"nodes of {service}: expected an object")
+                raise QueryError(f"{where}: expected an object")
             nodes = reply.get("result") or []  # a page past the end is {"result": null}
             if not isinstance(nodes, list):
-                raise QueryError(f"nodes of {service}: result is not a list")
-            found.extend(_node_state(node, None) for node in nodes)
-            total = parse_int(field(reply, "total_pages", where=f"nodes of {service}"),
-                              f"nodes of {service} total_pages")
+                raise QueryError(f"{where}: result is not a list")
+            found.extend(_node_state(node, f"{where} page {page} result[{index}]")
+                         for index, node in enumerate(nodes))
+            total = parse_int(field(reply, "total_pages", where=where), f"{where} total_pages")
             if not nodes or page >= total:
                 return found
-            page += 1
+        raise QueryError(f"{where}: more than {MAX_PAGES} pages")
 
     async def balance(self, address: str) -> int:
-        reply = await self.client.post("/v1/query/balance", {"address": address, "height": 0})
-        return parse_int(field(reply, "balance", where=f"balance of {address}"),
-                         f"balance of {address}")
+        route = "/v1/query/balance"
+        reply = await self.client.post(route, {"address": address, "height": 0})
+        return parse_amount(field(reply, "balance", where=f"{route} {address}"),
+                            f"{route} {address} balance")
 
 
-def _node_state(node: Any, address: str | None) -> SupplierState:
-    """A Morse ``Validator`` as a :class:`SupplierState` (signing info not read)."""
-    what = f"node {address}" if address else "node"
+def _node_state(node: Any, what: str) -> SupplierState:
+    """A Morse ``Validator`` as a :class:`SupplierState` (signing info not read); ``what``
+    names the endpoint it came from, for errors."""
+    if not isinstance(node, dict):
+        raise QueryError(f"{what}: expected a node object")
     found = field(node, "address", where=what)
-    if not isinstance(found, str):
+    if not isinstance(found, str) or not 0 < len(found) <= 128:
         raise QueryError(f"{what}: address is not a string")
-    what = f"node {found}"
-    tokens = parse_int(field(node, "tokens", where=what), f"{what} tokens")
+    tokens = parse_amount(field(node, "tokens", where=what), f"{what} tokens")
     code = parse_int(field(node, "status", where=what), f"{what} status")
     if code not in _STATUS:
         raise QueryError(f"{what}: unknown status {code}")
@@ -159,6 +176,7 @@ def _node_state(node: Any, address: str | None) -> SupplierState:
         address=found.lower(),
         status=_STATUS[code],
         stake_upokt=tokens,
-        unstaking_time=unstaking if isinstance(unstaking, str) and unstaking != _ZERO_TIME else None,
+        unstaking_time=(unstaking if isinstance(unstaking, str) and unstaking != _ZERO_TIME
+                        and len(unstaking) <= 64 else None),
         jailed=jailed,
     )

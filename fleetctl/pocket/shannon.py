@@ -36,8 +36,10 @@ from fleetctl.pocket.base import (
     PocketAdapter,
     StakeParams,
     SupplierState,
+    MAX_PAGES,
     field,
-    parse_int,
+    parse_amount,
+    parse_height,
     settle,
 )
 from fleetctl.pocket.http import QueryError
@@ -53,12 +55,24 @@ _PAGE_LIMIT = 1000
 OWNER_LISTING_MIN = 5
 
 
+_BLOCK = "/cosmos/base/tendermint/v1beta1/blocks/latest"
+_SUPPLIER = f"{_PREFIX}/supplier/supplier"
+
+
 def _coin(value: Any, what: str) -> int:
-    """The upokt amount of a ``cosmos.base.v1beta1.Coin``."""
+    """The upokt amount of a ``cosmos.base.v1beta1.Coin`` (``what`` names endpoint and field)."""
+    if not isinstance(value, dict):
+        raise QueryError(f"{what}: expected a coin object")
     denom = field(value, "denom", where=what)
     if denom != DENOM:
-        raise QueryError(f"{what}: denom {denom!r}, expected {DENOM!r}")
-    return parse_int(field(value, "amount", where=what), f"{what}.amount")
+        raise QueryError(f"{what}: denom {denom!r:.40}, expected {DENOM!r}")
+    return parse_amount(field(value, "amount", where=what), f"{what}.amount")
+
+
+def _object(reply: Any, where: str) -> dict[str, Any]:
+    if not isinstance(reply, dict):
+        raise QueryError(f"{where}: expected a JSON object")
+    return reply
 
 
 class ShannonAdapter(PocketAdapter):
@@ -67,15 +81,16 @@ class ShannonAdapter(PocketAdapter):
     protocol = "shannon"
 
     async def height(self) -> int:
-        block = await self.client.get("/cosmos/base/tendermint/v1beta1/blocks/latest")
-        return parse_int(field(block, "block", "header", "height", where="latest block"),
-                         "latest block height", minimum=1)
+        block = await self.client.get(_BLOCK)
+        return parse_height(field(block, "block", "header", "height", where=_BLOCK),
+                            f"{_BLOCK} block.header.height", minimum=1)
 
     async def _params(self, module: str) -> dict[str, Any]:
-        reply = await self.client.get(f"{_PREFIX}/{module}/params")
-        params = field(reply, "params", where=f"{module} params")
+        route = f"{_PREFIX}/{module}/params"
+        reply = await self.client.get(route)
+        params = field(reply, "params", where=route)
         if not isinstance(params, dict):
-            raise QueryError(f"{module} params: expected an object")
+            raise QueryError(f"{route} params: expected an object")
         return params
 
     async def stake_params(self) -> StakeParams:
@@ -92,17 +107,19 @@ class ShannonAdapter(PocketAdapter):
         def read(module: str, name: str, parse: Callable[[Any, str], int]) -> int | None:
             if module not in params:
                 return None
+            route = f"{_PREFIX}/{module}/params"
             try:
-                return parse(field(params[module], name, where=f"{module} params"),
-                             f"{module}.{name}")
+                return parse(field(params[module], name, where=f"{route} params"),
+                             f"{route} params.{name}")
             except QueryError as exc:
                 problems.append(str(exc))
                 return None
 
         min_stake = read("supplier", "min_stake", _coin)
         penalty = read("proof", "proof_missing_penalty", _coin)
-        sessions = read("shared", "supplier_unbonding_period_sessions", parse_int)
-        blocks = read("shared", "num_blocks_per_session", lambda v, w: parse_int(v, w, minimum=1))
+        sessions = read("shared", "supplier_unbonding_period_sessions", parse_height)
+        blocks = read("shared", "num_blocks_per_session",
+                      lambda v, w: parse_height(v, w, minimum=1))
         return StakeParams(
             min_stake_upokt=min_stake,
             penalties=() if penalty is None else (Penalty("proof_missing", flat_upokt=penalty),),
@@ -111,16 +128,16 @@ class ShannonAdapter(PocketAdapter):
         )
 
     async def supplier(self, address: str) -> SupplierState:
+        route = f"{_SUPPLIER}/{quote(address, safe='')}"
         try:
-            reply = await self.client.get(f"{_PREFIX}/supplier/supplier/{quote(address, safe='')}",
-                                          {"dehydrated": "true"})
+            reply = await self.client.get(route, {"dehydrated": "true"})
         except QueryError as exc:
             if exc.status == 404 and isinstance(exc.body, dict) and exc.body.get("code") == _GRPC_NOT_FOUND:
                 return SupplierState(address, ChainStatus.NOT_FOUND)
             raise
-        state = _supplier_state(field(reply, "supplier", where=f"supplier {address}"), address)
+        state = _supplier_state(field(reply, "supplier", where=route), f"{route} supplier")
         if state.address != address:
-            raise QueryError(f"supplier {address}: the chain answered for {state.address}")
+            raise QueryError(f"{route}: the chain answered for {state.address:.80}")
         return state
 
     async def read_suppliers(self, suppliers: Sequence[Supplier]) -> dict[str, SupplierState | QueryError]:
@@ -143,48 +160,59 @@ class ShannonAdapter(PocketAdapter):
                 for s in suppliers if s.operator_address is not None}
 
     async def suppliers_for_service(self, service: str) -> list[SupplierState]:
-        return await self._list({"service_id": service}, f"suppliers of service {service}")
+        return await self._list({"service_id": service}, f"{_SUPPLIER}?service_id={service}")
 
     async def suppliers_of_owner(self, owner: str) -> list[SupplierState]:
         """Every supplier staked by ``owner`` (the list route's ``owner_address`` filter)."""
-        return await self._list({"owner_address": owner}, f"suppliers of owner {owner}")
+        return await self._list({"owner_address": owner}, f"{_SUPPLIER}?owner_address={owner}")
 
     async def _list(self, filters: dict[str, str], what: str) -> list[SupplierState]:
-        """All pages of ``QueryAllSuppliers`` with ``filters``, following ``next_key``."""
+        """All pages of ``QueryAllSuppliers`` with ``filters``, following ``next_key`` (at most
+        :data:`MAX_PAGES` pages; a key seen before is refused, as is one that is not a string)."""
         found: list[SupplierState] = []
         seen_keys: set[str] = set()
         query = {**filters, "dehydrated": "true", "pagination.limit": str(_PAGE_LIMIT)}
-        while True:
-            reply = await self.client.get(f"{_PREFIX}/supplier/supplier", query)
+        for _ in range(MAX_PAGES):
+            reply = _object(await self.client.get(_SUPPLIER, query), what)
             page = field(reply, "supplier", where=what)
             if not isinstance(page, list):
-                raise QueryError(f"{what}: expected a list")
-            found.extend(_supplier_state(item, None) for item in page)
-            next_key = (reply.get("pagination") or {}).get("next_key")
+                raise QueryError(f"{what}: supplier is not a list")
+            found.extend(_supplier_state(item, f"{what} supplier[{index}]")
+                         for index, item in enumerate(page))
+            pagination = reply.get("pagination")
+            if pagination is None:
+                return found
+            if not isinstance(pagination, dict):
+                raise QueryError(f"{what}: pagination is not an object")
+            next_key = pagination.get("next_key")
             if not next_key:
                 return found
+            if not isinstance(next_key, str) or len(next_key) > 1024:
+                raise QueryError(f"{what}: pagination.next_key is not a key (got a "
+                                 f"{type(next_key).__name__})")
             if next_key in seen_keys:
-                raise QueryError(f"{what}: pagination repeats key {next_key!r}")
+                raise QueryError(f"{what}: pagination repeats key {next_key[:40]!r}")
             seen_keys.add(next_key)
             query["pagination.key"] = next_key
+        raise QueryError(f"{what}: more than {MAX_PAGES} pages")
 
     async def balance(self, address: str) -> int:
-        reply = await self.client.get(
-            f"/cosmos/bank/v1beta1/balances/{quote(address, safe='')}/by_denom", {"denom": DENOM})
-        return _coin(field(reply, "balance", where=f"balance of {address}"),
-                     f"balance of {address}")
+        route = f"/cosmos/bank/v1beta1/balances/{quote(address, safe='')}/by_denom"
+        reply = await self.client.get(route, {"denom": DENOM})
+        return _coin(field(reply, "balance", where=route), f"{route} balance")
 
 
-def _supplier_state(obj: Any, address: str | None) -> SupplierState:
-    """A ``pocket.shared.Supplier`` as a :class:`SupplierState` (``address`` names it in errors)."""
-    what = f"supplier {address}" if address else "supplier"
+def _supplier_state(obj: Any, what: str) -> SupplierState:
+    """A ``pocket.shared.Supplier`` as a :class:`SupplierState` (``what`` names the endpoint
+    and the field it came from, for errors)."""
+    if not isinstance(obj, dict):
+        raise QueryError(f"{what}: expected a supplier object")
     operator = field(obj, "operator_address", where=what)
-    if not isinstance(operator, str):
-        raise QueryError(f"{what}: operator_address is not a string")
-    what = f"supplier {operator}"
-    stake = _coin(field(obj, "stake", where=what), f"{what} stake")
-    unstake_end = parse_int(field(obj, "unstake_session_end_height", where=what),
-                            f"{what} unstake_session_end_height")
+    if not isinstance(operator, str) or not 0 < len(operator) <= 128:
+        raise QueryError(f"{what}.operator_address: not an address")
+    stake = _coin(field(obj, "stake", where=what), f"{what}.stake")
+    unstake_end = parse_height(field(obj, "unstake_session_end_height", where=what),
+                               f"{what}.unstake_session_end_height")
     return SupplierState(
         address=operator,
         status=ChainStatus.UNBONDING if unstake_end else ChainStatus.STAKED,

@@ -38,6 +38,7 @@ from fleetctl.pocket.base import (
     PocketAdapter,
     StakeParams,
     SupplierState,
+    plausible,
     settle,
     worst,
 )
@@ -49,6 +50,7 @@ from fleetctl.pocket.history import (
     SampleRecord,
     resolve_db_path,
 )
+from fleetctl.redact import has_secret, safe_url, scrub
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter
@@ -432,22 +434,64 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
 
 
 async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> ChainReading:
-    """Height and params, then every supplier's state and operator balance, concurrently.
+    """Height, params and supply, then every supplier's state and operator balance, concurrently.
 
     The adapter's client bounds the requests in flight. If the height cannot be read the
-    chain is unreadable and no supplier is queried.
+    chain is unreadable and no supplier is queried. Every value was checked for type and range
+    where it was parsed; here each is also checked against the chain it came from
+    (:func:`~fleetctl.pocket.base.plausible`): a stake or balance above the chain's supply, or a
+    height far beyond the chain's, makes that supplier UNKNOWN (a parameter: UNKNOWN for all).
     """
     addresses = [s.operator_address for s in suppliers if s.operator_address is not None]
     async with adapter:
-        height, params = await asyncio.gather(settle(adapter.height()), adapter.stake_params())
+        height, params, supply = await asyncio.gather(
+            settle(adapter.height()), settle(adapter.stake_params()), settle(adapter.total_supply()))
+        if isinstance(params, QueryError):
+            params = StakeParams(None, (), problems=(str(params),))
+        supply = None if isinstance(supply, QueryError) else supply
+        params = _params_within(params, supply)
         if isinstance(height, QueryError):
             return ChainReading(adapter.url, height, params, {})
         states, balances = await asyncio.gather(
             adapter.read_suppliers(suppliers),
             asyncio.gather(*(settle(adapter.balance(a)) for a in addresses)))
-        readings = {a: Reading(states[a], balance)
+        readings = {a: _reading_within(a, states.get(a), balance, height, supply)
                     for a, balance in zip(addresses, balances, strict=True)}
         return ChainReading(adapter.url, height, params, readings)
+
+
+def _params_within(params: StakeParams, supply: int | None) -> StakeParams:
+    """``params`` without an amount above the chain's ``supply`` (it becomes a problem)."""
+    if supply is None:
+        return params
+    problems = list(params.problems)
+    minimum = params.min_stake_upokt
+    if minimum is not None and minimum > supply:
+        problems.append(f"min_stake {minimum:,} upokt is above the chain's whole supply "
+                        f"({supply:,} upokt)")
+        minimum = None
+    penalties = tuple(p for p in params.penalties if p.flat_upokt is None or p.flat_upokt <= supply)
+    if len(penalties) != len(params.penalties):
+        problems.append(f"a penalty is above the chain's whole supply ({supply:,} upokt)")
+    if len(problems) == len(params.problems):
+        return params
+    return replace(params, min_stake_upokt=minimum, penalties=penalties, problems=tuple(problems))
+
+
+def _reading_within(address: str, state: SupplierState | QueryError | None,
+                    balance: int | QueryError, height: int, supply: int | None) -> Reading:
+    """One supplier's reading, each value checked against the chain's height and supply."""
+    if state is None:
+        state = QueryError(f"supplier {address}: not in the adapter's answer")
+    elif isinstance(state, SupplierState) and state.status is not ChainStatus.NOT_FOUND:
+        try:
+            state = plausible(state, height=height, supply=supply)
+        except QueryError as exc:
+            state = exc
+    if isinstance(balance, int) and supply is not None and balance > supply:
+        balance = QueryError(f"balance of {address}: {balance:,} upokt is above the chain's whole "
+                             f"supply ({supply:,} upokt)")
+    return Reading(state, balance)
 
 
 def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
@@ -464,19 +508,20 @@ def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
 
 def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
                  timeout: float = DEFAULT_TIMEOUT_S, db: str | Path | None = None,
-                 record: bool = True) -> StakeReport:
+                 record: bool = True, busy_timeout_s: float | None = None) -> StakeReport:
     """Read every declared (not planned) supplier, level it, and append the run to the history.
 
     ``db`` overrides the history path (see :func:`~fleetctl.pocket.history.resolve_db_path`);
     ``record=False`` compares with the history without writing to it. A history that cannot
-    be used makes the report UNKNOWN (a slash could go unseen), never a crash.
+    be used makes the report UNKNOWN (a slash could go unseen), never a crash; so does anything
+    unexpected (the report says what). ``busy_timeout_s``: see :func:`sweep_stakes`.
     """
     box: list[StakeReport] = []
 
     async def main() -> None:
         # The main task returns nothing: asyncio.run would format a repr of a big result.
         box.append(await sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
-                                      record=record))
+                                      record=record, busy_timeout_s=busy_timeout_s))
 
     asyncio.run(main())
     return box[0]
@@ -484,21 +529,70 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
 
 async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
                        timeout: float = DEFAULT_TIMEOUT_S, deadline: float | None = None,
-                       db: str | Path | None = None, record: bool = True) -> StakeReport:
+                       db: str | Path | None = None, record: bool = True,
+                       busy_timeout_s: float | None = None) -> StakeReport:
     """:func:`check_stakes` inside a running event loop (``fleetctl health`` runs it beside its
-    other checks); the history is read and written off the loop's thread."""
-    targets = tuple(s for s in fleet.suppliers if not s.planned)
-    adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency, deadline=deadline)
-    chain = await read_chain(adapter, targets)
-    return await asyncio.to_thread(_settle, fleet, targets, chain, db, record)
+    other checks); the history is read and written off the loop's thread.
+
+    The chain is read within ``deadline`` (default 4 timeouts); the history store then waits
+    at most ``busy_timeout_s`` (default one ``timeout``) for another process's lock, after which
+    the report is UNKNOWN with "history unavailable: state store PATH is locked by another
+    process". Always returns a report: an unexpected exception is an UNKNOWN report naming it."""
+    try:
+        targets = tuple(s for s in fleet.suppliers if not s.planned)
+        adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency, deadline=deadline)
+        chain = await read_chain(adapter, targets)
+        wait = timeout if busy_timeout_s is None else busy_timeout_s
+        return await asyncio.to_thread(_settle, fleet, targets, chain, db, record, wait)
+    except Exception as exc:  # noqa: BLE001 - stakes always ends with a status
+        return _failed_report(fleet, db, exc)
+
+
+def _secrets(fleet: Fleet) -> list[str]:
+    """The configured URLs whose credentials must never appear in a report or the store."""
+    return [u for u in (fleet.pocket.rest_url, fleet.pocket.rpc_url) if u and has_secret(u)]
+
+
+def _clean(text: str, secrets: Sequence[str], limit: int = 400) -> str:
+    return scrub(text, secrets, sink_style=False, limit=limit)
+
+
+def _failed_report(fleet: Fleet, db: str | Path | None, exc: BaseException) -> StakeReport:
+    """UNKNOWN, with a one-line reason, for an exception no check foresaw."""
+    url = fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url
+    try:
+        history_db: str | None = str(resolve_db_path(db, fleet))
+    except Exception:  # noqa: BLE001
+        history_db = None
+    message = _clean(f"internal error ({type(exc).__name__}: {exc})", _secrets(fleet), 300)
+    return StakeReport(protocol=fleet.protocol, url=safe_url(url) if url else "", status=Level.UNKNOWN,
+                       checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                       message=message, history_db=history_db)
+
+
+def _judge(supplier: Supplier, reading: Reading, params: StakeParams, policy: StakePolicy,
+           previous: Previous | None, secrets: Sequence[str]) -> SupplierReport:
+    """:func:`evaluate`, its reasons cleaned of secrets; a bug in it makes this one supplier
+    UNKNOWN with the exception named, never the run."""
+    assert supplier.operator_address is not None
+    try:
+        report = evaluate(supplier, reading, params, policy, previous)
+    except Exception as exc:  # noqa: BLE001
+        return SupplierReport(supplier.name, supplier.operator_address, Level.UNKNOWN,
+                              (_clean(f"internal error while evaluating ({type(exc).__name__}: "
+                                      f"{exc})", secrets, 300),), None)
+    if not report.reasons:
+        return report
+    return replace(report, reasons=tuple(_clean(r, secrets) for r in report.reasons))
 
 
 def _settle(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading,
-            db: str | Path | None, record: bool) -> StakeReport:
+            db: str | Path | None, record: bool, busy_timeout_s: float) -> StakeReport:
     """Level every supplier against the history and record the run (one transaction)."""
     addresses = [s.operator_address for s in targets if s.operator_address is not None]
     checked_at = datetime.now(UTC).isoformat(timespec="seconds")
     path = resolve_db_path(db, fleet)
+    secrets = _secrets(fleet)
 
     def build(previous: Mapping[str, Previous], problem: str | None) -> StakeReport:
         report = StakeReport(protocol=fleet.protocol, url=chain.url, status=Level.UNKNOWN,
@@ -506,17 +600,18 @@ def _settle(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading,
                              skipped_planned=len(fleet.suppliers) - len(targets),
                              recorded=record and problem is None)
         if isinstance(chain.height, QueryError):
-            return replace(report, message=f"cannot read the chain at {chain.url}: {chain.height}")
-        rows = sorted((evaluate(s, chain.readings[s.operator_address], chain.params, fleet.stake,
-                                previous.get(s.operator_address))
+            return replace(report, message=_clean(
+                f"cannot read the chain at {chain.url}: {chain.height}", secrets))
+        rows = sorted((_judge(s, chain.readings[s.operator_address], chain.params, fleet.stake,
+                              previous.get(s.operator_address), secrets)
                        for s in targets if s.operator_address is not None),
                       key=SupplierReport.sort_key)
         levels = [row.level for row in rows] + ([Level.UNKNOWN] if problem else [])
         return replace(report, status=worst(levels), suppliers=tuple(rows), height=chain.height,
-                       message=problem)
+                       message=None if problem is None else _clean(problem, secrets))
 
     try:
-        with HistoryStore(path).run(write=record) as run:
+        with HistoryStore(path, busy_timeout_s=busy_timeout_s).run(write=record) as run:
             report = build(run.previous(addresses), None)
             if record:
                 run.record(report.run_record())
