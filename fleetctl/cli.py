@@ -402,6 +402,19 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
 def cmd_stakes(args: argparse.Namespace) -> int:
     from fleetctl import views
 
+    try:
+        return _stakes(args)
+    except Exception as exc:  # noqa: BLE001 - stakes always ends with its status line and 0-3
+        from fleetctl.redact import scrub
+
+        views.stakes_unusable(args.out, [scrub(f"internal error ({type(exc).__name__}: {exc})",
+                                               sink_style=False, limit=300)], nagios=args.nagios)
+        return 3
+
+
+def _stakes(args: argparse.Namespace) -> int:
+    from fleetctl import views
+
     out = args.out
     fleet = None
     # --history with --db reads only the store: the inventory is optional then.

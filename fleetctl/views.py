@@ -186,9 +186,13 @@ def stakes_unusable(out: Out, problems: list[str], nagios: bool) -> None:
         out.line(f"STAKES UNKNOWN - {problems[0] if problems else 'no inventory'}")
     elif out.json:
         out.emit_json({"status": "UNKNOWN", "message": "; ".join(problems), "suppliers": []})
+    elif len(problems) == 1:
+        out.error(f"stakes: UNKNOWN: {problems[0]}")
     else:
         for problem in problems:
             out.error(problem)
+        out.error(f"stakes: UNKNOWN: {len(problems)} problems above" if problems
+                  else "stakes: UNKNOWN: no inventory")
 
 
 def _nagios_or_json(out: Out, report: Any, nagios: bool) -> bool:

@@ -5,9 +5,18 @@ else ``$FLEETCTL_STATE_DIR/fleetctl.db``, else ``~/.local/state/fleetctl/fleetct
 is created 0600 (SQLite gives its ``-wal`` and ``-shm`` files the same mode) in a 0700 folder.
 
 Cron runs may overlap: the store is in WAL mode (readers never wait for the writer), waits up
-to ``busy_timeout`` for a lock instead of failing, and each run reads the previous state and
+to ``busy_timeout_s`` for a lock instead of failing, and each run reads the previous state and
 writes its own in one ``BEGIN IMMEDIATE`` transaction, so two runs never both claim the same
-slash and a killed run leaves nothing half-written.
+slash and a killed run leaves nothing half-written. The wait is the caller's to choose, so that
+it fits inside the caller's own time bound: a store held by a stuck writer (another process in
+``BEGIN IMMEDIATE``, or holding an exclusive lock) raises :class:`StoreLocked` ("state store
+PATH is locked by another process") once it has passed.
+
+A store is never made more accessible than it is: a file the user made read-only (no owner
+write bit, e.g. 0444) is refused for writing (:class:`StoreReadOnly`) and read without writing,
+and only the group and other bits of a writable one are taken away. A row that is not what the
+schema says (``reasons`` that is not JSON, a stake stored as text …) raises
+:class:`StoreCorrupt`, one line naming the store, the table and row, and what to do.
 
 Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`): ``runs`` has one row per run;
 ``samples`` one row per supplier and run *in which something changed* (level, chain status,
@@ -48,7 +57,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BUSY_TIMEOUT_S",
     "HistoryError",
+    "StoreCorrupt",
+    "StoreLocked",
+    "StoreReadOnly",
     "HistoryRun",
     "HistoryStore",
     "MIGRATIONS",
@@ -60,12 +73,17 @@ __all__ = [
     "Trend",
     "connect",
     "default_db_path",
+    "ensure_state_dir",
     "resolve_db_path",
     "trend_for",
 ]
 
 DB_NAME = "fleetctl.db"
+#: How long :func:`connect` waits for another process's lock unless its caller says.
 BUSY_TIMEOUT_S = 30.0
+_INT64 = (-(2**63), 2**63 - 1)
+_LEVELS = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
+_CHAIN_STATUSES = ("staked", "unbonding", "unstaked", "not_found")
 #: Chain statuses that prove the address was staked once.
 _WAS_STAKED = ("staked", "unbonding", "unstaked")
 
@@ -208,6 +226,23 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 class HistoryError(Exception):
     """The history store cannot be opened, read or written; a one-line reason."""
+
+
+class StoreLocked(HistoryError):
+    """Another process held the store's lock for longer than the caller would wait."""
+
+    def __init__(self, path: Path, waited_s: float) -> None:
+        super().__init__(f"state store {path} is locked by another process (waited {waited_s:g} s)")
+        self.path = path
+        self.waited_s = waited_s
+
+
+class StoreReadOnly(HistoryError):
+    """The store's file has no owner write bit: fleetctl does not write to it."""
+
+
+class StoreCorrupt(HistoryError):
+    """A row of the store is not what the schema says (one line: store, table, row, the fix)."""
 
 
 def default_db_path() -> Path:
@@ -367,9 +402,11 @@ class Trend:
 class HistoryRun:
     """One transaction on the store: read what came before, then (optionally) record."""
 
-    def __init__(self, conn: sqlite3.Connection | None, writable: bool) -> None:
+    def __init__(self, conn: sqlite3.Connection | None, writable: bool,
+                 path: Path | None = None) -> None:
         self._conn = conn
         self._writable = writable
+        self._path = path
 
     def previous(self, addresses: Iterable[str]) -> dict[str, Previous]:
         """The last known stake of each address and whether it was ever staked."""
@@ -377,9 +414,11 @@ class HistoryRun:
         if self._conn is None or not wanted:
             return {}
         last_stake = {
-            address: (stake, height, checked_at)
-            for address, stake, height, checked_at in self._conn.execute(
-                "SELECT s.address, s.stake_upokt, r.height, r.checked_at FROM samples s "
+            address: (_column(self._path, "samples", sample_id, "stake_upokt", stake, _amount),
+                      _column(self._path, "runs", run_id, "height", height, _optional_int),
+                      _column(self._path, "runs", run_id, "checked_at", checked_at, _text))
+            for sample_id, run_id, address, stake, height, checked_at in self._conn.execute(
+                "SELECT s.id, r.id, s.address, s.stake_upokt, r.height, r.checked_at FROM samples s "
                 "JOIN runs r ON r.id = s.run_id WHERE s.id IN (SELECT max(id) FROM samples "
                 "WHERE stake_upokt IS NOT NULL GROUP BY address)")
             if address in wanted
@@ -397,12 +436,16 @@ class HistoryRun:
         """Append ``run`` and the samples that changed since each address's latest one."""
         assert self._conn is not None and self._writable, "record() needs run(write=True)"
         latest = {
-            row[0]: _sample_record(row)
+            row[1]: _sample_record(row[1:], self._path, row[0])
             for row in self._conn.execute(
-                "SELECT address, name, status, chain_status, jailed, stake_upokt, min_stake_upokt,"
+                "SELECT id, address, name, status, chain_status, jailed, stake_upokt, min_stake_upokt,"
                 " balance_upokt, slashed_upokt, reasons FROM samples WHERE id IN "
                 "(SELECT max(id) FROM samples GROUP BY address)")
         }
+        _check_int64(run.height, "height")
+        for sample in run.samples:
+            for name in ("stake_upokt", "min_stake_upokt", "balance_upokt", "slashed_upokt"):
+                _check_int64(getattr(sample, name), f"{sample.address} {name}")
         run_id = self._conn.execute(
             "INSERT INTO runs (checked_at, protocol, url, height, status, message) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -425,41 +468,133 @@ class HistoryRun:
         if self._conn is None:
             return []
         rows = self._conn.execute(
-            "SELECT r.checked_at, r.height, s.address, s.name, s.status, s.chain_status,"
+            "SELECT s.id, r.id, r.checked_at, r.height, s.address, s.name, s.status, s.chain_status,"
             " s.jailed, s.stake_upokt, s.min_stake_upokt, s.balance_upokt, s.slashed_upokt,"
             " s.reasons FROM samples s JOIN runs r ON r.id = s.run_id WHERE s.address = ?"
             " ORDER BY s.id DESC LIMIT ?", (address, limit)).fetchall()
-        return [Sample(row[0], row[1], _sample_record(row[2:])) for row in reversed(rows)]
+        return [Sample(_column(self._path, "runs", row[1], "checked_at", row[2], _text),
+                       _column(self._path, "runs", row[1], "height", row[3], _optional_int),
+                       _sample_record(row[4:], self._path, row[0]))
+                for row in reversed(rows)]
 
 
-def _sample_record(row: tuple[Any, ...]) -> SampleRecord:
-    """A :class:`SampleRecord` from the ``samples`` columns ``address`` … ``reasons``."""
-    return SampleRecord(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7],
-                        row[8], tuple(json.loads(row[9])))
+def _check_int64(value: int | None, what: str) -> None:
+    """SQLite stores signed 64-bit integers: anything else is refused before it is written."""
+    if value is not None and not _INT64[0] <= value <= _INT64[1]:
+        raise HistoryError(f"{what}: {value} does not fit the store (a 64-bit integer)")
+
+
+# Column checks: each returns the value, or raises ValueError saying what is wrong with it.
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"is {_kind(value)}, not text")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"is {_kind(value)}, not an integer")
+    return value
+
+
+def _amount(value: Any) -> int | None:
+    number = _optional_int(value)
+    if number is not None and number < 0:
+        raise ValueError(f"is negative ({number})")
+    return number
+
+
+def _level(value: Any) -> str:
+    if value not in _LEVELS:
+        raise ValueError(f"is {_kind(value)}, not one of {', '.join(_LEVELS)}")
+    return value
+
+
+def _chain_status(value: Any) -> str | None:
+    if value is not None and value not in _CHAIN_STATUSES:
+        raise ValueError(f"is {_kind(value)}, not a chain status")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if value not in (0, 1) or isinstance(value, float):
+        raise ValueError(f"is {_kind(value)}, not 0 or 1")
+    return bool(value)
+
+
+def _reasons(value: Any) -> tuple[str, ...]:
+    try:
+        reasons = json.loads(_text(value))
+    except (ValueError, RecursionError):
+        raise ValueError("is not JSON (a list of strings)") from None
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise ValueError("is JSON but not a list of strings")
+    return tuple(reasons)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text {value[:30]!r}"
+    if isinstance(value, bytes):
+        return "a blob"
+    return f"{type(value).__name__} {value!r:.30}"
+
+
+def _column(path: Path | None, table: str, row_id: Any, name: str, value: Any,
+            check: Any) -> Any:
+    """``check(value)``, or :class:`StoreCorrupt` naming the store, row and column, and the fix."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        store = path if path is not None else "the state store"
+        raise StoreCorrupt(
+            f"state store {store}: {table} row {row_id}: {name} {exc}; delete that row "
+            f"(sqlite3 {store} 'DELETE FROM {table} WHERE id = {row_id}') or move the store "
+            "aside to start a new history") from None
+
+
+def _sample_record(row: tuple[Any, ...], path: Path | None = None,
+                   row_id: Any = "?") -> SampleRecord:
+    """A :class:`SampleRecord` from the ``samples`` columns ``address`` … ``reasons``, each
+    checked (:class:`StoreCorrupt` for the first that is not what the schema says)."""
+    checks = (_text, _text, _level, _chain_status, _flag, _amount, _amount, _amount, _amount,
+              _reasons)
+    names = ("address", "name", "status", "chain_status", "jailed", "stake_upokt",
+             "min_stake_upokt", "balance_upokt", "slashed_upokt", "reasons")
+    values = [_column(path, "samples", row_id, name, value, check)
+              for name, value, check in zip(names, row, checks, strict=True)]
+    return SampleRecord(*values)
 
 
 class HistoryStore:
-    """The SQLite file at ``path``: created by the first writing run; reads never create it."""
+    """The SQLite file at ``path``: created by the first writing run; reads never create it.
 
-    def __init__(self, path: Path) -> None:
+    ``busy_timeout_s`` bounds every wait for another process's lock (:class:`StoreLocked`)."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
 
     @contextlib.contextmanager
     def run(self, *, write: bool) -> Iterator[HistoryRun]:
         """A transaction: ``BEGIN IMMEDIATE`` when writing (one writer at a time), else a read."""
-        try:
-            conn = self._connect(create=write)
-        except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"{self.path}: {exc}") from None
+        conn = self._connect(create=write)
         if conn is None:
-            yield HistoryRun(None, writable=False)
+            yield HistoryRun(None, writable=False, path=self.path)
             return
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            yield HistoryRun(conn, writable=write)
+            yield HistoryRun(conn, writable=write, path=self.path)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise HistoryError(f"{self.path}: {exc}") from None
+            raise store_error(self.path, exc, self.busy_timeout_s) from None
         finally:
             conn.close()  # closing without COMMIT rolls back
 
@@ -469,27 +604,96 @@ class HistoryStore:
             return Trend.of(address, self.path, run.samples(address, limit))
 
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:
-        return connect(self.path, create=create)
+        return connect(self.path, create=create, busy_timeout_s=self.busy_timeout_s)
 
 
-def connect(path: Path, *, create: bool) -> sqlite3.Connection | None:
+def store_error(path: Path, exc: BaseException, busy_timeout_s: float) -> HistoryError:
+    """The one-line :class:`HistoryError` for an ``sqlite3`` or OS error on the store."""
+    if isinstance(exc, HistoryError):
+        return exc
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        return HistoryError(f"state store {path}: {exc.strerror or exc}{where}")
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
+        return StoreLocked(path, busy_timeout_s)
+    if "readonly" in text or "read-only" in text:
+        return StoreReadOnly(f"state store {path} cannot be written ({text}): check its and its "
+                             "folder's permissions, or pass --no-record")
+    if "not a database" in text or "malformed" in text:
+        return HistoryError(f"state store {path} is not a usable SQLite file ({text}): move it "
+                            "aside; the next run starts a new one")
+    return HistoryError(f"state store {path}: {text}")
+
+
+def ensure_state_dir(folder: Path) -> None:
+    """Create ``folder`` 0700 (whatever the umask) if it does not exist; its parents as
+    ``mkdir -p`` does. A folder that exists is left as it is."""
+    if folder.is_dir():
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # made by another process meanwhile (or not a folder: opening the store says)
+    os.chmod(folder, 0o700)
+
+
+def connect(path: Path, *, create: bool,
+            busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Connection | None:
     """An autocommit connection to the store at ``path`` (WAL, busy timeout, schema brought to
     :data:`SCHEMA_VERSION`), or None when it does not exist and ``create`` is false. A created
-    file is 0600 in a 0700 folder. Raises :class:`HistoryError`, ``OSError`` or
-    ``sqlite3.Error``; the caller closes the connection."""
-    if not path.exists():
+    file is 0600 in a 0700 folder (:func:`ensure_state_dir`); an existing one only loses its
+    group and other bits, and one without its owner write bit is refused for writing
+    (:class:`StoreReadOnly`) and opened read-only for reading.
+
+    Every wait for another process's lock ends after ``busy_timeout_s`` with
+    :class:`StoreLocked`. Raises :class:`HistoryError` (one line) for anything else that goes
+    wrong; the caller closes the connection."""
+    try:
+        return _connect(path, create, busy_timeout_s)
+    except (OSError, sqlite3.Error) as exc:
+        raise store_error(path, exc, busy_timeout_s) from None
+
+
+def _connect(path: Path, create: bool, busy_timeout_s: float) -> sqlite3.Connection | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
         if not create:
             return None
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_state_dir(path.parent)
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    if create and stat.S_IMODE(path.stat().st_mode) != 0o600:
-        os.chmod(path, 0o600)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise HistoryError(f"state store {path} is not a regular file")
+    mode = stat.S_IMODE(info.st_mode)
+    read_only = not mode & stat.S_IWUSR
+    if create and read_only:
+        raise StoreReadOnly(f"state store {path} is read-only (mode {mode:04o}): fleetctl does not "
+                            f"make it writable; 'chmod u+w {path}' to record again, or pass --no-record")
+    if create and mode & 0o077:
+        os.chmod(path, mode & ~0o077)  # tighten only: never add a bit the user took away
+    if read_only:
+        from urllib.parse import quote
+
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True,
+                               timeout=busy_timeout_s, isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = _wal(conn)
-        if mode != "wal":
-            raise HistoryError(f"{path}: cannot use WAL mode (journal_mode is {mode})")
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout_s * 1000))}")
+        if read_only:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise StoreReadOnly(f"state store {path} is read-only (mode {mode:04o}) and at "
+                                    f"schema version {version}, not {SCHEMA_VERSION}: "
+                                    f"'chmod u+w {path}' so that it can be upgraded")
+            return conn
+        mode_name = _wal(conn, busy_timeout_s)
+        if mode_name != "wal":
+            raise HistoryError(f"{path}: cannot use WAL mode (journal_mode is {mode_name})")
         conn.execute("PRAGMA synchronous = NORMAL")
         _migrate(path, conn)
     except BaseException:
@@ -498,18 +702,18 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection | None:
     return conn
 
 
-def _wal(conn: sqlite3.Connection) -> str:
+def _wal(conn: sqlite3.Connection, busy_timeout_s: float = BUSY_TIMEOUT_S) -> str:
     """Put the file in WAL mode (it stays so); the journal mode it is in.
 
     Switching needs an exclusive lock, and SQLite answers "database is locked" at once,
     without waiting (the busy handler is not called), while another process holds any lock:
     e.g. when several cron runs create or upgrade a fresh file together. So the mode is read
     first (a file already in WAL needs no switch), and the switch is retried for up to
-    :data:`BUSY_TIMEOUT_S`."""
+    ``busy_timeout_s``."""
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode == "wal":
         return mode
-    give_up = time.monotonic() + BUSY_TIMEOUT_S
+    give_up = time.monotonic() + busy_timeout_s
     delay = 0.005
     while True:
         try:
@@ -517,7 +721,7 @@ def _wal(conn: sqlite3.Connection) -> str:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > give_up:
                 raise
-        time.sleep(delay)
+        time.sleep(min(delay, max(0.0, give_up - time.monotonic())))
         delay = min(delay * 2, 0.1)
 
 

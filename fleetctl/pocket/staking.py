@@ -86,7 +86,7 @@ from typing import Any
 
 from fleetctl.errors import FleetError, UserError
 from fleetctl.pocket.base import ChainStatus, SupplierState, settle
-from fleetctl.pocket.history import HistoryError, connect, resolve_db_path
+from fleetctl.pocket.history import HistoryError, connect, ensure_state_dir, resolve_db_path
 from fleetctl.pocket.http import QueryError
 from fleetctl.spec.model import Fleet, Supplier, format_upokt
 
@@ -657,6 +657,8 @@ def prepare_batch(fleet: Fleet, options: BatchOptions, *, execute: bool = False)
             entry.reason = f"its key is in the RelayMiner keyring of {host}: run with --host {host}"
     todo = [e for e in report.entries if e.status == "to_stake"]
     if todo:
+        if not options.out_dir:
+            ensure_state_dir(db.parent)  # the state folder is 0700 whoever makes it first
         out_dir.mkdir(parents=True, exist_ok=True)
     if fleet.protocol == "shannon":
         _shannon_files(fleet, report, todo, out_dir, options, stake, execute)
