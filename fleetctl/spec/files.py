@@ -117,7 +117,10 @@ def _walk(folder: Path, depth: int, seen: set[tuple[int, int]]) -> list[Path]:
 
 
 def vars_files(base: Path, name: str) -> tuple[Path, list[Path]] | None:
-    """The entry of ``base`` that holds NAME's variables and the files to read, or None."""
+    """The entry of ``base`` that holds NAME's variables and the files to read, or None (also
+    for a group name that is not a plain file name: ``../x`` never leaves the folder)."""
+    if not name or "/" in name or "\0" in name or name in (".", ".."):
+        return None
     for ext in VARS_EXTENSIONS:
         entry = base / f"{name}{ext}"
         if os.path.exists(entry):

@@ -459,3 +459,11 @@ def test_secrets_in_keys_and_env_names_are_not_echoed(inv: Path) -> None:
     lines = _errors(inv)
     assert any("pocket.https://" in line for line in lines) and any("sinks[0].url_env" in line for line in lines), lines
     assert not any(SECRET in line for line in lines), lines
+
+
+def test_a_group_name_never_leads_out_of_group_vars(inv: Path) -> None:
+    """A guard of the per-name lookup (Ansible's rule) this fix introduced; the old listing held."""
+    (inv / "outside.yml").write_text("fleet_capacity: {cpus: 1, memory_gb: 1, disk_gb: 1}\n")
+    _edit(inv / "hosts.yml", "    relayminers:\n", "    ../outside:\n      hosts: {rm-x-1: {ansible_host: x.example}}\n    relayminers:\n")
+    fleet = loader.load_inventory(inv)
+    assert fleet.hosts["rm-x-1"].capacity is None
