@@ -79,6 +79,17 @@ Delivery: the outbox
 Housekeeping
     Each run deletes resolved alerts, finished outbox rows and their notices older than 7 days,
     and expired silences.
+
+Hostile or broken state
+    Every row is checked column by column where it is read (a level is a known name, labels a
+    JSON object of strings, a time a finite number of unix seconds, a count an integer …). A
+    corrupted row is a :class:`Corrupt`: an alert is left out and its key left alone, a silence
+    ignored, a notice or outbox row dropped, the stale-run guard reset; ``health`` reports each
+    as one UNKNOWN check and ``alerts list`` as one line (exit 1), both naming the store, the
+    row and the fix (:meth:`AlertStore.repair`, ``fleetctl alerts repair``). The other alerts
+    keep working. Messages and labels are stored, shown and sent with every URL in them
+    redacted (:func:`fleetctl.redact.scrub`). Every wait for another process's lock is bounded
+    (``busy_timeout_s``) and ends in :class:`~fleetctl.pocket.history.StoreLocked`.
 """
 
 from __future__ import annotations
@@ -99,7 +110,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fleetctl.pocket.history import HistoryError, connect
+from fleetctl.redact import scrub
+from fleetctl.pocket.history import BUSY_TIMEOUT_S, HistoryError, StoreLocked, connect, store_error
 from fleetctl.spec.model import AlertPolicy
 
 __all__ = [
@@ -115,6 +127,7 @@ __all__ = [
     "Observation",
     "RunOutcome",
     "Silence",
+    "StoreLocked",
     "Waiting",
     "level_name",
     "severity",
@@ -167,7 +180,7 @@ class Corrupt:
 
     def describe(self) -> str:
         """``alerts row 7 (execution/eth-geth-1): labels is not JSON``."""
-        key = f" ({' '.join(self.key.split())[:120]})" if self.key else ""
+        key = f" ({_clean(self.key, 120)})" if self.key else ""
         return f"{self.table} row {self.row}{key}: {self.field} {self.reason}"
 
     def line(self, db: Path | str) -> str:
@@ -552,8 +565,14 @@ def _matches(pattern: str, key: str, target: str) -> bool:
     return fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase(target, pattern)
 
 
+def _clean(text: object, limit: int = 2000) -> str:
+    """Text as the store keeps it and sinks send it: one line, every URL in it without its
+    secrets (:func:`fleetctl.redact.scrub`, the endpoint rule), at most ``limit`` characters."""
+    return scrub(str(text), sink_style=False, limit=limit)
+
+
 def _labels(labels: Mapping[str, object] | None) -> dict[str, str]:
-    return {str(k): str(v) for k, v in sorted((labels or {}).items()) if v is not None}
+    return {str(k): _clean(v, 500) for k, v in sorted((labels or {}).items()) if v is not None}
 
 
 def backoff_s(attempts: int) -> float:
@@ -562,10 +581,16 @@ def backoff_s(attempts: int) -> float:
 
 
 class AlertStore:
-    """The alert tables of the SQLite store at ``path`` (created 0600 by the first write)."""
+    """The alert tables of the SQLite store at ``path`` (created 0600 by the first write).
 
-    def __init__(self, path: Path | str) -> None:
+    ``busy_timeout_s`` bounds every wait for another process's lock: past it, a transaction
+    raises :class:`~fleetctl.pocket.history.StoreLocked` ("state store PATH is locked by
+    another process"), a :class:`HistoryError`. ``health`` keeps it short, so that a stuck
+    writer costs one UNKNOWN check inside the run's time bound, not a hang."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
 
     # ------------------------------------------------------------------------- transactions
 
@@ -586,9 +611,9 @@ class AlertStore:
             raise HistoryError(f"{self.path}: not a regular file (--db and stake.history_db name "
                                "the store's file)")
         try:
-            conn = connect(self.path, create=write)
+            conn = connect(self.path, create=write, busy_timeout_s=self.busy_timeout_s)
         except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"{self.path}: {exc}") from None
+            raise store_error(self.path, exc, self.busy_timeout_s) from None
         if conn is None:
             yield None
             return
@@ -597,7 +622,7 @@ class AlertStore:
             yield conn
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise HistoryError(f"{self.path}: {exc}") from None
+            raise store_error(self.path, exc, self.busy_timeout_s) from None
         finally:
             conn.close()  # without COMMIT: rolled back
 
@@ -621,6 +646,7 @@ class AlertStore:
         seen: dict[str, tuple[Observation, str]] = {}
         for obs in observations:
             name = level_name(obs.level)
+            obs = Observation(obs.target, obs.kind, name, _clean(obs.message), obs.labels)
             before = seen.get(obs.key)
             if before is None or _SEVERITY[name] > _SEVERITY[before[1]]:
                 seen[obs.key] = (obs, name)
@@ -774,11 +800,13 @@ class AlertStore:
     def _state(a: _Alert, silences: list[tuple[str, float]], now: float) -> AlertState:
         muted = [until for pattern, until in silences if _matches(pattern, a.key, a.target)]
         acked = a.state == "firing" and a.acked_until is not None and a.acked_until > now
-        return AlertState(a.key, a.kind, a.target, a.state, a.level, a.message, dict(a.labels),
+        # scrubbed again as it is shown: a row written by an older fleetctl kept text as it came
+        return AlertState(a.key, a.kind, a.target, a.state, a.level, _clean(a.message),
+                          {k: _clean(v, 500) for k, v in a.labels.items()},
                           a.runs, a.first_seen, a.fired_at, a.notified_at, a.notified_level,
                           a.notifications, a.acked_until if acked else None,
                           max(muted) if muted and a.state != "resolved" else None,
-                          a.resolved_at, a.resolved_message)
+                          a.resolved_at, None if a.resolved_message is None else _clean(a.resolved_message))
 
     # ------------------------------------------------------------------------- events
 
@@ -787,6 +815,7 @@ class AlertStore:
         """Queue a one-off notice (a remediation action): never muted, delivered like alerts."""
         now = time.time() if now is None else now
         name = level_name(level)
+        message = _clean(message)
         alert = _Alert(None, f"{kind}/{target}", kind, target, "event", name, message,
                        _labels(labels), 0, now, now)
         with self._tx(write=True) as conn:

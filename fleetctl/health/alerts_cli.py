@@ -125,10 +125,14 @@ def _db_path(args: argparse.Namespace) -> Path:
     return resolve_db_path(None, fleet)
 
 
+#: How long a command waits for another process's lock on the store before saying so.
+STORE_WAIT_S = 10.0
+
+
 def _store(args: argparse.Namespace):
     from fleetctl.health.alerts import AlertStore
 
-    return AlertStore(_db_path(args))
+    return AlertStore(_db_path(args), busy_timeout_s=STORE_WAIT_S)
 
 
 def _pattern(text: str, field: str = "PATTERN") -> str:

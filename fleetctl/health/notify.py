@@ -25,6 +25,9 @@ __all__ = ["process_alerts"]
 
 #: Remediation actions that notify, and the level of their notice.
 _EVENT_LEVEL = {"pull": "WARNING", "restore": "OK"}
+#: The longest wait for another process's lock on the store (at most the health timeout): a
+#: stuck writer costs one UNKNOWN check naming the lock, inside health's time bound.
+STORE_WAIT_S = 1.0
 
 
 async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db: Path, run_started: float,
@@ -33,7 +36,7 @@ async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db:
     from fleetctl.health.alerts import AlertStore, HistoryError, Observation
 
     policy = fleet.alerts
-    store = AlertStore(db)
+    store = AlertStore(db, busy_timeout_s=min(STORE_WAIT_S, max(0.1, fleet.health.timeout_s)))
     observations = [Observation(c.target, c.kind, c.level.name, c.message, c.labels) for c in report.checks]
 
     def record() -> Any:

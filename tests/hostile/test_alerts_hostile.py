@@ -530,3 +530,87 @@ def test_any_value_in_any_alert_column_is_used_or_reported(tmp_path: Path, templ
     assert outcome.applied and len(outcome.corrupt) == len(corrupt) <= 1
     assert "execution/new" in {a.key for a in outcome.firing}
     db.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. a store locked by a stuck writer
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def stuck_writer(tmp_path: Path) -> Iterator[Path]:
+    """A store whose write lock another connection holds (``BEGIN IMMEDIATE``, never committed)."""
+    db = tmp_path / "fleetctl.db"
+    AlertStore(db).record_run([_ob("old")], AlertPolicy(after=1), run_started_at=T0, now=T0)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE alert_meta SET last_run_started = last_run_started")
+    yield db
+    writer.execute("ROLLBACK")
+    writer.close()
+
+
+def test_a_stuck_writer_costs_health_one_check_naming_the_lock_inside_its_bound(stuck_writer: Path) -> None:
+    from fleetctl.spec.model import HealthPolicy
+
+    policy = AlertPolicy(after=1, timeout_s=0.5)
+    fleet = Fleet(root=Path("."), protocol="shannon", pocket=Pocket(), chains={}, suppliers=(), hosts={},
+                  alerts=policy, health=HealthPolicy(timeout_s=1.0))
+
+    def run() -> HealthReport:
+        from fleetctl.health.notify import process_alerts
+
+        report = HealthReport(checked_at="now", duration_s=0.0, checks=[])
+        asyncio.run(process_alerts(fleet, report, SimpleNamespace(keep=()), db=stuck_writer,
+                                   run_started=time.time()))
+        return report
+
+    started = time.monotonic()
+    box = _in_thread(run, 3 * 1.0 + 1.0)
+    assert "hung" not in box, "a stuck writer holds health past its 3 timeouts + 1 s"
+    assert time.monotonic() - started < 3 * 1.0 + 1.0
+    (check,) = [c for c in box["value"].checks if c.kind == "alerting"]
+    assert check.level is Level.UNKNOWN and "locked by another process" in check.message
+    assert str(stuck_writer) in check.message
+
+
+def test_alerts_mute_on_a_locked_store_is_one_line_not_a_long_hang(stuck_writer: Path) -> None:
+    started = time.monotonic()
+    proc = run_cli("alerts", "mute", "x*", "--for", "1h", "--db", str(stuck_writer), timeout=60)
+    assert time.monotonic() - started < 20
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert "locked by another process" in line and str(stuck_writer) in line
+    listed = run_cli("alerts", "list", "--db", str(stuck_writer), timeout=30)  # reads do not wait
+    assert listed.returncode == 0 and "execution/old" in listed.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. a credential inside a check's message never reaches the store, a sink or alerts list
+# ---------------------------------------------------------------------------------------------
+
+PASSWORD = "pa55w0rd-leak"
+APIKEY = "0123456789abcdef0123456789abcdef"
+
+
+def test_credentials_in_messages_are_not_stored_sent_or_listed(tmp_path: Path, hostile: Any) -> None:
+    got: list[bytes] = []
+    server = hostile(lambda req: got.append(req) or b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    policy = AlertPolicy(after=1, timeout_s=1.0, sinks=(Sink("webhook", Secret(inline=server.url()), "hook"),))
+    db = tmp_path / "a.db"
+    store = AlertStore(db)
+    leaky = (f"rpc https://op:{PASSWORD}@rpc.example.invalid/v3/{APIKEY}?apikey={APIKEY} "
+             "timed out\nsecond line")
+    now = time.time()
+    store.record_run([Observation("eth-1", "execution", "CRITICAL", leaky,
+                                  {"endpoint": f"https://op:{PASSWORD}@rpc.example.invalid/"})],
+                     policy, run_started_at=now, now=now)
+    store.enqueue_event("h/lb/eth-1", "remediation", "WARNING", f"pulled: {leaky}", now=now)
+    report = asyncio.run(deliver(store, policy, now=now))
+    assert report.sent == 2 and server.requests
+    with sqlite3.connect(db) as conn:
+        dump = "\n".join(conn.iterdump())
+    listed = run_cli("alerts", "list", "--db", str(db), "-o", "json", timeout=30)
+    for text in (dump, b"".join(server.requests).decode(errors="replace"), listed.stdout):
+        assert PASSWORD not in text and APIKEY not in text, text[:2000]
+    assert "rpc.example.invalid" in listed.stdout  # the endpoint is still named
