@@ -430,7 +430,7 @@ def _stakes(args: argparse.Namespace) -> int:
         from fleetctl.pocket.history import HistoryError, trend_for
 
         try:
-            trend = trend_for(args.history, fleet, args.db)
+            trend = trend_for(args.history, fleet, args.db, busy_timeout_s=args.timeout or 5.0)
         except HistoryError as exc:
             views.stakes_unusable(out, [f"history unavailable: {exc}"], nagios=args.nagios)
             return 3

@@ -75,6 +75,7 @@ __all__ = [
     "default_db_path",
     "ensure_state_dir",
     "resolve_db_path",
+    "store_error",
     "trend_for",
 ]
 
@@ -252,13 +253,14 @@ def default_db_path() -> Path:
     return base / DB_NAME
 
 
-def trend_for(key: str, fleet: Fleet | None, db: str | os.PathLike[str] | None) -> Trend:
+def trend_for(key: str, fleet: Fleet | None, db: str | os.PathLike[str] | None, *,
+              busy_timeout_s: float = BUSY_TIMEOUT_S) -> Trend:
     """The trend of a supplier given by address, or by its name in ``fleet``."""
     by_name = {s.name: s.operator_address for s in (fleet.suppliers if fleet else ())}
     address = by_name.get(key) or key
     if fleet is not None and fleet.protocol == "morse":
         address = address.lower()
-    return HistoryStore(resolve_db_path(db, fleet)).trend(address)
+    return HistoryStore(resolve_db_path(db, fleet), busy_timeout_s=busy_timeout_s).trend(address)
 
 
 def resolve_db_path(explicit: str | os.PathLike[str] | None, fleet: Fleet | None) -> Path:

@@ -137,6 +137,12 @@ def test_store_locked_by_a_stuck_process_costs_a_bounded_wait_and_says_so(chain,
         assert doc["message"] == f"history unavailable: state store {db} is locked by another process (waited 1 s)"
         assert doc["suppliers"][0]["status"] == "OK"  # what the chain says is still shown
         assert "not read in time" not in proc.stdout
+        if how == "exclusive":  # the history view waits no longer either
+            started = time.monotonic()
+            view = run_cli("stakes", "--history", A, "--db", str(db), "--timeout", "1", "--nagios")
+            assert time.monotonic() - started < 4
+            assert_sane(view, "nagios")
+            assert view.stdout.startswith(f"STAKES UNKNOWN - history unavailable: state store {db} is locked")
     finally:
         holder.kill()
         holder.wait()
