@@ -209,13 +209,66 @@ def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = 
         shutil.rmtree(work, ignore_errors=True)
 
 
+class _Unsafe(str):
+    """A string Ansible must read as data: written with the ``!unsafe`` tag."""
+
+
+class _VarsDumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_unsafe(dumper: yaml.SafeDumper, value: _Unsafe) -> yaml.Node:
+    text = str(value)
+    # ansible-core 2.19 resolves a tagged scalar's type as if it were plain: `!unsafe 'null'`
+    # reads as None, `!unsafe '0021'` as 17. A string that would (null, booleans, numbers,
+    # dates, '') holds no template: it is written as a plain quoted string instead.
+    if dumper.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str":
+        return dumper.represent_str(text)
+    return dumper.represent_scalar("!unsafe", text)
+
+
+_VarsDumper.add_representer(_Unsafe, _represent_unsafe)
+
+
+def _key(key: Any) -> Any:
+    # A name such as ``listen_address`` cannot hold a template: left plain, for the reader.
+    return key if isinstance(key, str) and key.isascii() and key.isidentifier() else _data(key)
+
+
+def _data(value: Any) -> Any:
+    """``value`` with every string in it tagged ``!unsafe``, at any depth (mapping keys too,
+    unless they are plain names)."""
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, dict):
+        return {_key(k): _data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_data(v) for v in value]
+    return value
+
+
+def vars_inventory_text(host_vars: dict[str, dict[str, Any]]) -> str:
+    """The plan's per-host variables as a YAML inventory in which every value is data.
+
+    The values come from fleet.yml, from the chain and from what runs on the hosts: a
+    ``{{ lookup('pipe', …) }}`` in any of them would run on the controller when Ansible reads
+    the variable. So every string below a variable's name, at any depth, carries Ansible's
+    ``!unsafe`` tag: Ansible hands it to the playbooks as it is and never templates it (a role
+    that templates such a variable with ``{{ }}`` gets the literal string). The inventory's own
+    skeleton (``all``, ``hosts``, host names, variable names) stays plain."""
+    hosts = {h: {name: _data(value) for name, value in v.items()} for h, v in sorted(host_vars.items())}
+    return yaml.dump({"all": {"hosts": hosts}}, Dumper=_VarsDumper, sort_keys=False)
+
+
 def write_vars_inventory(path: str | os.PathLike[str], host_vars: dict[str, dict[str, Any]]) -> Path:
-    """The plan's per-host variables as a YAML inventory (0600, written atomically)."""
+    """The plan's per-host variables as a YAML inventory (0600, written atomically); every
+    string value tagged ``!unsafe`` (:func:`vars_inventory_text`)."""
     path = Path(path)
+    text = vars_inventory_text(host_vars)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"all": {"hosts": {h: v for h, v in sorted(host_vars.items())}}}, fh, sort_keys=False)
+        fh.write(text)
     os.replace(tmp, path)
     return path
 
