@@ -33,7 +33,8 @@ Shannon (poktroll gRPC gateway, spec ``poktroll-openapi.yml``; port 1317 on a re
 
 Morse (pocket-core RPC, spec ``pocket-core-rpc-spec.yaml``; port 8081 on a real node)
     All ``POST`` with a JSON body (``app/cmd/rpc/query.go``): ``/v1/query/height``, ``node``,
-    ``nodes``, ``nodeparams``, ``signinginfo``, ``balance``, ``allparams``, ``supportedchains``;
+    ``nodes``, ``nodeparams``, ``signinginfo``, ``balance``, ``allparams``, ``supportedchains``,
+    ``supply``;
     ``GET /v1`` answers the version string. Errors are ``400 {"code": 400, "message": …}``
     (``WriteErrorResponse``) with pocket-core's messages (``validator not found for <hex>``, Go's
     ``encoding/hex`` and ``encoding/json`` errors). Unknown paths get httprouter's plain-text 404,
@@ -943,6 +944,9 @@ class SigningInfo:
 _HEX_RE = re.compile(r"^[0-9a-fA-F]*$")
 
 
+#: The lab DAO's tokens in ``/v1/query/supply`` (mainnet's DAO held ~ 10^14 upokt).
+MORSE_DAO_UPOKT = 100_000_000_000_000
+
 @dataclass
 class MorseNode:
     """A Morse node (``Validator``, pocket-core x/nodes/types/validator.go)."""
@@ -1761,6 +1765,20 @@ class ChainState:
             chains = self._morse_params["pocketcore"].get("supported_blockchains") or []
             return {"supported_chains": list(chains)}
 
+    def morse_supply(self) -> dict[str, Any]:
+        """``QuerySupplyResponse`` (pocket-core-rpc-spec.yaml, ``/v1/query/supply``): as
+        pocket-core's ``app/cmd/rpc/query.go`` builds it, total = staked (nodes + apps + DAO)
+        plus the unstaked tokens; here the unstaked tokens are the accounts' balances and the
+        DAO holds a fixed MORSE_DAO_UPOKT."""
+        with self._lock:
+            self._settle()
+            node_staked = sum(n.tokens_upokt for n in self._nodes.values() if n.status != 0)
+            total_staked = node_staked + MORSE_DAO_UPOKT
+            unstaked = sum(self._balances.values())
+            return {"node_staked": node_staked, "app_staked": 0, "dao": MORSE_DAO_UPOKT,
+                    "total_staked": total_staked, "total_unstaked": unstaked,
+                    "total": total_staked + unstaked}
+
     def morse_balance(self, address: str) -> dict[str, Any]:
         with self._lock:
             self._settle()
@@ -2347,6 +2365,7 @@ class _MorseEndpoint:
             "/v1/query/balance": ("POST", self._balance),
             "/v1/query/allparams": ("POST", self._all_params),
             "/v1/query/supportedchains": ("POST", self._supported_chains),
+            "/v1/query/supply": ("POST", self._supply),
         }
         self._folded = {path.lower(): path for path in self._routes}
 
@@ -2408,6 +2427,10 @@ class _MorseEndpoint:
     def _all_params(self, body: bytes) -> Reply:
         _decode_go_body(body, _HEIGHT_PARAMS)
         return self._json_response(self.chain.morse_all_params())
+
+    def _supply(self, body: bytes) -> Reply:
+        _decode_go_body(body, _HEIGHT_PARAMS)
+        return self._json_response(self.chain.morse_supply())
 
     def _supported_chains(self, body: bytes) -> Reply:
         _decode_go_body(body, _HEIGHT_PARAMS)

@@ -601,6 +601,7 @@ def test_morse_routes_match_spec(standin: PocketStandin, morse_spec: dict[str, A
         "/v1/query/balance": ({"address": NODES[0], "height": 0}, "/query/balance"),
         "/v1/query/allparams": ({"height": 0}, "/query/allParams"),
         "/v1/query/supportedchains": ({"height": 0}, "/query/supportedchains"),
+        "/v1/query/supply": ({"height": 0}, "/query/supply"),
     }
     for path, (payload, spec_path) in routes.items():
         response = morse(standin, path, payload)
@@ -627,6 +628,10 @@ def test_morse_routes_match_spec(standin: PocketStandin, morse_spec: dict[str, A
                     "total_pages": 1, "page": 1}
     unknown = morse(standin, "/v1/query/signinginfo", {"address": "ab" * 20}).json()
     assert unknown == {"result": None, "total_pages": 0, "page": 0}
+    supply = morse(standin, "/v1/query/supply").json()
+    assert supply["total"] == supply["total_staked"] + supply["total_unstaked"]
+    assert supply["total_staked"] == supply["node_staked"] + supply["app_staked"] + supply["dao"]
+    assert supply["node_staked"] >= 15_000_000_000 and supply["total_unstaked"] >= 99
 
 
 def _genesis() -> dict[str, Any]:
