@@ -69,6 +69,10 @@ DEFAULT_BLOCK_TIME_S = {"shannon": 30.0, "morse": 900.0}
 #: Relays per second one full node serves when its profile does not say (a conservative figure
 #: for an Ethereum full node answering typical read calls; operators set their own).
 DEFAULT_RELAYS_PER_S = 100.0
+#: Bounds on what the chain reports for a service (values from outside are hostile input):
+#: suppliers per session (mainnet 15, Morse 24), staked applications.
+MAX_SESSION_SIZE = 1_000
+MAX_APPS = 10_000_000
 KEYRING_HOME = "/home/pocket/.pocket"  # the RelayMiner role's keyring (playbooks/roles/relayminer)
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -139,7 +143,7 @@ async def read_service(fleet: Fleet, service: str, *, timeout: float = 5.0) -> S
 async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: set[str | None]) -> ServiceView:
     import asyncio
 
-    from fleetctl.pocket.base import field, parse_int
+    from fleetctl.pocket.base import field, parse_amount, parse_int
     from fleetctl.pocket.http import QueryError
 
     client = adapter.client
@@ -150,12 +154,13 @@ async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: 
         client.get(f"{prefix}/supplier/params"), adapter.height())
     notes: list[str] = []
     k = parse_int(field(session, "params", "num_suppliers_per_session", where="session params"),
-                  "num_suppliers_per_session", minimum=1)
+                  "num_suppliers_per_session", minimum=1, maximum=MAX_SESSION_SIZE)
     shared_p = field(shared, "params", where="shared params")
     blocks = parse_int(field(shared_p, "num_blocks_per_session", where="shared params"),
                        "num_blocks_per_session", minimum=1)
-    min_stake = parse_int(field(supplier_params, "params", "min_stake", "amount", where="supplier params"),
-                          "min_stake")
+    # A minimum of 0 is no minimum: no chain runs so, and every stake would look safe.
+    min_stake = parse_amount(field(supplier_params, "params", "min_stake", "amount", where="supplier params"),
+                             "supplier params min_stake.amount", minimum=1)
     # Rewards: the supplier's share of a relay's settlement through both token logic modules
     # (fleetctl.pocket.sessions.ShannonRewardParams reads them as the chain does).
     upokt_per_relay = None
@@ -172,8 +177,8 @@ async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: 
         rewards = ShannonRewardParams.from_params(shared_p, field(tokenomics, "params", where="tokenomics params"),
                                                   compute_units_per_relay=cupr)
         upokt_per_relay = rewards.upokt_per_relay()
-    except (QueryError, ValueError, TypeError, KeyError) as exc:
-        notes.append(f"reward parameters not readable ({exc}): rewards unknown unless --upokt-per-relay")
+    except (QueryError, ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        notes.append(f"reward parameters not readable ({str(exc)[:200]}): rewards unknown unless --upokt-per-relay")
     apps = None
     try:
         apps = await _count_apps(client, prefix, service)
@@ -186,10 +191,11 @@ async def _read_shannon(adapter: Any, service: str, ours: list[Supplier], mine: 
 
 async def _count_apps(client: Any, prefix: str, service: str) -> int:
     """Applications staked for ``service`` (every page of the application list)."""
+    from fleetctl.pocket.base import MAX_PAGES
     from fleetctl.pocket.http import QueryError
 
     count, key, seen = 0, None, set()
-    while True:
+    for _ in range(MAX_PAGES):
         params = {"pagination.limit": "1000"}
         if key:
             params["pagination.key"] = key
@@ -201,16 +207,23 @@ async def _count_apps(client: Any, prefix: str, service: str) -> int:
             configs = app.get("service_configs") if isinstance(app, dict) else None
             if any(isinstance(c, dict) and c.get("service_id") == service for c in configs or []):
                 count += 1
-        key = (reply.get("pagination") or {}).get("next_key")
-        if not key or key in seen:
+        pagination = reply.get("pagination")
+        key = pagination.get("next_key") if isinstance(pagination, dict) else None
+        if not key:
+            return count
+        if not isinstance(key, str) or len(key) > 1024:
+            raise QueryError("application list: pagination.next_key is not a page key")
+        if key in seen:
             return count
         seen.add(key)
+    raise QueryError(f"application list: more than {MAX_PAGES} pages")
 
 
 async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[Supplier],
                       mine: set[str | None]) -> ServiceView:
     import asyncio
 
+    from fleetctl.pocket.base import parse_amount, parse_int
     from fleetctl.pocket.http import QueryError
 
     nodes, params, height = await asyncio.gather(
@@ -223,16 +236,21 @@ async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[S
                 values[str(item.get("param_key"))] = item.get("param_value")
     notes: list[str] = []
 
-    def number(key: str, default: int | None) -> int | None:
+    def number(key: str, default: int | None, minimum: int = 0) -> int | None:
+        # allparams gives every value as a string, some JSON-quoted ("\"10000\"").
+        raw = values.get(key)
         try:
-            return int(str(values[key]).strip('"'))
-        except (KeyError, ValueError):
-            notes.append(f"{key} not readable" + (f": {default} assumed" if default is not None else ""))
+            if not isinstance(raw, str | int) or isinstance(raw, bool):
+                raise QueryError(f"/v1/query/allparams {key}: missing or not a number")
+            text = raw.strip('"') if isinstance(raw, str) else raw
+            return parse_amount(text, f"/v1/query/allparams {key}", minimum=minimum)
+        except QueryError as exc:
+            notes.append(f"{exc}" + (f": {default} assumed" if default is not None else ""))
             return default
 
-    k = number("pocketcore/SessionNodeCount", 5) or 5
-    blocks = number("pos/BlocksPerSession", 4) or 4
-    min_stake = number("pos/StakeMinimum", None)
+    k = min(number("pocketcore/SessionNodeCount", 5, minimum=1) or 5, MAX_SESSION_SIZE)
+    blocks = number("pos/BlocksPerSession", 4, minimum=1) or 4
+    min_stake = number("pos/StakeMinimum", None, minimum=1)
     from fleetctl.pocket.sessions import MorseRewardParams
 
     multiplier = number("pos/RelaysToTokensMultiplier", 10_000)
@@ -245,7 +263,8 @@ async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[S
     try:
         reply = await adapter.client.post("/v1/query/apps", {"height": 0, "opts": {
             "staking_status": 2, "blockchain": relay_chain, "page": 1, "per_page": 1}})
-        apps = int(reply.get("total_apps") or 0) if isinstance(reply, dict) else None
+        apps = parse_int(reply.get("total_apps") or 0, "/v1/query/apps total_apps",
+                         maximum=MAX_APPS) if isinstance(reply, dict) else None
     except (QueryError, ValueError, TypeError):
         notes.append("applications not readable: pass --apps")
     mine_lower = {a.lower() for a in mine if a}

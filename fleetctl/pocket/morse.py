@@ -85,7 +85,8 @@ class MorseAdapter(PocketAdapter):
                 problems.append(str(exc))
                 return None
 
-        min_stake = read("stake_minimum", parse_amount)
+        # A minimum of 0 is no minimum: every stake would look safe, so it is not believed.
+        min_stake = read("stake_minimum", lambda v, w: parse_amount(v, w, minimum=1))
         penalties = tuple(
             Penalty(kind, fraction=fraction, power_reduction=POWER_REDUCTION)
             for kind, name in (("downtime", "slash_fraction_downtime"),

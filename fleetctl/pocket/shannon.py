@@ -59,14 +59,14 @@ _BLOCK = "/cosmos/base/tendermint/v1beta1/blocks/latest"
 _SUPPLIER = f"{_PREFIX}/supplier/supplier"
 
 
-def _coin(value: Any, what: str) -> int:
+def _coin(value: Any, what: str, minimum: int = 0) -> int:
     """The upokt amount of a ``cosmos.base.v1beta1.Coin`` (``what`` names endpoint and field)."""
     if not isinstance(value, dict):
         raise QueryError(f"{what}: expected a coin object")
     denom = field(value, "denom", where=what)
     if denom != DENOM:
         raise QueryError(f"{what}: denom {denom!r:.40}, expected {DENOM!r}")
-    return parse_amount(field(value, "amount", where=what), f"{what}.amount")
+    return parse_amount(field(value, "amount", where=what), f"{what}.amount", minimum=minimum)
 
 
 def _object(reply: Any, where: str) -> dict[str, Any]:
@@ -115,7 +115,8 @@ class ShannonAdapter(PocketAdapter):
                 problems.append(str(exc))
                 return None
 
-        min_stake = read("supplier", "min_stake", _coin)
+        # A minimum of 0 is no minimum: every stake would look safe, so it is not believed.
+        min_stake = read("supplier", "min_stake", lambda v, w: _coin(v, w, minimum=1))
         penalty = read("proof", "proof_missing_penalty", _coin)
         sessions = read("shared", "supplier_unbonding_period_sessions", parse_height)
         blocks = read("shared", "num_blocks_per_session",

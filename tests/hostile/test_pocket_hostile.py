@@ -387,6 +387,9 @@ CASES = [
     ("min-stake-1e40", "shannon", shannon_route("/pokt-network/poktroll/supplier/params",
                                                 {"params": {"min_stake": coin(str(10**40))}}), False,
      "chain params: /pokt-network/poktroll/supplier/params params.min_stake.amount: "),
+    ("min-stake-zero", "shannon", shannon_route("/pokt-network/poktroll/supplier/params",
+                                                {"params": {"min_stake": coin("0")}}), False,
+     "chain params: /pokt-network/poktroll/supplier/params params.min_stake.amount: 0 is below 1"),
     ("height-beyond-int64", "shannon", shannon_route(BLOCK, {"block": {"header": {"height": str(2**70)}}}),
      True, f"{BLOCK} block.header.height: 1180591620717411303424 is beyond any plausible height"),
     ("height-400-digits", "shannon", shannon_route(BLOCK, {"block": {"header": {"height": "4" * 400}}}),
@@ -405,6 +408,9 @@ CASES = [
      "/v1/query/height height: 1180591620717411303424 is beyond any plausible height"),
     ("morse-node-a-list", "morse", morse_route("/v1/query/node", [morse_node(M)]), False,
      f"/v1/query/node {M}: expected a node object"),
+    ("stake-minimum-zero", "morse", morse_route("/v1/query/nodeparams", {
+        "stake_minimum": "0", "max_jailed_blocks": "1", "slash_fraction_downtime": "0",
+        "slash_fraction_double_sign": "0"}), False, "chain params: /v1/query/nodeparams stake_minimum: 0 is below 1"),
     ("stake-minimum-5000-digits", "morse", morse_route("/v1/query/nodeparams", {
         "stake_minimum": "9" * 5000, "max_jailed_blocks": "1", "slash_fraction_downtime": "0",
         "slash_fraction_double_sign": "0"}), False, "chain params: /v1/query/nodeparams stake_minimum: a 5000"),
