@@ -41,27 +41,31 @@ def _host_port(parts) -> str | None:
     return f"{host}{f':{port}' if port else ''}"
 
 
-def redact_url(url: str) -> str:
-    """``https://hooks.slack.com/…``: the scheme and host[:port], nothing that may be secret."""
+def _split(url: str):
+    """``(parts, "scheme://host[:port]")``, or None for what is no usable URL."""
     try:
         parts = urlsplit(str(url).strip())
     except ValueError:
-        return "<invalid URL>"
+        return None
     where = _host_port(parts)
     if not parts.scheme or where is None:
-        return "<invalid URL>"
-    return f"{parts.scheme.lower()}://{where}/…"
+        return None
+    return parts, f"{parts.scheme.lower()}://{where}"
+
+
+def redact_url(url: str) -> str:
+    """``https://hooks.slack.com/…``: the scheme and host[:port], nothing that may be secret."""
+    split = _split(url)
+    return "<invalid URL>" if split is None else f"{split[1]}/…"
 
 
 def safe_url(url: str) -> str:
     """The URL without its secrets: userinfo, query values, fragment and key-like path segments."""
-    try:
-        parts = urlsplit(str(url).strip())
-    except ValueError:
+    split = _split(url)
+    if split is None:
         return "<invalid URL>"
-    where = _host_port(parts)
-    if not parts.scheme or where is None:
-        return "<invalid URL>"
+    parts, origin = split
+    scheme, where = origin.split("://", 1)
     userinfo = "***@" if (parts.username or parts.password or "@" in parts.netloc) else ""
     path = "/".join("***" if _KEYLIKE.match(unquote(seg)) else seg for seg in parts.path.split("/"))
     query = ""
@@ -71,7 +75,7 @@ def safe_url(url: str) -> str:
         except ValueError:
             pairs = []
         query = "?" + "&".join(f"{k}=***" for k, _ in pairs) if pairs else "?***"
-    return f"{parts.scheme.lower()}://{userinfo}{where}{path}{query}"
+    return f"{scheme}://{userinfo}{where}{path}{query}"
 
 
 def has_secret(url: str) -> bool:

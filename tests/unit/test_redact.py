@@ -1,0 +1,56 @@
+"""fleetctl.redact: what of a URL may be shown. Endpoints keep host and path, sinks keep the host."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fleetctl.redact import has_secret, redact_url, safe_url, scrub
+
+INFURA = "https://user:pa55word@mainnet.infura.io/v3/0123456789abcdef0123456789abcdef?apikey=s3cr3t#frag"
+
+
+@pytest.mark.parametrize("url, shown", [
+    (INFURA, "https://***@mainnet.infura.io/v3/***?apikey=***"),
+    ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+    ("http://[::1]:26657/status?token=abc", "http://[::1]:26657/status?token=***"),
+    ("HTTP://Node.Example:80/rpc", "http://node.example:80/rpc"),
+    ("https://eth.gateway.example/v2/AbCdEf0123456789XyZ", "https://eth.gateway.example/v2/***"),
+    ("not a url", "<invalid URL>"),
+    ("http://host:99999/", "<invalid URL>"),
+])
+def test_safe_url(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
+
+
+def test_sink_urls_show_only_the_origin() -> None:
+    assert redact_url("https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXX") == "https://hooks.slack.com/…"
+    assert redact_url("mailto:") == "<invalid URL>"
+
+
+def test_has_secret() -> None:
+    assert has_secret(INFURA) and not has_secret("http://127.0.0.1:8545/status")
+
+
+def test_scrub_removes_every_piece_and_keeps_one_line() -> None:
+    text = f"GET {INFURA} failed:\n server said pa55word and s3cr3t and 0123456789abcdef0123456789abcdef"
+    line = scrub(text, [INFURA], sink_style=False)
+    assert "\n" not in line and "mainnet.infura.io" in line
+    for secret in ("pa55word", "s3cr3t", "0123456789abcdef0123456789abcdef", "user:"):
+        assert secret not in line
+    assert len(scrub("x" * 10_000)) == 300
+
+
+SECRET = st.text(string.ascii_letters + string.digits, min_size=8, max_size=24)
+
+
+@given(user=SECRET, password=SECRET, token=SECRET, port=st.integers(1, 65535))
+def test_safe_url_never_shows_credentials_or_query_values(user, password, token, port) -> None:
+    url = f"https://{user}:{password}@gw.example:{port}/v1?key={token}"
+    shown = safe_url(url)
+    assert user not in shown and password not in shown and token not in shown
+    assert shown.startswith("https://***@gw.example")
+    assert token not in scrub(f"error at {url}: {token}", [url], sink_style=False)
