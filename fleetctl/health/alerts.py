@@ -602,7 +602,9 @@ class AlertStore:
         try:
             mode = os.stat(self.path).st_mode
         except FileNotFoundError:
-            if os.path.lexists(self.path):
+            # A dangling symlink, not a store another run is creating right now (cron's
+            # overlapping runs: the file may appear between the stat and this check).
+            if os.path.islink(self.path) and not os.path.exists(self.path):
                 raise HistoryError(f"{self.path}: a symlink to a file that does not exist") from None
             mode = None
         except OSError as exc:
