@@ -63,7 +63,7 @@ def safe_url(url: str) -> str:
     """The URL without its secrets: userinfo, query values, fragment and key-like path segments."""
     split = _split(url)
     if split is None:
-        return "<invalid URL>"
+        return _local_url(url)
     parts, origin = split
     scheme, where = origin.split("://", 1)
     userinfo = "***@" if (parts.username or parts.password or "@" in parts.netloc) else ""
@@ -76,6 +76,19 @@ def safe_url(url: str) -> str:
             pairs = []
         query = "?" + "&".join(f"{k}=***" for k, _ in pairs) if pairs else "?***"
     return f"{scheme}://{userinfo}{where}{path}{query}"
+
+
+def _local_url(url: str) -> str:
+    """A URL with no host (``unix:///var/run/docker.sock``, ``file:///…``): its path, with
+    key-like segments hidden; anything else that does not parse is ``<invalid URL>``."""
+    try:
+        parts = urlsplit(str(url).strip())
+    except ValueError:
+        return "<invalid URL>"
+    if parts.scheme.lower() not in ("unix", "file", "npipe") or parts.netloc or not parts.path:
+        return "<invalid URL>"
+    path = "/".join("***" if _KEYLIKE.match(unquote(seg)) else seg for seg in parts.path.split("/"))
+    return f"{parts.scheme.lower()}://{path}"
 
 
 def has_secret(url: str) -> bool:

@@ -20,6 +20,8 @@ INFURA = "https://user:pa55word@mainnet.infura.io/v3/0123456789abcdef0123456789a
     ("HTTP://Node.Example:80/rpc", "http://node.example:80/rpc"),
     ("https://eth.gateway.example/v2/AbCdEf0123456789XyZ", "https://eth.gateway.example/v2/***"),
     ("not a url", "<invalid URL>"),
+    ("unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+    ("unix://user:pw@/x", "<invalid URL>"),
     ("http://host:99999/", "<invalid URL>"),
 ])
 def test_safe_url(url: str, shown: str) -> None:
