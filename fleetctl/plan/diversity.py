@@ -7,14 +7,19 @@ Counts what is observed, not what was planned: fleetctl's node containers that a
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import asyncio
 import json
-import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
+from fleetctl.redact import safe_url
 from fleetctl.spec.model import Fleet
 
 _PREFIXES = {"geth/": "geth", "nethermind/": "nethermind", "erigon/": "erigon", "besu/": "besu", "reth/": "reth"}
+#: The longest web3_clientVersion believed (Geth's is ~60 characters), the answer read.
+MAX_VERSION = 200
+MAX_ANSWER = 65536
+_BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "web3_clientVersion", "params": []}).encode()
 
 
 def client_of(version: str) -> str | None:
@@ -22,17 +27,50 @@ def client_of(version: str) -> str | None:
     return next((c for p, c in _PREFIXES.items() if v.startswith(p)), None)
 
 
-def probe_client(url: str, timeout: float = 3.0) -> tuple[str | None, str]:
-    """(client, detail) from web3_clientVersion; client None when the endpoint does not answer."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "web3_clientVersion", "params": []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def read_version(status: int, body: bytes) -> tuple[str | None, str]:
+    """(client, detail) from a web3_clientVersion answer. The answer is hostile input: anything
+    but a short printable string is no version, and ``detail`` is one short line."""
+    if not 200 <= status < 300:
+        return None, f"no answer (HTTP {status})"
+    # A version answer has one object; a body of nested brackets is refused before the JSON
+    # decoder recurses into it.
+    if body.count(b"[") + body.count(b"{") > 64:
+        return None, "no answer (not a JSON-RPC answer: nested too deeply)"
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            answer = json.loads(resp.read(65536))
-        version = str(answer.get("result") or "")
-    except (OSError, ValueError, AttributeError) as exc:
-        return None, f"no answer ({exc.__class__.__name__})"
+        answer = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
+        return None, "no answer (not JSON)"
+    version = answer.get("result") if isinstance(answer, dict) else None
+    if not isinstance(version, str) or not version or len(version) > MAX_VERSION \
+            or not version.isprintable():
+        return None, "not a client version (web3_clientVersion result is no short printable string)"
     return client_of(version), version
+
+
+async def _probe_all(urls: Sequence[str], timeout: float) -> list[tuple[str | None, str]]:
+    """Every URL at once over fleetctl's HTTP client (``user:password@`` sent as Basic auth, the
+    query kept, no redirect followed, bodies bounded), each within ``timeout`` in all."""
+    from fleetctl.httpclient import HttpError, HttpPool
+
+    async with HttpPool(max_body=MAX_ANSWER) as pool:
+        async def one(url: str) -> tuple[str | None, str]:
+            try:
+                async with asyncio.timeout(timeout):
+                    response = await pool.request("POST", url, body=_BODY,
+                                                  headers={"Content-Type": "application/json"},
+                                                  idempotent=True)
+            except TimeoutError:
+                return None, f"no answer within {timeout:g} s"
+            except HttpError as exc:
+                return None, f"no answer ({exc.kind})"
+            return read_version(response.status, response.body)
+
+        return list(await asyncio.gather(*(one(u) for u in urls)))
+
+
+def probe_client(url: str, timeout: float = 3.0) -> tuple[str | None, str]:
+    """(client, detail) from web3_clientVersion; client None when it answers no known version."""
+    return asyncio.run(_probe_all([url], timeout))[0]
 
 
 def diversity(fleet: Fleet, observed: dict[str, Any], probe_timeout: float = 3.0) -> dict[str, Any]:
@@ -46,11 +84,10 @@ def diversity(fleet: Fleet, observed: dict[str, Any], probe_timeout: float = 3.0
             if c.role == "node" and c.running and c.chain in counts and c.client:
                 counts[c.chain][c.client] = counts[c.chain].get(c.client, 0) + 1
     endpoints = fleet.endpoints
-    with cf.ThreadPoolExecutor(max_workers=max(1, min(32, len(endpoints)))) as pool:
-        probes = list(pool.map(lambda e: probe_client(e.url, probe_timeout), endpoints))
+    probes = asyncio.run(_probe_all([e.url for e in endpoints], probe_timeout)) if endpoints else []
     for e, (client, detail) in zip(endpoints, probes):
         if client is None:
-            notes.append(f"{e.name}: {detail}" if not detail.startswith("no answer") else f"{e.name}: adopted endpoint {e.url} does not answer: not counted")
+            notes.append(f"{e.name}: adopted endpoint {safe_url(e.url)}: {detail}: not counted")
             continue
         if client != e.client:
             notes.append(f"{e.name}: declared {e.client} but answers as {detail}")
