@@ -220,7 +220,7 @@ async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any
         raise RpcFailure(f"HTTP {status}")
     try:
         return json.loads(raw), elapsed
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise RpcFailure(f"answered a body that is not JSON ({len(raw)} bytes)") from None
 
 

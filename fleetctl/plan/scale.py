@@ -398,7 +398,7 @@ async def create_keys(fleet: Fleet, identities: list[NewIdentity], *, timeout: f
                 raise FleetError(f"scale: keys add {ident.name} on {ident.host} failed: {reason}")
             try:
                 address = str(json.loads(res.stdout)["address"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 raise FleetError(f"scale: keys add {ident.name} on {ident.host}: no address in its output") from None
             on_step(f"scale: key {ident.name} made on {ident.host}: {address}")
         else:

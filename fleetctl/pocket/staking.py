@@ -839,7 +839,7 @@ def _tx_outcome(res: Mapping[str, Any], ok: bool) -> tuple[str | None, str | Non
         if line.startswith("{"):
             try:
                 candidate = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(candidate, dict) and "txhash" in candidate:
                 tx = candidate
