@@ -461,7 +461,9 @@ def cmd_health(args: argparse.Namespace) -> int:
     except UserError as exc:
         fleet, errors = None, [exc]
     except Exception as exc:  # noqa: BLE001 - the top-level guard
-        fleet, errors = None, [f"{type(exc).__name__}: {exc}"]
+        from fleetctl.redact import scrub
+
+        fleet, errors = None, [scrub(f"{type(exc).__name__}: {exc}", sink_style=False)]
     if fleet is None:
         # The check itself cannot run: UNKNOWN (3), with the reasons on stderr.
         for e in errors or []:
