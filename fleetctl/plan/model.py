@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 LABEL_MANAGED = "io.fleetctl.managed"
 LABEL_CHAIN = "io.fleetctl.chain"
 LABEL_CLIENT = "io.fleetctl.client"
-LABEL_ROLE = "io.fleetctl.role"  # node | balancer | relayminer | morse
+LABEL_ROLE = "io.fleetctl.role"  # node | consensus | balancer | relayminer | morse
 LABEL_SPEC = "io.fleetctl.spec"  # hash of the desired spec; a different hash means recreate
 LABEL_NAME = "io.fleetctl.name"
 LABEL_SLOT = "io.fleetctl.slot"  # a node's host-local index (its ports derive from it)
+#: On both containers of a pair: the execution node's name (the pair's name).
+LABEL_PAIR = "io.fleetctl.pair"
+#: ``execution`` or ``consensus``.
+LABEL_LAYER = "io.fleetctl.layer"
+#: On an execution node: its consensus client (lighthouse ... lodestar, or caplin for Erigon's own).
+LABEL_CONSENSUS = "io.fleetctl.consensus"
 
 #: Ports on a host.  A node's host-local ``slot`` (stable once given) picks a block of
 #: PORT_STRIDE ports above each base, so no two nodes, of any client, ever share a port:
@@ -27,6 +33,11 @@ RPC_PORT_BASE = 8545
 AUTHRPC_PORT_BASE = 8551
 P2P_PORT_BASE = 30303
 METRICS_PORT_BASE = 6060
+#: The consensus client of a pair (or Caplin) uses the same slot's block: beacon API 5052,
+#: its metrics 5054, its p2p 12000 (TCP and UDP; QUIC where the client has it on p2p + 1).
+BEACON_PORT_BASE = 5052
+CL_METRICS_PORT_BASE = 5054
+CL_P2P_PORT_BASE = 12000
 BALANCER_PORT_BASE = 7600  # + index of the chain in fleet.yml order
 BALANCER_STATS_OFFSET = 100  # HAProxy stats / runtime API listener: balancer port + 100
 RELAYMINER_PORT = 8500
@@ -52,15 +63,36 @@ class Resources:
 
 @dataclass(frozen=True, order=True)
 class NodePlacement:
-    """One full node (execution client container) the fleet should run."""
+    """One full node: an execution client container and the consensus client paired with it
+    (a second container sharing its network namespace, or Erigon's embedded Caplin)."""
 
-    name: str  # stable id, e.g. "eth-geth-1"; also the container name
+    name: str  # stable id, e.g. "eth-geth-1"; also the execution container's name and the pair's
     chain: str
     client: str
     host: str
     mode: str = "full"
     slot: int = 0  # the host-local index that gives its ports
-    resources: Resources = Resources(0, 0, 0)
+    resources: Resources = Resources(0, 0, 0)  # the pair's (execution + consensus)
+    consensus: str = ""  # lighthouse|prysm|teku|nimbus|lodestar, "caplin", or "" (not paired yet)
+
+    @property
+    def consensus_name(self) -> str | None:
+        """The consensus container's name, ``{name}-{client}``; None for Caplin or no pair."""
+        if not self.consensus or self.consensus == "caplin":
+            return None
+        return f"{self.name}-{self.consensus}"
+
+    @property
+    def beacon_port(self) -> int:
+        return BEACON_PORT_BASE + PORT_STRIDE * self.slot
+
+    @property
+    def cl_p2p_port(self) -> int:
+        return CL_P2P_PORT_BASE + PORT_STRIDE * self.slot
+
+    @property
+    def cl_metrics_port(self) -> int:
+        return CL_METRICS_PORT_BASE + PORT_STRIDE * self.slot
 
     @property
     def rpc_port(self) -> int:
@@ -120,6 +152,8 @@ class Placement:
     # per chain: client -> count of running full nodes incl. adopted endpoints
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # per chain: consensus client (caplin included) -> pairs incl. adopted beacon endpoints
+    consensus_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Infeasible(Exception):

@@ -11,6 +11,24 @@ PROTOCOLS = ("shannon", "morse")
 PROVISIONED_CLIENTS = ("geth", "nethermind", "erigon")
 #: Clients an adopted endpoint may run (counted in diversity like fleetctl's own).
 KNOWN_CLIENTS = ("geth", "nethermind", "erigon", "besu", "reth")
+#: Consensus clients fleetctl provisions beside an execution client (one Ansible role each).
+CONSENSUS_CLIENTS = ("lighthouse", "prysm", "teku", "nimbus", "lodestar")
+#: Erigon's embedded consensus layer; a Caplin node counts as its own consensus client in the shares.
+CAPLIN = "caplin"
+#: ``erigon: {consensus: ...}`` in fleet.yml; Erigon 3's docs recommend (and default to) Caplin.
+ERIGON_CONSENSUS = ("caplin", "external")
+DEFAULT_ERIGON_CONSENSUS = "caplin"
+#: Consensus clients an adopted beacon endpoint may run (counted in the consensus shares).
+KNOWN_CONSENSUS_CLIENTS = (*CONSENSUS_CLIENTS, CAPLIN, "grandine")
+#: Networks fleetctl knows (each client's support is checked by the loader and the planner).
+NETWORKS = ("mainnet", "sepolia", "hoodi", "gnosis")
+#: The networks each client runs (its own docs; the loader and planner refuse other pairs).
+#: Gnosis: Geth and Prysm do not run it (Nethermind, Erigon/Caplin, Lighthouse, Teku, Nimbus, Lodestar do).
+NETWORK_SUPPORT: dict[str, frozenset[str]] = {
+    **{c: frozenset(NETWORKS) for c in ("nethermind", "erigon", CAPLIN, "lighthouse", "teku", "nimbus", "lodestar")},
+    "geth": frozenset({"mainnet", "sepolia", "hoodi"}),
+    "prysm": frozenset({"mainnet", "sepolia", "hoodi"}),
+}
 CHAIN_MODES = ("full", "archive")
 DEFAULT_MAX_CLIENT_SHARE = 0.34
 UPOKT_PER_POKT = 1_000_000
@@ -51,6 +69,11 @@ class Endpoint:
     chain: str
     host: str | None = None
 
+    @property
+    def layer(self) -> str:
+        """``consensus`` for a beacon node (a consensus client), else ``execution``."""
+        return "consensus" if self.client in KNOWN_CONSENSUS_CLIENTS else "execution"
+
 
 @dataclass(frozen=True)
 class Chain:
@@ -65,6 +88,29 @@ class Chain:
     hosts: tuple[str, ...] = ()
     #: the chain's network as the clients name it (--mainnet / --config gnosis / --chain gnosis)
     network: str = "mainnet"
+    #: consensus clients to pair the execution nodes with (empty: every one that supports the
+    #: network, see :func:`consensus_clients_of`); ``max_client_share`` applies to them on their own
+    consensus_clients: tuple[str, ...] = ()
+    #: a trusted beacon API the consensus clients checkpoint-sync from (None: sync from genesis)
+    checkpoint_sync_url: str | None = None
+    #: ``caplin`` (Erigon's embedded consensus layer) or ``external`` (a consensus client beside it)
+    erigon_consensus: str = DEFAULT_ERIGON_CONSENSUS
+
+    @property
+    def execution_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if e.layer == "execution")
+
+    @property
+    def consensus_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if e.layer == "consensus")
+
+
+def consensus_clients_of(chain: Chain) -> tuple[str, ...]:
+    """The consensus clients ``chain``'s execution nodes pair with: its ``consensus_clients``, or
+    every provisioned one that runs its network."""
+    if chain.consensus_clients:
+        return chain.consensus_clients
+    return tuple(c for c in CONSENSUS_CLIENTS if chain.network in NETWORK_SUPPORT[c])
 
 
 @dataclass(frozen=True)

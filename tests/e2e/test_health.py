@@ -63,8 +63,8 @@ def head() -> int:
     return int(reply["result"], 16)
 
 
-def health(inv: Path, db: Path, *extra: str, timeout: float = 120) -> tuple[int, dict]:
-    proc = run_cli("health", "-i", str(inv), "-o", "json", "--db", str(db), "--timeout", str(TIMEOUT), *extra,
+def health(inv: Path, db: Path, *extra: str, timeout: float = 120, check_timeout: float = TIMEOUT) -> tuple[int, dict]:
+    proc = run_cli("health", "-i", str(inv), "-o", "json", "--db", str(db), "--timeout", str(check_timeout), *extra,
                    timeout=timeout)
     assert "Traceback" not in proc.stderr, proc.stderr
     try:
@@ -409,9 +409,13 @@ def test_overlapping_runs_notify_once(alerting, db):
     text = (root / "fleet.yml").read_text().replace("after: 2", "after: 1").replace("renotify: 3s", "renotify: 1h")
     (root / "fleet.yml").write_text(text)
     key = "execution/lab-h2-nethermind"
+    # Ten runs at once on a loaded CI machine can make a healthy endpoint miss a 2 s deadline, and
+    # with after: 1 that is a real transition (CI saw firing/resolved twice). The property here is
+    # one notification per transition however many runs overlap, so the deadline is generous.
+    slack = 20
 
     def ten_at_once() -> list[int]:
-        procs = [subprocess.Popen([*_cli(), "health", "-i", str(root), "--db", str(db), "--timeout", str(TIMEOUT), "-q"],
+        procs = [subprocess.Popen([*_cli(), "health", "-i", str(root), "--db", str(db), "--timeout", str(slack), "-q"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(10)]
         codes = []
         for p in procs:
@@ -423,11 +427,11 @@ def test_overlapping_runs_notify_once(alerting, db):
     fault("lab-h2-nethermind", garbage=True)
     codes = ten_at_once()
     assert set(codes) == {2}, codes
-    health(root, db)  # delivers anything an overlapping run left queued
+    health(root, db, check_timeout=slack)  # delivers anything an overlapping run left queued
     assert len(rx.of(key, "firing")) == 1, rx.show(key)
     clear_all()
     ten_at_once()
-    health(root, db)
+    health(root, db, check_timeout=slack)
     assert len(rx.of(key, "resolved")) == 1, rx.show(key)
     assert len(rx.of(key)) == 2
 
