@@ -68,6 +68,8 @@ class Endpoint:
     client: str
     chain: str
     host: str | None = None
+    #: a consensus endpoint: the adopted execution endpoint it drives (its pair), if declared
+    pair: str | None = None
 
     @property
     def layer(self) -> str:
