@@ -47,18 +47,41 @@ Control API (its own listener on the control port; it stays up while the RPC por
                          dropped; setting it back to false listens again on the same port
     ``peers`` N          what ``net_peerCount`` answers
 
+Engine API (when started with an Engine API flag: geth/erigon ``--authrpc.addr``, ``--authrpc.port``,
+``--authrpc.jwtsecret``; nethermind ``--JsonRpc.EngineHost``, ``--JsonRpc.EnginePort``,
+``--JsonRpc.JwtSecretFile``; defaults 127.0.0.1:8551)
+    A second listener that authenticates every request as execution-apis
+    src/engine/authentication.md says: ``Authorization: Bearer <JWT>``, HS256 over the 32-byte hex
+    secret of the JWT file, an ``iat`` claim within 60 s of now; a missing, bad or stale token is
+    answered 401. It answers ``engine_exchangeCapabilities`` and the same JSON-RPC as the public
+    port (``eth_blockNumber``, ``eth_chainId``, ``eth_getBlockByNumber``..., under the same faults;
+    ``refuse`` closes it too). Other ``engine_*`` calls get -32601: no consensus client drives the
+    lab's chain, anvil mines it.
+
+Caplin (``--client erigon`` without ``--externalcl``, with ``--beacon.api``, ``--beacon.api.addr``
+or ``--beacon.api.port``)
+    The front also serves the Beacon API as Caplin (beacon_front.py, in-process, following this
+    node's own head), on ``--beacon.api.addr`` (default localhost) : ``--beacon.api.port`` (default
+    5555), with its control port at that port + 1000.
+
+With env ``FRONT_CONTROL_FILE`` set, the control port is written to that file once listening
+(and Caplin's to ``BEACON_CONTROL_FILE``): ``fleetctl lab fault`` reads them inside a container.
+
 Once both listeners are up it prints ``ready client=NAME rpc=http://A:P control=http://A:C``;
 SIGTERM and SIGINT stop it.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import hashlib
+import hmac
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -74,6 +97,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_RPC_PORT = 8545  # the default of all three clients
 CONTROL_PORT_OFFSET = 1000
 DEFAULT_PEERS = 25
+DEFAULT_ENGINE_PORT = 8551  # geth's, erigon's and nethermind's default
+DEFAULT_BEACON_API_PORT = 5555  # erigon --beacon.api.port's default
+JWT_MAX_SKEW_S = 60  # execution-apis authentication.md: iat within +-60 s
+ENGINE_CAPABILITIES = ["engine_exchangeCapabilities"]
 UPSTREAM_TIMEOUT_S = 30.0
 IDLE_CONNECTION_TIMEOUT_S = 120.0
 MAX_BODY_BYTES = 5 * 1024 * 1024  # geth's default HTTP body limit
@@ -328,6 +355,8 @@ class Front:
         self.defaults = faults
         self.faults = faults  # replaced whole, never mutated: readers take it as a snapshot
         self.fork = Fork()
+        self.jwt_path: str | None = None
+        self._jwt_secret: bytes | None = None
         self._persona_methods: dict[str, Handler] = {
             "web3_clientVersion": lambda params, faults: self.client_version,
             "net_peerCount": lambda params, faults: hex(faults.peers),
@@ -361,6 +390,28 @@ class Front:
             return _json_reply(self._answer(request, faults))
         except UpstreamUnavailable as exc:
             return _json_reply(_error(None, -32603, f"upstream unavailable: {exc}"), status=502)
+
+    def jwt_secret(self) -> bytes:
+        """The Engine API's secret, read on first use (the file may be written after start)."""
+        if self._jwt_secret is None:
+            if not self.jwt_path:
+                raise ValueError("no JWT secret file configured")
+            self._jwt_secret = read_jwt_secret(self.jwt_path)
+        return self._jwt_secret
+
+    def respond_engine(self, body: bytes, faults: Faults) -> Reply:
+        """An authenticated Engine API body: engine_exchangeCapabilities here, other engine_*
+        methods -32601, the rest as on the public port."""
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return _json_reply(_error(None, -32700, "parse error"))
+        method = request.get("method") if isinstance(request, dict) else None
+        if isinstance(method, str) and method.startswith("engine_") and not faults.garbage and faults.error is None:
+            if method == "engine_exchangeCapabilities":
+                return _json_reply({"jsonrpc": "2.0", "id": request.get("id"), "result": list(ENGINE_CAPABILITIES)})
+            return _json_reply(_error(request.get("id"), -32601, f"the method {method} does not exist/is not available"))
+        return self.respond(body, faults)
 
     def _forward_raw(self, body: bytes) -> tuple[int, str, bytes]:
         status, data = self.upstream.post(body)
@@ -478,10 +529,11 @@ class _Server(ThreadingHTTPServer):
 class RpcServer(_Server):
     """The RPC listener; it tracks its connections so that refusing can drop them."""
 
-    def __init__(self, address: tuple[str, int], front: Front) -> None:
+    def __init__(self, address: tuple[str, int], front: Front,
+                 handler: type[BaseHTTPRequestHandler] | None = None) -> None:
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, RpcHandler, front)
+        super().__init__(address, handler or RpcHandler, front)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -551,12 +603,95 @@ class RpcHandler(_Handler):
         self._send(*front.respond(body, faults))
 
 
+def _b64url_decode(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def read_jwt_secret(path: str) -> bytes:
+    """The 32-byte secret of a JWT file: hex, optional 0x, surrounding whitespace ignored."""
+    with open(path, encoding="ascii", errors="replace") as fh:
+        text = fh.read().strip()
+    text = text[2:] if text[:2].lower() == "0x" else text
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise ValueError(f"{path}: not a 32-byte hex JWT secret")
+    return bytes.fromhex(text)
+
+
+def jwt_problem(authorization: str | None, secret: bytes, now: float | None = None) -> str | None:
+    """Why an Engine API request's Authorization header is not acceptable, None if it is."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return "missing token"
+    parts = authorization[len("Bearer "):].strip().split(".")
+    if len(parts) != 3:
+        return "malformed token"
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        claims = json.loads(_b64url_decode(parts[1]))
+        signature = _b64url_decode(parts[2])
+    except ValueError:
+        return "malformed token"
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        return "unsupported signing algorithm (HS256 required)"
+    expected = hmac.new(secret, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
+        return "signature invalid"
+    iat = claims.get("iat") if isinstance(claims, dict) else None
+    if not isinstance(iat, (int, float)) or isinstance(iat, bool):
+        return "missing issued-at (iat) claim"
+    if abs((time.time() if now is None else now) - iat) > JWT_MAX_SKEW_S:
+        return "stale token (iat more than 60 s from now)"
+    return None
+
+
+class EngineHandler(RpcHandler):
+    """The Engine API port: every request authenticated with the JWT first."""
+
+    def _authorized(self) -> bool:
+        front: Front = self.server.app
+        problem = None
+        try:
+            secret = front.jwt_secret()
+        except (OSError, ValueError) as exc:
+            problem = f"no usable JWT secret: {exc}"
+        else:
+            problem = jwt_problem(self.headers.get("Authorization"), secret)
+        if problem is None:
+            return True
+        length = self.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) <= MAX_BODY_BYTES:
+            self.rfile.read(int(length))
+        else:
+            self.close_connection = True
+        self._send(401, "text/plain; charset=utf-8", (problem + "\n").encode())
+        return False
+
+    def do_GET(self) -> None:
+        if self._authorized():
+            self._send(405, "text/plain", b"method not allowed\n")
+
+    def do_POST(self) -> None:
+        if not self._authorized():
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        front: Front = self.server.app
+        faults = front.faults
+        if faults.delay_ms:
+            time.sleep(faults.delay_ms / 1000)
+        self._send(*front.respond_engine(body, faults))
+
+
 class RpcListener:
     """The RPC port, which the ``refuse`` fault closes and re-opens."""
 
-    def __init__(self, host: str, port: int, front: Front) -> None:
+    def __init__(self, host: str, port: int, front: Front,
+                 handler: type[BaseHTTPRequestHandler] | None = None) -> None:
         self._front = front
-        self._server: RpcServer | None = RpcServer((host, port), front)
+        self._handler = handler
+        self._server: RpcServer | None = RpcServer((host, port), front, handler)
         self.address: tuple[str, int] = (host, self._server.server_address[1])
         self._serve(self._server)
 
@@ -571,7 +706,7 @@ class RpcListener:
         if refused:
             self.close()
         elif self._server is None:
-            self._server = RpcServer(self.address, self._front)
+            self._server = RpcServer(self.address, self._front, self._handler)
             self._serve(self._server)
 
     def close(self) -> None:
@@ -586,9 +721,10 @@ class RpcListener:
 class Controller:
     """Applies fault changes, including opening and closing the RPC listener."""
 
-    def __init__(self, front: Front, listener: RpcListener) -> None:
+    def __init__(self, front: Front, listener: RpcListener, engine: RpcListener | None = None) -> None:
         self.front = front
         self.listener = listener
+        self.engine = engine
         self._lock = threading.Lock()
 
     def update(self, patch: Any) -> Faults:
@@ -602,6 +738,8 @@ class Controller:
 
     def _apply(self, faults: Faults) -> Faults:
         self.listener.set_refused(faults.refuse)
+        if self.engine is not None:
+            self.engine.set_refused(faults.refuse)
         self.front.faults = faults
         return faults
 
@@ -658,7 +796,13 @@ env: FRONT_CLIENT, FRONT_UPSTREAM, FRONT_CONTROL_PORT, FRONT_FAULTS (JSON object
 _OWN_FLAGS = frozenset({"client", "upstream", "listen", "port", "control-port", "peers", "version"})
 _ADDRESS_FLAGS = ("http.addr", "jsonrpc.host")
 _PORT_FLAGS = ("http.port", "jsonrpc.port")
-_VALUE_FLAGS = _OWN_FLAGS | frozenset(_ADDRESS_FLAGS) | frozenset(_PORT_FLAGS)
+_ENGINE_ADDRESS_FLAGS = ("authrpc.addr", "jsonrpc.enginehost")
+_ENGINE_PORT_FLAGS = ("authrpc.port", "jsonrpc.engineport")
+_JWT_FLAGS = ("authrpc.jwtsecret", "jsonrpc.jwtsecretfile")
+_CAPLIN_FLAGS = ("beacon.api", "beacon.api.addr", "beacon.api.port")
+_BOOL_FLAGS = frozenset({"externalcl"})  # present or not: never takes the next token
+_VALUE_FLAGS = (_OWN_FLAGS | frozenset(_ADDRESS_FLAGS) | frozenset(_PORT_FLAGS) | frozenset(_ENGINE_ADDRESS_FLAGS)
+                | frozenset(_ENGINE_PORT_FLAGS) | frozenset(_JWT_FLAGS) | frozenset(_CAPLIN_FLAGS))
 
 
 class UsageError(Exception):
@@ -676,6 +820,9 @@ class Config:
     peers: int  # the command line's peer count, which clearing the faults returns to
     faults: Faults  # the initial faults, FRONT_FAULTS included
     ignored: tuple[str, ...]
+    engine: tuple[str, int] | None = None  # the Engine API listener, if any Engine API flag was given
+    jwt_path: str | None = None
+    caplin: tuple[str, int] | None = None  # Caplin's Beacon API (erigon without --externalcl)
 
 
 def _int_in(value: str, what: str, low: int, high: int) -> int:
@@ -701,6 +848,9 @@ def _scan(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
             continue
         flag, has_value, value = token.partition("=")
         name = flag.lstrip("-").lower()
+        if name in _BOOL_FLAGS:
+            values[name] = value if has_value else "true"
+            continue
         if not has_value and index < len(argv) and not argv[index].startswith("-"):
             value, has_value = argv[index], "="  # "--flag value": known or not, it takes it
             index += 1
@@ -752,7 +902,23 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> Config:
         except ValueError as exc:
             raise UsageError(f"FRONT_FAULTS: {exc}") from None
 
+    engine = None
+    if any(flag in values for flag in _ENGINE_ADDRESS_FLAGS + _ENGINE_PORT_FLAGS + _JWT_FLAGS):
+        engine_host = next((values[flag] for flag in _ENGINE_ADDRESS_FLAGS if flag in values), DEFAULT_HOST)
+        engine_port = _int_in(next((values[flag] for flag in _ENGINE_PORT_FLAGS if flag in values),
+                                   str(DEFAULT_ENGINE_PORT)), "the Engine API port", 0, 65535)
+        engine = ("127.0.0.1" if engine_host == "localhost" else engine_host, engine_port)
+    caplin = None
+    external_cl = values.get("externalcl", "false").lower() not in ("false", "0")
+    if client == "erigon" and not external_cl and any(flag in values for flag in _CAPLIN_FLAGS):
+        caplin_host = values.get("beacon.api.addr", "localhost")
+        caplin = ("127.0.0.1" if caplin_host == "localhost" else caplin_host,
+                  _int_in(values.get("beacon.api.port", str(DEFAULT_BEACON_API_PORT)), "--beacon.api.port", 0, 65535))
+
     return Config(
+        engine=engine,
+        jwt_path=next((values[flag] for flag in _JWT_FLAGS if flag in values), None),
+        caplin=caplin,
         client=client,
         upstream=upstream,
         host=host,
@@ -776,17 +942,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"front: ignoring flags: {' '.join(config.ignored)}", file=sys.stderr, flush=True)
 
     front = Front(config.client, config.client_version, upstream, Faults(peers=config.peers))
+    front.jwt_path = config.jwt_path
+    caplin = None
     try:
         listener = RpcListener(config.host, config.port, front)
-        controller = Controller(front, listener)
+        engine = None
+        if config.engine is not None:
+            engine = RpcListener(config.engine[0], config.engine[1], front, EngineHandler)
+        controller = Controller(front, listener, engine)
         controller.update(config.faults.as_json())
         control = _Server((config.host, config.control_port), ControlHandler, controller)
+        if config.caplin is not None:
+            caplin = _start_caplin(front, config.caplin)
     except OSError as exc:
-        print(f"front: cannot listen on {config.host}: {exc}", file=sys.stderr)
+        print(f"front: cannot listen: {exc}", file=sys.stderr)
         return 1
     threading.Thread(
         target=control.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     ).start()
+    _write_port(os.environ.get("FRONT_CONTROL_FILE"), control.server_address[1])
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -797,11 +971,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" control=http://{config.host}:{control.server_address[1]}",
         flush=True,
     )
+    if engine is not None:
+        print(f"engine api=http://{engine.address[0]}:{engine.address[1]}", flush=True)
+    if caplin is not None:
+        host, port = caplin.listener.address
+        print(f"caplin beacon api=http://{host}:{port} control=http://{host}:{caplin.control.server_address[1]}", flush=True)
     stop.wait()
     control.shutdown()
     control.server_close()
     listener.close()
+    if engine is not None:
+        engine.close()
+    if caplin is not None:
+        caplin.stop()
     return 0
+
+
+def _write_port(path: str | None, port: int) -> None:
+    if not path:
+        return
+    with contextlib.suppress(OSError):
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(str(port))
+        os.replace(tmp, path)
+
+
+def _start_caplin(front: Front, where: tuple[str, int]) -> Any:
+    """Erigon's embedded consensus layer: beacon_front.py in this process, following this node's
+    own head (its lag and refuse faults included)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import beacon_front  # beside this file (in the image: /opt/fleetlab/)
+
+    def head() -> int:
+        if front.faults.refuse:
+            raise UpstreamUnavailable("the node is down")
+        return front._head(front.faults)
+
+    version = beacon_front.PERSONAS["caplin"].version_string(front.client_version.split("/")[1])
+    host, port = where
+    return beacon_front.start("caplin", version, beacon_front.CallableSource(head), host, port,
+                              port + 1000 if port else 0, beacon_front.Faults(),
+                              os.environ.get("BEACON_CONTROL_FILE"))
 
 
 if __name__ == "__main__":

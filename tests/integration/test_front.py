@@ -691,3 +691,96 @@ def test_signal_stops_cleanly(signum: int, start_front: Callable[..., Front]) ->
     assert front.stderr.read_text() == ""
     with pytest.raises(ConnectionRefusedError):
         post(front.rpc, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+
+
+# --- the Engine API -------------------------------------------------------------------------
+
+
+def _jwt(secret: bytes, iat: float | None = None, alg: str = "HS256") -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"iat": int(time.time() if iat is None else iat)}).encode())
+    signature = b64(hmac.new(secret, f"{header}.{claims}".encode(), hashlib.sha256).digest())
+    return f"{header}.{claims}.{signature}"
+
+
+def engine_post(url: str, payload: Any, token: str | None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(*_hostport(url), timeout=5)
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        connection.request("POST", "/", json.dumps(payload).encode(), headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def engine_front(start_front: Callable[..., Front], tmp_path: Path) -> tuple[Front, str, bytes]:
+    secret = os.urandom(32)
+    jwt = tmp_path / "jwtsecret"
+    jwt.write_text("0x" + secret.hex() + "\n")
+    port = free_port()
+    # 0.0.0.0, as inside a bridged container; reached here over 127.0.0.1
+    front = start_front(["--client", "geth", "--http.addr", LOCALHOST, "--http.port", "0",
+                         "--authrpc.addr", "0.0.0.0", f"--authrpc.port={port}", "--authrpc.jwtsecret", str(jwt)])
+    return front, f"http://{LOCALHOST}:{port}", secret
+
+
+def test_engine_api_rejects_missing_bad_and_stale_tokens(engine_front: tuple[Front, str, bytes]) -> None:
+    front, url, secret = engine_front
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+    for token, why in ((None, "missing token"),
+                       (_jwt(os.urandom(32)), "signature invalid"),
+                       (_jwt(secret, iat=time.time() - 120), "stale token"),
+                       (_jwt(secret, iat=time.time() + 120), "stale token"),
+                       (_jwt(secret, alg="none"), "HS256"),
+                       ("not.a.jwt", "malformed token")):
+        status, body = engine_post(url, call, token)
+        assert status == 401 and why in body.decode(), (token, body)
+    # the public port needs no token and does not serve the Engine API's methods
+    assert rpc_message(front.rpc, "engine_exchangeCapabilities").get("error")
+
+
+def test_engine_api_answers_an_authenticated_caller(engine_front: tuple[Front, str, bytes], anvil: Anvil) -> None:
+    front, url, secret = engine_front
+
+    def call(method: str, params: list[Any] | None = None) -> Any:
+        status, body = engine_post(url, {"jsonrpc": "2.0", "id": 3, "method": method, "params": params or []}, _jwt(secret))
+        assert status == 200, body
+        return json.loads(body)
+
+    assert "engine_exchangeCapabilities" in call("engine_exchangeCapabilities", [["engine_newPayloadV4"]])["result"]
+    assert call("eth_chainId")["result"] == CHAIN_ID
+    assert call("engine_forkchoiceUpdatedV3", [{}])["error"]["code"] == -32601
+    head = int(call("eth_blockNumber")["result"], 16)
+    assert abs(head - head_of(anvil.url)) <= 1
+    assert call("eth_getBlockByNumber", [hex(head), False])["result"]["number"] == hex(head)
+    set_faults(front, lag=4)  # the faults hold on the Engine API too
+    upstream, lagged = at_stable_head(anvil.url, lambda: int(call("eth_blockNumber")["result"], 16))
+    assert lagged == upstream - 4
+    assert call("eth_getBlockByNumber", [hex(upstream), False])["result"] is None
+    set_faults(front, refuse=True)
+    with pytest.raises(OSError):
+        engine_post(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}, _jwt(secret))
+    set_faults(front, refuse=False)
+    assert call("eth_blockNumber")["result"]
+
+
+def test_engine_api_without_a_usable_secret_rejects_everything(start_front: Callable[..., Front], tmp_path: Path) -> None:
+    bad = tmp_path / "jwt"
+    bad.write_text("not hex\n")
+    port = free_port()
+    start_front(["--client", "nethermind", "--JsonRpc.Port", "0", "--JsonRpc.EngineHost", LOCALHOST,
+                 "--JsonRpc.EnginePort", str(port), "--JsonRpc.JwtSecretFile", str(bad)])
+    status, body = engine_post(f"http://{LOCALHOST}:{port}", {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+                               _jwt(os.urandom(32)))
+    assert status == 401 and b"no usable JWT secret" in body
