@@ -154,12 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(lp, suppress=True)
         lp.set_defaults(func=func)
     fp = labsub.add_parser("fault", help="make a lab client front misbehave (or --clear)",
-                           description="make a lab client front misbehave (or --clear)")
+                           description="make a lab client front misbehave (or --clear): an execution front "
+                                       "(lab-h1-geth), a consensus front (lab-h1-lighthouse), or a provisioned "
+                                       "node's container by name (<erigon container>-caplin for its Caplin)")
     _add_common(fp, suppress=True)
     fp.set_defaults(func=cmd_lab_fault)
-    fp.add_argument("front", help="front name from `fleetctl lab status` (e.g. lab-h1-geth)")
-    fp.add_argument("--lag", type=int, metavar="N", help="serve a head N blocks behind")
-    fp.add_argument("--syncing", choices=("on", "off"), help="report eth_syncing as in progress")
+    fp.add_argument("front", help="front name from `fleetctl lab status` (e.g. lab-h1-geth, lab-h1-lighthouse) "
+                                  "or a provisioned container's name")
+    fp.add_argument("--lag", type=int, metavar="N", help="serve a head N blocks (slots) behind")
+    fp.add_argument("--syncing", choices=("on", "off"), help="report syncing (eth_syncing; Beacon API is_syncing)")
+    fp.add_argument("--optimistic", choices=("on", "off"), help="consensus: is_optimistic / execution_optimistic")
+    fp.add_argument("--el-offline", choices=("on", "off"), help="consensus: el_offline, the head stops")
+    fp.add_argument("--finalized-root-other", choices=("on", "off"), help="consensus: another finalized root (another chain)")
+    fp.add_argument("--peers", type=int, metavar="N", help="report N peers")
+    fp.add_argument("--not-initialized", choices=("on", "off"), help="consensus: /eth/v1/node/health answers 503")
     fp.add_argument("--diverge-at", type=int, metavar="HEIGHT", help="serve a different chain from HEIGHT on")
     fp.add_argument("--delay-ms", type=int, metavar="MS", help="answer slowly")
     fp.add_argument("--error", choices=("rpc", "http", "off"), help="answer with JSON-RPC or HTTP errors")
@@ -592,8 +600,14 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
         faults["garbage"] = args.garbage == "on"
     if args.refuse:
         faults["refuse"] = args.refuse == "on"
+    for key in ("optimistic", "el_offline", "finalized_root_other", "not_initialized"):
+        if getattr(args, key):
+            faults[key] = getattr(args, key) == "on"
+    if args.peers is not None:
+        faults["peers"] = args.peers
     if not faults and not args.clear:
-        raise UserError("lab fault: say what to inject (--lag, --syncing, --diverge-at, --delay-ms, --error, --garbage, --refuse) or --clear")
+        raise UserError("lab fault: say what to inject (--lag, --syncing, --diverge-at, --delay-ms, --error, --garbage, --refuse, "
+                        "--peers; consensus: --optimistic, --el-offline, --finalized-root-other, --not-initialized) or --clear")
     now = _lab().Lab().fault(args.front, faults, clear=args.clear)
     if args.out.json:
         args.out.emit_json({"front": args.front, "faults": now})

@@ -117,7 +117,7 @@ class Persona:
 # Lighthouse common/lighthouse_version: version_with_platform() = "Lighthouse/v<x.y.z>-<commit[:7]>"
 #   + "/<arch>-<os>" (the http_api's node/version answers it);
 # Prysm beacon-chain/rpc/eth/node: fmt.Sprintf("Prysm/%s (%s %s)", SemanticVersion(), GOOS, GOARCH),
-#   SemanticVersion() being the git tag ("v7.1.2");
+#   SemanticVersion() being the git tag ("v7.1.6");
 # Teku infrastructure/version VersionProvider.VERSION = "teku/v<ver>/<os>-<arch>/<jvm>-java-<n>",
 #   the JVM of its official image (Eclipse Temurin 21) normalising to "-eclipseadoptium-openjdk64bitservervm";
 # Nimbus beacon_chain/version.nim + rest_node_api: "Nimbus/" & fullVersionStr, fullVersionStr =
@@ -125,12 +125,14 @@ class Persona:
 # Lodestar beacon-node api impl node: `Lodestar/${opts.version}`, opts.version from cli
 #   util/version.ts getVersionData(): "v<x.y.z>/<commit[:7]>";
 # Caplin (Erigon cl/beacon/handler/node.go): fmt.Sprintf("Caplin/%s %s/%s", version, GOOS, GOARCH).
+# The default versions are the releases playbooks/vars/images.yml pins (the lab's images set
+# BEACON_VERSION from it).
 PERSONAS: dict[str, Persona] = {
-    "lighthouse": Persona("Lighthouse/v{version}-{commit}/x86_64-linux", "8.0.1", "ced49dd", 5052),
-    "prysm": Persona("Prysm/v{version} (linux amd64)", "7.1.2", "", 3500),
-    "teku": Persona("teku/v{version}/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21", "25.12.0", "", 5051),
-    "nimbus": Persona("Nimbus/v{version}-{commit}-stateofus", "25.12.0", "a2b3c4", 5052),
-    "lodestar": Persona("Lodestar/v{version}/{commit}", "1.38.0", "9f1e2d3", 9596),
+    "lighthouse": Persona("Lighthouse/v{version}-{commit}/x86_64-linux", "8.2.2", "ced49dd", 5052),
+    "prysm": Persona("Prysm/v{version} (linux amd64)", "7.1.6", "", 3500),
+    "teku": Persona("teku/v{version}/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21", "26.8.0", "", 5051),
+    "nimbus": Persona("Nimbus/v{version}-{commit}-stateofus", "26.7.0", "a2b3c4", 5052),
+    "lodestar": Persona("Lodestar/v{version}/{commit}", "1.46.0", "9f1e2d3", 9596),
     "caplin": Persona("Caplin/{version} linux/amd64", "3.4.4", "", 5555),
 }
 

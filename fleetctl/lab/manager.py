@@ -13,7 +13,14 @@ Each host namespace has no default route, its own hostname (a UTS namespace), it
 (key auth; host keys pinned in the lab's known_hosts) and its own Docker engine (dockerd started
 inside the namespace; reached over ``ssh://`` through ``docker system dial-stdio``).  Each host
 runs one client front container (Geth, Nethermind, Erigon personas over the one anvil chain),
-from images the lab builds locally with ``docker import`` (nothing is pulled).
+from images the lab builds locally with ``docker import`` (nothing is pulled), and beside it one
+consensus front (beacon_front.py as Lighthouse, Prysm, Teku) that follows it over its Engine API
+(127.0.0.1:18551 in the host's namespace, a JWT made by the lab): the fleet's adopted pairs.
+
+Each engine has Docker's bridge networking inside its host's namespace: docker0 at
+10.213.(100+i).1/24 and user networks from 10.213.(110+i).0/24, all inside the blackholed lab
+range; its iptables rules (NAT for published ports, masquerade) live in that namespace's own
+netfilter tables, never the root namespace's, and go with the namespace on ``down``.
 """
 
 from __future__ import annotations
@@ -51,6 +58,16 @@ MORSE_PORT = 8081
 COMET_PORT = 26657
 FRONT_PORT = 18545
 FRONT_CONTROL_PORT = 19545
+#: The adopted consensus fronts: Beacon API on the host's address, control port, and the adopted
+#: execution front's Engine API (host networking: on the namespace's loopback only).
+BEACON_PORT = 15052
+BEACON_CONTROL_PORT = 16052
+ENGINE_PORT = 18551
+CONSENSUS_CLIENTS = ("lighthouse", "prysm", "teku", "nimbus", "lodestar")
+#: Where the fronts write their control port inside a container (``lab fault`` on provisioned
+#: containers reads it there through ``docker exec``).
+FRONT_CONTROL_FILE = "/tmp/fleetlab-front.port"
+BEACON_CONTROL_FILE = "/tmp/fleetlab-beacon.port"
 BLOCK_TIME = 1
 NS_PREFIX = "fleetlab-"
 LABEL = "io.fleetctl.lab"
@@ -85,6 +102,35 @@ class LabHost:
     short: str
     address: str
     client: str
+    consensus: str
+    index: int
+
+    @property
+    def bip(self) -> str:
+        """docker0's address in this host's engine (inside the lab range, one /24 per host)."""
+        return f"10.213.{100 + self.index}.1/24"
+
+    @property
+    def address_pool(self) -> str:
+        """Where this engine's user-defined networks come from (one /24 per host, /27 each)."""
+        return f"base=10.213.{110 + self.index}.0/24,size=27"
+
+    @property
+    def beacon_name(self) -> str:
+        return f"{self.name}-{self.consensus}"
+
+    @property
+    def beacon_url(self) -> str:
+        return f"http://{self.address}:{BEACON_PORT}"
+
+    @property
+    def beacon_control_url(self) -> str:
+        return f"http://{self.address}:{BEACON_CONTROL_PORT}"
+
+    @property
+    def jwt(self) -> Path:
+        """The adopted pair's JWT secret (made by ``lab up``, 0600)."""
+        return LAB_DIR / "hosts" / self.name / "adopted" / "jwtsecret"
 
     @property
     def netns(self) -> str:
@@ -116,9 +162,9 @@ class LabHost:
 
 
 HOSTS = (
-    LabHost("lab-h1", "h1", "10.213.0.11", "geth"),
-    LabHost("lab-h2", "h2", "10.213.0.12", "nethermind"),
-    LabHost("lab-h3", "h3", "10.213.0.13", "erigon"),
+    LabHost("lab-h1", "h1", "10.213.0.11", "geth", "lighthouse", 1),
+    LabHost("lab-h2", "h2", "10.213.0.12", "nethermind", "prysm", 2),
+    LabHost("lab-h3", "h3", "10.213.0.13", "erigon", "teku", 3),
 )
 CLIENTS = ("geth", "nethermind", "erigon")
 SSH_DIR = LAB_DIR / "ssh"
@@ -384,10 +430,13 @@ class Lab:
         progress("lab: sshd and dockerd up on " + ", ".join(h.name for h in HOSTS))
         for h in HOSTS:
             self._images(h)
+            self._jwt(h)
             self._front(h)
         for h in HOSTS:
             _wait(f"{h.front_name} front", lambda h=h: self._front_ok(h))
-        progress(f"lab: client fronts up ({', '.join(h.front_name for h in HOSTS)}) in {time.monotonic() - t0:.1f} s")
+            _wait(f"{h.beacon_name} front", lambda h=h: self._beacon_ok(h))
+        progress(f"lab: client fronts up ({', '.join(f'{h.front_name} + {h.beacon_name}' for h in HOSTS)}) "
+                 f"in {time.monotonic() - t0:.1f} s")
         return self.status()
 
     def _safety(self) -> None:
@@ -536,17 +585,22 @@ class Lab:
         self._spawn(f"sshd-{h.name}", self._in_ns(h, f"{sshd} -D -e -f {conf}"), pidfile)
 
     def _dockerd(self, h: LabHost) -> None:
+        """The host's Docker engine, inside its namespace, with bridge networking there."""
         pidfile = h.run / "dockerd.pid"
-        if _alive(_read_pid(pidfile)) and self._docker_ping(h):
-            return
         data = self.dir / "hosts" / h.name / "docker"
         data.mkdir(parents=True, exist_ok=True)
         conf = h.run / "daemon.json"
-        conf.write_text("{}\n")
         cmd = (f"dockerd --data-root {data} --exec-root {h.run / 'exec'} --host unix://{h.docker_sock} "
                f"--pidfile {h.run / 'dockerd.real.pid'} --config-file {conf} --storage-driver=vfs "
-               "--iptables=false --ip6tables=false --bridge=none --ip-masq=false")
+               f"--bip={h.bip} --default-address-pool {h.address_pool} --ip6tables=false")
+        record = h.run / "dockerd.cmd"
+        if _alive(_read_pid(pidfile)):
+            if record.exists() and record.read_text() == cmd and self._docker_ping(h):
+                return
+            self._stop(pidfile, DOWN_ENGINE_GRACE)  # an engine started with other flags (an older lab)
+        conf.write_text("{}\n")
         self._spawn(f"dockerd-{h.name}", self._in_ns(h, cmd), pidfile)
+        record.write_text(cmd)
 
     def _docker_ping(self, h: LabHost) -> bool:
         try:
@@ -576,15 +630,46 @@ class Lab:
         finally:
             client.close()
 
+    def _jwt(self, h: LabHost) -> None:
+        """The adopted pair's JWT secret: 32 random bytes, hex, 0600 (never printed)."""
+        if h.jwt.exists():
+            return
+        h.jwt.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(h.jwt.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(32).hex())
+        os.replace(h.jwt.with_suffix(".tmp"), h.jwt)
+
     def _front(self, h: LabHost) -> None:
+        """The host's adopted pair: the execution front (JSON-RPC on the host's address, Engine API
+        on the namespace's loopback) and the consensus front driving it, each started with its
+        real client's flags. Recreated when the image or the command changes."""
+        jwt_mount = {str(h.jwt): {"bind": "/fleet/jwtsecret", "mode": "ro"}}
+        el_cmd = ["--listen", h.address, "--port", str(FRONT_PORT), "--control-port", str(FRONT_CONTROL_PORT)]
+        if h.client == "nethermind":
+            el_cmd += ["--JsonRpc.EngineHost=127.0.0.1", f"--JsonRpc.EnginePort={ENGINE_PORT}",
+                       "--JsonRpc.JwtSecretFile=/fleet/jwtsecret"]
+        else:
+            el_cmd += ["--authrpc.addr", "127.0.0.1", "--authrpc.port", str(ENGINE_PORT), "--authrpc.jwtsecret", "/fleet/jwtsecret"]
+            if h.client == "erigon":
+                el_cmd += ["--externalcl"]
+        self._container(h, f"lab-front-{h.client}", f"fleetlab/{h.client}:lab", el_cmd, jwt_mount,
+                        {LABEL: "front", LABEL + ".client": h.client, LABEL + ".layer": "execution"})
+        self._container(h, f"lab-front-{h.consensus}", f"fleetlab/{h.consensus}:lab",
+                        consensus_command(h.consensus, h.address, BEACON_PORT, f"http://127.0.0.1:{ENGINE_PORT}",
+                                          "/fleet/jwtsecret") + ["--control-port", str(BEACON_CONTROL_PORT)],
+                        jwt_mount, {LABEL: "front", LABEL + ".client": h.consensus, LABEL + ".layer": "consensus",
+                                    LABEL + ".pair": h.front_name})
+
+    def _container(self, h: LabHost, name: str, image: str, command: list[str], volumes: dict[str, Any],
+                   labels: dict[str, str]) -> None:
         client = self._docker(h)
-        name = f"lab-front-{h.client}"
-        image = f"fleetlab/{h.client}:lab"
+        spec = hashlib.sha256(json.dumps([command, volumes], sort_keys=True).encode()).hexdigest()[:16]
         try:
             want = client.images.get(image).id
             try:
                 c = client.containers.get(name)
-                if c.image.id != want:
+                if c.image.id != want or c.labels.get(LABEL + ".spec") != spec:
                     c.remove(force=True)
                     c = None
             except Exception:  # docker.errors.NotFound
@@ -593,11 +678,11 @@ class Lab:
                 client.containers.run(
                     image,
                     name=name,
-                    command=["--listen", h.address, "--port", str(FRONT_PORT), "--control-port", str(FRONT_CONTROL_PORT)],
+                    command=command,
                     network_mode="host",
-                    volumes={"/usr": {"bind": "/usr", "mode": "ro"}},
+                    volumes={"/usr": {"bind": "/usr", "mode": "ro"}, **volumes},
                     restart_policy={"Name": "unless-stopped"},
-                    labels={LABEL: "front", LABEL + ".client": h.client},
+                    labels={**labels, LABEL + ".spec": spec},
                     detach=True,
                 )
             elif c.status != "running":
@@ -611,18 +696,75 @@ class Lab:
         except (OSError, ValueError, urllib.error.URLError):
             return False
 
+    def _beacon_ok(self, h: LabHost) -> bool:
+        """Its control API answers and its Beacon API too (any status: its EL may be away)."""
+        try:
+            if not _http_json(h.beacon_control_url + "/health", timeout=0.5).get("ok"):
+                return False
+        except (OSError, ValueError, urllib.error.URLError):
+            return False
+        return _tcp_open(h.address, BEACON_PORT)
+
     # ------------------------------------------------------------------ fault
 
     def fault(self, front: str, faults: dict[str, Any], clear: bool = False) -> dict[str, Any]:
-        host = next((h for h in HOSTS if h.front_name == front), None)
-        if host is None:
-            raise LabError(f"no lab front named {front!r}; fronts: {', '.join(h.front_name for h in HOSTS)}")
+        """Inject faults into a front: an adopted one (``lab-h1-geth``, ``lab-h1-lighthouse``) over
+        its control port, or a provisioned container of a lab host by its name (through ``docker
+        exec``: its control port is not published); ``<erigon container>-caplin`` names the Caplin
+        front inside an Erigon container."""
+        for h in HOSTS:
+            for name, url in ((h.front_name, h.control_url), (h.beacon_name, h.beacon_control_url)):
+                if name == front:
+                    return self._fault_url(front, url, faults, clear)
+        return self._fault_container(front, faults, clear)
+
+    def _fault_url(self, front: str, url: str, faults: dict[str, Any], clear: bool) -> dict[str, Any]:
         try:
             if clear:
-                _http_json(host.control_url + "/fault/clear", body={})
-            now = _http_json(host.control_url + "/fault", body=faults) if faults else _http_json(host.control_url + "/fault")
+                _http_json(url + "/fault/clear", body={})
+            now = _http_json(url + "/fault", body=faults) if faults else _http_json(url + "/fault")
+        except urllib.error.HTTPError as exc:
+            raise LabError(f"{front}: {_control_error(exc)}") from None
         except (OSError, urllib.error.URLError) as exc:
             raise LabError(f"{front}: control API unreachable ({exc}); is the lab up? (fleetctl lab status)") from None
+        return now.get("faults", now) if isinstance(now, dict) else {}
+
+    def _fault_container(self, front: str, faults: dict[str, Any], clear: bool) -> dict[str, Any]:
+        names = [f for h in HOSTS for f in (h.front_name, h.beacon_name)]
+        container_name, caplin = (front[:-len("-caplin")], True) if front.endswith("-caplin") else (front, False)
+        found = None
+        for h in HOSTS:
+            if not self._docker_ping(h):
+                continue
+            client = self._docker(h)
+            try:
+                c = client.containers.get(container_name)
+                found = (h, c)
+                break
+            except Exception:  # docker.errors.NotFound
+                continue
+            finally:
+                if found is None:
+                    client.close()
+        if found is None:
+            raise LabError(f"no lab front named {front!r}; fronts: {', '.join(names)} "
+                           "or a provisioned node's container name")
+        h, c = found
+        try:
+            files = [BEACON_CONTROL_FILE] if caplin else [FRONT_CONTROL_FILE, BEACON_CONTROL_FILE]
+            code, out = c.exec_run(["/usr/bin/python3", "-I", "-S", "-c", _FAULT_SNIPPET,
+                                    json.dumps({"files": files, "faults": faults, "clear": clear})])
+        except Exception as exc:  # docker.errors.APIError: not running, ...
+            raise LabError(f"{front}: cannot reach its front inside the container on {h.name}: {exc}") from None
+        finally:
+            c.client.close()
+        text = out.decode(errors="replace").strip()
+        if code != 0:
+            raise LabError(f"{front}: {text.splitlines()[-1] if text else f'exit {code}'}")
+        try:
+            now = json.loads(text)
+        except ValueError:
+            raise LabError(f"{front}: unexpected answer from its control API: {text[:200]}") from None
         return now.get("faults", now) if isinstance(now, dict) else {}
 
     # ------------------------------------------------------------------ down
@@ -762,15 +904,19 @@ class Lab:
                 except (OSError, ValueError):
                     containers = "?"
             front = bool(dockerd and bridge_up and self._front_ok(h))
+            beacon = bool(dockerd and bridge_up and self._beacon_ok(h))
             hosts.append({"name": h.name, "address": h.address, "netns": ns, "sshd": sshd, "dockerd": dockerd,
                           "containers": containers, "docker_url": f"ssh://root@{h.address}:22",
-                          "front": {"name": h.front_name, "client": h.client, "url": h.front_url, "up": front}})
+                          "docker_bridge": h.bip,
+                          "front": {"name": h.front_name, "client": h.client, "url": h.front_url, "up": front},
+                          "beacon": {"name": h.beacon_name, "client": h.consensus, "url": h.beacon_url,
+                                     "pair": h.front_name, "up": beacon}})
         services = [
             {"name": "anvil", "url": ANVIL_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "anvil.pid")) and _tcp_open(BRIDGE_IP, ANVIL_PORT)},
             {"name": "pocket-shannon", "url": SHANNON_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, SHANNON_PORT)},
             {"name": "pocket-morse", "url": MORSE_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, MORSE_PORT)},
             {"name": "pocket-comet", "url": COMET_URL, "up": bridge_up and _alive(_read_pid(RUN_DIR / "pocket.pid")) and _tcp_open(BRIDGE_IP, COMET_PORT)},
-        ] + [{"name": h["front"]["name"], "url": h["front"]["url"], "up": h["front"]["up"]} for h in hosts]
+        ] + [{"name": h[k]["name"], "url": h[k]["url"], "up": h[k]["up"]} for h in hosts for k in ("front", "beacon")]
         parts = [h[k] for h in hosts for k in ("netns", "sshd", "dockerd")] + [s["up"] for s in services]
         up = all(parts)
         problems = []
@@ -807,13 +953,28 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
     """
     here = Path(__file__).parent
     images: list[tuple[str, bytes, list[str]]] = []
-    front = _rootfs_tar({"opt/fleetlab/front.py": (here / "front.py").read_bytes()})
+    # The execution images carry the beacon front too: Erigon's serves Caplin's Beacon API with it.
+    fronts = {"opt/fleetlab/front.py": (here / "front.py").read_bytes(),
+              "opt/fleetlab/beacon_front.py": (here / "beacon_front.py").read_bytes()}
+    front = _rootfs_tar(fronts)
     for name in CLIENTS:
         images.append((f"fleetlab/{name}:lab", front, [
             'ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/front.py"]',
             f"ENV FRONT_CLIENT={name}",
             f"ENV FRONT_UPSTREAM={ANVIL_URL}",
+            f"ENV FRONT_CONTROL_FILE={FRONT_CONTROL_FILE}",
+            f"ENV BEACON_CONTROL_FILE={BEACON_CONTROL_FILE}",
         ]))
+    # fleetlab/{lighthouse,...}:lab: the beacon front under each persona, reporting the version of
+    # the image the playbooks pin (playbooks/vars/images.yml), when it names one.
+    beacon = _rootfs_tar({"opt/fleetlab/beacon_front.py": fronts["opt/fleetlab/beacon_front.py"]}, dirs=("fleet",))
+    pinned = _pinned_versions()
+    for name in CONSENSUS_CLIENTS:
+        changes = ['ENTRYPOINT ["/usr/bin/python3", "-u", "/opt/fleetlab/beacon_front.py"]',
+                   f"ENV BEACON_CLIENT={name}", f"ENV BEACON_CONTROL_FILE={BEACON_CONTROL_FILE}"]
+        if pinned.get(name):
+            changes.append(f"ENV BEACON_VERSION={pinned[name]}")
+        images.append((f"fleetlab/{name}:lab", beacon, changes))
     # The RelayMiner image plays ghcr.io/pokt-network/pocketd, whose entrypoint is pocketd: the
     # relayminer role runs `relayminer start …` in it, `fleetctl scale` runs `keys add` and
     # `fleetctl stake --batch --keyring relayminer` runs `tx supplier stake-supplier` in it.
@@ -839,6 +1000,89 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
             'CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]',
         ]))
     return images
+
+
+def consensus_command(client: str, address: str, port: int, engine: str, jwt: str) -> list[str]:
+    """A consensus client's command line for its Beacon API on ``address:port``, driving the
+    execution client at ``engine`` with the JWT file ``jwt``, in its own flags (its docs)."""
+    if client == "lighthouse":
+        return ["lighthouse", "bn", "--network", "mainnet", "--http", "--http-address", address, "--http-port", str(port),
+                "--execution-endpoint", engine, "--execution-jwt", jwt]
+    if client == "prysm":
+        return ["--mainnet", "--accept-terms-of-use", "--http-host", address, "--http-port", str(port),
+                "--execution-endpoint", engine, "--jwt-secret", jwt]
+    if client == "teku":
+        return ["--network=mainnet", "--rest-api-enabled=true", f"--rest-api-interface={address}",
+                f"--rest-api-port={port}", f"--ee-endpoint={engine}", f"--ee-jwt-secret-file={jwt}"]
+    if client == "nimbus":
+        return ["--network=mainnet", "--rest", f"--rest-address={address}", f"--rest-port={port}", f"--el={engine}",
+                f"--jwt-secret={jwt}"]
+    if client == "lodestar":
+        return ["beacon", "--network", "mainnet", "--rest", "--rest.address", address, "--rest.port", str(port),
+                "--execution.urls", engine, "--jwt-secret", jwt]
+    raise ValueError(f"not a consensus client: {client}")
+
+
+def _pinned_versions() -> dict[str, str]:
+    """client -> the version of its pinned image (playbooks/vars/images.yml), if it is there."""
+    import re
+
+    import yaml
+
+    for candidate in (Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "images.yml",
+                      Path(__file__).resolve().parents[1] / "playbooks" / "vars" / "images.yml"):
+        try:
+            pinned = (yaml.safe_load(candidate.read_text()) or {}).get("fleet_pinned_images") or {}
+        except (OSError, ValueError, AttributeError, yaml.YAMLError):
+            continue
+        out = {}
+        for client, image in pinned.items() if isinstance(pinned, dict) else ():
+            tag = str(image).rpartition(":")[2]
+            m = re.search(r"(?:^|-)v?(\d+\.\d+\.\d+)$", tag)  # v8.2.2, 26.8.0, multiarch-v26.7.0
+            if m and "/" not in tag:
+                out[str(client)] = m.group(1)
+        return out
+    return {}
+
+
+def _control_error(exc: Any) -> str:
+    try:
+        return json.loads(exc.read()).get("error") or f"HTTP {exc.code}"
+    except (OSError, ValueError, AttributeError):
+        return f"HTTP {exc.code}"
+
+
+#: Run inside a container by ``lab fault``: find the front's control port (the files it writes),
+#: POST the faults to it on 127.0.0.1, print its answer.
+_FAULT_SNIPPET = """\
+import json, sys, urllib.request, urllib.error
+arg = json.loads(sys.argv[1])
+for path in arg["files"]:
+    try:
+        port = int(open(path).read().strip())
+        break
+    except (OSError, ValueError):
+        continue
+else:
+    sys.exit("no lab front runs in this container (no control port file)")
+base = "http://127.0.0.1:%d" % port
+def call(path, body):
+    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            sys.exit(json.loads(exc.read()).get("error") or "HTTP %d" % exc.code)
+        except ValueError:
+            sys.exit("HTTP %d" % exc.code)
+    except OSError as exc:
+        sys.exit("control API unreachable: %s" % exc)
+if arg["clear"]:
+    call("/fault/clear", {})
+print(json.dumps(call("/fault", arg["faults"]) if arg["faults"] else call("/fault", None)))
+"""
 
 
 def _shared_libs(binary: str) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import contextlib
+import urllib.error
 import urllib.request
 
 import paramiko
@@ -45,9 +47,11 @@ def test_status_reports_everything_up(lab):
     st = json.loads(proc.stdout)
     assert st["up"] and st["blackhole"] and not st["problems"]
     assert [h["name"] for h in st["hosts"]] == ["lab-h1", "lab-h2", "lab-h3"]
-    assert all(h["sshd"] and h["dockerd"] and h["front"]["up"] for h in st["hosts"])
+    assert all(h["sshd"] and h["dockerd"] and h["front"]["up"] and h["beacon"]["up"] for h in st["hosts"])
+    assert [h["beacon"]["name"] for h in st["hosts"]] == ["lab-h1-lighthouse", "lab-h2-prysm", "lab-h3-teku"]
+    assert [h["beacon"]["pair"] for h in st["hosts"]] == ["lab-h1-geth", "lab-h2-nethermind", "lab-h3-erigon"]
     table = run_cli("lab", "status").stdout
-    assert "lab: up" in table and "lab-h2-nethermind" in table
+    assert "lab: up" in table and "lab-h2-nethermind" in table and "lab-h3-teku" in table
 
 
 def test_ssh_to_each_host_with_pinned_host_keys(lab):
@@ -180,3 +184,182 @@ def test_lab_range_is_blackholed_in_the_root_namespace(lab):
     # An unused lab address goes nowhere: no route out of the machine.
     get_route = subprocess.run(["ip", "route", "get", "10.213.9.9"], capture_output=True, text=True)
     assert get_route.returncode != 0 or "blackhole" in get_route.stdout or "unreachable" in get_route.stderr.lower()
+
+
+# --- Docker bridge networking and the consensus layer -------------------------------------------
+
+import secrets  # noqa: E402
+import socket  # noqa: E402
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def beacon(url: str, path: str):
+    try:
+        with urllib.request.urlopen(url + path, timeout=5) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw else None
+
+
+def syncing(url: str) -> dict:
+    status, body = beacon(url, "/eth/v1/node/syncing")
+    assert status == 200, body
+    return body["data"]
+
+
+def connects_from(host: M.LabHost | None, address: str, port: int) -> bool:
+    """A TCP connection from inside a lab host's namespace (None: the root namespace)."""
+    code = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()\n"
+            "except OSError:\n sys.exit(1)")
+    prefix = ["nsenter", f"--net=/run/netns/{host.netns}", "--"] if host else []
+    return subprocess.run(prefix + [SYSTEM_PYTHON, "-I", "-S", "-c", code, address, str(port)],
+                          capture_output=True, timeout=10).returncode == 0
+
+
+def wait_until(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached")
+
+
+def test_docker_engines_use_bridge_networking_inside_their_namespaces(lab):
+    root_rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    assert "DOCKER" not in root_rules and "10.213." not in root_rules  # nothing in the root namespace
+    for h in M.HOSTS:
+        ns_rules = subprocess.run(["nsenter", f"--net=/run/netns/{h.netns}", "--", "iptables-save"],
+                                  capture_output=True, text=True).stdout
+        assert "DOCKER" in ns_rules and f"{h.bip.rsplit('.', 1)[0]}.0/24" in ns_rules
+        addrs = subprocess.run(["ip", "-n", h.netns, "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True).stdout
+        assert f"inet {h.bip}" in addrs
+
+
+def test_a_bridged_containers_published_port_is_reachable_and_nothing_else(lab):
+    h1, h2 = M.HOSTS[0], M.HOSTS[1]
+    c = docker_client(load_inventory(LAB_INV).hosts[h1.name])
+    name = "labtest-bridged"
+    try:
+        with contextlib.suppress(Exception):  # not there
+            c.containers.get(name).remove(force=True)
+        ct = c.containers.run("fleetlab/geth:lab", name=name, detach=True,
+                              command=["--http.addr", "0.0.0.0", "--http.port", "8545", "--control-port", "9545"],
+                              volumes={"/usr": {"bind": "/usr", "mode": "ro"}},
+                              ports={"8545/tcp": (h1.address, 28545)}, labels={"io.fleetctl.lab": "test"})
+        ct.reload()
+        ip = ct.attrs["NetworkSettings"]["IPAddress"]
+        assert ip.startswith(h1.bip.rsplit(".", 1)[0] + ".")  # docker0's /24, inside the lab range
+        wait_until(lambda: connects_from(h2, h1.address, 28545))
+        assert rpc(f"http://{h1.address}:28545", "eth_chainId")["result"]  # from the root namespace too
+        assert not connects_from(h2, h1.address, 9545)  # not published
+        assert not connects_from(h2, ip, 9545)  # the bridge is h1's alone
+        assert not connects_from(None, h1.address, 9545)
+    finally:
+        with contextlib.suppress(Exception):  # not there
+            c.containers.get(name).remove(force=True)
+        c.close()
+
+
+def test_adopted_consensus_fronts_follow_the_lab_chain(lab):
+    head = int(rpc(M.ANVIL_URL, "eth_blockNumber")["result"], 16)
+    versions = {}
+    for h in M.HOSTS:
+        data = syncing(h.beacon_url)
+        assert abs(int(data["head_slot"]) - head) <= 2, (h.beacon_name, data, head)
+        assert data["el_offline"] is False and data["is_syncing"] is False and data["sync_distance"] == "0"
+        assert beacon(h.beacon_url, "/eth/v1/node/health")[0] == 200
+        versions[h.consensus] = beacon(h.beacon_url, "/eth/v1/node/version")[1]["data"]["version"]
+    assert versions["lighthouse"].startswith("Lighthouse/v") and versions["lighthouse"].endswith("/x86_64-linux")
+    assert versions["prysm"].startswith("Prysm/v") and versions["prysm"].endswith("(linux amd64)")
+    assert versions["teku"].startswith("teku/v") and "/linux-x86_64/" in versions["teku"]
+    roots = {beacon(h.beacon_url, "/eth/v1/beacon/headers/3")[1]["data"]["root"] for h in M.HOSTS}
+    assert len(roots) == 1  # one chain
+    time.sleep(M.BLOCK_TIME * 2.2)
+    assert int(syncing(M.HOSTS[0].beacon_url)["head_slot"]) > head  # it moves with the chain
+
+
+def test_consensus_faults_through_the_cli(lab):
+    h = M.HOSTS[0]
+    url = h.beacon_url
+    try:
+        proc = run_cli("lab", "fault", h.beacon_name, "--syncing", "on", "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["faults"]["syncing"] is True
+        assert syncing(url)["is_syncing"] is True and beacon(url, "/eth/v1/node/health")[0] == 206
+        run_cli("lab", "fault", h.beacon_name, "--clear", "--optimistic", "on", check=True)
+        assert syncing(url)["is_optimistic"] is True and syncing(url)["is_syncing"] is False
+        assert beacon(url, "/eth/v1/beacon/headers/head")[1]["execution_optimistic"] is True
+        run_cli("lab", "fault", h.beacon_name, "--clear", "--el-offline", "on", check=True)
+        assert syncing(url)["el_offline"] is True
+        run_cli("lab", "fault", h.beacon_name, "--clear", "--lag", "6", check=True)
+        assert syncing(url)["sync_distance"] == "6"
+        canonical = beacon(M.HOSTS[1].beacon_url, "/eth/v1/beacon/states/head/finality_checkpoints")[1]["data"]["finalized"]
+        run_cli("lab", "fault", h.beacon_name, "--clear", "--finalized-root-other", "on", check=True)
+        other = beacon(url, "/eth/v1/beacon/states/head/finality_checkpoints")[1]["data"]["finalized"]
+        assert other["root"] != canonical["root"]
+        run_cli("lab", "fault", h.beacon_name, "--clear", "--peers", "2", check=True)
+        assert beacon(url, "/eth/v1/node/peer_count")[1]["data"]["connected"] == "2"
+        run_cli("lab", "fault", h.beacon_name, "--refuse", "on", check=True)
+        assert not connects_from(None, h.address, M.BEACON_PORT)
+        bad = run_cli("lab", "fault", h.beacon_name, "--error", "rpc")
+        assert bad.returncode == 1 and "error must be" in bad.stderr
+    finally:
+        run_cli("lab", "fault", h.beacon_name, "--clear", check=True)
+    assert syncing(url)["el_offline"] is False
+
+
+def test_an_execution_front_refusing_takes_its_consensus_front_offline(lab):
+    h = M.HOSTS[1]
+    try:
+        run_cli("lab", "fault", h.front_name, "--refuse", "on", check=True)
+        wait_until(lambda: syncing(h.beacon_url)["el_offline"] is True)
+        assert beacon(h.beacon_url, "/eth/v1/node/health")[0] == 206
+    finally:
+        run_cli("lab", "fault", h.front_name, "--clear", check=True)
+    wait_until(lambda: syncing(h.beacon_url)["el_offline"] is False)
+
+
+def test_a_provisioned_style_pair_in_one_namespace(lab, tmp_path):
+    """An execution container on the bridge with its Engine API on its loopback, a consensus
+    container in its namespace: the Beacon API published, the Engine API reachable from nowhere
+    else; `lab fault` reaches both fronts by container name."""
+    h, other = M.HOSTS[2], M.HOSTS[0]
+    jwt = M.LAB_DIR / "hosts" / h.name / "labtest" / "jwtsecret"
+    jwt.parent.mkdir(parents=True, exist_ok=True)
+    jwt.write_text(secrets.token_hex(32))
+    jwt.chmod(0o600)
+    c = docker_client(load_inventory(LAB_INV).hosts[h.name])
+    el_name, cl_name = "labtest-pair", "labtest-pair-lodestar"
+    mounts = {"/usr": {"bind": "/usr", "mode": "ro"}, str(jwt): {"bind": "/fleet/jwtsecret", "mode": "ro"}}
+    try:
+        for n in (cl_name, el_name):
+            with contextlib.suppress(Exception):  # not there
+                c.containers.get(n).remove(force=True)
+        c.containers.run("fleetlab/geth:lab", name=el_name, detach=True, volumes=mounts,
+                         command=["--http.addr", "0.0.0.0", "--http.port", "8545", "--authrpc.addr", "127.0.0.1",
+                                  "--authrpc.port", "8551", "--authrpc.jwtsecret", "/fleet/jwtsecret"],
+                         ports={"8545/tcp": (h.address, 28545), "5052/tcp": (h.address, 25052)})
+        c.containers.run("fleetlab/lodestar:lab", name=cl_name, detach=True, volumes=mounts,
+                         network_mode=f"container:{el_name}",
+                         command=M.consensus_command("lodestar", "0.0.0.0", 5052, "http://127.0.0.1:8551", "/fleet/jwtsecret"))
+        api = f"http://{h.address}:25052"
+        wait_until(lambda: connects_from(None, h.address, 25052) and beacon(api, "/eth/v1/node/health")[0] == 200)
+        assert beacon(api, "/eth/v1/node/version")[1]["data"]["version"].startswith("Lodestar/v")
+        assert not connects_from(other, h.address, 8551) and not connects_from(None, h.address, 8551)
+        proc = run_cli("lab", "fault", cl_name, "--el-offline", "on", "-o", "json")
+        assert proc.returncode == 0, proc.stderr
+        assert syncing(api)["el_offline"] is True
+        run_cli("lab", "fault", cl_name, "--clear", check=True)
+        assert syncing(api)["el_offline"] is False
+        run_cli("lab", "fault", el_name, "--lag", "4", check=True)  # the EL front by its container name
+        wait_until(lambda: syncing(api)["head_slot"] != "0"
+                   and int(rpc(M.ANVIL_URL, "eth_blockNumber")["result"], 16) - int(syncing(api)["head_slot"]) >= 4)
+    finally:
+        for n in (cl_name, el_name):
+            with contextlib.suppress(Exception):  # not there
+                c.containers.get(n).remove(force=True)
+        c.close()
