@@ -428,10 +428,17 @@ class Lab:
             _wait(f"sshd on {h.name}", lambda h=h: _tcp_open(h.address, 22))
             _wait(f"dockerd on {h.name}", lambda h=h: self._docker_ping(h))
         progress("lab: sshd and dockerd up on " + ", ".join(h.name for h in HOSTS))
-        for h in HOSTS:
+        def provision(h: LabHost) -> None:
             self._images(h)
             self._jwt(h)
             self._front(h)
+
+        # The three engines build their images and start their fronts at the same time.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(HOSTS)) as pool:
+            for future in [pool.submit(provision, h) for h in HOSTS]:
+                future.result()
         for h in HOSTS:
             _wait(f"{h.front_name} front", lambda h=h: self._front_ok(h))
             _wait(f"{h.beacon_name} front", lambda h=h: self._beacon_ok(h))
