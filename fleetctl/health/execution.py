@@ -415,7 +415,8 @@ class Verdict:
     target: ExecTarget
     level: Level
     message: str
-    state: str  # the worst: ok, unreachable, stopped, error, syncing, lagging, diverged, slow, mismatch, peers
+    state: str  # the worst: ok, unreachable, stopped, error, syncing, lagging, diverged, slow, mismatch, peers,
+    #             consensus (its consensus client stops its head: see fleetctl.health.consensus)
     values: dict[str, float]
     facts: dict[str, Any]
     states: tuple[str, ...] = ()  # every state found, worst first
@@ -423,8 +424,8 @@ class Verdict:
     @property
     def healthy(self) -> bool:
         """Answering, in sync, on the majority chain (what a balancer may route to)."""
-        return bool(self.values.get("up")) and not ({"syncing", "lagging", "diverged", "genesis", "ahead", "invalid"}
-                                                    & set(self.states))
+        return bool(self.values.get("up")) and not ({"syncing", "lagging", "diverged", "genesis", "ahead", "invalid",
+                                                     "consensus"} & set(self.states))
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class Container:
     """A fleetctl-managed container as ``docker ps -a`` shows it."""
 
     name: str
-    role: str  # node | balancer | relayminer | morse
+    role: str  # node | consensus | balancer | relayminer | morse
     chain: str | None
     client: str | None
     slot: int | None
@@ -61,6 +61,10 @@ class Container:
     status: str  # "Up 3 hours", "Exited (137) 2 minutes ago"
     image: str
     mounts: tuple[str, ...] = ()
+    #: the pair's name (the execution node's) on both containers of a pair, else None
+    pair: str | None = None
+    #: on an execution node: its consensus client (lighthouse ... lodestar, or caplin), else None
+    consensus: str | None = None
 
     @property
     def rpc_port(self) -> int | None:
@@ -182,6 +186,8 @@ def container_of(c: dict[str, Any]) -> Container | None:
         status=one_line(str(c.get("Status", "")), 120),
         image=one_line(str(c.get("Image", "")), 200),
         mounts=tuple(m for m in str(c.get("Mounts", "")).split(",") if m)[:64],
+        pair=one_line(labels[pm.LABEL_PAIR], 128) if labels.get(pm.LABEL_PAIR) else None,
+        consensus=one_line(labels[pm.LABEL_CONSENSUS], 32) if labels.get(pm.LABEL_CONSENSUS) else None,
     )
 
 

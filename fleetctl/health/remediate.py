@@ -2,7 +2,9 @@
 
 After a sweep, for every balancer (HAProxy) whose stats could be read:
 
-* a backend whose endpoint is DIVERGED, lagging or syncing is taken out of rotation through
+* a backend whose endpoint is DIVERGED, lagging or syncing, or whose consensus client stops its
+  head (down, optimistic, without it, lagging or diverged: state ``consensus``, see
+  :mod:`fleetctl.health.consensus`), is taken out of rotation through
   HAProxy's runtime API (``set server <chain>-nodes/<server> state maint``), unless no other
   server of the pool would be left up, in rotation and healthy: the last healthy backend is
   never removed (a pool serving slightly stale data beats a pool serving nothing);
@@ -43,7 +45,7 @@ from fleetctl.spec.model import Fleet, Host
 __all__ = ["BAD_STATES", "admin_socket", "plan_actions", "remediate", "runtime_command"]
 
 #: Endpoint states that take a backend out of rotation.
-BAD_STATES = ("diverged", "lagging", "syncing")
+BAD_STATES = ("diverged", "lagging", "syncing", "consensus")
 DEFAULT_CONFIG_ROOT = "/etc/fleetctl"
 LOG_NAME = "remediation.log"
 

@@ -19,7 +19,7 @@ from fleetctl.pocket.base import Level, worst
 __all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
 
 #: Check kinds, in the order the table lists them.
-KINDS = ("chain", "execution", "balancer", "relayminer", "pocket_node", "stake", "host", "state", "alerting",
+KINDS = ("chain", "execution", "consensus", "balancer", "relayminer", "pocket_node", "stake", "host", "state", "alerting",
          "remediation")
 #: Perfdata longer than this is cut to fleet aggregates (Nagios keeps ~4 KB of output).
 PERFDATA_BUDGET = 3500
@@ -118,6 +118,14 @@ class HealthReport:
             parts.append(f"max_lag_blocks={int(max(lags))}")
         diverged = sum(1 for c in self.checks if c.kind == "execution" and c.facts.get("state") == "diverged")
         parts.append(f"diverged={diverged}")
+        beacons = [c for c in self.checks if c.kind == "consensus"]
+        if beacons:
+            for name, level in (("ok", Level.OK), ("warn", Level.WARNING), ("crit", Level.CRITICAL)):
+                parts.append(f"consensus_{name}={sum(1 for c in beacons if c.level is level)}")
+            slot_lags = [s.value for c in beacons for s in c.samples if s.name == "slot_lag"]
+            if slot_lags:
+                parts.append(f"max_slot_lag={int(max(slot_lags))}")
+            parts.append(f"consensus_diverged={sum(1 for c in beacons if 'diverged' in str(c.facts.get('state')))}")
         free = [s.value for c in self.checks if c.kind == "host" for s in c.samples if s.name == "disk_free_ratio"]
         if free:
             parts.append(f"min_disk_free={100 * min(free):.1f}%")
@@ -177,6 +185,19 @@ _HELP = {
     "host_memory_available_ratio": "MemAvailable / MemTotal",
     "host_load5_per_cpu": "5-minute load average per CPU",
     "host_containers_stopped": "fleetctl-managed containers that are not running",
+    "consensus_up": "1 if the consensus client answered /eth/v1/node/health with 200 or 206",
+    "consensus_head_slot": "The consensus client's head slot (/eth/v1/beacon/headers/head)",
+    "consensus_slot_lag": "Slots behind its chain's majority head slot",
+    "consensus_syncing": "1 while /eth/v1/node/syncing says is_syncing",
+    "consensus_optimistic": "1 while /eth/v1/node/syncing says is_optimistic",
+    "consensus_el_offline": "1 while /eth/v1/node/syncing says el_offline",
+    "consensus_finalized_epoch": "Its finalized checkpoint's epoch",
+    "consensus_diverged": "1 if its finalized checkpoint differs from its chain's majority",
+    "consensus_peers": "Connected peers (/eth/v1/node/peer_count)",
+    "consensus_response_seconds": "Time to answer the slowest of the check's Beacon API requests",
+    "chain_consensus_up": "Consensus clients of the chain that answered",
+    "chain_reference_slot": "The head slot a majority of the chain's consensus clients reached",
+    "chain_finalized_epoch": "The finalized epoch a majority of the chain's consensus clients reached",
     "chain_reference_head": "The block a majority of the chain's endpoints reached",
     "chain_endpoints_up": "Endpoints of the chain that answered",
 }

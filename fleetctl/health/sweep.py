@@ -6,6 +6,12 @@ SSH command per host (OpenSSH, see :mod:`fleetctl.provision.sshexec`), and the s
 
 * every adopted endpoint (fleet.yml) and every fleetctl-managed full node a host's Docker
   engine runs (its RPC port from its slot label): :mod:`fleetctl.health.execution`;
+* every consensus client: each adopted consensus endpoint (``client: lighthouse`` ...), and the
+  consensus client of each pair a host runs (the execution container's ``io.fleetctl.consensus``
+  label names it, Caplin included; its Beacon API on the slot's beacon port of the host's
+  address; a paired container that is stopped or missing is reported as such):
+  :mod:`fleetctl.health.consensus`. A pair whose consensus client is down, optimistic, without
+  its execution client, lagging or diverged has its execution client marked CRITICAL too;
 * every balancer, RelayMiner and Morse node container: :mod:`fleetctl.health.services`;
 * the Pocket node the RelayMiners query (Shannon ``pocket.node_rpc_url``);
 * every declared supplier's stake (the stake monitor's own levels and history);
@@ -31,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fleetctl.health import consensus as cl
 from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
@@ -40,7 +47,7 @@ from fleetctl.plan import model as pm
 from fleetctl.pocket.base import Level, worst
 from fleetctl.provision.sshexec import SshResult, ssh_run
 from fleetctl.redact import has_secret, safe_url, scrub, secret_parts
-from fleetctl.spec.model import Fleet, HealthPolicy, Host, format_upokt
+from fleetctl.spec.model import CAPLIN, Fleet, HealthPolicy, Host, format_upokt
 
 __all__ = ["SweepResult", "judge_host", "sweep"]
 
@@ -175,13 +182,17 @@ def save_cache(db: Path, cache: dict[str, dict[str, Any]]) -> None:
 
 _CACHED_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,), "role": (str,), "chain": (str, type(None)), "client": (str, type(None)),
-    "slot": (int, type(None)), "running": (bool,), "status": (str,), "image": (str,), "mounts": (list,)}
+    "slot": (int, type(None)), "running": (bool,), "status": (str,), "image": (str,), "mounts": (list,),
+    "pair": (str, type(None)), "consensus": (str, type(None))}
+#: fields a cache written before pairs existed does not have (None then)
+_CACHED_OPTIONAL = frozenset({"pair", "consensus"})
 
 
 def _container_from_cache(c: Any) -> Container | None:
     """A cached container (``asdict`` of :class:`Container`), every field of its type; else None."""
-    if not isinstance(c, dict) or set(c) != set(_CACHED_FIELDS):
+    if not isinstance(c, dict) or not set(_CACHED_FIELDS) - _CACHED_OPTIONAL <= set(c) <= set(_CACHED_FIELDS):
         return None
+    c = {**{k: None for k in _CACHED_OPTIONAL}, **c}
     for key, types in _CACHED_FIELDS.items():
         if not isinstance(c[key], types) or (key == "slot" and isinstance(c[key], bool)):
             return None
@@ -209,6 +220,7 @@ class SweepResult:
     checks: list[Check]
     balancers: list[sv.BalancerRead] = field(default_factory=list)
     verdicts: dict[str, ex.Verdict] = field(default_factory=dict)
+    beacon_verdicts: dict[str, cl.BeaconVerdict] = field(default_factory=dict)
     facts: dict[str, HostFacts] = field(default_factory=dict)
     stake_report: Any = None
     #: alert keys whose state must be kept as it is this run (their parent could not be read)
@@ -251,6 +263,50 @@ def _exec_target(fleet: Fleet, host: Host, c: Container) -> ex.ExecTarget | None
                          stopped=None if c.running else (c.status or "stopped"))
 
 
+def _beacon_targets(fleet: Fleet, host: Host, containers: list[Container]) -> list[cl.BeaconTarget]:
+    """The consensus clients of the pairs among ``containers`` (one host's, all of them): from each
+    execution node's consensus label (Caplin: served by the node itself), and any consensus
+    container whose execution node is not there."""
+    out: list[cl.BeaconTarget] = []
+    by_name = {c.name: c for c in containers}
+    seen: set[str] = set()
+    for c in containers:
+        if c.role != "node" or not c.chain or c.slot is None or not c.consensus:
+            continue  # a node from before pairs (no consensus label): no consensus target
+        node = pm.NodePlacement(c.name, c.chain, c.client or "", host.name, slot=c.slot, consensus=c.consensus)
+        url = f"http://{host.address}:{node.beacon_port}"
+        if c.consensus == CAPLIN:
+            # Caplin runs inside Erigon: its version is Erigon's, checked on the execution side.
+            out.append(cl.BeaconTarget(f"{c.name}-{CAPLIN}", c.chain, url, CAPLIN, host.name, pair=c.name,
+                                       stopped=None if c.running else (c.status or "stopped")))
+            continue
+        name = node.consensus_name or f"{c.name}-{c.consensus}"
+        cc = by_name.get(name) or next((x for x in containers if x.role == "consensus" and x.pair == c.name), None)
+        planned = _planned_image(fleet, host.name, c.consensus)
+        stopped = None
+        if cc is None:
+            stopped = f"missing: no container {name} on {host.name}"
+        elif not cc.running:
+            stopped = cc.status or "stopped"
+        elif not c.running:
+            stopped = f"its execution container {c.name} is not running ({c.status or 'stopped'})"
+        if cc is not None:
+            seen.add(cc.name)
+            name = cc.name
+        out.append(cl.BeaconTarget(name, c.chain, url, c.consensus, host.name, pair=c.name,
+                                   planned_version=ex.version_of_image(planned), planned_image=planned,
+                                   image=(cc.image or None) if cc is not None else None, stopped=stopped))
+    for c in containers:
+        if c.role == "consensus" and c.name not in seen and c.chain and c.slot is not None:
+            node = pm.NodePlacement(c.pair or c.name, c.chain, "", host.name, slot=c.slot, consensus=c.client or "")
+            planned = _planned_image(fleet, host.name, c.client)
+            out.append(cl.BeaconTarget(c.name, c.chain, f"http://{host.address}:{node.beacon_port}", c.client,
+                                       host.name, pair=c.pair, planned_version=ex.version_of_image(planned),
+                                       planned_image=planned, image=c.image or None,
+                                       stopped=None if c.running else (c.status or "stopped")))
+    return out
+
+
 def _stats_url(fleet: Fleet, host: Host, chain: str) -> str | None:
     if chain not in fleet.chains:
         return None
@@ -276,6 +332,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         result.store_locked = await asyncio.to_thread(store_locked, db, min(LOCK_WAIT_S, timeout / 4))
     probes: dict[str, asyncio.Task[ex.ExecProbe]] = {}
     targets: dict[str, ex.ExecTarget] = {}
+    beacon_probes: dict[str, asyncio.Task[cl.BeaconProbe]] = {}
+    beacon_targets: dict[str, cl.BeaconTarget] = {}
     balancers: dict[tuple[str, str], tuple[sv.BalancerRead, asyncio.Task[Any] | None]] = {}
     relayminers: dict[str, tuple[sv.RelayMinerRead, asyncio.Task[Any] | None]] = {}
     morse_nodes: dict[str, tuple[sv.PocketNodeRead, asyncio.Task[Any] | None]] = {}
@@ -290,7 +348,19 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         else:
             probes[t.name] = runner.start(ex.probe_endpoint(http, t, timeout))
 
+    def probe_beacon(t: cl.BeaconTarget) -> None:
+        known = beacon_targets.get(t.name)
+        if known is not None and not (known.stopped is None and t.stopped is not None):
+            return
+        beacon_targets[t.name] = t  # new, or the fresh facts say it stopped: report that
+        if t.stopped is not None:
+            beacon_probes[t.name] = runner.start(_done(cl.BeaconProbe(t)))
+        else:
+            beacon_probes[t.name] = runner.start(cl.probe_beacon(http, t, timeout))
+
     def take_containers(host: Host, containers: list[Container]) -> None:
+        for t in _beacon_targets(fleet, host, containers):
+            probe_beacon(t)
         for c in containers:
             t = _exec_target(fleet, host, c)
             if t is not None:
@@ -321,8 +391,10 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
 
     # What is known without asking the hosts: adopted endpoints and the cached containers.
     for chain in fleet.chains.values():
-        for e in chain.endpoints:
+        for e in chain.execution_endpoints:
             probe_target(ex.ExecTarget(e.name, chain.id, e.url, e.client, e.host, adopted=True))
+        for e in chain.consensus_endpoints:
+            probe_beacon(cl.BeaconTarget(e.name, chain.id, e.url, e.client, e.host, adopted=True, pair=e.pair))
     for name, host in fleet.hosts.items():
         if name in cache:
             take_containers(host, _containers_from_cache(cache[name]))
@@ -358,7 +430,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
                 take_containers(host, facts.containers)
 
     host_tasks = [runner.start(ask_host(h)) for h in fleet.hosts.values()]
-    on_step(f"health: {len(targets)} endpoints, {len(host_tasks)} hosts, "
+    on_step(f"health: {len(targets)} endpoints, {len(beacon_targets)} consensus clients, {len(host_tasks)} hosts, "
             f"{sum(1 for s in fleet.suppliers if not s.planned)} suppliers")
 
     # Phase 1: wait for the hosts and every first probe (new ones start as hosts answer).
@@ -383,6 +455,24 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         for p in chain_probes:
             if p.answered and not p.is_syncing and p.head is not None and p.head >= height:
                 runner.start(ex.probe_hash(http, p, height, timeout))
+    # ... and, for consensus clients at another finalized epoch than their chain's reference,
+    # whether the majority's finalized block is on their chain.
+    beacon_by_chain: dict[str, list[cl.BeaconProbe]] = {}
+    for name, btask in beacon_probes.items():
+        bt = beacon_targets[name]
+        if _finished(btask):
+            bp = btask.result()
+        elif _failure(btask) is not None:
+            bp = cl.BeaconProbe(bt, health_status=200, invalid=[f"check failed: {_failure(btask)}"])
+        else:
+            bp = cl.BeaconProbe(bt, error="not checked in time (the sweep's deadline)", unchecked=True)
+        beacon_by_chain.setdefault(bt.chain, []).append(bp)
+    for chain_id, bps in beacon_by_chain.items():
+        fin = cl.finality_reference(bps)
+        for bp in bps:
+            if cl.needs_finality_check(bp, fin):
+                assert fin.epoch is not None and fin.root is not None
+                runner.start(cl.probe_finality(http, bp, fin.epoch, fin.root, timeout))
     await _wait_all(runner, hard_deadline, exclude=set())
     for task in runner.tasks:
         if not task.done():
@@ -402,6 +492,18 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
             checks.extend(Check(p.target.name, "execution", Level.UNKNOWN, reason, {"chain": chain_id}, (),
                                 {"chain": chain_id}) for p in chain_probes)
             checks.append(Check(chain_id, "chain", Level.UNKNOWN, reason, {}, (), {"chain": chain_id}))
+    for chain_id in sorted(beacon_by_chain):
+        bps = sorted(beacon_by_chain[chain_id], key=lambda p: p.target.name)
+        try:
+            checks.extend(_consensus_checks(chain_id, bps, policy, result))
+        except Exception as exc:  # noqa: BLE001 - reported as the checks' own failure
+            reason = f"check failed: {_exception_line(exc)}"
+            checks.extend(Check(p.target.name, "consensus", Level.UNKNOWN, reason, {"chain": chain_id}, (),
+                                {"chain": chain_id}) for p in bps)
+    try:
+        _mark_pairs(checks, result)
+    except Exception as exc:  # noqa: BLE001
+        result.notes.append(f"health: consensus pair marks not applied: {_exception_line(exc)}")
 
     def service_level(stopped: Container | None, task: asyncio.Task[Any] | None,
                       judge: Callable[[], tuple[Level, str, dict[str, float]]]) -> tuple[Level, str, dict[str, float]]:
@@ -498,6 +600,58 @@ def _chain_checks(chain_id: str, chain_probes: list[ex.ExecProbe], policy: Healt
                                       for h, n, c in chain_verdict.groups]},
                      tuple(chain_samples), {"chain": chain_id}))
     return out
+
+
+def _consensus_checks(chain_id: str, probes: list[cl.BeaconProbe], policy: HealthPolicy,
+                      result: SweepResult) -> list[Check]:
+    """The checks of one chain's consensus clients, and the chain's consensus-layer check."""
+    out: list[Check] = []
+    verdicts, chain_verdict = cl.judge_chain(chain_id, probes, slot_lag_warning=policy.slot_lag_warning,
+                                             slot_lag_critical=policy.slot_lag_critical,
+                                             min_peers=policy.min_peers, slow_s=policy.slow_s)
+    for v in verdicts:
+        result.beacon_verdicts[v.target.name] = v
+        labels = {"chain": chain_id}
+        if v.target.client:
+            labels["client"] = v.target.client
+        if v.target.host:
+            labels["host"] = v.target.host
+        out.append(Check(v.target.name, "consensus", v.level, v.message, {**v.facts, "state": v.state},
+                         samples(v.values), labels))
+    chain_samples = [Sample("consensus_up", float(sum(1 for v in verdicts if v.values.get("up"))))]
+    if chain_verdict.reference_slot is not None:
+        chain_samples.append(Sample("reference_slot", float(chain_verdict.reference_slot)))
+    if chain_verdict.finalized_epoch is not None:
+        chain_samples.append(Sample("finalized_epoch", float(chain_verdict.finalized_epoch)))
+    out.append(Check(f"{chain_id}/consensus", "chain", chain_verdict.level, chain_verdict.message,
+                     {"reference_slot": chain_verdict.reference_slot,
+                      "finalized_epoch": chain_verdict.finalized_epoch,
+                      "finalized_root": chain_verdict.finalized_root,
+                      "finalized_groups": [{"root": r, "clients_count": n, "clients": list(c)}
+                                           for r, n, c in chain_verdict.groups]},
+                     tuple(chain_samples), {"chain": chain_id}))
+    return out
+
+
+def _mark_pairs(checks: list[Check], result: SweepResult) -> None:
+    """Each execution client whose consensus client stops its head gets that CRITICAL too (its
+    check, and the verdict remediation reads: state ``consensus``)."""
+    marks = cl.pair_marks(list(result.beacon_verdicts.values()))
+    if not marks:
+        return
+    for i, c in enumerate(checks):
+        if c.kind != "execution" or c.target not in marks:
+            continue
+        level, reason = marks[c.target]
+        v = result.verdicts.get(c.target)
+        new_level = level if level.severity > c.level.severity else c.level
+        message = reason if c.level is Level.OK else f"{c.message}; {reason}"
+        state = "consensus" if level.severity > c.level.severity else c.facts.get("state", "consensus")
+        checks[i] = replace(c, level=new_level, message=message,
+                            facts={**c.facts, "state": state, "consensus": reason})
+        if v is not None:
+            result.verdicts[c.target] = replace(v, level=new_level, message=message, state=state,
+                                                states=v.states + ("consensus",))
 
 
 async def _done(value: Any) -> Any:

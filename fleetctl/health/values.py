@@ -12,6 +12,11 @@ does float arithmetic on an unbounded integer: lengths are checked before ``int(
   digits, no leading zeros, no sign, at most ``maximum``.
 * :func:`json_count`: a JSON integer (not a bool, not a float), 0..``maximum``.
 * :func:`block_hash`: ``0x`` and 64 hex digits, lower-cased.
+* Beacon API (ethereum/beacon-APIs, ``types/primitive.yaml``): :func:`beacon_uint64` (``Uint64``:
+  a JSON *string* of decimal digits, within a plausible ``maximum``), :func:`json_bool` (a JSON
+  ``true``/``false``, never ``"true"`` or ``1``), :func:`beacon_root` (``Root``: ``0x`` and 64 hex
+  digits, lower-cased), :func:`version_text` (``Version``: a short printable string, refused
+  rather than cleaned when it holds a control character).
 * :func:`one_line`: any text from outside made printable: control characters dropped, one line,
   at most ``limit`` characters.
 
@@ -26,11 +31,16 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_BLOCK", "MAX_PEERS", "BadValue", "block_hash", "decimal_height", "finite", "hex_quantity",
-           "json_count", "one_line"]
+__all__ = ["MAX_BLOCK", "MAX_EPOCH", "MAX_PEERS", "MAX_SLOT", "BadValue", "beacon_root", "beacon_uint64", "block_hash",
+           "decimal_height", "finite", "hex_quantity", "json_bool", "json_count", "one_line", "version_text"]
 
 MAX_BLOCK = 10**12
 MAX_PEERS = 100_000
+#: A beacon slot (12 s on mainnet, 5 s on Gnosis): 10^10 slots are over 1,500 years of 5 s slots.
+MAX_SLOT = 10**10
+MAX_EPOCH = MAX_SLOT // 32
+#: A version string longer than this is not one a client sends (theirs are under 100 characters).
+MAX_VERSION_CHARS = 200
 
 _HEX_QUANTITY = re.compile(r"0x(?:0|[1-9a-fA-F][0-9a-fA-F]{0,15})")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
@@ -110,3 +120,37 @@ def block_hash(value: Any, field: str = "hash") -> str:
     if not isinstance(value, str) or not _HASH.fullmatch(value):
         raise BadValue(f"{field}: not a 32-byte hash ({_shown(value)})")
     return value.lower()
+
+
+def beacon_uint64(value: Any, field: str, *, maximum: int = MAX_SLOT) -> int:
+    """A Beacon API ``Uint64``: a JSON string of decimal digits (no sign, no leading zero, no
+    space), within 0..``maximum`` (a plausible bound, far below 2^64)."""
+    return decimal_height(value, field, maximum=maximum)
+
+
+def json_bool(value: Any, field: str) -> bool:
+    """A JSON boolean: ``true`` or ``false`` only (not ``"true"``, ``1`` or ``null``)."""
+    if not isinstance(value, bool):
+        raise BadValue(f"{field}: not a JSON boolean ({_shown(value)})")
+    return value
+
+
+def beacon_root(value: Any, field: str) -> str:
+    """A Beacon API ``Root``: ``0x`` and 64 hex digits (lower-cased)."""
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        raise BadValue(f"{field}: not a 32-byte root ({_shown(value)})")
+    return value.lower()
+
+
+_PRINTABLE_VERSION = re.compile(r"[\x20-\x7e]+")
+
+
+def version_text(value: Any, field: str, *, limit: int = MAX_VERSION_CHARS) -> str:
+    """A client's version string: printable ASCII, at most ``limit`` characters, not blank."""
+    if not isinstance(value, str):
+        raise BadValue(f"{field}: not a string ({_shown(value)})")
+    if len(value) > limit:
+        raise BadValue(f"{field}: {len(value):,} characters (at most {limit})")
+    if not value.strip() or not _PRINTABLE_VERSION.fullmatch(value):
+        raise BadValue(f"{field}: not a printable version string ({_shown(value)})")
+    return value.strip()

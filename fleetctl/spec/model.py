@@ -295,6 +295,10 @@ class HealthPolicy:
     lag_critical: int = 10
     hash_depth: int = 2  # compare block hashes this many blocks below the common head
     min_peers: int = 1  # fewer: WARNING (unknown when the client does not say)
+    #: consensus clients: slots behind the chain's majority head slot. 2: one missed slot is
+    #: normal, two in a row are not; 32 = one epoch: the node has missed an epoch's duties
+    slot_lag_warning: int = 2
+    slot_lag_critical: int = 32
     disk_warning_pct: float = 20.0  # free space of a data volume, percent
     disk_critical_pct: float = 10.0
     memory_warning_pct: float = 10.0  # available memory, percent
