@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=("auto", "mitogen", "pipelining", "default"), default="auto",
                    help="how Ansible reaches hosts: auto (mitogen if installed, else pipelining; the default), "
                    "mitogen, pipelining, or default (Ansible's own settings)")
-    command("diversity", "each client's share of the running full nodes per chain, against the quota", cmd_diversity)
+    command("diversity", "each client's share of the running full nodes per chain and layer (execution, consensus), against the quota", cmd_diversity)
     p = command("stakes", "stake, margin, penalties and operator balance of every supplier against fleet.yml's "
                 "stake thresholds; exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)", cmd_stakes)
     p.add_argument("--history", metavar="ADDRESS", help="show the recorded trend of one supplier (address or name) "

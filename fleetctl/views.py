@@ -152,11 +152,15 @@ def diversity(out: Out, report: dict[str, Any]) -> None:
         return
     rows = []
     for cid, c in report["chains"].items():
-        for client, n in sorted(c["counts"].items()):
-            share = c["shares"].get(client, 0.0)
-            status = "WARNING" if client in c["over_quota"] else "OK"
-            rows.append([cid, client, n, f"{share:.0%}", f"{c['quota']:.0%}", status])
-    out.table(["chain", "client", "nodes", "share", "quota", "status"], rows, status_col=5)
+        for layer in ("execution", "consensus"):
+            lc = c.get(layer) or (c if layer == "execution" else None)
+            if lc is None:
+                continue
+            for client, n in sorted(lc["counts"].items()):
+                share = lc["shares"].get(client, 0.0)
+                status = "WARNING" if client in lc["over_quota"] else "OK"
+                rows.append([cid, layer, client, n, f"{share:.0%}", f"{c['quota']:.0%}", status])
+    out.table(["chain", "layer", "client", "nodes", "share", "quota", "status"], rows, status_col=6)
     for note in report["notes"]:
         out.info(f"note: {note}")
     out.line(f"diversity: {out.paint(report['status'])}")

@@ -21,10 +21,15 @@ class Action:
     chain: str | None = None
     client: str | None = None
     reason: str = ""
+    #: ``execution`` (a node) or ``consensus`` (its consensus client); None for the others
+    layer: str | None = None
+    #: the pair (the execution node's name) a node or consensus container belongs to
+    pair: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"host": self.host, "action": self.action, "chain": self.chain, "client": self.client,
-                "target": self.target, "role": self.role, "reason": self.reason}
+                "target": self.target, "role": self.role, "layer": self.layer, "pair": self.pair,
+                "reason": self.reason}
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Plan:
             "actions": [a.as_dict() for a in self.actions],
             "unreachable": [{"host": h, "error": e} for h, e in sorted(self.unreachable.items())],
             "counts": self.placement.counts,
+            "consensus_counts": self.placement.consensus_counts,
             "notes": list(self.placement.notes),
         }
 
@@ -67,18 +73,32 @@ def diff(desired: list[Desired], observed: dict[str, Any], hosts: list[str]) -> 
             if h != host:
                 continue
             c = running.get(name)
+            at = dict(layer=d.layer, pair=d.pair)
             if c is None:
-                actions.append(Action(host, "create", name, d.role, d.chain, d.client, "not running"))
+                actions.append(Action(host, "create", name, d.role, d.chain, d.client, "not running", **at))
             elif c.spec != d.spec:
-                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, "config changed"))
+                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, "config changed", **at))
             elif not c.running:
-                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, f"not running ({c.status})"))
+                actions.append(Action(host, "recreate", name, d.role, d.chain, d.client, f"not running ({c.status})", **at))
             else:
-                actions.append(Action(host, "leave", name, d.role, d.chain, d.client, "up to date"))
+                actions.append(Action(host, "leave", name, d.role, d.chain, d.client, "up to date", **at))
         for name, c in sorted(running.items()):
             if (host, name) not in want:
-                actions.append(Action(host, "remove", name, c.role, c.chain, c.client, "no longer in fleet.yml"))
+                layer = {"node": "execution", "consensus": "consensus"}.get(c.role)
+                pair = (c.pair or (name if c.role == "node" else None)) if layer else None
+                actions.append(Action(host, "remove", name, c.role, c.chain, c.client, "no longer in fleet.yml",
+                                      layer=layer, pair=pair))
     return actions
+
+
+#: Order of a host's actions: the pairs (each pair's execution container, then its consensus
+#: client), then balancers, the RelayMiner, the Morse node.
+_RANK = {"node": 0, "consensus": 0, "balancer": 1, "relayminer": 2, "morse": 3}
+
+
+def _order(a: Action) -> tuple[Any, ...]:
+    pair = a.pair or a.target
+    return (a.host, _RANK.get(a.role, 9), pair if a.layer else a.target, 0 if a.layer == "execution" else 1, a.target)
 
 
 def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None) -> Plan:
@@ -108,15 +128,15 @@ def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], Non
     hv, desired = host_vars(fleet, placement)
     unreachable = {n: st.error or "unreachable" for n, st in observed.items() if not st.reachable}
     if offline:
-        actions = [Action(d.host, "create", d.name, d.role, d.chain, d.client, "offline: planned against an empty fleet") for d in desired]
+        actions = [Action(d.host, "create", d.name, d.role, d.chain, d.client, "offline: planned against an empty fleet",
+                          layer=d.layer, pair=d.pair) for d in desired]
     else:
         actions = diff(desired, observed, sorted(fleet.hosts))
-    rank = {"node": 0, "balancer": 1, "relayminer": 2, "morse": 3}
-    actions.sort(key=lambda a: (a.host, rank.get(a.role, 9), a.target))
+    actions.sort(key=_order)
     removes: dict[str, list[str]] = {}
-    for a in actions:
-        if a.action == "remove":
-            removes.setdefault(a.host, []).append(a.target)
+    # A consensus client lives in its execution container's network namespace: it goes first.
+    for a in sorted((a for a in actions if a.action == "remove"), key=lambda a: (a.host, a.layer != "consensus", _order(a))):
+        removes.setdefault(a.host, []).append(a.target)
     for h in hv:
         hv[h]["fleet_remove"] = removes.get(h, [])
     return Plan(fleet, placement, actions, hv, unreachable, offline)

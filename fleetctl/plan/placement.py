@@ -8,12 +8,19 @@ desired state stays where it is, so growing a chain or adding a supplier only ad
 
 The steps:
 
-1. Client quotas, per chain: how many nodes of each client to provision (``_quota``).
+1. Client quotas, per chain: how many nodes of each execution client to provision (``_quota``),
+   and the consensus layer's cap (``_Pairer``: every node is a pair, an execution client and a
+   consensus client; ``max_client_share`` applies to each layer on its own; Erigon on Caplin
+   counts as its own consensus client).
 2. Suppliers onto hosts (``_place_suppliers``).
-3. Nodes: keep what runs (``_keep``), then place the rest, one node at a time, on the best host
-   (``_ChainPlacer``): lazy heaps keyed per client, so a fleet of hundreds of hosts and thousands
-   of nodes is placed in O(nodes x clients x log hosts).
-4. Balancers for every (host, chain) a supplier on that host serves (``_balancers``).
+3. Nodes: keep what runs (``_keep``: a kept node keeps its consensus client while that client is
+   still allowed and within its cap), then place the rest, one node at a time, on the best host
+   (``_ChainPlacer``): lazy heaps keyed per (client, consensus client), so a fleet of hundreds of
+   hosts and thousands of nodes is placed in O(nodes x clients x log hosts). A new pair's
+   consensus client is the allowed one with the fewest so far on the chain, then the fewest
+   paired with this execution client, then the chain's order of consensus clients.
+4. Balancers for every (host, chain) a supplier on that host serves (``_balancers``: execution
+   clients only; adopted consensus endpoints serve no JSON-RPC).
 
 Every violated constraint becomes one reason of a single ``Infeasible``.
 """
@@ -38,7 +45,7 @@ from fleetctl.plan.model import (
     SupplierPlacement,
 )
 from fleetctl.plan.profiles import NoProfile, profile
-from fleetctl.spec.model import Chain, Fleet
+from fleetctl.spec.model import CAPLIN, NETWORK_SUPPORT, Chain, Fleet, consensus_clients_of
 
 #: Slack for float comparisons of shares and capacities.
 EPS = 1e-9
@@ -71,11 +78,16 @@ def plan_placement(
         quota = _quota(chain, reasons)
         if quota is None:
             continue
+        pairer = _Pairer.of(chain, quota, reasons)
+        if pairer is None:
+            continue
         try:
             quota.need = {c: profile(c, chain.mode, overrides) for c, n in quota.target.items() if n}
+            quota.cl_need = {c: profile(c, chain.mode, overrides) for c in pairer.used()}
         except NoProfile as e:
             reasons.append(f"{cid}: {e}")
             continue
+        quota.pairer = pairer
         quotas[cid] = quota
 
     suppliers = _place_suppliers(fleet, existing_suppliers, reasons)
@@ -94,12 +106,17 @@ def plan_placement(
     balancers = _balancers(fleet, quotas, nodes, suppliers, reasons)
     if reasons:
         raise Infeasible(reasons)
+    consensus_counts: dict[str, dict[str, int]] = {}
+    for cid, q in quotas.items():
+        tally = Counter(n.consensus for n in nodes if n.chain == cid) + q.pairer.adopted
+        consensus_counts[cid] = {c: tally[c] for c in (*q.pairer.allowed, *sorted(set(tally) - set(q.pairer.allowed)))}
     return Placement(
         nodes=tuple(sorted(nodes)),
         balancers=balancers,
         suppliers=suppliers,
         counts={cid: q.counts for cid, q in quotas.items()},
         notes=tuple(notes),
+        consensus_counts=consensus_counts,
     )
 
 
@@ -113,18 +130,27 @@ class _Quota:
     """A chain's client split and what one node of each provisioned client needs."""
 
     target: dict[str, int]  # client -> nodes fleetctl provisions (chain.clients order)
-    adopted: Counter[str]  # client -> adopted endpoints
+    adopted: Counter[str]  # client -> adopted execution endpoints
     counts: dict[str, int]  # client -> provisioned + adopted (Placement.counts)
-    need: dict[str, Resources] = field(default_factory=dict)  # client -> one node's profile
+    need: dict[str, Resources] = field(default_factory=dict)  # execution client -> one node's profile
+    cl_need: dict[str, Resources] = field(default_factory=dict)  # consensus client -> its profile
+    pairer: "_Pairer" = None  # type: ignore[assignment]  # set once the consensus layer is feasible
+
+    def pair_need(self, client: str, consensus: str) -> Resources:
+        """What one pair needs: the execution client's profile plus its consensus client's."""
+        return self.need[client] + self.cl_need[consensus]
 
 
 def _quota(chain: Chain, reasons: list[str]) -> _Quota | None:
-    """The split of ``chain``'s provisioned nodes over its clients, or None (reasons appended)."""
+    """The split of ``chain``'s provisioned nodes over its clients, or None (reasons appended).
+
+    Execution layer only: adopted consensus endpoints are no execution clients."""
     cid, share = chain.id, chain.max_client_share
     clients = list(dict.fromkeys(chain.clients))
-    adopted = Counter(e.client for e in chain.endpoints)
-    total = max(chain.replicas, len(chain.endpoints))
-    provisioned = max(0, chain.replicas - len(chain.endpoints))
+    endpoints = chain.execution_endpoints
+    adopted = Counter(e.client for e in endpoints)
+    total = max(chain.replicas, len(endpoints))
+    provisioned = max(0, chain.replicas - len(endpoints))
     cap = math.floor(share * total + EPS)
     if total and cap == 0:
         reasons.append(f"{cid}: max_client_share {share:g} with {_plural(total, 'node')}: "
@@ -156,6 +182,103 @@ def _quota(chain: Chain, reasons: list[str]) -> _Quota | None:
     counts = {c: target[c] + adopted[c] for c in clients}
     counts.update((c, adopted[c]) for c in sorted(adopted) if c not in target)
     return _Quota(target, adopted, counts)
+
+
+class _Pairer:
+    """One chain's consensus layer: which consensus client each pair gets, within the cap.
+
+    The cap is ``max_client_share`` of the consensus layer: the pairs fleetctl provisions plus
+    the adopted consensus endpoints. Erigon on Caplin is paired with ``caplin``; every other
+    execution node with one of :func:`consensus_clients_of` that runs the chain's network."""
+
+    def __init__(self, chain: Chain, allowed: tuple[str, ...], cap: int, adopted: Counter[str], caplin: bool):
+        self.chain, self.allowed, self.cap, self.adopted, self.caplin = chain, allowed, cap, adopted, caplin
+        self.count: Counter[str] = Counter(adopted)
+        self.by_client: Counter[tuple[str, str]] = Counter()
+        self.rank = {c: i for i, c in enumerate(allowed)}
+
+    @classmethod
+    def of(cls, chain: Chain, quota: _Quota, reasons: list[str]) -> "_Pairer | None":
+        """The chain's pairer, or None when its consensus layer cannot meet the cap (reasons appended)."""
+        cid, share, network = chain.id, chain.max_client_share, chain.network
+        caplin = chain.erigon_consensus == CAPLIN
+        allowed = tuple(c for c in consensus_clients_of(chain) if network in NETWORK_SUPPORT.get(c, ()))
+        adopted = Counter(e.client for e in chain.consensus_endpoints)
+        pairs = sum(quota.target.values())
+        on_caplin = quota.target.get("erigon", 0) if caplin else 0
+        external = pairs - on_caplin
+        total = pairs + sum(adopted.values())
+        cap = math.floor(share * total + EPS)
+        adopted_s = f" + {_plural(sum(adopted.values()), 'adopted consensus endpoint')}" if adopted else ""
+        if total and cap == 0:
+            reasons.append(f"{cid}: max_client_share {share:g} with {_plural(pairs, 'pair')}{adopted_s}: one consensus "
+                           f"client would already be {100 / total:.3g}% of the consensus layer")
+            return None
+        ok = True
+        if external and not allowed:
+            listed = chain.consensus_clients
+            reasons.append(f"{cid}: no consensus client " + (f"of {', '.join(listed)} " if listed else "")
+                           + f"runs {network}: {_plural(external, 'pair')} would have none")
+            ok = False
+        for client in sorted(adopted):
+            if adopted[client] > cap:
+                reasons.append(f"{cid}: {_plural(adopted[client], f'adopted {client} endpoint')} exceed max_client_share "
+                               f"{share:g} of the consensus layer: at most {cap} of its {total} consensus clients may run {client}")
+                ok = False
+        if on_caplin + adopted[CAPLIN] > cap:
+            reasons.append(f"{cid}: {_plural(on_caplin, 'Erigon pair')} on Caplin"
+                           + (f" (+ {adopted[CAPLIN]} adopted)" if adopted[CAPLIN] else "")
+                           + f" exceed max_client_share {share:g} of the consensus layer: at most {cap} of its "
+                           f"{total} consensus clients may be Caplin (fewer erigon nodes, or erigon: {{consensus: external}})")
+            ok = False
+        on_allowed = external + sum(adopted[c] for c in allowed)
+        if ok and allowed and len(allowed) * cap < on_allowed:
+            others = sorted(c for c in adopted if c not in allowed)
+            besides = f" besides the adopted {'/'.join(others)} endpoints" if others else ""
+            have = len(allowed) + (1 if on_caplin else 0)
+            need = -(-on_allowed // cap) + (1 if on_caplin else 0)
+            reasons.append(f"{cid}: {_plural(pairs, 'pair')}{adopted_s}, max_client_share {share:g} allows at most "
+                           f"{cap} per consensus client: needs at least {need} consensus clients{besides} (caplin counts "
+                           f"as one; it has {have}: {', '.join((*allowed, CAPLIN) if on_caplin else allowed)})")
+            ok = False
+        return cls(chain, allowed, cap, adopted, caplin) if ok else None
+
+    def used(self) -> tuple[str, ...]:
+        """The consensus clients pairs of this chain may get (profiles needed for them)."""
+        return (*self.allowed, CAPLIN) if self.caplin else self.allowed
+
+    def valid(self, client: str, consensus: str) -> bool:
+        """Whether a ``client`` node may stay paired with ``consensus``, the cap aside."""
+        if client == "erigon" and self.caplin:
+            return consensus == CAPLIN
+        return consensus in self.rank
+
+    def keep(self, client: str, consensus: str) -> bool:
+        """Take ``consensus`` for an existing ``client`` node if still allowed and within the cap."""
+        if not self.valid(client, consensus) or self.count[consensus] >= self.cap:
+            return False
+        self.take(client, consensus)
+        return True
+
+    def choose(self, client: str) -> str | None:
+        """A new pair's consensus client (taken): Caplin for Erigon on Caplin, else the allowed
+        one with room and the fewest so far, then the fewest with ``client``, then the chain's order."""
+        if client == "erigon" and self.caplin:
+            best: str | None = CAPLIN
+        else:
+            room = [c for c in self.allowed if self.count[c] < self.cap]
+            best = min(room, key=lambda c: (self.count[c], self.by_client[client, c], self.rank[c]), default=None)
+        if best is not None:
+            self.take(client, best)
+        return best
+
+    def take(self, client: str, consensus: str) -> None:
+        self.count[consensus] += 1
+        self.by_client[client, consensus] += 1
+
+    def release(self, client: str, consensus: str) -> None:
+        self.count[consensus] -= 1
+        self.by_client[client, consensus] -= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,18 +415,40 @@ def _keep(fleet: Fleet, quotas: Mapping[str, _Quota], hosts: Mapping[str, _Host]
         eligible = {h.name for h in _eligible_hosts(fleet.chains[cid], hosts)}
         group = sorted((n for n in group if n.host in eligible), key=_by_index)
         wanted += group[: quotas[cid].target[client]]
+    # Consensus clients: each kept node keeps its own while it is allowed and within the cap,
+    # lowest index first (the surplus, highest index first, is paired anew below).
+    pairing: dict[str, str] = {}
+    for n in sorted(wanted, key=lambda n: (n.chain, *_by_index(n))):
+        if quotas[n.chain].pairer.keep(n.client, n.consensus):
+            pairing[n.name] = n.consensus
+    for n in sorted(wanted, key=lambda n: (n.chain, *_by_index(n))):
+        if n.name not in pairing:
+            pairer = quotas[n.chain].pairer
+            consensus = pairer.choose(n.client)
+            if consensus is None:  # the quota check leaves room for every pair; never here
+                continue
+            if n.consensus:
+                notes.append(f"{n.name}: consensus client {n.consensus} -> {consensus}" + (
+                    " (above its share)" if pairer.valid(n.client, n.consensus) else " (no longer allowed)"))
+            pairing[n.name] = consensus
     kept = []
     for n in sorted(wanted, key=lambda n: (n.host, n.slot, n.name)):
+        if n.name not in pairing:
+            continue
         chain = fleet.chains[n.chain]
-        need = quotas[n.chain].need[n.client]
+        consensus = pairing[n.name]
+        need = quotas[n.chain].pair_need(n.client, consensus)
         host = hosts[n.host]
         if n.slot in host.slots or n.slot < 0:
             notes.append(f"{n.name}: slot {n.slot} on {n.host} is taken; placed anew")
         elif not host.fits(need):
-            notes.append(f"{n.name}: no longer fits on {n.host} ({chain.mode} {n.client} needs {_fmt(need)}); placed anew")
+            notes.append(f"{n.name}: no longer fits on {n.host} ({chain.mode} {n.client} with {consensus} needs "
+                         f"{_fmt(need)}); placed anew")
         else:
             host.add(need, n.slot)
-            kept.append(NodePlacement(n.name, n.chain, n.client, n.host, chain.mode, n.slot, need))
+            kept.append(NodePlacement(n.name, n.chain, n.client, n.host, chain.mode, n.slot, need, consensus))
+            continue
+        quotas[n.chain].pairer.release(n.client, consensus)
     return kept
 
 
@@ -329,25 +474,29 @@ class _ChainPlacer:
         for n in mine:
             if (i := _index(n)) is not None:
                 self.indices[n.client].add(i)
-        self.heaps: dict[str, list[tuple[int, int, _Rank, str]]] = {}
+        self.heaps: dict[tuple[str, str], list[tuple[int, int, _Rank, str]]] = {}
 
     def place(self) -> list[NodePlacement]:
         """The chain's new nodes (capacity shortfalls appended to the reasons)."""
         placed: list[NodePlacement] = []
-        short: Counter[str] = Counter()
+        short: Counter[tuple[str, str]] = Counter()
         for client in self._order():
-            host = self._best(client)
-            if host is None:
-                short[client] += 1
+            consensus = self.quota.pairer.choose(client)
+            if consensus is None:  # the quota check leaves room for every pair; never here
                 continue
-            need = self.quota.need[client]
+            host = self._best(client, consensus)
+            if host is None:
+                short[client, consensus] += 1
+                continue
+            need = self.quota.pair_need(client, consensus)
             slot = host.next_slot()
             host.add(need, slot)
             self.on_host[host.name] += 1
             self.on_host_client[host.name, client] += 1
-            placed.append(NodePlacement(self._name(client), self.chain.id, client, host.name, self.chain.mode, slot, need))
-        for client, n in short.items():
-            self.reasons.append(self._shortfall(client, n))
+            placed.append(NodePlacement(self._name(client), self.chain.id, client, host.name, self.chain.mode, slot, need,
+                                        consensus))
+        for (client, consensus), n in short.items():
+            self.reasons.append(self._shortfall(client, consensus, n))
         return placed
 
     def _order(self) -> list[str]:
@@ -367,21 +516,21 @@ class _ChainPlacer:
                 heapq.heappop(heap)
         return order
 
-    def _key(self, host: _Host, client: str) -> tuple[int, int, _Rank, str]:
-        return (self.on_host[host.name], self.on_host_client[host.name, client], host.rank(self.quota.need[client]), host.name)
+    def _key(self, host: _Host, client: str, need: Resources) -> tuple[int, int, _Rank, str]:
+        return (self.on_host[host.name], self.on_host_client[host.name, client], host.rank(need), host.name)
 
-    def _best(self, client: str) -> _Host | None:
-        heap = self.heaps.get(client)
+    def _best(self, client: str, consensus: str) -> _Host | None:
+        need = self.quota.pair_need(client, consensus)
+        heap = self.heaps.get((client, consensus))
         if heap is None:
-            heap = self.heaps[client] = [self._key(h, client) for h in self.eligible]
+            heap = self.heaps[client, consensus] = [self._key(h, client, need) for h in self.eligible]
             heapq.heapify(heap)
-        need = self.quota.need[client]
         while heap:
             host = self.hosts[heap[0][3]]
             if not host.fits(need):
                 heapq.heappop(heap)
                 continue
-            key = self._key(host, client)
+            key = self._key(host, client, need)
             if key == heap[0]:
                 return host
             heapq.heapreplace(heap, key)
@@ -397,9 +546,9 @@ class _ChainPlacer:
         self.names.add(name)
         return name
 
-    def _shortfall(self, client: str, n: int) -> str:
+    def _shortfall(self, client: str, consensus: str, n: int) -> str:
         """Why ``n`` nodes of ``client`` found no host: what one needs and the most room left."""
-        cid, need = self.chain.id, self.quota.need[client]
+        cid, need = self.chain.id, self.quota.pair_need(client, consensus)
         if not self.eligible:
             allowed = getattr(self.chain, "hosts", ())
             return f"{cid}: no host to run its {_plural(n, f'{client} node')} on" + (
@@ -407,7 +556,8 @@ class _ChainPlacer:
         # Only hosts of known capacity can be full (the others take any node).
         best = min((h for h in self.eligible if h.total is not None), key=lambda h: (-_headroom(h.free(), need), h.name))
         return (f"{cid}: no eligible host has room for {_plural(n, f'more {client} node')} "
-                f"({self.chain.mode}: {_fmt(need)} each); the most free on one is {_fmt(best.free())} on {best.name}")
+                f"({self.chain.mode}, with {consensus}: {_fmt(need)} each); the most free on one is "
+                f"{_fmt(best.free())} on {best.name}")
 
 
 def _headroom(free: Resources, need: Resources) -> float:
@@ -423,7 +573,8 @@ def _headroom(free: Resources, need: Resources) -> float:
 
 def _balancers(fleet: Fleet, quotas: Mapping[str, _Quota], nodes: Sequence[NodePlacement],
                suppliers: Sequence[SupplierPlacement], reasons: list[str]) -> tuple[BalancerPlacement, ...]:
-    """One balancer per (host, chain) that a supplier on the host serves, over every node of the chain."""
+    """One balancer per (host, chain) that a supplier on the host serves, over every execution
+    client of the chain (its nodes and its adopted execution endpoints, never a beacon node)."""
     served = sorted({(sp.host, cid) for sp in suppliers for cid in sp.services if cid in quotas})
     port = {cid: BALANCER_PORT_BASE + i for i, cid in enumerate(fleet.chains)}
     pools: dict[str, tuple[Backend, ...]] = {}
@@ -436,7 +587,7 @@ def _balancers(fleet: Fleet, quotas: Mapping[str, _Quota], nodes: Sequence[NodeP
                            f"a bug in one client would take every supplier of {cid} down")
         backends = [Backend(n.name, n.client, f"http://{_url_host(fleet.hosts[n.host].address)}:{n.rpc_port}")
                     for n in nodes if n.chain == cid]
-        backends += [Backend(e.name, e.client, e.url, adopted=True) for e in fleet.chains[cid].endpoints]
+        backends += [Backend(e.name, e.client, e.url, adopted=True) for e in fleet.chains[cid].execution_endpoints]
         pools[cid] = tuple(sorted(backends, key=lambda b: b.name))
     return tuple(BalancerPlacement(host, cid, port[cid], pools[cid]) for host, cid in served)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from fleetctl.plan import model as pm
 from fleetctl.resources import data_dir
-from fleetctl.spec.model import Fleet
+from fleetctl.spec.model import CAPLIN, Fleet
 
 
 
@@ -26,15 +26,20 @@ class Desired:
 
     host: str
     name: str
-    role: str  # node | balancer | relayminer | morse
+    role: str  # node | consensus | balancer | relayminer | morse
     spec: str
     chain: str | None = None
     client: str | None = None
+    #: ``execution`` (a node) or ``consensus`` (its consensus client); None for the others
+    layer: str | None = None
+    #: the pair a node or consensus container belongs to: the execution node's name
+    pair: str | None = None
 
 
 @lru_cache(maxsize=1)
 def pinned_images() -> dict[str, str]:
-    """The images the roles run (playbooks/vars/images.yml), for the spec hash."""
+    """The images the roles run (playbooks/vars/images.yml), for the spec hash: one per client
+    (execution and consensus clients by name; Caplin runs inside Erigon's image)."""
     import yaml
 
     path = data_dir("playbooks") / "vars" / "images.yml"
@@ -60,15 +65,36 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
     for n in placement.nodes:
         addr = fleet.hosts[n.host].address
         chain = fleet.chains[n.chain]
+        caplin = n.consensus == CAPLIN
+        # The execution container owns the pair's network namespace and publishes the consensus
+        # side's ports too, so they shape it; with Caplin it runs the consensus layer itself.
         spec_in = {"image": _image(fleet, n.host, n.client), "client": n.client, "chain": n.chain, "mode": n.mode,
-                   "network": chain.network, "addr": addr, "slot": n.slot}
+                   "network": chain.network, "addr": addr, "slot": n.slot, "consensus": n.consensus,
+                   "beacon_port": n.beacon_port, "cl_p2p_port": n.cl_p2p_port, "cl_metrics_port": n.cl_metrics_port}
+        if caplin:
+            spec_in["checkpoint_sync_url"] = chain.checkpoint_sync_url
         spec = _spec(spec_in)
+        consensus: dict[str, Any] = {
+            "client": n.consensus, "name": n.consensus_name, "beacon_port": n.beacon_port, "p2p_port": n.cl_p2p_port,
+            "metrics_port": n.cl_metrics_port, "checkpoint_sync_url": chain.checkpoint_sync_url, "spec": None,
+        }
+        if n.consensus_name is not None:
+            # Joins the execution container's namespace: a recreated execution container
+            # recreates its consensus client (its spec is part of this one).
+            consensus["spec"] = _spec({"execution": spec, "image": _image(fleet, n.host, n.consensus),
+                                       "client": n.consensus, "chain": n.chain, "network": chain.network, "addr": addr,
+                                       "slot": n.slot, "checkpoint_sync_url": chain.checkpoint_sync_url,
+                                       "beacon_port": n.beacon_port, "p2p_port": n.cl_p2p_port,
+                                       "metrics_port": n.cl_metrics_port, "authrpc_port": n.authrpc_port})
         out[n.host]["fleet_nodes"].append({
             "name": n.name, "chain": n.chain, "client": n.client, "mode": n.mode, "network": chain.network,
             "listen_address": addr, "slot": n.slot, "rpc_port": n.rpc_port, "p2p_port": n.p2p_port,
-            "metrics_port": n.metrics_port, "authrpc_port": n.authrpc_port, "spec": spec,
+            "metrics_port": n.metrics_port, "authrpc_port": n.authrpc_port, "spec": spec, "consensus": consensus,
         })
-        desired.append(Desired(n.host, n.name, "node", spec, n.chain, n.client))
+        desired.append(Desired(n.host, n.name, "node", spec, n.chain, n.client, "execution", n.name))
+        if n.consensus_name is not None:
+            desired.append(Desired(n.host, n.consensus_name, "consensus", consensus["spec"], n.chain, n.consensus,
+                                   "consensus", n.name))
     for b in placement.balancers:
         addr = fleet.hosts[b.host].address
         backends = []

@@ -29,6 +29,10 @@ class Container:
     status: str
     slot: int | None = None
     image: str = ""
+    #: both containers of a pair: the execution node's name (LABEL_PAIR)
+    pair: str | None = None
+    #: an execution node: its consensus client (LABEL_CONSENSUS; caplin for Erigon's own)
+    consensus: str | None = None
 
 
 @dataclass
@@ -64,8 +68,10 @@ def _observe_host(host: Host, timeout: float) -> HostState:
                 spec=labels.get(pm.LABEL_SPEC),
                 running=c.get("State") == "running",
                 status=c.get("Status", ""),
-                slot=int(slot) if slot and slot.isdigit() else None,
+                slot=int(slot) if slot and slot.isascii() and slot.isdigit() and len(slot) <= 6 else None,
                 image=c.get("Image", ""),
+                pair=labels.get(pm.LABEL_PAIR) or None,
+                consensus=labels.get(pm.LABEL_CONSENSUS) or None,
             ))
         disk_gb = _read_df(df)
         if disk_gb is None and host.capacity is not None:
@@ -123,12 +129,18 @@ def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
 
 
 def existing_nodes(states: dict[str, HostState], fleet: Fleet) -> list[pm.NodePlacement]:
-    """Running or stopped full-node containers as placements, so the planner keeps them."""
+    """Running or stopped full-node containers as placements, so the planner keeps them.
+
+    A node is its execution container (role ``node``); its consensus client is the one its
+    ``io.fleetctl.consensus`` label names (so a running pair stays a pair). Consensus containers
+    (role ``consensus``) are observed, and diffed, but are no nodes of their own. A node without
+    the label (from before pairs) gets a consensus client from the planner."""
     nodes = []
     for st in states.values():
         for c in st.containers:
             if c.role == "node" and c.chain and c.client and c.slot is not None:
                 chain = fleet.chains.get(c.chain)
                 nodes.append(pm.NodePlacement(name=c.name, chain=c.chain, client=c.client, host=c.host,
-                                              mode=chain.mode if chain else "full", slot=c.slot))
+                                              mode=chain.mode if chain else "full", slot=c.slot,
+                                              consensus=c.consensus or ""))
     return nodes

@@ -21,9 +21,16 @@ from fleetctl.spec.address import morse_address_problem, shannon_address_problem
 from fleetctl.spec.errors import InventoryError, SpecError, quote
 from fleetctl.spec.units import parse_duration
 from fleetctl.spec.model import (
+    CAPLIN,
     CHAIN_MODES,
+    CONSENSUS_CLIENTS,
+    DEFAULT_ERIGON_CONSENSUS,
     DEFAULT_MAX_CLIENT_SHARE,
+    ERIGON_CONSENSUS,
     KNOWN_CLIENTS,
+    KNOWN_CONSENSUS_CLIENTS,
+    NETWORK_SUPPORT,
+    NETWORKS,
     PROTOCOLS,
     PROVISIONED_CLIENTS,
     UPOKT_PER_POKT,
@@ -75,6 +82,7 @@ HOST_FLEET_VARS = {
     "fleet_node_volumes": "extra volumes for execution-client containers",
     "fleet_relayminer_volumes": "extra volumes for the RelayMiner container",
     "fleet_morse_volumes": "extra volumes for the Morse node container",
+    "fleet_consensus_volumes": "extra volumes for consensus-client containers",
     "fleet_pocketd": "pocketd command on the host for `fleetctl stake --batch --execute` (default pocketd)",
 }
 
@@ -202,7 +210,7 @@ def _shown_url(text: str) -> str:
     return "the URL" if safe == "<invalid URL>" else quote(safe)
 
 
-def _listing(names: set[str] | dict[str, Any], limit: int = 150) -> str:
+def _listing(names: set[str] | dict[str, Any], limit: int = 100) -> str:
     """``a, b, c`` sorted, cut at a name boundary with ``…`` (an error line stays short)."""
     out = ""
     for name in sorted(names):
@@ -478,6 +486,7 @@ def _build_host(name: str, hv: dict[str, tuple[Y, str]], groups: tuple[str, ...]
     get("fleet_node_volumes", lambda c, n, f: _string_list(c, n, f))
     get("fleet_relayminer_volumes", lambda c, n, f: _string_list(c, n, f))
     get("fleet_morse_volumes", lambda c, n, f: _string_list(c, n, f))
+    get("fleet_consensus_volumes", lambda c, n, f: _string_list(c, n, f))
     if not ok:
         return None
     plain = {k: v.plain() for k, (v, _) in hv.items()}
@@ -593,7 +602,7 @@ def _profiles(ctx: _Ctx, node: Y) -> tuple[dict[tuple[str, str], Any], dict[tupl
 
     out: dict[tuple[str, str], Any] = {}
     relays: dict[tuple[str, str], float] = {}
-    body = ctx.mapping(node, "profiles", set(PROVISIONED_CLIENTS))
+    body = ctx.mapping(node, "profiles", {*PROVISIONED_CLIENTS, *CONSENSUS_CLIENTS, CAPLIN})
     for client, cnode in (body or {}).items():
         modes = ctx.mapping(cnode, f"profiles.{client}", set(CHAIN_MODES))
         for mode, mnode in (modes or {}).items():
@@ -644,7 +653,7 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
         if not SERVICE_ID.match(cid):
             ctx.err(node.keys[cid], fld, "a service id is 1-42 letters, digits, '_' or '-'")
             continue
-        c = ctx.mapping(cnode, fld, {"clients", "replicas", "max_client_share", "mode", "morse_chain_id", "endpoints", "hosts", "network"}, {"clients", "replicas"})
+        c = ctx.mapping(cnode, fld, CHAIN_KEYS, {"clients", "replicas"})
         if c is None:
             continue
         before = len(ctx.errors)
@@ -690,22 +699,44 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
                     ctx.missing_ref(item, f"{fld}.hosts[{i}]", f"no host or group {quote(name)} in hosts.yml")
                     continue
                 placed_on.extend(m for m in sorted(members) if m not in placed_on)
-        network = "mainnet"
+        network: str | None = "mainnet"
         if "network" in c:
-            network = ctx.string(c["network"], f"{fld}.network", NAME, "a network name such as mainnet, sepolia or gnosis") or network
+            network = ctx.string(c["network"], f"{fld}.network")
+            if network is not None and network not in NETWORKS:
+                ctx.err(c["network"], f"{fld}.network", f"{quote(network)} is not one of: {', '.join(NETWORKS)}")
+                network = None
+        if network is not None and "clients" in c and c["clients"].kind == "seq":
+            for i, item in enumerate(c["clients"].value):
+                if item.value in clients:
+                    _runs(ctx, item, f"{fld}.clients[{i}]", item.value, network)
+        consensus_clients = _consensus_clients(ctx, c["consensus_clients"], f"{fld}.consensus_clients", network) if "consensus_clients" in c else ()
+        checkpoint = _checkpoint_url(ctx, c["checkpoint_sync_url"], f"{fld}.checkpoint_sync_url") if "checkpoint_sync_url" in c else None
+        erigon_consensus = _erigon(ctx, c["erigon"], f"{fld}.erigon") if "erigon" in c else DEFAULT_ERIGON_CONSENSUS
         endpoints: list[Endpoint] = []
+        pairs: list[tuple[Y, str, str]] = []
         if "endpoints" in c:
             for i, enode in enumerate(ctx.seq(c["endpoints"], f"{fld}.endpoints") or []):
                 efld = f"{fld}.endpoints[{i}]"
-                e = ctx.mapping(enode, efld, {"name", "url", "client", "host"}, {"name", "url", "client"})
+                e = ctx.mapping(enode, efld, {"name", "url", "client", "host", "pair"}, {"name", "url", "client"})
                 if e is None or not {"name", "url", "client"} <= e.keys():
                     continue
                 ename = ctx.string(e["name"], f"{efld}.name", NAME, "a name (letters, digits, '.', '-', '_')")
                 url = ctx.url(e["url"], f"{efld}.url")
                 client = ctx.string(e["client"], f"{efld}.client")
-                if client is not None and client not in KNOWN_CLIENTS:
-                    ctx.err(e["client"], f"{efld}.client", f"{quote(client)} is not one of: {', '.join(KNOWN_CLIENTS)}")
+                if client is not None and client not in KNOWN_CLIENTS and client not in KNOWN_CONSENSUS_CLIENTS:
+                    ctx.err(e["client"], f"{efld}.client", f"{quote(client)} is not one of: {', '.join(KNOWN_CLIENTS)} "
+                            f"(execution) or {', '.join(KNOWN_CONSENSUS_CLIENTS)} (consensus)")
                     client = None
+                elif client is not None and network is not None and not _runs(ctx, e["client"], f"{efld}.client", client, network):
+                    client = None
+                pair = None
+                if "pair" in e:
+                    pair = ctx.string(e["pair"], f"{efld}.pair", NAME, "an endpoint name")
+                    if pair is not None and client is not None and client not in KNOWN_CONSENSUS_CLIENTS:
+                        ctx.err(e["pair"], f"{efld}.pair", f"only a consensus endpoint names its pair ({client} is an execution client)")
+                        pair = None
+                    elif pair is not None:
+                        pairs.append((e["pair"], f"{efld}.pair", pair))
                 host = None
                 if "host" in e:
                     host = ctx.string(e["host"], f"{efld}.host")
@@ -717,11 +748,94 @@ def _chains(ctx: _Ctx, node: Y, protocol: str, host_names: set[str], host_groups
                 elif ename is not None:
                     endpoint_names[ename] = e["name"]
                 if ename and url and client:
-                    endpoints.append(Endpoint(name=ename, url=url, client=client, chain=cid, host=host))
-        if len(ctx.errors) == before and replicas is not None:
+                    endpoints.append(Endpoint(name=ename, url=url, client=client, chain=cid, host=host, pair=pair))
+            _check_pairs(ctx, cid, endpoints, pairs, c["endpoints"])
+        if len(ctx.errors) == before and replicas is not None and network is not None:
             chains[cid] = Chain(id=cid, clients=tuple(clients), replicas=replicas, max_client_share=share, mode=mode,
-                                morse_chain_id=morse_id, endpoints=tuple(endpoints), hosts=tuple(placed_on), network=network)
+                                morse_chain_id=morse_id, endpoints=tuple(endpoints), hosts=tuple(placed_on), network=network,
+                                consensus_clients=consensus_clients, checkpoint_sync_url=checkpoint,
+                                erigon_consensus=erigon_consensus)
     return chains
+
+
+CHAIN_KEYS = {"clients", "replicas", "max_client_share", "mode", "morse_chain_id", "endpoints", "hosts", "network",
+              "consensus_clients", "checkpoint_sync_url", "erigon"}
+
+
+def _runs(ctx: _Ctx, node: Y, fld: str, client: str, network: str) -> bool:
+    """Whether ``client`` runs ``network`` (an error at ``node`` when it does not); clients
+    fleetctl has no support table for (an adopted besu, reth or grandine) are taken as declared."""
+    support = NETWORK_SUPPORT.get(client)
+    if support is None or network in support:
+        return True
+    layer = (*CONSENSUS_CLIENTS, CAPLIN) if client in KNOWN_CONSENSUS_CLIENTS else PROVISIONED_CLIENTS
+    others = [c for c in layer if network in NETWORK_SUPPORT.get(c, ())]
+    ctx.err(node, fld, f"{quote(client)} does not run {network} (those that do: {', '.join(others)})")
+    return False
+
+
+def _consensus_clients(ctx: _Ctx, node: Y, fld: str, network: str | None) -> tuple[str, ...]:
+    """``consensus_clients: [lighthouse, ...]``: known names, each once, each running ``network``."""
+    out: list[str] = []
+    for i, item in enumerate(ctx.seq(node, fld, nonempty=True) or []):
+        name = ctx.string(item, f"{fld}[{i}]")
+        if name is None:
+            continue
+        if name == CAPLIN:
+            ctx.err(item, f"{fld}[{i}]", "'caplin' is Erigon's embedded consensus layer, not a client to pair: "
+                    "it is chosen with 'erigon: {consensus: caplin}' (the default)")
+        elif name not in CONSENSUS_CLIENTS:
+            hint = _closest(name, set(CONSENSUS_CLIENTS))
+            ctx.err(item, f"{fld}[{i}]", f"{quote(name)} is not one of: {', '.join(CONSENSUS_CLIENTS)}"
+                    + (f" (did you mean {quote(hint)}?)" if hint else ""))
+        elif name in out:
+            ctx.err(item, f"{fld}[{i}]", f"{quote(name)} is listed twice")
+        elif network is None or _runs(ctx, item, f"{fld}[{i}]", name, network):
+            out.append(name)
+    return tuple(out)
+
+
+def _checkpoint_url(ctx: _Ctx, node: Y, fld: str) -> str | None:
+    """A trusted beacon API's base URL (http/https, a host; the clients append their own path,
+    so a query string or a fragment would break it: both refused). The URL may carry
+    ``user:password@``; an error never shows it (the safe form only)."""
+    text = ctx.url(node, fld)
+    if text is None:
+        return None
+    if urlsplit(text).query or "?" in text:
+        ctx.err(node, fld, f"{_shown_url(text)}: a query string ('?...') is refused: the clients append their own "
+                "path to a checkpoint sync URL (give the beacon API's base URL)")
+        return None
+    return text
+
+
+def _erigon(ctx: _Ctx, node: Y, fld: str) -> str:
+    """``erigon: {consensus: caplin | external}``."""
+    body = ctx.mapping(node, fld, {"consensus"})
+    if not body or "consensus" not in body:
+        return DEFAULT_ERIGON_CONSENSUS
+    value = ctx.string(body["consensus"], f"{fld}.consensus")
+    if value is not None and value not in ERIGON_CONSENSUS:
+        ctx.err(body["consensus"], f"{fld}.consensus", f"{quote(value)} is not one of: {', '.join(ERIGON_CONSENSUS)} "
+                "(caplin: Erigon's embedded consensus layer; external: a consensus client beside it)")
+        return DEFAULT_ERIGON_CONSENSUS
+    return value or DEFAULT_ERIGON_CONSENSUS
+
+
+def _check_pairs(ctx: _Ctx, cid: str, endpoints: list[Endpoint], pairs: list[tuple[Y, str, str]], node: Y) -> None:
+    """Each consensus endpoint's ``pair`` names an adopted execution endpoint of the same chain,
+    and no execution endpoint is driven by two consensus endpoints (the Engine API is one to one)."""
+    execution = {e.name for e in endpoints if e.layer == "execution"}
+    taken: dict[str, Y] = {}
+    for pos, fld, name in pairs:
+        if name not in execution:
+            ctx.err(pos, fld, f"no adopted execution endpoint {quote(name)} under chains.{cid}.endpoints"
+                    + (f" (execution endpoints: {_listing(execution)})" if execution else ""))
+        elif name in taken:
+            ctx.err(pos, fld, f"{quote(name)} is already paired with a consensus endpoint (line {taken[name].line}): "
+                    "an execution client is driven by one consensus client")
+        else:
+            taken[name] = pos
 
 
 def _suppliers(ctx: _Ctx, node: Y, protocol: str, chains: set[str], host_names: set[str]) -> tuple[Supplier, ...]:

@@ -66,7 +66,17 @@ def test_shipped_inventories_load():
     assert sorted(lab.hosts) == ["lab-h1", "lab-h2", "lab-h3"]
     assert lab.hosts["lab-h1"].known_hosts == "/var/lib/fleetctl-lab/ssh/known_hosts"
     assert lab.hosts["lab-h1"].identity_file == "/var/lib/fleetctl-lab/ssh/id_ed25519"
-    assert len(lab.endpoints) == 3
+    # each lab host: an adopted execution front and the consensus front that drives it
+    assert len(lab.endpoints) == 6
+    eth = lab.chains["eth"]
+    assert [e.name for e in eth.execution_endpoints] == ["lab-h1-geth", "lab-h2-nethermind", "lab-h3-erigon"]
+    assert {e.name: e.pair for e in eth.consensus_endpoints} == {
+        "lab-h1-lighthouse": "lab-h1-geth", "lab-h2-prysm": "lab-h2-nethermind", "lab-h3-teku": "lab-h3-erigon"}
+    assert eth.consensus_clients == ("nimbus", "lodestar") and eth.erigon_consensus == "caplin"
+    # the example shows every option of the consensus layer, with .example hosts only
+    ex = example.chains["eth"]
+    assert ex.checkpoint_sync_url and ".example" in ex.checkpoint_sync_url
+    assert ex.consensus_endpoints and example.chains["gnosis"].erigon_consensus == "external"
 
 
 def test_minimal_inventory_defaults(tmp_path):
@@ -112,7 +122,7 @@ def test_path_to_a_file_names_its_folder(tmp_path):
         (FLEET.replace("suppliers:\n", "suppliers:\n  - count: 0\n    services: [eth]\n"), "fleet.yml:8:12: suppliers[0].count: 0 is out of range (must be between 1 and 10000)"),
         (FLEET.replace("suppliers:\n", "suppliers:\n  - count: 2\n    operator_address: " + A2 + "\n    services: [eth]\n"), "fleet.yml:9:5: suppliers[0].operator_address: unknown key (did you mean 'owner_address'?)"),
         (FLEET.replace("    clients: [geth, nethermind, erigon]\n", "    clients: [geth, nethermind, erigon]\n    endpoints:\n      - {name: old, url: 'ftp://x', client: geth, host: h1}\n"), "fleet.yml:7:26: chains.eth.endpoints[0].url: 'ftp://x' is not a valid URL (expected http/https://HOST[:PORT])"),
-        (FLEET.replace("    clients: [geth, nethermind, erigon]\n", "    clients: [geth, nethermind, erigon]\n    endpoints:\n      - {name: old, url: 'http://x:8545', client: parity}\n"), "fleet.yml:7:51: chains.eth.endpoints[0].client: 'parity' is not one of: geth, nethermind, erigon, besu, reth"),
+        (FLEET.replace("    clients: [geth, nethermind, erigon]\n", "    clients: [geth, nethermind, erigon]\n    endpoints:\n      - {name: old, url: 'http://x:8545', client: parity}\n"), "fleet.yml:7:51: chains.eth.endpoints[0].client: 'parity' is not one of: geth, nethermind, erigon, besu, reth (execution) or lighthouse, prysm, teku, nimbus, lodestar, caplin, grandine (consensus)"),
         ("chains: [eth]\n", "fleet.yml:1:9: chains: expected a mapping, got a list"),
         ("- just\n- a list\n", "fleet.yml:1:1: expected a mapping, got a list"),
         ("chains: {eth: {clients: [geth], replicas: 1}\n", "fleet.yml:2:1: invalid YAML: did not find expected ',' or '}'"),

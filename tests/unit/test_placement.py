@@ -17,12 +17,20 @@ from hypothesis import strategies as st
 from fleetctl.plan.model import BALANCER_PORT_BASE, RPC_PORT_BASE, Infeasible, NodePlacement, Placement, Resources
 from fleetctl.plan.placement import plan_placement
 from fleetctl.plan.profiles import PROFILES, NoProfile, profile
-from fleetctl.spec.model import KNOWN_CLIENTS, PROVISIONED_CLIENTS, Chain, Endpoint, Fleet, Host, Pocket, Supplier
+from fleetctl.spec.model import (CAPLIN, CHAIN_MODES, CONSENSUS_CLIENTS, KNOWN_CLIENTS, PROVISIONED_CLIENTS, Chain, Endpoint,
+                                  Fleet, Host, Pocket, Supplier)
 
 HAS_CHAIN_HOSTS = "hosts" in {f.name for f in dataclasses.fields(Chain)}
 HAS_PROFILES = "profiles" in {f.name for f in dataclasses.fields(Fleet)}
 BIG = Resources(64, 512, 100_000)
 GETH = PROFILES["geth", "full"]
+#: Consensus clients that need nothing: tests of the execution layer's capacity use it.
+ZERO_CL = {(c, m): Resources(0, 0, 0) for c in (*CONSENSUS_CLIENTS, CAPLIN) for m in CHAIN_MODES}
+
+
+def pair_profile(n: NodePlacement) -> Resources:
+    """What a placed node should reserve: its execution client's profile plus its consensus client's."""
+    return profile(n.client, n.mode) + profile(n.consensus, n.mode)
 
 
 def fleet(chains: Iterable[Chain], hosts: int | Sequence[str] = 3, suppliers: Iterable[Supplier] = (), **extra: object) -> Fleet:
@@ -70,7 +78,7 @@ def test_profile_overrides_win_and_unknown_pairs_are_named() -> None:
 @pytest.mark.skipif(not HAS_PROFILES, reason="Fleet.profiles not in this fleet model")
 def test_fleet_profiles_size_the_nodes() -> None:
     small = Resources(1, 2, 10)
-    f = fleet([Chain("eth", ("geth", "nethermind", "erigon"), 3)], hosts=1, profiles={("geth", "full"): small})
+    f = fleet([Chain("eth", ("geth", "nethermind", "erigon"), 3)], hosts=1, profiles={**ZERO_CL, ("geth", "full"): small})
     p = plan_placement(f, caps(f, Resources(9, 64, 4020)))
     assert {n.client: n.resources for n in p.nodes} == {"geth": small, "nethermind": PROFILES["nethermind", "full"],
                                                        "erigon": PROFILES["erigon", "full"]}
@@ -159,26 +167,42 @@ def test_ties_go_to_the_least_used_host() -> None:
 
 
 def test_capacity_is_never_exceeded_and_shortfalls_are_explained() -> None:
-    f = fleet([Chain("eth", ("geth", "nethermind"), 4, max_client_share=0.5)], hosts=2)
+    f = fleet([Chain("eth", ("geth", "nethermind"), 4, max_client_share=0.5)], hosts=2, profiles=ZERO_CL)
     room_for_two = Resources(8, 32, 4000)
     p = plan_placement(f, caps(f, room_for_two))
     assert Counter(n.host for n in p.nodes) == {"h0": 2, "h1": 2}
-    assert reasons(fleet([Chain("eth", ("geth", "nethermind"), 6, max_client_share=0.5)], hosts=2), caps(f, room_for_two)) == [
-        f"eth: no eligible host has room for 1 more {c} node (full: 4 cpus, 16 GB memory, 2000 GB disk each); "
-        "the most free on one is 0 cpus, 0 GB memory, 0 GB disk on h0" for c in ("geth", "nethermind")]
+    six = fleet([Chain("eth", ("geth", "nethermind"), 6, max_client_share=0.5)], hosts=2, profiles=ZERO_CL)
+    got = reasons(six, caps(f, room_for_two))
+    assert len(got) == 2 and all(r.startswith(f"eth: no eligible host has room for 1 more {c} node (full, with ") and
+                                 ": 4 cpus, 16 GB memory, " in r and r.endswith("the most free on one is 0 cpus, 0 GB memory, 600 GB disk on h0")
+                                 for r, c in zip(got, ("geth", "nethermind"))), got
+
+
+def test_a_pair_reserves_both_clients_profiles() -> None:
+    f = fleet([Chain("eth", ("geth", "nethermind", "erigon"), 3, consensus_clients=("nimbus", "lodestar"))], hosts=3)
+    p = plan_placement(f, caps(f))
+    assert {n.client: n.consensus for n in p.nodes} == {"geth": "nimbus", "nethermind": "lodestar", "erigon": "caplin"}
+    assert all(n.resources == pair_profile(n) for n in p.nodes)
+    geth = next(n for n in p.nodes if n.client == "geth")
+    assert geth.resources == PROFILES["geth", "full"] + PROFILES["nimbus", "full"]
+    # a host with room for Geth alone but not for its consensus client takes no pair
+    tight = fleet([Chain("eth", ("geth",), 1, max_client_share=1, consensus_clients=("nimbus",))], hosts=1)
+    assert reasons(tight, caps(tight, GETH)) == [
+        "eth: no eligible host has room for 1 more geth node (full, with nimbus: 6 cpus, 20 GB memory, 1600 GB disk each); "
+        "the most free on one is 4 cpus, 16 GB memory, 1400 GB disk on h0"]
 
 
 def test_best_free_capacity_is_the_host_closest_to_fitting() -> None:
-    f = fleet([Chain("eth", ("geth", "erigon"), 2, max_client_share=0.5)], hosts=["a", "b"])
+    f = fleet([Chain("eth", ("geth", "erigon"), 2, max_client_share=0.5)], hosts=["a", "b"], profiles=ZERO_CL)
     geth, erigon = reasons(f, {"a": Resources(2, 64, 4000), "b": Resources(3, 16, 4000)})
     assert geth.startswith("eth: no eligible host has room for 1 more geth node")
     assert geth.endswith("the most free on one is 3 cpus, 16 GB memory, 4000 GB disk on b")  # 3 of 4 cpus
-    assert erigon.startswith("eth: no eligible host has room for 1 more erigon node (full: 4 cpus, 32 GB memory")
+    assert erigon.startswith("eth: no eligible host has room for 1 more erigon node (full, with caplin: 4 cpus, 32 GB memory")
     assert erigon.endswith("on a")  # half of the need on either host: the first name
 
 
 def test_unknown_capacity_is_used_unchecked_and_noted() -> None:
-    f = fleet([Chain("eth", ("geth", "nethermind", "erigon"), 3)], hosts=["known", "unknown"])
+    f = fleet([Chain("eth", ("geth", "nethermind", "erigon"), 3)], hosts=["known", "unknown"], profiles=ZERO_CL)
     p = plan_placement(f, {"known": Resources(4, 16, 2000), "unknown": None})
     assert Counter(n.host for n in p.nodes) == {"known": 1, "unknown": 2}
     assert p.notes == ("unknown: capacity unknown, so its 2 nodes were placed without checking they fit",)
@@ -223,7 +247,7 @@ def test_new_names_and_slots_fill_the_gaps() -> None:
     running = [NodePlacement("eth-geth-2", "eth", "geth", "h0", slot=1), NodePlacement("eth-geth-7", "eth", "geth", "h0", slot=4)]
     p = plan_placement(f, caps(f), running)
     assert sorted((n.name, n.slot) for n in p.nodes) == [("eth-geth-1", 0), ("eth-geth-2", 1), ("eth-geth-7", 4)]
-    assert all(n.resources == GETH for n in p.nodes)
+    assert all(n.resources == pair_profile(n) for n in p.nodes)
 
 
 def test_existing_nodes_of_dropped_clients_or_chains_go() -> None:
@@ -238,7 +262,8 @@ def test_an_existing_node_that_no_longer_fits_moves() -> None:
     running = [NodePlacement("eth-geth-1", "eth", "geth", "a")]
     p = plan_placement(f, {"a": Resources(2, 8, 500), "b": BIG}, running)
     assert [(n.name, n.host) for n in p.nodes] == [("eth-geth-1", "b")]
-    assert p.notes == ("eth-geth-1: no longer fits on a (full geth needs 4 cpus, 16 GB memory, 2000 GB disk); placed anew",)
+    # a node from before pairs (no consensus client) is paired first, then checked for room
+    assert p.notes == ("eth-geth-1: no longer fits on a (full geth with lighthouse needs 6 cpus, 32 GB memory, 1912 GB disk); placed anew",)
 
 
 # --- suppliers -------------------------------------------------------------------------------
@@ -370,7 +395,7 @@ def test_property_quota_capacity_and_counts_hold(fc: tuple[Fleet, dict[str, Reso
         assert all(n.host in eligible(f, chain) for n in p.nodes if n.chain == chain.id)
     used: dict[str, Resources] = {}
     for n in p.nodes:
-        assert n.resources == profile(n.client, n.mode)
+        assert n.resources == pair_profile(n)
         used[n.host] = used.get(n.host, Resources(0, 0, 0)) + n.resources
     for host, r in used.items():
         cap = capacities[host]

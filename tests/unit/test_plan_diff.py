@@ -86,7 +86,10 @@ def test_spec_changes_with_image_override():
     fleet2 = dataclasses.replace(fleet, hosts={**fleet.hosts, "lab-h1": dataclasses.replace(h1, vars=vars2)})
     _, d2 = host_vars(fleet2, plan.placement)
     changed = {d.name for a, d in zip(d1, d2) if a.spec != d.spec and d.host == "lab-h1"}
-    assert all(name.startswith("eth-geth") for name in changed) and changed == {d.name for d in d2 if d.host == "lab-h1" and d.client == "geth"}
+    # the Geth node and its consensus client (which lives in the Geth container's namespace)
+    geth = {d.name for d in d2 if d.host == "lab-h1" and d.client == "geth"}
+    assert all(name.startswith("eth-geth") for name in changed)
+    assert changed == geth | {d.name for d in d2 if d.role == "consensus" and d.pair in geth} and len(changed) == 2
 
 
 def test_no_two_services_on_a_host_share_a_port():
@@ -106,6 +109,10 @@ def test_no_two_services_on_a_host_share_a_port():
         for p in range(n.p2p_port, n.p2p_port + 5):
             take(p, f"{n.name} p2p")
         take(n.p2p_port + 11766, f"{n.name} torrent")
+        take(n.beacon_port, f"{n.name} beacon API")
+        take(n.cl_metrics_port, f"{n.name} consensus metrics")
+        take(n.cl_p2p_port, f"{n.name} consensus p2p")
+        take(n.cl_p2p_port + 1, f"{n.name} consensus QUIC")
     for i in range(20):
         take(pm.BALANCER_PORT_BASE + i, f"balancer {i}")
         take(pm.BALANCER_PORT_BASE + i + pm.BALANCER_STATS_OFFSET, f"balancer {i} stats")
