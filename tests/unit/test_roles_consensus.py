@@ -466,6 +466,32 @@ def test_roles_refuse_what_the_client_cannot_run(tmp_path, pair, message):
     assert "no-such-docker.sock" not in text
 
 
+def test_every_role_reaches_its_docker_call(tmp_path):
+    """site.yml's real include chain (fleet's pair.yml, each client role, the container task) renders
+    without error up to the Docker call, which fails on the missing socket."""
+    pairs = [node("c-geth-lighthouse", "geth", "lighthouse", slot=0, checkpoint=PLAIN_URL),
+             node("c-nethermind-prysm", "nethermind", "prysm", slot=1),
+             node("c-erigon-teku", "erigon", "teku", slot=2),
+             node("c-geth-nimbus", "geth", "nimbus", slot=3),
+             node("c-nethermind-lodestar", "nethermind", "lodestar", slot=4)]
+    tasks = [{"name": "pair", "ansible.builtin.include_role": {"name": "fleet", "tasks_from": "pair",
+                                                               "apply": {"ignore_errors": True}},
+              "loop": "{{ pairs }}", "loop_control": {"loop_var": "fleet_node"}}]
+    rc, out, text = run_tasks(tmp_path, "chain", {"fleet_config_root": str(tmp_path / "etc"), "pairs": pairs}, tasks)
+    assert rc == 0, text[-3000:]
+    reached = {}
+    for task in out["plays"][0]["tasks"]:
+        name = task["task"]["name"].removeprefix("fleet : ")
+        if name.startswith("Run container "):
+            reached[name.removeprefix("Run container ")] = task["hosts"]["localhost"].get("msg", "")
+    expected = {p["name"] for p in pairs} | {p["consensus"]["name"] for p in pairs if p["consensus"]["name"]}
+    assert set(reached) == expected, sorted(reached)
+    for name, msg in reached.items():
+        assert "Error connecting" in msg, (name, msg)
+    for pair in pairs:
+        assert (tmp_path / "etc" / "jwt" / pair["name"] / "jwtsecret").exists()
+
+
 def test_site_syntax_check(tmp_path):
     exe = Path(sys.executable).parent / "ansible-playbook"
     env = playbook_env(tmp_path)
