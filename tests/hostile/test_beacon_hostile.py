@@ -117,7 +117,8 @@ def test_syncing_answers_of_any_shape(data: dict[str, Any]):
         s = cl.read_syncing({"data": data})
     except BadValue:
         return
-    assert isinstance(s["is_optimistic"], bool) and 0 <= s["head_slot"] <= MAX_SLOT
+    assert isinstance(s["is_syncing"], bool) and 0 <= s["head_slot"] <= MAX_SLOT
+    assert s["is_optimistic"] is data.get("is_optimistic") and s["el_offline"] is data.get("el_offline")
 
 
 @settings(max_examples=200)
@@ -332,3 +333,24 @@ def test_a_refused_consensus_client_is_critical(tmp_path: Path):
                    timeout=60)
     assert proc.returncode == 2, proc.stdout
     assert "none of 1 consensus clients answered" in proc.stdout and "consensus_crit=1" in proc.stdout
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "beacon" / "lodestar"
+
+
+@pytest.mark.skipif(not (FIXTURES / "node_syncing.json").exists(), reason="no real-client fixtures")
+def test_a_real_lodestar_answer_is_read():
+    """Real answers of Lodestar v1.5.1 (tests/fixtures/beacon/lodestar): read, not refused; its
+    syncing answer has no el_offline (older than the field): unknown, with a note."""
+    files = {"syncing": "node_syncing.json", "head": "beacon_headers_head.json",
+             "finality": "beacon_states_head_finality_checkpoints.json", "peers": "node_peer_count.json",
+             "version": "node_version.json"}
+    probe = cl.BeaconProbe(cl.BeaconTarget("lodestar", "eth", "http://x", "lodestar"), health_status=200)
+    cl.read_answers(probe, {k: (200, (FIXTURES / f).read_bytes(), 0.01) for k, f in files.items()})
+    assert probe.invalid == [] and probe.failed == []
+    assert probe.head_slot == 56 and probe.finalized_epoch == 5 and probe.peers == 0
+    assert probe.el_offline is None and any("el_offline unknown" in n for n in probe.notes)
+    assert cl.parse_beacon_version(probe.version) == ("lodestar", "1.5.1")
+    raw404 = (FIXTURES / "extra_beacon_headers_unknown_404.json").read_bytes()
+    check, note = cl.read_finality_check(404, raw404, 5, "0x" + "ab" * 32)
+    assert check is None and "unknown to it" in (note or "")
