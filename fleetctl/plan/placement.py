@@ -18,7 +18,8 @@ The steps:
    (``_ChainPlacer``): lazy heaps keyed per (client, consensus client), so a fleet of hundreds of
    hosts and thousands of nodes is placed in O(nodes x clients x log hosts). A new pair's
    consensus client is the allowed one with the fewest so far on the chain, then the fewest
-   paired with this execution client, then the chain's order of consensus clients.
+   paired with this execution client, then the chain's order of consensus clients (and never
+   the one all of this execution client's pairs already have while another has room).
 4. Balancers for every (host, chain) a supplier on that host serves (``_balancers``: execution
    clients only; adopted consensus endpoints serve no JSON-RPC).
 
@@ -262,12 +263,20 @@ class _Pairer:
 
     def choose(self, client: str) -> str | None:
         """A new pair's consensus client (taken): Caplin for Erigon on Caplin, else the allowed
-        one with room and the fewest so far, then the fewest with ``client``, then the chain's order."""
+        one with room and the fewest so far, then the fewest with ``client``, then the chain's order;
+        except that a client's nodes are never all paired with one consensus client while another
+        allowed one has room (the fewest so far among those the client has none of, then order)."""
         if client == "erigon" and self.caplin:
             best: str | None = CAPLIN
         else:
             room = [c for c in self.allowed if self.count[c] < self.cap]
             best = min(room, key=lambda c: (self.count[c], self.by_client[client, c], self.rank[c]), default=None)
+            mine = sum(self.by_client[client, c] for c in self.allowed)
+            if best is not None and mine and self.by_client[client, best] == mine:
+                # Every node of this client so far runs ``best``: one more would leave the
+                # client's pairs on a single consensus client while another has room.
+                other = [c for c in room if not self.by_client[client, c]]
+                best = min(other, key=lambda c: (self.count[c], self.rank[c]), default=best)
         if best is not None:
             self.take(client, best)
         return best

@@ -200,6 +200,16 @@ def test_a_running_pair_stays_and_a_disallowed_consensus_client_is_replaced() ->
     assert next(n for n in q.nodes if n.name == "eth-geth-1").consensus in chain.consensus_clients
 
 
+def test_an_execution_clients_pairs_are_not_all_on_one_consensus_client() -> None:
+    # fewest-on-the-chain alone would give both erigon nodes teku here (L, P, T, then P, L, T)
+    chain = Chain("eth", ("geth", "nethermind", "erigon"), 6, max_client_share=0.5,
+                  consensus_clients=("lighthouse", "prysm", "teku"), erigon_consensus="external")
+    p = plan_placement(f := fleet(chain), caps(f))
+    for client in chain.clients:
+        assert len({n.consensus for n in p.nodes if n.client == client}) == 2, p.nodes
+    assert max(p.consensus_counts["eth"].values()) <= 3  # the cap: 0.5 of 6
+
+
 def test_surplus_consensus_clients_are_reassigned_highest_index_first() -> None:
     chain = Chain("eth", ("geth", "nethermind"), 4, max_client_share=0.5, consensus_clients=("teku", "nimbus"))
     running = [NodePlacement("eth-geth-1", "eth", "geth", "h0", slot=0, consensus="teku"),
@@ -286,7 +296,7 @@ def test_property_stable(f: Fleet, data: st.DataObject) -> None:
         assert set(p.nodes) <= set(q.nodes)
 
 
-@PROPERTY
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(paired_fleets(adopted_cl=False))
 def test_property_pairs_spread(f: Fleet) -> None:
     p = plan_or_none(f)
