@@ -23,11 +23,11 @@ KNOWN_CONSENSUS_CLIENTS = (*CONSENSUS_CLIENTS, CAPLIN, "grandine")
 #: Networks fleetctl knows (each client's support is checked by the loader and the planner).
 NETWORKS = ("mainnet", "sepolia", "hoodi", "gnosis")
 #: The networks each client runs (its own docs; the loader and planner refuse other pairs).
-#: Gnosis: Geth and Prysm do not run it (Nethermind, Erigon/Caplin, Lighthouse, Teku, Nimbus, Lodestar do).
+#: Gnosis: Geth and Prysm do not run it; Nimbus does, but only from a separate Gnosis build that
+#: its official image (statusim/nimbus-eth2) does not ship, so fleetctl's Nimbus role cannot.
 NETWORK_SUPPORT: dict[str, frozenset[str]] = {
-    **{c: frozenset(NETWORKS) for c in ("nethermind", "erigon", CAPLIN, "lighthouse", "teku", "nimbus", "lodestar")},
-    "geth": frozenset({"mainnet", "sepolia", "hoodi"}),
-    "prysm": frozenset({"mainnet", "sepolia", "hoodi"}),
+    **{c: frozenset(NETWORKS) for c in ("nethermind", "erigon", CAPLIN, "lighthouse", "teku", "lodestar")},
+    **{c: frozenset({"mainnet", "sepolia", "hoodi"}) for c in ("geth", "prysm", "nimbus")},
 }
 CHAIN_MODES = ("full", "archive")
 DEFAULT_MAX_CLIENT_SHARE = 0.34

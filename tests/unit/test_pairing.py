@@ -73,7 +73,7 @@ def add(line: str) -> str:
     (add("    consensus_clients: []\n"), "fleet.yml:7:24: chains.eth.consensus_clients: must not be empty"),
     (add("    network: gnosis\n").replace("[geth, nethermind, erigon]", "[nethermind, erigon]").replace("client: geth", "client: nethermind")
      .replace("network: gnosis\n", "network: gnosis\n    consensus_clients: [prysm, teku]\n"),
-     "fleet.yml:8:25: chains.eth.consensus_clients[0]: 'prysm' does not run gnosis (those that do: lighthouse, teku, nimbus, lodestar, caplin)"),
+     "fleet.yml:8:25: chains.eth.consensus_clients[0]: 'prysm' does not run gnosis (those that do: lighthouse, teku, lodestar, caplin)"),
     (add("    network: gnosis\n"), "fleet.yml:5:15: chains.eth.clients[0]: 'geth' does not run gnosis (those that do: nethermind, erigon)"),
     (add("    network: gnosis\n"), "fleet.yml:9:58: chains.eth.endpoints[0].client: 'geth' does not run gnosis (those that do: nethermind, erigon)"),
     (add("    network: goerli\n"), "fleet.yml:7:14: chains.eth.network: 'goerli' is not one of: mainnet, sepolia, hoodi, gnosis"),
@@ -118,7 +118,7 @@ def test_consensus_options_load(tmp_path: Path) -> None:
     assert f.profiles[("nimbus", "full")] == Resources(1, 2, 3)
     # defaults: every consensus client that runs the network; Caplin for Erigon
     gnosis = Chain("g", ("nethermind",), 1, network="gnosis")
-    assert consensus_clients_of(gnosis) == ("lighthouse", "teku", "nimbus", "lodestar") and gnosis.erigon_consensus == CAPLIN
+    assert consensus_clients_of(gnosis) == ("lighthouse", "teku", "lodestar") and gnosis.erigon_consensus == CAPLIN
 
 
 def test_the_cache_keeps_an_inventory_with_a_secret_checkpoint_url_out(tmp_path: Path) -> None:
