@@ -15,7 +15,8 @@
 #   - Promise.withResolvers polyfill (Node < 22), loaded by the .tools/lodestar/bin/lodestar wrapper.
 # On failure: one line on stderr and in .tools/lodestar/FAILED (the test fails with it), exit 1.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 repo=$PWD
 src=tests/fixtures/beacon/lodestar-install
 dir=.tools/lodestar
@@ -31,7 +32,7 @@ fail() {
   exit 1
 }
 
-stamp=$(cat "$src/package.json" "$src/package-lock.json" "$src/polyfill.cjs" "$0" | sha256sum | cut -c1-16)
+stamp=$(cat "$src/package.json" "$src/package-lock.json" "$src/polyfill.cjs" "$self" | sha256sum | cut -c1-16)
 if [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$stamp" ] && [ -x "$bin" ] \
    && timeout 60 "$bin" --version 2>/dev/null | grep -q "v$want"; then
   rm -f "$dir/FAILED"
