@@ -759,7 +759,8 @@ def scan(argv: Sequence[str], value_flags: frozenset[str]) -> tuple[dict[str, st
             ignored.append(token)
             continue
         flag, has_value, value = token.partition("=")
-        name = flag.lstrip("-").lower()
+        # Lodestar's CLI (yargs) takes --jwtSecret and --jwt-secret alike: camelCase is kebab-case.
+        name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", flag.lstrip("-")).lower()
         if not has_value and index < len(argv) and not argv[index].startswith("-"):
             value, has_value = argv[index], "="
             index += 1
@@ -784,8 +785,10 @@ def parse_args(argv: Sequence[str], env: Mapping[str, str]) -> Config:
     host = values.get("listen") or next((values[f] for f in ADDRESS_FLAGS if f in values), "127.0.0.1")
     if host == "localhost":
         host = "127.0.0.1"
-    port = _int_in(values.get("port") or next((values[f] for f in PORT_FLAGS if f in values), str(persona.default_port)),
-                   "the Beacon API port", 0, 65535)
+    # A client's own Beacon API port flag wins over --port, which is Lighthouse's and Lodestar's
+    # p2p port when their real command lines are given.
+    port = _int_in(next((values[f] for f in PORT_FLAGS if f in values), None) or values.get("port")
+                   or str(persona.default_port), "the Beacon API port", 0, 65535)
     control = values.get("control-port") or env.get("BEACON_CONTROL_PORT")
     control_port = (port + 1000 if port else 0) if control is None else _int_in(control, "the control port", 0, 65535)
     if control_port > 65535:

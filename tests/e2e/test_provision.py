@@ -83,14 +83,41 @@ def test_infeasible_mix_is_explained(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def _in_container(client, name: str, code: str) -> str:
+    """Run Python (the host's, bind-mounted) inside a lab container; its stdout."""
+    rc, out = client.containers.get(name).exec_run(["/usr/bin/python3", "-I", "-S", "-c", code])
+    assert rc == 0, out
+    return out.decode().strip()
+
+
+JWT_FACTS = ("import hashlib, os; p = '/fleet/jwtsecret'; st = os.stat(p); "
+             "print(oct(st.st_mode & 0o777), st.st_uid, hashlib.sha256(open(p, 'rb').read()).hexdigest())")
+
+
 def test_apply_from_empty_then_idempotent(inv):
     rc, plan = plan_json(inv, "--detailed-exitcode")
     assert rc == 2
     creates = [a for a in plan["actions"] if a["action"] == "create"]
-    assert sorted({a["role"] for a in creates}) == ["balancer", "node", "relayminer"]
+    assert sorted({a["role"] for a in creates}) == ["balancer", "consensus", "node", "relayminer"]
     nodes = [a for a in creates if a["role"] == "node"]
     assert sorted(a["client"] for a in nodes) == ["erigon", "geth", "nethermind"]
     assert len({a["host"] for a in nodes}) == 3  # spread over the three hosts
+    assert all(a["layer"] == "execution" and a["pair"] == a["target"] for a in nodes)
+    # Every pair gets a consensus client: two containers beside Geth and Nethermind, Caplin inside
+    # Erigon (no container of its own). The adopted beacon nodes are Lighthouse, Prysm and Teku.
+    cls = [a for a in creates if a["role"] == "consensus"]
+    assert all(a["layer"] == "consensus" for a in cls)
+    pair_of = {a["pair"]: a for a in cls}
+    assert set(pair_of) == {a["target"] for a in nodes if a["client"] != "erigon"}
+    assert sorted(a["client"] for a in cls) == ["lodestar", "nimbus"]
+    for a in cls:  # on the host of its execution node, named after it
+        el = next(n for n in nodes if n["target"] == a["pair"])
+        assert a["host"] == el["host"] and a["target"] == f"{el['target']}-{a['client']}"
+    for a in plan["actions"]:
+        if a["role"] in ("balancer", "relayminer"):
+            assert a["layer"] is None and a["pair"] is None
+    assert plan["consensus_counts"]["eth"] == {"lighthouse": 1, "prysm": 1, "teku": 1, "nimbus": 1, "lodestar": 1,
+                                               "caplin": 1}
 
     rc, res = apply_json(inv)
     assert rc == 0, res
@@ -98,21 +125,67 @@ def test_apply_from_empty_then_idempotent(inv):
 
     # the planned containers run where planned
     fleet = load_inventory(inv)
-    for a in nodes:
+    for a in nodes + cls:
         client = docker_client(fleet.hosts[a["host"]])
         try:
             c = client.containers.get(a["target"])
             assert c.status == "running" and c.labels["io.fleetctl.client"] == a["client"]
+            assert c.labels["io.fleetctl.pair"] == a["pair"] and c.labels["io.fleetctl.layer"] == a["layer"]
         finally:
             client.close()
 
-    # diversity, observed: 3 adopted + 3 provisioned, 2 of each client = 33% <= 34%
+    # Each pair: one JWT, 0600 on the host and the same file in both containers; the consensus
+    # container lives in its execution container's network namespace; the Engine API answers
+    # inside the pair only (the consensus front authenticates with the JWT over it, or it would
+    # report el_offline), never from another host nor from the host's own addresses.
+    for a in cls:
+        host = fleet.hosts[a["host"]]
+        client = docker_client(host)
+        try:
+            el = client.containers.get(a["pair"])
+            cl = client.containers.get(a["target"])
+            assert cl.attrs["HostConfig"]["NetworkMode"] == f"container:{el.id}"
+            assert el.attrs["HostConfig"]["NetworkMode"] not in ("host", "none")
+            on_host = Path(f"/var/lib/fleetctl-lab/hosts/{host.name}/etc/jwt/{a['pair']}/jwtsecret")
+            assert oct(on_host.stat().st_mode & 0o777) == "0o600"
+            facts = {_in_container(client, n, JWT_FACTS) for n in (a["pair"], a["target"])}
+            assert len(facts) == 1, facts  # identical mode, owner and content in both
+            mode, _, digest = facts.pop().split()
+            assert mode == "0o600" and len(on_host.read_text().strip()) == 64
+            published = el.attrs["HostConfig"]["PortBindings"] or {}
+            authrpc = 8551 + 10 * int(el.labels["io.fleetctl.slot"])
+            assert f"{authrpc}/tcp" not in published, published
+        finally:
+            client.close()
+        beacon = 5052 + 10 * int(el.labels["io.fleetctl.slot"])
+        deadline, data = time.monotonic() + 30, None
+        while time.monotonic() < deadline:  # the consensus front starts after its container
+            try:
+                with urllib.request.urlopen(f"http://{host.address}:{beacon}/eth/v1/node/syncing", timeout=5) as resp:
+                    data = json.loads(resp.read())["data"]
+                if data["el_offline"] is False:
+                    break
+            except OSError as exc:
+                data = str(exc)
+            time.sleep(0.5)
+        assert isinstance(data, dict) and data["el_offline"] is False and int(data["head_slot"]) > 0, data
+        for other in M.HOSTS:
+            if other.address != host.address:
+                assert not _connects(other, host.address, authrpc)
+        assert not _connects(None, host.address, authrpc)
+        assert not _connects(None, "127.0.0.1", authrpc)
+
+    # diversity, observed: 3 adopted + 3 provisioned, 2 of each execution client = 33% <= 34%,
+    # and one of each of the six consensus clients (Caplin counted as its own)
     proc = run_cli("diversity", "-i", str(inv), "-o", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     div = json.loads(proc.stdout)
     assert div["status"] == "OK"
     assert div["chains"]["eth"]["counts"] == {"geth": 2, "nethermind": 2, "erigon": 2}
     assert all(abs(s - 1 / 3) < 1e-3 for s in div["chains"]["eth"]["shares"].values())
+    consensus = div["chains"]["eth"]["consensus"]
+    assert consensus["status"] == "OK" and {c: n for c, n in consensus["counts"].items() if n} == \
+        {"lighthouse": 1, "prysm": 1, "teku": 1, "nimbus": 1, "lodestar": 1, "caplin": 1}, consensus
 
     # each host's balancer answers JSON-RPC through to the chain
     head = int(rpc(M.ANVIL_URL)["result"], 16)
@@ -128,6 +201,17 @@ def test_apply_from_empty_then_idempotent(inv):
     assert rc == 0 and plan["changes"] == 0, plan
     rc, res = apply_json(inv)
     assert rc == 0 and res["changes"] == 0, res
+
+
+def _connects(host: M.LabHost | None, address: str, port: int) -> bool:
+    """A TCP connection from inside a lab host's namespace (None: the root namespace)."""
+    import subprocess
+
+    code = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()\n"
+            "except OSError:\n sys.exit(1)")
+    prefix = ["nsenter", f"--net=/run/netns/{host.netns}", "--"] if host else []
+    return subprocess.run(prefix + ["/usr/bin/python3", "-I", "-S", "-c", code, address, str(port)],
+                          capture_output=True, timeout=10).returncode == 0
 
 
 def test_changed_mix_moves_only_what_must(inv):
@@ -147,7 +231,12 @@ def test_changed_mix_moves_only_what_must(inv):
     set_fleet(inv)
     rc, plan = plan_json(inv)
     removed = [a for a in plan["actions"] if a["action"] == "remove"]
-    assert len(removed) == 3 and all(a["role"] == "node" for a in removed)
+    gone = [a for a in removed if a["role"] == "node"]
+    assert len(gone) == 3
+    # a removed node takes its consensus container with it (Caplin has none)
+    assert sorted(a["pair"] for a in removed if a["role"] == "consensus") == \
+        sorted(a["target"] for a in gone if a["client"] != "erigon")
+    assert len(removed) == len(gone) + sum(1 for a in gone if a["client"] != "erigon")
     assert {a["target"] for a in plan["actions"] if a["role"] == "node" and a["action"] == "leave"} == kept
     rc, res = apply_json(inv)
     assert rc == 0, res

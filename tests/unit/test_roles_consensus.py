@@ -271,6 +271,21 @@ def test_consensus_command_against_documented_flags(rendered, scenario):
     assert container["no_log"] is (cons["checkpoint_sync_url"] == CREDENTIAL_URL)
 
 
+@pytest.mark.parametrize("scenario", [s["name"] for s in SCENARIOS if s["consensus"]["client"] != "caplin"])
+def test_the_labs_beacon_front_reads_each_roles_command_as_the_client_would(rendered, scenario):
+    """The lab runs these very command lines in its fleetlab/<client> images: the stand-in must
+    find in them the Beacon API port, the Engine API and the JWT the real client would use
+    (not, say, Lodestar's p2p --port, or --jwtSecret missed for --jwt-secret)."""
+    from fleetctl.lab import beacon_front
+
+    pair = by_name(scenario)
+    cons = pair["consensus"]
+    config = beacon_front.parse_args(rendered[scenario]["consensus"]["command"], {"BEACON_CLIENT": cons["client"]})
+    assert (config.host, config.port) == ("0.0.0.0", cons["beacon_port"])
+    assert config.engine_url == f"http://127.0.0.1:{pair['authrpc_port']}"
+    assert config.jwt_path == "/fleet/jwtsecret"
+
+
 def test_client_specifics(rendered):
     lighthouse = rendered["p-geth-lighthouse"]["consensus"]["command"]
     assert lighthouse[:2] == ["lighthouse", "bn"] and "--http" in lighthouse and "--metrics" in lighthouse
