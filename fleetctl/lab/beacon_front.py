@@ -358,6 +358,7 @@ class Beacon:
         self.faults = faults
         self.address = address
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._el_head: int | None = None
         self._el_seen = 0.0  # monotonic time of the last good answer
         self._el_error: str | None = None
@@ -365,19 +366,22 @@ class Beacon:
         self._frozen: int | None = None  # the head when el_offline was injected
 
     def _refresh(self) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._checked < HEAD_CACHE_S:
+        # One refresh at a time, and the requests that arrive meanwhile wait for it: answering
+        # them from the head cached before an idle spell would report a node many slots behind
+        # (a health sweep asks six routes at once).
+        with self._refresh_lock:
+            if time.monotonic() - self._checked < HEAD_CACHE_S:
                 return
-            self._checked = now
-        try:
-            head = self.source.head()
-        except ElUnavailable as exc:
+            try:
+                head = self.source.head()
+            except ElUnavailable as exc:
+                with self._lock:
+                    self._el_error = str(exc)
+                return
+            finally:
+                self._checked = time.monotonic()
             with self._lock:
-                self._el_error = str(exc)
-            return
-        with self._lock:
-            self._el_head, self._el_seen, self._el_error = head, time.monotonic(), None
+                self._el_head, self._el_seen, self._el_error = head, time.monotonic(), None
 
     def view(self, faults: Faults) -> View:
         self._refresh()
