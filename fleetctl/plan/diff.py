@@ -101,6 +101,32 @@ def _order(a: Action) -> tuple[Any, ...]:
     return (a.host, _RANK.get(a.role, 9), pair if a.layer else a.target, 0 if a.layer == "execution" else 1, a.target)
 
 
+def _rejoin_namespaces(actions: list[Action], observed: dict[str, Any], hv: dict[str, dict[str, Any]]) -> list[Action]:
+    """A consensus container joined its execution container's network namespace when it started:
+    once that container is (re)created or (re)started, or has restarted on its own since (observe
+    marks it ``stale_namespace``), the consensus client must restart to join the new namespace,
+    or it is cut off from its Engine API. Such a ``leave`` becomes a ``recreate`` whose variables
+    say ``restart: true`` (the container task restarts it; its definition is unchanged)."""
+    starting = {(a.host, a.target) for a in actions if a.layer == "execution" and a.action in ("create", "recreate")}
+    stale = {(st.name, c.name) for st in observed.values() if getattr(st, "reachable", False)
+             for c in st.containers if getattr(c, "stale_namespace", False)}
+    out = []
+    for a in actions:
+        if a.role == "consensus" and a.action == "leave" and a.pair is not None:
+            reason = None
+            if (a.host, a.pair) in starting:
+                reason = f"{a.pair} starts anew: the consensus client rejoins its network namespace"
+            elif (a.host, a.target) in stale:
+                reason = f"{a.pair} restarted after it: the consensus client rejoins its network namespace"
+            if reason is not None:
+                a = Action(a.host, "recreate", a.target, a.role, a.chain, a.client, reason, layer=a.layer, pair=a.pair)
+                for node in hv.get(a.host, {}).get("fleet_nodes", []):
+                    if node.get("name") == a.pair and isinstance(node.get("consensus"), dict):
+                        node["consensus"]["restart"] = True
+        out.append(a)
+    return out
+
+
 def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None) -> Plan:
     """Observe (unless offline), place, and diff.  Raises Infeasible with every reason."""
     from fleetctl.plan.placement import plan_placement
@@ -132,6 +158,7 @@ def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], Non
                           layer=d.layer, pair=d.pair) for d in desired]
     else:
         actions = diff(desired, observed, sorted(fleet.hosts))
+    actions = _rejoin_namespaces(actions, observed, hv)
     actions.sort(key=_order)
     removes: dict[str, list[str]] = {}
     # A consensus client lives in its execution container's network namespace: it goes first.

@@ -33,6 +33,9 @@ class Container:
     pair: str | None = None
     #: an execution node: its consensus client (LABEL_CONSENSUS; caplin for Erigon's own)
     consensus: str | None = None
+    #: a consensus container whose execution container (re)started after it: it is left in the
+    #: network namespace the execution container had then, cut off from its Engine API
+    stale_namespace: bool = False
 
 
 @dataclass
@@ -73,6 +76,7 @@ def _observe_host(host: Host, timeout: float) -> HostState:
                 pair=labels.get(pm.LABEL_PAIR) or None,
                 consensus=labels.get(pm.LABEL_CONSENSUS) or None,
             ))
+        containers = _mark_stale_namespaces(client, containers)
         disk_gb = _read_df(df)
         if disk_gb is None and host.capacity is not None:
             disk_gb = host.capacity.disk_gb
@@ -84,6 +88,30 @@ def _observe_host(host: Host, timeout: float) -> HostState:
         return HostState(host.name, False, f"docker engine over ssh failed: {exc}")
     finally:
         client.close()
+
+
+def _mark_stale_namespaces(client, containers: list[Container]) -> list[Container]:
+    """A consensus container joins its execution container's network namespace when it starts;
+    when the execution container restarts (a crash, an OOM kill, ``docker restart``) it gets a new
+    namespace and the consensus container stays in the old one, where no Engine API answers, until
+    it restarts too. Found by their start times (two inspections per running pair)."""
+    import dataclasses
+
+    by_name = {c.name: c for c in containers}
+    out = []
+    for c in containers:
+        el = by_name.get(c.pair or "")
+        if c.role == "consensus" and c.running and el is not None and el.running:
+            try:
+                mine = client.api.inspect_container(c.name)["State"]["StartedAt"]
+                theirs = client.api.inspect_container(el.name)["State"]["StartedAt"]
+            except Exception:  # gone meanwhile, or an odd answer: judged at the next plan
+                mine = theirs = ""
+            # RFC 3339 with nanoseconds, UTC ("2026-12-03T21:40:01.123456789Z"): they sort as text.
+            if isinstance(mine, str) and isinstance(theirs, str) and mine and theirs and theirs > mine:
+                c = dataclasses.replace(c, stale_namespace=True)
+        out.append(c)
+    return out
 
 
 def _start_df(client, path: str = "/var/lib/docker"):

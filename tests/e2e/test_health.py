@@ -27,10 +27,15 @@ from conftest import LAB_INV, apply_json, run_cli, wipe_managed
 pytestmark = pytest.mark.lab
 
 TIMEOUT = 2  # --timeout of every run here
-#: Provisioned nodes: name -> (host address, control port). Slot 0 on each host: RPC 8545,
-#: the front's control API on RPC + 1000.
+#: Provisioned nodes and their hosts' addresses (slot 0 on each host: RPC 8545, beacon API 5052).
 PROVISIONED = {"eth-geth-1": "10.213.0.11", "eth-nethermind-1": "10.213.0.12", "eth-erigon-1": "10.213.0.13"}
 ADOPTED = {h.front_name: h for h in M.HOSTS}
+#: Consensus clients: the adopted beacon fronts, and the provisioned pairs' (Caplin inside Erigon).
+ADOPTED_CL = {h.beacon_name: h for h in M.HOSTS}
+PROVISIONED_CL = {"eth-geth-1-nimbus": "eth-geth-1", "eth-nethermind-1-lodestar": "eth-nethermind-1",
+                  "eth-erigon-1-caplin": "eth-erigon-1"}
+#: Each consensus client's execution client (its pair).
+PAIR = {**{h.beacon_name: h.front_name for h in M.HOSTS}, **PROVISIONED_CL}
 
 
 def _post(url: str, body: Any) -> Any:
@@ -39,22 +44,35 @@ def _post(url: str, body: Any) -> Any:
         return json.loads(resp.read() or b"null")
 
 
-def control_url(name: str) -> str:
-    if name in ADOPTED:
-        return ADOPTED[name].control_url
-    return f"http://{PROVISIONED[name]}:9545"
-
-
 def fault(name: str, **faults: Any) -> None:
-    _post(control_url(name) + "/fault", faults)
+    """Faults into a front: an adopted one over its control port, a provisioned container's
+    through the lab (``docker exec``: a bridged container's control port is not published)."""
+    if name in ADOPTED:
+        _post(ADOPTED[name].control_url + "/fault", faults)
+    elif name in ADOPTED_CL:
+        _post(ADOPTED_CL[name].beacon_control_url + "/fault", faults)
+    else:
+        _DIRTY.add(name)
+        M.Lab().fault(name, faults)
+
+
+#: Provisioned fronts given faults since the last clear_all (each clear is a docker exec).
+_DIRTY: set[str] = set()
 
 
 def clear_all() -> None:
-    for name in list(ADOPTED) + list(PROVISIONED):
+    for h in M.HOSTS:
+        for url in (h.control_url, h.beacon_control_url):
+            try:
+                _post(url + "/fault/clear", {})
+            except OSError:
+                pass
+    for name in sorted(_DIRTY):
         try:
-            _post(control_url(name) + "/fault/clear", {})
-        except OSError:
+            M.Lab().fault(name, {}, clear=True)
+        except M.LabError:
             pass
+    _DIRTY.clear()
     _post(M.SHANNON_URL + "/__lab/comet", {"lag": 0, "catching_up": False})
 
 
@@ -131,13 +149,21 @@ def _clean_faults(inv):
 
 def all_up(inv: Path, db: Path) -> dict | None:
     rc, doc = health(inv, db, "--no-alerts")
-    ok = all(c["status"] == "OK" for c in doc["checks"] if c["kind"] in ("execution", "balancer", "chain"))
+    ok = all(c["status"] == "OK" for c in doc["checks"] if c["kind"] in ("execution", "consensus", "balancer", "chain"))
     return doc if ok else None
 
 
 def test_healthy_fleet(inv, db):
     doc = wait_until("every endpoint and balancer OK", lambda: all_up(inv, db))
     assert set(checks(doc, "execution")) == set(ADOPTED) | set(PROVISIONED)
+    # every pair's consensus client, through the Beacon API: the adopted fronts and the
+    # provisioned containers beside Geth and Nethermind, Caplin inside Erigon
+    cls = checks(doc, "consensus")
+    assert set(cls) == set(ADOPTED_CL) | set(PROVISIONED_CL)
+    assert {n: c["running_client"] for n, c in cls.items()} == {
+        "lab-h1-lighthouse": "lighthouse", "lab-h2-prysm": "prysm", "lab-h3-teku": "teku",
+        "eth-geth-1-nimbus": "nimbus", "eth-nethermind-1-lodestar": "lodestar", "eth-erigon-1-caplin": "caplin"}, cls
+    assert checks(doc, "chain")["eth/consensus"]["status"] == "OK"
     assert set(checks(doc, "balancer")) == {"lab-h1/lb-eth", "lab-h2/lb-eth", "lab-h3/lb-eth"}
     assert set(checks(doc, "relayminer")) == {"lab-h1", "lab-h2", "lab-h3"}
     assert set(checks(doc, "host")) == {"lab-h1", "lab-h2", "lab-h3"}
@@ -176,6 +202,73 @@ def test_fault_is_detected_with_its_level(inv, db, target, faults, status, needl
     others = {n: c["status"] for n, c in execs.items() if n != target}
     assert set(others.values()) == {"OK"}, others
     assert rc == (2 if status == "CRITICAL" else 1)
+
+
+@pytest.mark.parametrize("target,faults,status,needle,pair_marked", [
+    # Slots follow blocks (one a second): readings may straddle one.
+    ("lab-h1-lighthouse", {"optimistic": True}, "CRITICAL", "optimistic", True),
+    ("eth-geth-1-nimbus", {"el_offline": True}, "CRITICAL", r"el_offline", True),
+    ("lab-h2-prysm", {"syncing": True}, "CRITICAL", r"3[123] slots behind", True),
+    ("eth-nethermind-1-lodestar", {"lag": 6}, "WARNING", r"[567] slots behind the chain's majority head slot", False),
+    ("lab-h3-teku", {"refuse": True}, "CRITICAL", "connection refused", True),
+    ("eth-erigon-1-caplin", {"peers": 0}, "WARNING", "0 peers", False),
+    ("lab-h1-lighthouse", {"not_initialized": True}, "CRITICAL", "not ready", True),
+])
+def test_consensus_fault_is_detected_with_its_level(inv, db, target, faults, status, needle, pair_marked):
+    wait_until("fleet healthy", lambda: all_up(inv, db))
+    fault(target, **faults)
+    rc, doc = health(inv, db, "--no-alerts")
+    cls, execs = checks(doc, "consensus"), checks(doc, "execution")
+    assert cls[target]["status"] == status, cls[target]
+    assert re.search(needle, cls[target]["message"]), cls[target]["message"]
+    assert {n: c["status"] for n, c in cls.items() if n != target} == dict.fromkeys(set(cls) - {target}, "OK"), cls
+    # A consensus client that stops driving its execution client marks it too: its head will stop.
+    el = execs[PAIR[target]]
+    if pair_marked:
+        assert el["status"] == "CRITICAL" and el["state"] == "consensus", el
+        assert "its head will stop" in el["message"] and target in el["message"], el
+    else:
+        assert el["status"] == "OK", el
+    assert {n: c["status"] for n, c in execs.items() if n != PAIR[target]} == \
+        dict.fromkeys(set(execs) - {PAIR[target]}, "OK"), execs
+    assert rc == (2 if status == "CRITICAL" else 1)
+
+
+def test_consensus_finality_divergence_is_named(inv, db):
+    wait_until("fleet healthy", lambda: all_up(inv, db))
+    fault("eth-nethermind-1-lodestar", finalized_root_other=True)
+    doc = wait_until("the divergence seen", lambda: (lambda d: d if checks(d, "consensus")["eth-nethermind-1-lodestar"]
+                                                      ["status"] == "CRITICAL" else None)(health(inv, db, "--no-alerts")[1]))
+    cl = checks(doc, "consensus")["eth-nethermind-1-lodestar"]
+    assert re.search(r"DIVERGED: finalized epoch \d+ is 0x[0-9a-f]{8}… here, 0x[0-9a-f]{8}… on the majority", cl["message"]), cl
+    chain = checks(doc, "chain")["eth/consensus"]
+    assert chain["status"] == "CRITICAL" and "(lodestar)" in chain["message"], chain
+    assert checks(doc, "execution")["eth-nethermind-1"]["state"] == "consensus"
+    others = {n: c["status"] for n, c in checks(doc, "consensus").items() if n != "eth-nethermind-1-lodestar"}
+    assert set(others.values()) == {"OK"}, others
+
+
+def test_a_pair_whose_consensus_client_fails_is_pulled_and_restored(inv, db):
+    """The consensus client of an adopted pair goes optimistic: its execution client leaves every
+    balancer's rotation; back once healthy for remediate_rise runs."""
+    wait_until("fleet healthy", lambda: all_up(inv, db))
+    fault("lab-h2-prysm", optimistic=True)
+    rc, doc = health(inv, db, "--remediate", "--no-alerts")
+    pulls = [a for a in doc["remediation"] if a["action"] == "pull"]
+    assert sorted(a["host"] for a in pulls) == ["lab-h1", "lab-h2", "lab-h3"], doc["remediation"]
+    assert all(a["server"] == "lab-h2-nethermind" and a["ok"] for a in pulls)
+    for h in M.HOSTS:
+        st = stats(h.address)
+        assert st["lab-h2-nethermind"] == "MAINT", st
+        assert all(s.startswith("UP") for n, s in st.items() if n != "lab-h2-nethermind"), st
+    fault("lab-h2-prysm", optimistic=False)
+    restored = []
+    for _ in range(3):
+        rc, doc = health(inv, db, "--remediate", "--no-alerts")
+        restored += [a for a in doc["remediation"] if a["action"] == "restore"]
+    assert sorted(a["host"] for a in restored) == ["lab-h1", "lab-h2", "lab-h3"]
+    for h in M.HOSTS:
+        assert stats(h.address)["lab-h2-nethermind"] != "MAINT"
 
 
 def test_diverged_client_is_flagged_pulled_and_restored(inv, db):
@@ -254,7 +347,24 @@ def test_stopped_container(inv, db):
     finally:
         client.containers.get("eth-geth-1").start()
         client.close()
-    wait_until("eth-geth-1 back", lambda: checks(health(inv, db, "--no-alerts")[1], "execution")["eth-geth-1"]["status"] == "OK")
+    # Started again, Geth has a new network namespace; Nimbus stays in the old one, cut off from
+    # the Engine API and from the ports Geth publishes: Geth is marked too (its head would stop).
+    doc = wait_until("nimbus cut off", lambda: (lambda d: d if "not running" not in checks(d, "consensus")["eth-geth-1-nimbus"]
+                                                ["message"] else None)(health(inv, db, "--no-alerts")[1]))
+    assert checks(doc, "consensus")["eth-geth-1-nimbus"]["status"] == "CRITICAL", checks(doc, "consensus")
+    assert checks(doc, "execution")["eth-geth-1"]["state"] == "consensus"
+    # The plan sees it and apply restarts Nimbus into Geth's namespace; then all is well.
+    proc = run_cli("plan", "-i", str(inv), "-o", "json")
+    plan = json.loads(proc.stdout)
+    changed = [a for a in plan["actions"] if a["action"] != "leave"]
+    assert [(a["target"], a["action"]) for a in changed] == [("eth-geth-1-nimbus", "recreate")], changed
+    assert "eth-geth-1 restarted after it" in changed[0]["reason"]
+    rc, res = apply_json(inv)
+    assert rc == 0 and res["failed_hosts"] == [], res
+    wait_until("eth-geth-1 back", lambda: all(checks(health(inv, db, "--no-alerts")[1], kind)[name]["status"] == "OK"
+                                              for kind, name in (("execution", "eth-geth-1"), ("consensus", "eth-geth-1-nimbus"))))
+    plan = json.loads(run_cli("plan", "-i", str(inv), "-o", "json").stdout)
+    assert plan["changes"] == 0, plan
 
 
 def test_host_down(inv, db):

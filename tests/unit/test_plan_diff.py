@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fleetctl.plan import model as pm
 from fleetctl.plan.diff import diff, make_plan
 from fleetctl.plan.vars import host_vars
@@ -118,3 +120,58 @@ def test_no_two_services_on_a_host_share_a_port():
         take(pm.BALANCER_PORT_BASE + i + pm.BALANCER_STATS_OFFSET, f"balancer {i} stats")
     take(pm.RELAYMINER_PORT, "relayminer")
     take(pm.RELAYMINER_METRICS_PORT, "relayminer metrics")
+
+
+def test_a_consensus_client_rejoins_a_restarted_execution_containers_namespace():
+    """A consensus container lives in its execution container's network namespace: when that one
+    starts anew (planned here, or restarted on its own since: observed as stale), the consensus
+    client is restarted too, with restart: true in its variables; otherwise it is left alone."""
+    from fleetctl.plan.diff import Action, _rejoin_namespaces
+    from fleetctl.provision.observe import Container, HostState
+
+    def pair_actions(el_action: str) -> list[Action]:
+        return [Action("h1", el_action, "eth-geth-1", "node", "eth", "geth", "", layer="execution", pair="eth-geth-1"),
+                Action("h1", "leave", "eth-geth-1-nimbus", "consensus", "eth", "nimbus", "up to date",
+                       layer="consensus", pair="eth-geth-1")]
+
+    def hv() -> dict:
+        return {"h1": {"fleet_nodes": [{"name": "eth-geth-1", "consensus": {"client": "nimbus"}}]}}
+
+    cl = Container("h1", "eth-geth-1-nimbus", "consensus", "eth", "nimbus", "s", True, "Up", 0, pair="eth-geth-1")
+    observed = {"h1": HostState("h1", True, None, [cl])}
+    # the execution container is recreated (stopped, or its spec changed): the consensus one follows
+    for el_action in ("create", "recreate"):
+        v = hv()
+        out = _rejoin_namespaces(pair_actions(el_action), observed, v)
+        assert (out[1].action, out[1].reason) == ("recreate", "eth-geth-1 starts anew: the consensus client rejoins its network namespace")
+        assert v["h1"]["fleet_nodes"][0]["consensus"]["restart"] is True
+    # both up to date: nothing to do
+    v = hv()
+    out = _rejoin_namespaces(pair_actions("leave"), observed, v)
+    assert [a.action for a in out] == ["leave", "leave"] and "restart" not in v["h1"]["fleet_nodes"][0]["consensus"]
+    # the execution container restarted on its own after the consensus one started
+    stale = {"h1": HostState("h1", True, None, [dataclasses.replace(cl, stale_namespace=True)])}
+    v = hv()
+    out = _rejoin_namespaces(pair_actions("leave"), stale, v)
+    assert out[1].action == "recreate" and "restarted after it" in out[1].reason
+    assert v["h1"]["fleet_nodes"][0]["consensus"]["restart"] is True
+
+
+def test_observation_marks_a_consensus_container_older_than_its_execution_container():
+    from fleetctl.provision.observe import Container, _mark_stale_namespaces
+
+    started = {"eth-geth-1": "2026-12-03T21:40:05.5Z", "eth-geth-1-nimbus": "2026-12-03T21:40:01.1Z",
+               "eth-neth-1": "2026-12-03T21:40:01.1Z", "eth-neth-1-lodestar": "2026-12-03T21:40:02.0Z"}
+
+    class Api:
+        def inspect_container(self, name):
+            return {"State": {"StartedAt": started[name]}}
+
+    class Client:
+        api = Api()
+
+    cs = [Container("h", n, role, "eth", c, "s", True, "Up", 0, pair=p) for n, role, c, p in (
+        ("eth-geth-1", "node", "geth", "eth-geth-1"), ("eth-geth-1-nimbus", "consensus", "nimbus", "eth-geth-1"),
+        ("eth-neth-1", "node", "nethermind", "eth-neth-1"), ("eth-neth-1-lodestar", "consensus", "lodestar", "eth-neth-1"))]
+    marked = {c.name: c.stale_namespace for c in _mark_stale_namespaces(Client(), cs)}
+    assert marked == {"eth-geth-1": False, "eth-geth-1-nimbus": True, "eth-neth-1": False, "eth-neth-1-lodestar": False}
