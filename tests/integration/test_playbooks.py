@@ -230,19 +230,29 @@ def test_first_run_starts_every_container_with_its_labels(deployment):
                 commands[name] = " ".join(attrs["Config"]["Cmd"])
                 assert labels["io.fleetctl.managed"] == "true" and labels["io.fleetctl.name"] == name
                 assert labels["io.fleetctl.role"] == role and labels["io.fleetctl.spec"] == spec
-                assert attrs["HostConfig"]["NetworkMode"] == "host"
                 assert attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-                assert "0.0.0.0" not in commands[name]
+                if role == "node":
+                    # A full node owns its pair's namespace (bridge networking): inside it the
+                    # services listen on every address, and only on the host's address outside.
+                    assert attrs["HostConfig"]["NetworkMode"] == "bridge"
+                    bindings = attrs["HostConfig"]["PortBindings"] or {}
+                    assert bindings and {b["HostIp"] for bs in bindings.values() for b in bs} == {HOSTS[host][0]}
+                else:
+                    assert attrs["HostConfig"]["NetworkMode"] == "host"
+                    assert "0.0.0.0" not in commands[name]
                 if node_client:
                     assert labels["io.fleetctl.client"] == node_client and labels["io.fleetctl.chain"] == "eth"
                     assert attrs["Config"]["Image"] == LAB_IMAGES[node_client]
                     assert f"fleet-{name}-data" in {m.get("Name") for m in attrs["Mounts"]}
         finally:
             client.close()
-    # The clients got their real flags, with the node's own address.
-    assert "--http.addr=10.213.0.11 --http.port=8545" in commands["eth-geth-1"] and "--syncmode=snap" in commands["eth-geth-1"]
-    assert "--JsonRpc.Host=10.213.0.12 --JsonRpc.Port=8545" in commands["eth-nethermind-1"]
-    assert "--http.addr=10.213.0.13 --http.port=8545" in commands["eth-erigon-1"]
+    # The clients got their real flags: every address inside the pair's namespace (published on
+    # the node's own address), and the node's address advertised to peers.
+    assert "--http.addr=0.0.0.0 --http.port=8545" in commands["eth-geth-1"] and "--syncmode=snap" in commands["eth-geth-1"]
+    assert "--nat=extip:10.213.0.11" in commands["eth-geth-1"]
+    assert "--JsonRpc.Host=0.0.0.0 --JsonRpc.Port=8545" in commands["eth-nethermind-1"]
+    assert "--Network.ExternalIp=10.213.0.12" in commands["eth-nethermind-1"]
+    assert "--http.addr=0.0.0.0 --http.port=8545" in commands["eth-erigon-1"]
     assert "--prune.mode=archive" in commands["eth-erigon-1"]
 
 
@@ -302,7 +312,8 @@ def test_fleet_remove_retires_a_node(deployment):
     balancer["spec"] = "lb-spec-2"
     deployment.vars = spec
     recap = deployment.run()
-    assert recap["lab-h3"]["changed"] == 1 and recap["lab-h1"]["changed"] > 0, recap
+    # the container, and its pair's JWT secret with it
+    assert recap["lab-h3"]["changed"] == 2 and recap["lab-h1"]["changed"] > 0, recap
 
     client = engine("lab-h3")
     try:
