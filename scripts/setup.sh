@@ -40,10 +40,11 @@ fi
 
 # --test: a real consensus client (Lodestar 1.5.1) into .tools/lodestar for
 # tests/integration/test_real_lodestar.py. Not fatal here: that test fails with the one-line reason.
+# It installs while pip installs below (about a minute of npm and node-gyp), and is waited for
+# before setup ends.
+lodestar_pid=""
 for arg in "$@"; do
-  case "$arg" in --test) bash scripts/lodestar.sh \
-    || echo "setup: continuing without Lodestar (tests/integration/test_real_lodestar.py will fail with the reason above)" >&2 ;;
-  esac
+  case "$arg" in --test) bash scripts/lodestar.sh & lodestar_pid=$! ;; esac
 done
 
 py=python3
@@ -60,4 +61,7 @@ if ! .venv/bin/python -m pip install --disable-pip-version-check --no-warn-scrip
   exit 1
 fi
 ln -sf "$PWD/$anvil" .venv/bin/anvil
+if [ -n "$lodestar_pid" ] && ! wait "$lodestar_pid"; then
+  echo "setup: continuing without Lodestar (tests/integration/test_real_lodestar.py will fail with the reason above)" >&2
+fi
 echo "setup: done ($(.venv/bin/fleetctl --version); $(.venv/bin/anvil --version | head -1))"

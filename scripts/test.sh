@@ -10,7 +10,7 @@ bash scripts/setup.sh --test
 # The tests import the installed package (tests/ has no __init__.py, so pytest does not put the
 # checkout on sys.path): they test what `pip install .` ships.
 set +e
-.venv/bin/pytest -q -p no:cacheprovider "$@" tests
+.venv/bin/pytest -q -p no:cacheprovider --durations=25 "$@" tests
 rc=$?
 set -e
 # pytest's 5 ("no tests collected") is a failure here, like any other non-zero code.
