@@ -345,8 +345,14 @@ def test_the_whole_delivery_is_bounded_and_the_rest_waits_for_the_next_run(tmp_p
     assert first.sinks["slack"].errors == ["not sent: the 2 s delivery deadline came first (next run)"]
     assert len(slow.requests) == 16
     # untried rows come back at once (no backoff, no attempt counted); nothing is sent twice
-    for _ in range(5):
-        run(deliver(store, policy, now=T0 + 1))
+    # each run sends what fits in its deadline (16 on a quiet machine, fewer on a loaded one):
+    # every run makes progress until the queue is empty
+    for _ in range(24):
+        if not store.queued():
+            break
+        left = store.queued()["slack"]
+        again = run(deliver(store, policy, now=T0 + 1))
+        assert again.sent >= 1 and store.queued().get("slack", 0) == left - again.sent
     assert store.queued() == {}
     keys = sorted(b["text"].split()[2] for b in slow.accepted())
     assert keys == sorted(f"execution/eth-{i}:" for i in range(40))
