@@ -32,6 +32,7 @@ on the lock and the second finds nothing left to do). Existing rows are kept. Ve
 stake history. Version 2: ``alerts``, ``alert_meta``, ``silences``, ``notifications``,
 ``outbox`` (see :mod:`fleetctl.health.alerts`) and ``remediations``. Version 3:
 ``stakes_batch``, what ``fleetctl stake --batch --execute`` sent (:mod:`fleetctl.pocket.staking`).
+Version 4: ``chain_events`` and ``chain_cursor`` (:mod:`fleetctl.pocket.claims`).
 
 This module imports only the standard library and :mod:`fleetctl.spec` at import time (the
 ``Level`` enum is imported when it is used), so ``fleetctl alerts`` loads no network code.
@@ -219,9 +220,45 @@ _V3 = (
     "CREATE INDEX stakes_batch_by_address ON stakes_batch(operator_address)",
 )
 
+#: Version 4: the chain's claim, proof, settlement and slash events of the fleet's suppliers
+#: (:mod:`fleetctl.pocket.claims`, read from CometBFT ``/block_results``), and how far each
+#: node's blocks have been read. A claim is (supplier, service, application, session_end); the
+#: UNIQUE key makes a height read twice (overlapping cron runs, a re-read after a re-org)
+#: change nothing. Amounts are upokt; NULL: the event does not carry the field.
+_V4 = (
+    """CREATE TABLE chain_events (
+        id INTEGER PRIMARY KEY,
+        height INTEGER NOT NULL,
+        kind TEXT NOT NULL,             -- claim_created, proof_submitted, claim_settled, ...
+        supplier TEXT NOT NULL,         -- operator address
+        service TEXT NOT NULL,
+        application TEXT NOT NULL,
+        session_end INTEGER NOT NULL,
+        num_relays INTEGER,
+        compute_units INTEGER,
+        claimed_upokt INTEGER,
+        settled_upokt INTEGER,
+        minted_upokt INTEGER,
+        reason TEXT,                    -- PROOF_MISSING, PROOF_INVALID, a discard error
+        penalty_upokt INTEGER,
+        stake_after_upokt INTEGER,
+        proof_requirement TEXT,         -- NOT_REQUIRED, PROBABILISTIC, THRESHOLD
+        UNIQUE (height, kind, supplier, service, application, session_end)
+    )""",
+    "CREATE INDEX chain_events_by_supplier ON chain_events(supplier, session_end)",
+    "CREATE INDEX chain_events_by_claim ON chain_events(session_end, supplier, service, application)",
+    """CREATE TABLE chain_cursor (
+        endpoint TEXT PRIMARY KEY,      -- the node RPC URL as shown (no credentials)
+        last_height INTEGER NOT NULL,   -- every height up to this one has been read
+        last_hash TEXT,                 -- its block hash (a re-org of it is re-read)
+        block_time_ms INTEGER,          -- recent average block time, for "per day"
+        updated_at REAL NOT NULL        -- unix seconds
+    )""",
+)
+
 #: The schema's history: migration *n* brings a file from version *n - 1* to *n*. Append only:
 #: never edit a migration that has shipped.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -39,9 +39,11 @@ from fleetctl.pocket.base import (
     MAX_PAGES,
     field,
     parse_amount,
+    parse_fraction,
     parse_height,
     settle,
 )
+from fleetctl.pocket.events import ClaimParams
 from fleetctl.pocket.http import QueryError
 from fleetctl.spec.model import Supplier
 
@@ -127,6 +129,36 @@ class ShannonAdapter(PocketAdapter):
             unbonding_period_blocks=None if sessions is None or blocks is None else sessions * blocks,
             problems=tuple(problems),
         )
+
+    async def claim_params(self) -> ClaimParams:
+        """The shared params that place a claim's windows and the proof params that decide
+        whether a proof is required (``fleetctl claims``); unreadable ones are in ``problems``."""
+        modules = ("proof", "shared")
+        replies = await asyncio.gather(*(settle(self._params(m)) for m in modules))
+        params = {m: r for m, r in zip(modules, replies, strict=True) if not isinstance(r, QueryError)}
+        problems = [str(r) for r in replies if isinstance(r, QueryError)]
+        values: dict[str, Any] = {}
+        readers: tuple[tuple[str, str, str, Callable[[Any, str], Any]], ...] = (
+            ("shared", "num_blocks_per_session", "num_blocks_per_session",
+             lambda v, w: parse_height(v, w, minimum=1)),
+            *((("shared", name, name, parse_height)) for name in (
+                "claim_window_open_offset_blocks", "claim_window_close_offset_blocks",
+                "proof_window_open_offset_blocks", "proof_window_close_offset_blocks")),
+            ("proof", "proof_requirement_threshold", "proof_requirement_threshold_upokt", _coin),
+            ("proof", "proof_request_probability", "proof_request_probability", parse_fraction),
+            ("proof", "proof_missing_penalty", "proof_missing_penalty_upokt", _coin),
+            ("proof", "proof_submission_fee", "proof_submission_fee_upokt", _coin),
+        )
+        for module, name, key, parse in readers:
+            if module not in params:
+                continue
+            route = f"{_PREFIX}/{module}/params"
+            try:
+                values[key] = parse(field(params[module], name, where=f"{route} params"),
+                                    f"{route} params.{name}")
+            except QueryError as exc:
+                problems.append(str(exc))
+        return ClaimParams(**values, problems=tuple(problems))
 
     async def supplier(self, address: str) -> SupplierState:
         route = f"{_SUPPLIER}/{quote(address, safe='')}"

@@ -1,0 +1,262 @@
+"""A stand-in CometBFT v0.38 RPC for ``fleetctl claims`` tests and benchmarks (stdlib only).
+
+Serves ``GET /status``, ``/block_results?height=H`` and ``/blockchain?minHeight=&maxHeight=``
+from blocks held in memory, in the shapes of the CometBFT v0.38 RPC (rpc/openapi/openapi.yaml)
+with poktroll's typed events as Cosmos SDK 0.50 ``TypedEventToEvent`` writes them (each
+attribute value the field's protojson; protos: poktroll proto/pocket/{proof,tokenomics}/
+event.proto at ab401ed). Heights below ``lowest`` answer CometBFT's pruned error, heights above
+``latest`` its "must be less than or equal" error, both HTTP 500 as CometBFT does.
+
+Knobs for hostile tests: ``latency`` (seconds per answer), ``raw[height]`` (bytes served as
+that height's body), ``hang`` (heights whose answer never comes), ``hashes[height]`` (change a
+block's hash: a re-org). Used in-process (``CometNode().start()``) or as a subprocess
+(``python comet_events_node.py SPEC.json`` prints its port).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+def _attr(key: str, value: Any, *, plain: bool = False) -> dict[str, Any]:
+    return {"key": key, "value": value if plain else json.dumps(value, separators=(",", ":")),
+            "index": True}
+
+
+def event(type_: str, fields: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
+    attrs = [_attr(k, v) for k, v in fields.items()] + [_attr(k, v, plain=True) for k, v in extra.items()]
+    attrs.sort(key=lambda a: a["key"])
+    return {"type": type_, "attributes": attrs}
+
+
+def _claim_fields(supplier: str, service: str, app: str, end: int, relays: int, cu: int,
+                  claimed: int) -> dict[str, Any]:
+    return {"num_relays": str(relays), "num_claimed_compute_units": str(cu),
+            "num_estimated_compute_units": str(cu), "claimed_upokt": f"{claimed}upokt",
+            "service_id": service, "application_address": app,
+            "session_end_block_height": str(end), "claim_proof_status_int": 0,
+            "supplier_operator_address": supplier, "num_estimated_relays": str(relays)}
+
+
+TX = {"msg_index": "0"}
+END = {"mode": "EndBlock"}
+
+
+def claim_created(supplier: str, service: str, app: str, end: int, relays: int = 100,
+                  cu: int = 100, claimed: int = 1000, *, updated: bool = False) -> dict[str, Any]:
+    kind = "EventClaimUpdated" if updated else "EventClaimCreated"
+    return event(f"pocket.proof.{kind}", _claim_fields(supplier, service, app, end, relays, cu, claimed), TX)
+
+
+def proof_submitted(supplier: str, service: str, app: str, end: int, relays: int = 100,
+                    cu: int = 100, claimed: int = 1000) -> dict[str, Any]:
+    return event("pocket.proof.EventProofSubmitted",
+                 _claim_fields(supplier, service, app, end, relays, cu, claimed), TX)
+
+
+def claim_settled(supplier: str, service: str, app: str, end: int, relays: int = 100,
+                  cu: int = 100, claimed: int = 1000, settled: int | None = None,
+                  requirement: int = 0) -> dict[str, Any]:
+    settled = claimed if settled is None else settled
+    fields = _claim_fields(supplier, service, app, end, relays, cu, claimed)
+    del fields["claim_proof_status_int"]
+    fields.update({"proof_requirement_int": requirement, "claim_proof_status_int": 1,
+                   "mint_distribution": {}, "reward_distribution_detailed": [],
+                   "settled_upokt": f"{settled}upokt", "mint_ratio": "1.000000000000000000",
+                   "session_id": hashlib.sha256(f"{app}{end}".encode()).hexdigest(),
+                   "supplier_owner_address": supplier, "minted_upokt": f"{settled}upokt",
+                   "overservicing_loss_upokt": f"{claimed - settled}upokt",
+                   "deflation_loss_upokt": "0upokt"})
+    return event("pocket.tokenomics.EventClaimSettled", fields, END)
+
+
+def claim_expired(supplier: str, service: str, app: str, end: int, relays: int = 100,
+                  cu: int = 100, claimed: int = 1000, reason: str = "PROOF_MISSING") -> dict[str, Any]:
+    fields = _claim_fields(supplier, service, app, end, relays, cu, claimed)
+    fields["expiration_reason"] = reason
+    return event("pocket.tokenomics.EventClaimExpired", fields, END)
+
+
+def supplier_slashed(supplier: str, service: str, app: str, end: int, penalty: int,
+                     stake_after: int) -> dict[str, Any]:
+    return event("pocket.tokenomics.EventSupplierSlashed",
+                 {"proof_missing_penalty": f"{penalty}upokt", "service_id": service,
+                  "application_address": app, "session_end_block_height": str(end),
+                  "claim_proof_status_int": 0, "supplier_operator_address": supplier,
+                  "supplier_stake_after_slash": f"{stake_after}upokt"}, END)
+
+
+def old_claim(supplier: str, service: str, app: str, end: int, nbps: int = 10) -> dict[str, Any]:
+    """``pocket.proof.Claim`` as releases before poktroll #1672/#1673 embedded it."""
+    return {"supplier_operator_address": supplier,
+            "session_header": {"application_address": app, "service_id": service,
+                               "session_id": hashlib.sha256(f"{app}{end}".encode()).hexdigest(),
+                               "session_start_block_height": str(end - nbps + 1),
+                               "session_end_block_height": str(end)},
+            "root_hash": "AAAA", "proof_validation_status": "PENDING_VALIDATION"}
+
+
+def old_event(kind: str, supplier: str, service: str, app: str, end: int, relays: int = 100,
+              cu: int = 100, claimed: int = 1000, **more: Any) -> dict[str, Any]:
+    """The older shapes: ``claim`` embedded, amounts as Coin objects."""
+    coin = {"denom": "upokt", "amount": str(claimed)}
+    claim = old_claim(supplier, service, app, end)
+    if kind == "EventSupplierSlashed":
+        return event("pocket.tokenomics.EventSupplierSlashed",
+                     {"claim": claim, "proof_missing_penalty": {"denom": "upokt",
+                                                                "amount": str(more["penalty"])}}, END)
+    fields: dict[str, Any] = {"claim": claim, "num_relays": str(relays),
+                              "num_claimed_compute_units": str(cu),
+                              "num_estimated_compute_units": str(cu), "claimed_upokt": coin}
+    if kind == "EventClaimSettled":
+        fields["proof_requirement"] = more.get("requirement", "NOT_REQUIRED")
+    if kind == "EventClaimExpired":
+        fields["expiration_reason"] = more.get("reason", "PROOF_MISSING")
+    module = "proof" if kind in ("EventClaimCreated", "EventProofSubmitted") else "tokenomics"
+    return event(f"pocket.{module}.{kind}", fields, TX if module == "proof" else END)
+
+
+def noise_events() -> list[dict[str, Any]]:
+    """Events every block has that fleetctl does not read (bank, fee, settlement batches)."""
+    return [
+        {"type": "coin_spent", "attributes": [
+            {"key": "spender", "value": "pokt1feecollector", "index": True},
+            {"key": "amount", "value": "10upokt", "index": True}]},
+        event("pocket.tokenomics.EventSettlementBatch",
+              {"session_end_block_height": "10", "sender_module": "tokenomics",
+               "recipient": "pokt1x", "op_reason": "TLM_RELAY_BURN_EQUALS_MINT_SUPPLIER_SHAREHOLDER_REWARD_DISTRIBUTION",
+               "total_amount": "10upokt", "num_claims": 1, "op_type": "mint"}, END),
+    ]
+
+
+def block_body(height: int, txs: list[list[dict[str, Any]]], end_events: list[dict[str, Any]],
+               failed_txs: int = 0) -> dict[str, Any]:
+    results = [{"code": 0, "data": "", "log": "", "info": "", "gas_wanted": "200000",
+                "gas_used": "81234", "events": events, "codespace": ""} for events in txs]
+    results += [{"code": 11, "data": "", "log": "out of gas", "info": "", "gas_wanted": "1",
+                 "gas_used": "2", "events": [], "codespace": "sdk"}] * failed_txs
+    return {"jsonrpc": "2.0", "id": -1, "result": {
+        "height": str(height), "txs_results": results or None,
+        "finalize_block_events": end_events or None, "validator_updates": None,
+        "consensus_param_updates": None, "app_hash": "AAAA"}}
+
+
+def block_hash(height: int, salt: str = "") -> str:
+    return hashlib.sha256(f"comet-test{salt}:{height}".encode()).hexdigest().upper()
+
+
+class CometNode:
+    """The node: ``blocks[height] = body dict`` (absent heights: empty blocks)."""
+
+    def __init__(self, latest: int, *, lowest: int = 1, latency: float = 0.0,
+                 block_time_s: float = 1.0) -> None:
+        self.latest = latest
+        self.lowest = lowest
+        self.latency = latency
+        self.block_time_s = block_time_s
+        self.blocks: dict[int, bytes] = {}
+        self.raw: dict[int, bytes] = {}
+        self.hang: set[int] = set()
+        self.hashes: dict[int, str] = {}
+        self.requests: list[str] = []
+        self.status_raw: bytes | None = None
+        self._server: ThreadingHTTPServer | None = None
+
+    def put(self, height: int, body: dict[str, Any]) -> None:
+        self.blocks[height] = json.dumps(body, separators=(",", ":")).encode()
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        def err(data: str) -> tuple[int, bytes]:
+            return 500, json.dumps({"jsonrpc": "2.0", "id": -1, "error": {
+                "code": -32603, "message": "Internal error", "data": data}}).encode()
+
+        if path == "/status":
+            if self.status_raw is not None:
+                return 200, self.status_raw
+            return 200, json.dumps({"jsonrpc": "2.0", "id": -1, "result": {
+                "sync_info": {"latest_block_height": str(self.latest), "catching_up": False}}}).encode()
+        if path == "/block_results":
+            height = int(query["height"][0])
+            if height in self.raw:
+                return 200, self.raw[height]
+            if height > self.latest:
+                return err(f"height {height} must be less than or equal to the current blockchain "
+                           f"height {self.latest}")
+            if height < self.lowest:
+                return err(f"height {height} is not available, lowest height is {self.lowest}")
+            body = self.blocks.get(height)
+            if body is None:
+                body = json.dumps(block_body(height, [], [])).encode()
+            return 200, body
+        if path == "/blockchain":
+            low, high = int(query["minHeight"][0]), int(query["maxHeight"][0])
+            high = min(high, self.latest)
+            low = max(low, high - 19, self.lowest)
+            metas = [{"block_id": {"hash": self.hashes.get(h, block_hash(h)), "parts": {}},
+                      "block_size": "1000", "header": {
+                          "height": str(h),
+                          "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_700_000_000 + h * self.block_time_s))
+                          + f".{int((h * self.block_time_s % 1) * 1e9):09d}Z"},
+                      "num_txs": "0"} for h in range(high, low - 1, -1)]
+            return 200, json.dumps({"jsonrpc": "2.0", "id": -1, "result": {
+                "last_height": str(self.latest), "block_metas": metas}}).encode()
+        return 404, b'{"error":"not found"}'
+
+    def start(self) -> str:
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                node.requests.append(self.path)
+                query = parse_qs(parts.query)
+                if parts.path == "/block_results" and int(query.get("height", ["0"])[0]) in node.hang:
+                    time.sleep(3600)
+                if node.latency:
+                    time.sleep(node.latency)
+                try:
+                    status, body = node.answer(parts.path, query)
+                except (KeyError, ValueError):
+                    status, body = 400, b'{"error":"bad request"}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.request_queue_size = 256
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+if __name__ == "__main__":  # python comet_events_node.py SPEC.json: blocks from a file
+    spec = json.loads(open(sys.argv[1]).read())
+    node = CometNode(spec["latest"], lowest=spec.get("lowest", 1), latency=spec.get("latency", 0.0))
+    for key, body in spec["blocks"].items():
+        node.blocks[int(key)] = json.dumps(body, separators=(",", ":")).encode()
+    url = node.start()
+    print(url, flush=True)
+    try:
+        sys.stdin.read()  # until the parent closes it
+    finally:
+        node.stop()
