@@ -276,6 +276,11 @@ SHANNON_PARAM_DEFAULTS: dict[tuple[str, str], int] = {
     ("shared", "application_unbonding_period_sessions"): 1,
     ("shared", "session_grid_anchor_height"): 0,
     ("shared", "session_number_at_anchor"): 0,
+    ("shared", "grace_period_end_offset_blocks"): 1,
+    ("shared", "claim_window_open_offset_blocks"): 1,
+    ("shared", "claim_window_close_offset_blocks"): 4,
+    ("shared", "proof_window_open_offset_blocks"): 0,
+    ("shared", "proof_window_close_offset_blocks"): 4,
 }
 
 _MORSE_DAO_OWNER = "a83172b67b5ffbfcb8acb95acc0fd0466a9d4bc4"
@@ -1155,6 +1160,242 @@ class FaultPlan:
         return {"mode": self.mode, "path_prefix": self.path_prefix, "count": self.remaining}
 
 
+# --------------------------------------------------------------------------- claims and events
+
+#: Blocks of CometBFT history the stand-in keeps (``/block_results``, ``/blockchain``); older
+#: heights answer as a pruned node does (``height H is not available, lowest height is B``).
+COMET_HISTORY_BLOCKS = 10_000
+#: ``pocket.proof.ProofRequirementReason`` and ``ClaimProofStatus`` (proto/pocket/proof/types.proto).
+_PROOF_REQUIREMENTS = ("NOT_REQUIRED", "PROBABILISTIC", "THRESHOLD")
+_PROOF_STATUS_PENDING, _PROOF_STATUS_VALIDATED = 0, 1
+_CLAIM_STATES = ("claimed", "proven", "settled", "expired", "discarded")
+#: Owner of the services the lab does not seed explicitly.
+_LAB_SERVICE_OWNER = lab_address("lab-service-owner")
+#: The application of claims for a service no application is staked for.
+_LAB_FALLBACK_APP = lab_address("lab-application")
+_GAS_WANTED = 200_000
+
+
+def _typed_event(type_name: str, fields: Mapping[str, Any],
+                 extra: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+    """``sdk.TypedEventToEvent`` (cosmos-sdk types/events.go) of a proto message.
+
+    Each field becomes an attribute whose value is its protojson encoding (``ProtoMarshalJSON``:
+    OrigName, EmitDefaults; 64-bit integers as JSON strings, int32 as numbers, enums by name,
+    messages as objects), keys sorted; then ``extra`` attributes (``msg_index`` for a message's
+    events, ``mode`` for end-block events) as BaseApp appends them, unquoted. Every attribute is
+    marked for indexing, as ``MarkEventsToIndex`` does with the default (empty) index set.
+    """
+    attributes = [{"key": key, "value": _go_json_bytes(fields[key], sort_keys=False,
+                                                      newline=False).decode("utf-8"),
+                   "index": True} for key in sorted(fields)]
+    attributes += [{"key": key, "value": value, "index": True} for key, value in extra]
+    return {"type": type_name, "attributes": attributes}
+
+
+def _coin_string(amount: int) -> str:
+    """``sdk.Coin.String()``: ``"<amount>upokt"``."""
+    return f"{amount}{UPOKT}"
+
+
+def _proto_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _tx_msg_data(type_url: str) -> bytes:
+    """``cosmos.base.abci.v1beta1.TxMsgData{msg_responses: [Any{type_url}]}`` (protobuf)."""
+    any_bytes = b"\x0a" + _proto_varint(len(type_url)) + type_url.encode()
+    return b"\x12" + _proto_varint(len(any_bytes)) + any_bytes
+
+
+@dataclass
+class Claim:
+    """A Shannon claim (``pocket.proof.Claim``) and what the chain decided about it.
+
+    ``state`` is ``claimed`` (pending, no proof), ``proven`` (pending, proof accepted),
+    ``settled``, ``expired`` or ``discarded``; ``proof_requirement`` is known from the proof
+    window's seed block on (the block before the proof window opens).
+    """
+
+    supplier_operator_address: str
+    service_id: str
+    application_address: str
+    session_id: str
+    session_start_block_height: int
+    session_end_block_height: int
+    num_relays: int
+    compute_units_per_relay: int
+    claimed_upokt: int
+    created_height: int
+    settlement_height: int
+    proof_height: int = 0
+    state: str = "claimed"
+    proof_requirement: str | None = None
+    settled_upokt: int | None = None
+    minted_upokt: int | None = None
+    penalty_upokt: int | None = None
+    stake_after_upokt: int | None = None
+
+    SEED_FIELDS: ClassVar[tuple[str, ...]] = (
+        "supplier_operator_address", "service_id", "application_address", "session_id",
+        "session_start_block_height", "session_end_block_height", "num_relays",
+        "compute_units_per_relay", "claimed_upokt", "created_height", "settlement_height",
+        "proof_height", "state", "proof_requirement", "settled_upokt", "minted_upokt",
+        "penalty_upokt", "stake_after_upokt")
+
+    @property
+    def num_claimed_compute_units(self) -> int:
+        return self.num_relays * self.compute_units_per_relay
+
+    @property
+    def proof_status(self) -> int:
+        return _PROOF_STATUS_VALIDATED if self.proof_height else _PROOF_STATUS_PENDING
+
+    def key(self) -> tuple[str, str]:
+        return self.session_id, self.supplier_operator_address
+
+    def base_fields(self) -> dict[str, Any]:
+        """Fields every claim event of poktroll's protos carries (newest shape)."""
+        return {
+            "service_id": self.service_id,
+            "application_address": self.application_address,
+            "session_end_block_height": str(self.session_end_block_height),
+            "claim_proof_status_int": self.proof_status,
+            "supplier_operator_address": self.supplier_operator_address,
+        }
+
+    def amount_fields(self) -> dict[str, Any]:
+        # Base relay mining difficulty: estimated compute units = claimed compute units and
+        # num_estimated_relays = estimated compute units / compute units per relay.
+        return {
+            "num_relays": str(self.num_relays),
+            "num_claimed_compute_units": str(self.num_claimed_compute_units),
+            "num_estimated_compute_units": str(self.num_claimed_compute_units),
+            "num_estimated_relays": str(self.num_relays),
+            "claimed_upokt": _coin_string(self.claimed_upokt),
+        }
+
+    @classmethod
+    def from_seed(cls, obj: Any, where: str) -> Claim:
+        obj = _as_object(obj, where)
+        _check_keys(obj, cls.SEED_FIELDS, where)
+        ints = {"session_start_block_height", "session_end_block_height", "num_relays",
+                "compute_units_per_relay", "claimed_upokt", "created_height",
+                "settlement_height", "proof_height"}
+        optional_ints = {"settled_upokt", "minted_upokt", "penalty_upokt", "stake_after_upokt"}
+        values: dict[str, Any] = {}
+        for name in cls.SEED_FIELDS:
+            here = f"{where}.{name}"
+            value = obj.get(name)
+            if name in ints:
+                values[name] = _as_int(_get(obj, name, 0), here)
+            elif name in optional_ints:
+                values[name] = None if value is None else _as_int(value, here)
+            elif name == "state":
+                state = _as_str(_get(obj, name, "claimed"), here)
+                if state not in _CLAIM_STATES:
+                    raise SeedError(f"{here}: expected one of {', '.join(_CLAIM_STATES)}")
+                values[name] = state
+            elif name == "proof_requirement":
+                if value is not None and value not in _PROOF_REQUIREMENTS:
+                    raise SeedError(f"{here}: expected one of {', '.join(_PROOF_REQUIREMENTS)}")
+                values[name] = value
+            else:
+                values[name] = _as_str(value, here)
+        return cls(**values)
+
+    def to_seed(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.SEED_FIELDS}
+
+
+@dataclass
+class BlockRecord:
+    """What ``/block_results`` shows for one height: its transactions' results and its
+    finalize-block events, plus how many times the lab re-orged it (which changes its hash)."""
+
+    txs_results: list[Any] = field(default_factory=list)
+    finalize_block_events: list[Any] = field(default_factory=list)
+    reorgs: int = 0
+
+    @classmethod
+    def from_seed(cls, obj: Any, where: str) -> BlockRecord:
+        obj = _as_object(obj, where)
+        _check_keys(obj, ("txs_results", "finalize_block_events", "reorgs"), where)
+        return cls(_clone(_as_list(_get(obj, "txs_results", []), f"{where}.txs_results")),
+                   _clone(_as_list(_get(obj, "finalize_block_events", []),
+                                   f"{where}.finalize_block_events")),
+                   _as_int(_get(obj, "reorgs", 0), f"{where}.reorgs"))
+
+    def to_seed(self) -> dict[str, Any]:
+        return {"txs_results": _clone(self.txs_results),
+                "finalize_block_events": _clone(self.finalize_block_events),
+                "reorgs": self.reorgs}
+
+
+class CometRPCError(Exception):
+    """A CometBFT RPC error (``RPCError{code, message, data}``, rpc/jsonrpc/types)."""
+
+    def __init__(self, code: int, message: str, data: str) -> None:
+        super().__init__(data)
+        self.code, self.message, self.data = code, message, data
+
+
+def _comet_internal(data: str) -> CometRPCError:
+    return CometRPCError(-32603, "Internal error", data)
+
+
+def _comet_height_arg(value: Any, name: str, *, uri: bool) -> int | None:
+    """An ``int64`` (or ``*int64``) RPC argument: URI text or a JSON-RPC param; None if absent.
+
+    URI args follow ``http_uri_handler.go`` (integer text, a JSON string, else cmtjson's
+    error); JSON-RPC params accept a JSON string or number, as cmtjson decodes ``int64``.
+    """
+    where = "http" if uri else "json"
+    if value is None or value == "":
+        return None
+    text = value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CometRPCError(-32602, "Invalid params",
+                            f"error converting {where} params to arguments: {name}: "
+                            f"expected an integer, got {json.dumps(value)}")
+    if isinstance(value, int):
+        return value
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        text = text[1:-1]
+    elif uri and text.lower().startswith("0x"):
+        raise CometRPCError(-32602, "Invalid params", "error converting http params to "
+                            "arguments: got a hex string arg, but expected 'int64'")
+    if not re.fullmatch(r"-?\d+", text) or not -(2**63) <= int(text) < 2**63:
+        first = text[:1] or '"'
+        raise CometRPCError(-32602, "Invalid params",
+                            f"error converting {where} params to arguments: invalid character "
+                            f"{_go_char(first)} looking for beginning of value")
+    return int(text)
+
+
+class _TxRefused(Exception):
+    """A message the msg server refuses: ``status.Error(code, message)`` as gRPC prints it."""
+
+    def __init__(self, grpc_code: str, message: str) -> None:
+        super().__init__(f"rpc error: code = {grpc_code} desc = {message}")
+
+
+def _go_float_text(value: Any) -> str:
+    """``strconv.FormatFloat(v, 'f', -1, 64)`` of a float64 param (shortest exact digits)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0.0
+    text = format(Decimal(repr(number)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 # --------------------------------------------------------------------------- the chain
 
 
@@ -1176,7 +1417,7 @@ class ChainState:
     def _load(self, seed: Mapping[str, Any]) -> None:
         seed = _as_object(dict(seed), "seed")
         _check_keys(seed, ("chain_id", "height", "block_time", "latency_ms", "shannon", "morse",
-                           "balances", "comet", "fault"), "seed")
+                           "balances", "comet", "fault", "blocks"), "seed")
         fault = FaultPlan.from_seed(_as_object(_get(seed, "fault", {}), "seed.fault"), "seed.fault")
         chain_id = _as_str(_get(seed, "chain_id", DEFAULT_CHAIN_ID), "seed.chain_id")
         height = _as_int(_get(seed, "height", 1), "seed.height", minimum=1)
@@ -1191,7 +1432,8 @@ class ChainState:
         comet_catching_up = _as_bool(_get(comet, "catching_up", False), "seed.comet.catching_up")
 
         shannon = _as_object(_get(seed, "shannon", {}), "seed.shannon")
-        _check_keys(shannon, ("params", "suppliers", "applications"), "seed.shannon")
+        _check_keys(shannon, ("params", "suppliers", "applications", "services", "claims"),
+                    "seed.shannon")
         shannon_params = _clone(MAINNET_SHANNON_PARAMS)
         for module, changes in _as_object(_get(shannon, "params", {}),
                                           "seed.shannon.params").items():
@@ -1232,6 +1474,33 @@ class ChainState:
             _as_str(address, "seed.balances").lower(): _as_int(amount, f"seed.balances.{address}")
             for address, amount in _as_object(_get(seed, "balances", {}), "seed.balances").items()
         }
+        services: dict[str, dict[str, Any]] = {}
+        for i, entry in enumerate(_as_list(_get(shannon, "services", []),
+                                           "seed.shannon.services")):
+            where = f"seed.shannon.services[{i}]"
+            entry = _as_object(entry, where)
+            _check_keys(entry, ("id", "name", "compute_units_per_relay", "owner_address"), where)
+            service_id = _as_str(entry.get("id"), f"{where}.id")
+            if problem := _service_id_error(service_id):
+                raise SeedError(f"{where}.id: {problem}")
+            services[service_id] = {
+                "id": service_id,
+                "name": _as_str(_get(entry, "name", service_id), f"{where}.name"),
+                "compute_units_per_relay": _as_int(_get(entry, "compute_units_per_relay", 1),
+                                                   f"{where}.compute_units_per_relay",
+                                                   minimum=1),
+                "owner_address": _as_str(_get(entry, "owner_address", _LAB_SERVICE_OWNER),
+                                         f"{where}.owner_address"),
+            }
+        claims: dict[tuple[str, str], Claim] = {}
+        for i, entry in enumerate(_as_list(_get(shannon, "claims", []), "seed.shannon.claims")):
+            claim = Claim.from_seed(entry, f"seed.shannon.claims[{i}]")
+            claims[claim.key()] = claim
+        blocks: dict[int, BlockRecord] = {}
+        for key, entry in _as_object(_get(seed, "blocks", {}), "seed.blocks").items():
+            if not re.fullmatch(r"[1-9]\d*", key):
+                raise SeedError(f"seed.blocks: expected heights as keys, got {key!r}")
+            blocks[int(key)] = BlockRecord.from_seed(entry, f"seed.blocks.{key}")
 
         self._chain_id = chain_id
         self._proposer = hashlib.sha256(f"pocket-lab-proposer:{chain_id}".encode()).digest()[:20]
@@ -1250,6 +1519,11 @@ class ChainState:
         self._applications = applications
         self._nodes = nodes
         self._balances = balances
+        self._services = services
+        self._claims = claims
+        self._blocks = blocks
+        self._tx_count = sum(len(b.txs_results) for b in blocks.values())
+        self._sequences: dict[str, int] = {}
 
     def export(self) -> dict[str, Any]:
         """The whole state in the seed format: a seed that reproduces it."""
@@ -1271,6 +1545,8 @@ class ChainState:
                     "params": params_with_removals(self._shannon_params, MAINNET_SHANNON_PARAMS),
                     "suppliers": [s.to_seed() for s in self._suppliers.values()],
                     "applications": [a.to_seed() for a in self._applications.values()],
+                    "services": [dict(s) for s in self._services.values()],
+                    "claims": [c.to_seed() for c in self._claims.values()],
                 },
                 "morse": {
                     "params": params_with_removals(self._morse_params, MAINNET_MORSE_PARAMS),
@@ -1279,6 +1555,7 @@ class ChainState:
                 "balances": dict(self._balances),
                 "comet": {"lag": self._comet_lag, "catching_up": self._comet_catching_up},
                 "fault": self._fault.to_wire(),
+                "blocks": {str(h): b.to_seed() for h, b in sorted(self._blocks.items())},
             }
 
     def reset(self) -> int:
@@ -1336,8 +1613,23 @@ class ChainState:
         self._balances[key] = self._balances.get(key, 0) + amount
 
     def _settle(self) -> int:
-        """Apply the unbonding and unstaking that are due; return the current height."""
+        """Apply the settlements, unbonding and unstaking that are due; return the height."""
         height = self._height()
+        self._process_claims(height)
+        self._unbond_due(height)
+        now_ns = time.time_ns()
+        for node in self._nodes.values():
+            if (node.status == _MORSE_STATUS_UNSTAKING and node.unstaking_time_ns is not None
+                    and node.unstaking_time_ns <= now_ns):
+                self._credit(node.output_address or node.address, node.tokens_upokt)
+                node.tokens_upokt = 0
+                node.status = _MORSE_STATUS_UNSTAKED
+                node.unstaking_time_ns = None
+        self._prune(height)
+        return height
+
+    def _unbond_due(self, height: int) -> None:
+        """Remove the suppliers and applications whose unbonding period ended by ``height``."""
         blocks = max(1, self._shared("num_blocks_per_session"))
         supplier_period = self._shared("supplier_unbonding_period_sessions") * blocks
         for operator, supplier in list(self._suppliers.items()):
@@ -1351,15 +1643,6 @@ class ChainState:
             if end and height >= self._session_end(end + app_period):
                 del self._applications[address]
                 self._credit(app.address, app.stake_upokt)
-        now_ns = time.time_ns()
-        for node in self._nodes.values():
-            if (node.status == _MORSE_STATUS_UNSTAKING and node.unstaking_time_ns is not None
-                    and node.unstaking_time_ns <= now_ns):
-                self._credit(node.output_address or node.address, node.tokens_upokt)
-                node.tokens_upokt = 0
-                node.status = _MORSE_STATUS_UNSTAKED
-                node.unstaking_time_ns = None
-        return height
 
     def height(self) -> int:
         """The latest height."""
@@ -1429,7 +1712,7 @@ class ChainState:
         if height < 1:
             return "", "", _go_time(0)
         app_hash = hashlib.sha256(f"pocket-lab:app:{height}".encode()).digest()
-        return (lab_block_hash(height).hex().upper(), app_hash.hex().upper(),
+        return (self._block_hash(height).hex().upper(), app_hash.hex().upper(),
                 _go_time(self._block_time_ns(height)))
 
     def comet_status(self, rpc_address: str) -> dict[str, Any]:
@@ -1483,6 +1766,567 @@ class ChainState:
             response["last_block_app_hash"] = _b64(
                 hashlib.sha256(f"pocket-lab:app:{height}".encode()).digest())
         return {"response": response}
+
+    # ---- services (x/service)
+
+    def _service_wire(self, service_id: str) -> dict[str, Any] | None:
+        """``pocket.shared.Service`` of a seeded service, or of one a supplier or application
+        is staked for (compute_units_per_relay 1, the lab's service owner); None if unknown."""
+        seeded = self._services.get(service_id)
+        if seeded is None:
+            staked = any(u.service["service_id"] == service_id
+                         for s in self._suppliers.values() for u in s.history) or any(
+                service_id in a.service_ids for a in self._applications.values())
+            if not staked:
+                return None
+            seeded = {"id": service_id, "name": service_id, "compute_units_per_relay": 1,
+                      "owner_address": _LAB_SERVICE_OWNER}
+        return {"id": seeded["id"], "name": seeded["name"],
+                "compute_units_per_relay": str(seeded["compute_units_per_relay"]),
+                "owner_address": seeded["owner_address"], "metadata": None}
+
+    def query_service(self, service_id: str) -> dict[str, Any]:
+        """``Query/Service`` (x/service/keeper/query_service.go)."""
+        with self._lock:
+            self._settle()
+            service = self._service_wire(service_id)
+        if service is None:
+            raise GatewayError(NOT_FOUND, f"service ID not found: {_go_quote(service_id)}")
+        return {"service": service}
+
+    # ---- CometBFT history: blocks, their results, re-orgs
+
+    def _history_base(self, height: int) -> int:
+        return max(1, height - COMET_HISTORY_BLOCKS + 1)
+
+    def _block(self, height: int) -> BlockRecord:
+        record = self._blocks.get(height)
+        if record is None:
+            record = self._blocks[height] = BlockRecord()
+        return record
+
+    def _block_hash(self, height: int) -> bytes:
+        """The block hash at ``height``: :func:`lab_block_hash`, changed by each lab re-org."""
+        record = self._blocks.get(height)
+        if record is None or not record.reorgs:
+            return lab_block_hash(height)
+        return hashlib.sha256(f"pocket-lab:{height}:reorg:{record.reorgs}".encode()).digest()
+
+    def _prune(self, height: int) -> None:
+        base = self._history_base(height)
+        for old in [h for h in self._blocks if h < base]:
+            del self._blocks[old]
+        for key in [k for k, c in self._claims.items()
+                    if c.state not in ("claimed", "proven") and c.settlement_height < base]:
+            del self._claims[key]
+
+    def _comet_latest(self) -> int:
+        return max(0, self._settle() - self._comet_lag)
+
+    def _comet_get_height(self, latest: int, height: int | None) -> int:
+        """``Environment.getHeight`` (rpc/core/env.go of CometBFT v0.38)."""
+        if height is None:
+            return latest
+        if height <= 0:
+            raise _comet_internal(f"height must be greater than 0, but got {height}")
+        if height > latest:
+            raise _comet_internal(f"height {height} must be less than or equal to the current "
+                                  f"blockchain height {latest}")
+        base = self._history_base(self._height())
+        if height < base:
+            raise _comet_internal(f"height {height} is not available, lowest height is {base}")
+        return height
+
+    def comet_block_results(self, height: int | None) -> dict[str, Any]:
+        """``ResultBlockResults`` (rpc/core/blocks.go ``BlockResults``) of ``height``."""
+        with self._lock:
+            height = self._comet_get_height(self._comet_latest(), height)
+            record = self._blocks.get(height) or BlockRecord()
+            app_hash = hashlib.sha256(f"pocket-lab:app:{height}".encode()).digest()
+            return {
+                "height": str(height),
+                "txs_results": _clone(record.txs_results) or None,
+                "finalize_block_events": _clone(record.finalize_block_events) or None,
+                "validator_updates": None,
+                "consensus_param_updates": None,
+                "app_hash": _b64(app_hash),
+            }
+
+    def comet_blockchain(self, min_height: int | None, max_height: int | None) -> dict[str, Any]:
+        """``ResultBlockchainInfo`` (``BlockchainInfo`` with ``filterMinMax``): at most 20
+        ``BlockMeta``, highest first."""
+        low, high = min_height or 0, max_height or 0
+        with self._lock:
+            latest = self._comet_latest()
+            base = self._history_base(self._height()) if latest else 0
+            if low < 0 or high < 0:
+                raise _comet_internal("heights must be non-negative")
+            low = max(base, low or 1)
+            high = min(latest, high or latest)
+            low = max(low, high - 20 + 1)
+            if low > high:
+                raise _comet_internal(f"min height {low} can't be greater than max height {high}")
+            metas = [self._block_meta(h) for h in range(high, low - 1, -1)]
+            return {"last_height": str(latest), "block_metas": metas}
+
+    def _block_id(self, height: int) -> dict[str, Any]:
+        if height < 1:
+            return {"hash": "", "parts": {"total": 0, "hash": ""}}
+        parts = hashlib.sha256(f"pocket-lab:parts:{height}".encode()).digest()
+        return {"hash": self._block_hash(height).hex().upper(),
+                "parts": {"total": 1, "hash": parts.hex().upper()}}
+
+    def _block_meta(self, height: int) -> dict[str, Any]:
+        """``types.BlockMeta`` in CometBFT's JSON (cmtjson: ``int`` and ``int64`` as strings)."""
+        record = self._blocks.get(height) or BlockRecord()
+
+        def digest(label: str, at: int = height) -> str:
+            return hashlib.sha256(f"pocket-lab:{label}:{at}".encode()).hexdigest().upper()
+
+        empty = hashlib.sha256(b"").hexdigest().upper()
+        num_txs = len(record.txs_results)
+        return {
+            "block_id": self._block_id(height),
+            "block_size": str(700 + 400 * num_txs),
+            "header": {
+                "version": {"block": str(COMET_BLOCK_PROTOCOL), "app": "0"},
+                "chain_id": self._chain_id,
+                "height": str(height),
+                "time": _go_time(self._block_time_ns(height)),
+                "last_block_id": self._block_id(height - 1),
+                "last_commit_hash": digest("last_commit"),
+                "data_hash": digest("data") if num_txs else empty,
+                "validators_hash": digest("validators", 0),
+                "next_validators_hash": digest("validators", 0),
+                "consensus_hash": digest("consensus", 0),
+                "app_hash": hashlib.sha256(f"pocket-lab:app:{height - 1}".encode())
+                .hexdigest().upper(),
+                "last_results_hash": digest("results", height - 1),
+                "evidence_hash": empty,
+                "proposer_address": self._proposer.hex().upper(),
+            },
+            "num_txs": str(num_txs),
+        }
+
+    def inject_events(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Append raw ``txs_results`` / ``finalize_block_events`` items at ``height`` (any JSON
+        values: tests use it for truncated or unknown events)."""
+        _check_keys(obj, ("height", "txs_results", "finalize_block_events"), "events")
+        height = _as_int(obj.get("height"), "height", minimum=1)
+        txs = _as_list(_get(obj, "txs_results", []), "txs_results")
+        finalize = _as_list(_get(obj, "finalize_block_events", []), "finalize_block_events")
+        with self._lock:
+            current = self._settle()
+            if height < self._history_base(current):
+                raise SeedError(f"height: {height} is below the kept history")
+            record = self._block(height)
+            record.txs_results.extend(_clone(txs))
+            record.finalize_block_events.extend(_clone(finalize))
+            return {"height": height, "txs_results": len(record.txs_results),
+                    "finalize_block_events": len(record.finalize_block_events)}
+
+    def reorg(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """Re-org ``height`` (at most the latest): its block hash changes and its results are
+        replaced (``txs_results`` / ``finalize_block_events`` given, else its transactions
+        are dropped and its finalize-block events kept). Claims, stakes and balances are not
+        rolled back: only what the CometBFT RPC shows for that block changes."""
+        _check_keys(obj, ("height", "txs_results", "finalize_block_events"), "reorg")
+        height = _as_int(obj.get("height"), "height", minimum=1)
+        txs = obj.get("txs_results")
+        finalize = obj.get("finalize_block_events")
+        with self._lock:
+            current = self._settle()
+            if not self._history_base(current) <= height <= current:
+                raise SeedError(f"height: expected a kept height up to {current}, got {height}")
+            record = self._block(height)
+            record.reorgs += 1
+            record.txs_results = _clone(_as_list(txs, "txs_results")) if txs is not None else []
+            if finalize is not None:
+                record.finalize_block_events = _clone(_as_list(finalize,
+                                                               "finalize_block_events"))
+            return {"height": height, "hash": self._block_hash(height).hex().upper(),
+                    "reorgs": record.reorgs}
+
+    # ---- claims and proofs (x/proof), settlement (x/tokenomics)
+
+    def _windows(self, session_end: int) -> tuple[int, int, int, int]:
+        """(claim open, claim close, proof open, proof close) heights of the session ending at
+        ``session_end`` (x/shared/types/session.go ``GetClaimWindowOpenHeight`` …; both ends
+        inclusive, as x/proof/keeper/session.go ``validateClaimWindow`` checks them)."""
+        claim_open = session_end + self._shared("claim_window_open_offset_blocks") + 1
+        claim_close = claim_open + self._shared("claim_window_close_offset_blocks")
+        proof_open = claim_close + self._shared("proof_window_open_offset_blocks")
+        return (claim_open, claim_close, proof_open,
+                proof_open + self._shared("proof_window_close_offset_blocks"))
+
+    def _proof_param(self, name: str, default: int) -> int:
+        return _param_int(self._shannon_params["proof"], name, default)
+
+    def _proof_requirement(self, claim: Claim) -> str:
+        """``ProofRequirementForClaim`` (x/proof/keeper/msg_server_submit_proof.go): THRESHOLD
+        when the claimed upokt reach ``proof_requirement_threshold``; else PROBABILISTIC when a
+        sample in [0, 1) is <= ``proof_request_probability``. The stand-in's sample is
+        deterministic: the first 8 bytes (big-endian) of SHA-256(SHA-256(supplier ‖ "/" ‖
+        session id ‖ "/" ‖ num_relays) ‖ hash of the block before the proof window opens) over
+        2^64 (poktroll seeds ``poktrand.SeededFloat64`` with the claim hash and that block's
+        hash; the generator differs, the seed block is the same)."""
+        if claim.proof_requirement is None:
+            threshold = self._proof_param("proof_requirement_threshold", 20_000_000)
+            if claim.claimed_upokt >= threshold:
+                claim.proof_requirement = "THRESHOLD"
+            else:
+                seed_block = self._windows(claim.session_end_block_height)[2] - 1
+                claim_hash = hashlib.sha256(
+                    f"{claim.supplier_operator_address}/{claim.session_id}/"
+                    f"{claim.num_relays}".encode()).digest()
+                digest = hashlib.sha256(claim_hash + self._block_hash(seed_block)).digest()
+                sample = int.from_bytes(digest[:8], "big") / 2**64
+                probability = self._shannon_params["proof"].get("proof_request_probability",
+                                                                0.25)
+                try:
+                    probability = float(probability)
+                except (TypeError, ValueError):
+                    probability = 0.25
+                claim.proof_requirement = ("PROBABILISTIC" if sample <= probability
+                                           else "NOT_REQUIRED")
+        return claim.proof_requirement
+
+    def _session_for(self, app_address: str, service_id: str,
+                     height: int) -> tuple[str, list[str]]:
+        """(session id, supplier operator addresses) of the session at ``height``, as
+        :meth:`query_session` hydrates it (no checks)."""
+        start = self._session_start(height)
+        block_hash = lab_block_hash(start) if start > 0 else b""
+        id_bytes = b".".join([block_hash, service_id.encode(), app_address.encode(),
+                              start.to_bytes(8, "little")])
+        candidates = sorted(
+            ((s, update) for s in self._suppliers.values()
+             if (update := s.active_config(service_id, height)) is not None),
+            key=lambda pair: (pair[1].activation_height, pair[0].operator_address.encode()))
+        wanted = _param_int(self._shannon_params["session"], "num_suppliers_per_session",
+                            SHANNON_PARAM_DEFAULTS[("session", "num_suppliers_per_session")])
+        if len(candidates) >= wanted:
+            def weight(pair: tuple[Supplier, ServiceConfigUpdate]) -> tuple[int, bytes]:
+                operator = pair[0].operator_address.encode()
+                digest = hashlib.sha3_256(id_bytes + b"." + operator).digest()
+                return int.from_bytes(digest[:8], "big", signed=True), operator
+
+            candidates = sorted(candidates, key=weight)[:wanted]
+        return hashlib.sha3_256(id_bytes).hexdigest(), [s.operator_address for s, _ in candidates]
+
+    def submit_tx(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /__lab/tx``: a MsgCreateClaim or MsgSubmitProof included in the next block.
+
+        Returns ``{"code": 0, "height", "txhash"}``, or ``{"code": 1, "codespace":
+        "undefined", "log": <the msg server's error>, "height", "txhash"}`` for a message the
+        msg server refuses; either way the transaction is in ``txs_results`` of ``height``.
+        """
+        _check_keys(obj, ("msg", "supplier_operator_address", "service_id",
+                          "session_end_block_height", "num_relays"), "tx")
+        msg = _as_str(obj.get("msg"), "msg")
+        if msg not in ("MsgCreateClaim", "MsgSubmitProof"):
+            raise SeedError(f"msg: expected MsgCreateClaim or MsgSubmitProof, got {msg!r}")
+        operator = _as_str(obj.get("supplier_operator_address"), "supplier_operator_address")
+        if problem := _bech32_error(operator, "pokt"):
+            raise SeedError(f"supplier_operator_address: {problem}")
+        service_id = _as_str(obj.get("service_id"), "service_id")
+        if problem := _service_id_error(service_id):
+            raise SeedError(f"service_id: {problem}")
+        session_end = _as_int(obj.get("session_end_block_height"), "session_end_block_height",
+                              minimum=1)
+        if msg == "MsgCreateClaim":
+            num_relays = _as_int(obj.get("num_relays"), "num_relays")
+        elif obj.get("num_relays") is not None:
+            raise SeedError("num_relays: only for MsgCreateClaim")
+        with self._lock:
+            height = self._settle() + 1  # included in the next block
+            self._tx_count += 1
+            txhash = hashlib.sha256(f"pocket-lab:tx:{self._tx_count}".encode()).hexdigest().upper()
+            try:
+                if msg == "MsgCreateClaim":
+                    event = self._create_claim(operator, service_id, session_end, num_relays,
+                                               height)
+                else:
+                    event = self._submit_proof(operator, service_id, session_end, height)
+            except _TxRefused as refused:
+                self._block(height).txs_results.append(self._tx_result(
+                    msg, operator, None, code=1, log="internal", codespace="undefined"))
+                return {"code": 1, "codespace": "undefined",
+                        "log": f"failed to execute message; message index: 0: {refused}",
+                        "height": height, "txhash": txhash}
+            self._block(height).txs_results.append(self._tx_result(msg, operator, event))
+            return {"code": 0, "height": height, "txhash": txhash}
+
+    def _tx_result(self, msg: str, operator: str, event: dict[str, Any] | None, *,
+                   code: int = 0, log: str = "", codespace: str = "") -> dict[str, Any]:
+        """An ``ExecTxResult`` (jsonpb EmitDefaults, as CometBFT writes it): the ante handler's
+        ``tx`` events, then the message's ``message`` event and its typed event (each with
+        ``msg_index``); a failed message leaves only the ante events."""
+        self._sequences[operator] = sequence = self._sequences.get(operator, -1) + 1
+        signature = hashlib.sha512(f"pocket-lab:sig:{operator}:{sequence}".encode()).digest()
+        events: list[dict[str, Any]] = [
+            {"type": "tx", "attributes": [{"key": "fee", "value": "", "index": True},
+                                          {"key": "fee_payer", "value": operator,
+                                           "index": True}]},
+            {"type": "tx", "attributes": [{"key": "acc_seq", "value": f"{operator}/{sequence}",
+                                           "index": True}]},
+            {"type": "tx", "attributes": [{"key": "signature", "value": _b64(signature),
+                                           "index": True}]},
+        ]
+        data = ""
+        if event is not None:
+            events.append({"type": "message", "attributes": [
+                {"key": "action", "value": f"/pocket.proof.{msg}", "index": True},
+                {"key": "sender", "value": operator, "index": True},
+                {"key": "module", "value": "proof", "index": True},
+                {"key": "msg_index", "value": "0", "index": True}]})
+            events.append(event)
+            data = _b64(_tx_msg_data(f"/pocket.proof.{msg}Response"))
+        gas_used = 60_000 + 40 * sum(len(json.dumps(e)) for e in events) // 10
+        return {"code": code, "data": data, "log": log, "info": "",
+                "gas_wanted": str(_GAS_WANTED), "gas_used": str(min(gas_used, _GAS_WANTED)),
+                "events": events, "codespace": codespace}
+
+    def _claim_event(self, type_name: str, claim: Claim) -> dict[str, Any]:
+        return _typed_event(type_name, {**claim.amount_fields(), **claim.base_fields()},
+                            [("msg_index", "0")])
+
+    def _create_claim(self, operator: str, service_id: str, session_end: int, num_relays: int,
+                      height: int) -> dict[str, Any]:
+        """``CreateClaim`` (x/proof/keeper/msg_server_create_claim.go) at ``height``."""
+        if self._session_end(session_end) != session_end:
+            raise _TxRefused("InvalidArgument", f"session end height {session_end} is not the "
+                             "end of a session: invalid session end height")
+        supplier = self._suppliers.get(operator)
+        if supplier is None or supplier.active_config(service_id, session_end) is None:
+            raise _TxRefused("InvalidArgument", f"supplier operator address {_go_quote(operator)}"
+                             f" not staked for service {_go_quote(service_id)} at height "
+                             f"{session_end}: supplier not found")
+        apps = [a for _, a in sorted(self._applications.items())
+                if service_id in a.service_ids and a.is_active(session_end)]
+        app_address, session_id = _LAB_FALLBACK_APP, ""
+        for app in apps:
+            session_id, members = self._session_for(app.address, service_id, session_end)
+            if operator in members:
+                app_address = app.address
+                break
+        else:
+            if apps:
+                raise _TxRefused("InvalidArgument", f"supplier operator address "
+                                 f"{_go_quote(operator)} not found in session ID "
+                                 f"{_go_quote(session_id)}: supplier not found")
+            session_id = self._session_for(app_address, service_id, session_end)[0]
+        claim_open, claim_close, _, proof_close = self._windows(session_end)
+        if height < claim_open:
+            raise _TxRefused("FailedPrecondition", f"current block height ({height}) is less than "
+                             f"the session's earliest claim commit height ({claim_open}): claim "
+                             "attempted outside of the session's claim window")
+        if height > claim_close:
+            raise _TxRefused("FailedPrecondition", f"current block height ({height}) is greater "
+                             f"than session claim window close height ({claim_close}): claim "
+                             "attempted outside of the session's claim window")
+        service = self._service_wire(service_id) or {"compute_units_per_relay": "1"}
+        cupr = int(service["compute_units_per_relay"])
+        multiplier = self._shared_or("compute_units_to_tokens_multiplier", 42_000_000)
+        granularity = max(1, self._shared_or("compute_unit_cost_granularity", 1_000_000))
+        claimed = num_relays * cupr * multiplier // granularity
+        existing = self._claims.get((session_id, operator))
+        claim = Claim(operator, service_id, app_address, session_id,
+                      self._session_start(session_end), session_end, num_relays, cupr, claimed,
+                      created_height=height, settlement_height=proof_close)
+        self._claims[claim.key()] = claim
+        return self._claim_event("pocket.proof.EventClaimUpdated" if existing else
+                                 "pocket.proof.EventClaimCreated", claim)
+
+    def _shared_or(self, name: str, default: int) -> int:
+        return _param_int(self._shannon_params["shared"], name, default)
+
+    def _submit_proof(self, operator: str, service_id: str, session_end: int,
+                      height: int) -> dict[str, Any]:
+        """``SubmitProof`` (x/proof/keeper/msg_server_submit_proof.go) at ``height``."""
+        _, _, proof_open, proof_close = self._windows(session_end)
+        if height < proof_open:
+            raise _TxRefused("FailedPrecondition", f"current block height ({height}) is less than "
+                             f"session's earliest proof commit height ({proof_open}): proof "
+                             "attempted outside of the session's proof window")
+        if height > proof_close:
+            raise _TxRefused("FailedPrecondition", f"current block height ({height}) is greater "
+                             f"than session proof window close height ({proof_close}): proof "
+                             "attempted outside of the session's proof window")
+        claim = next((c for c in self._claims.values()
+                      if c.supplier_operator_address == operator and c.service_id == service_id
+                      and c.session_end_block_height == session_end
+                      and c.state in ("claimed", "proven")), None)
+        if claim is None:
+            raise _TxRefused("FailedPrecondition", "claim not found")
+        fee = self._proof_param("proof_submission_fee", 0)
+        balance = self._balances.get(operator.lower(), 0)
+        if balance <= 0:
+            raise _TxRefused("FailedPrecondition",
+                             "account has no spendable coins: not enough funds to submit proof")
+        if balance <= fee:
+            raise _TxRefused("FailedPrecondition", f"account has {balance}, but the proof "
+                             f"submission fee is {_coin_string(fee)}: not enough funds to "
+                             "submit proof")
+        self._balances[operator.lower()] = balance - fee
+        if self._proof_requirement(claim) == "NOT_REQUIRED":
+            raise _TxRefused("FailedPrecondition", "proof not required")
+        existing = claim.proof_height != 0
+        # The proof module's end blocker validates it in the same block: VALIDATED.
+        claim.proof_height, claim.state = height, "proven"
+        return self._claim_event("pocket.proof.EventProofUpdated" if existing else
+                                 "pocket.proof.EventProofSubmitted", claim)
+
+    def _process_claims(self, height: int) -> None:
+        """Settle every claim whose settlement block is at or below ``height``, block by
+        block, each in the end-block of its proof window's close height (x/tokenomics
+        module/abci.go ``EndBlocker`` → keeper/settle_pending_claims.go ``SettlePendingClaims``:
+        a claim is ripe once the block height exceeds session end + the claim and proof window
+        offsets, i.e. at ``GetProofWindowCloseHeight``)."""
+        due = sorted(((c.settlement_height, i, c) for i, c in enumerate(self._claims.values())
+                      if c.state in ("claimed", "proven") and c.settlement_height <= height),
+                     key=lambda t: (t[0], t[1]))
+        by_height: dict[int, list[Claim]] = {}
+        for settle_at, _, claim in due:
+            by_height.setdefault(settle_at, []).append(claim)
+        for settle_at, claims in by_height.items():
+            self._unbond_due(settle_at)
+            self._settle_claims(settle_at, claims)
+
+    def _settle_claims(self, height: int, claims: list[Claim]) -> None:
+        """One block's settlement: EventClaimSettled / EventClaimExpired / EventClaimDiscarded
+        per claim in order, then each expired claim's slash (EventSupplierUnbondingBegin when it
+        falls below min_stake, then EventSupplierSlashed), as SettlePendingClaims then
+        ExecutePendingExpiredResults → slashSupplierStake emit them; ``mode`` EndBlock."""
+        mode = [("mode", "EndBlock")]
+        events: list[dict[str, Any]] = []
+        expired: list[Claim] = []
+        for claim in claims:
+            supplier = self._suppliers.get(claim.supplier_operator_address)
+            problem = None
+            if supplier is None:
+                problem = (f"supplier with operator address {_go_quote(claim.supplier_operator_address)}"
+                           " not found")
+            elif claim.num_relays == 0:
+                problem = "root hash has zero relays: invalid root hash"
+            if problem is not None:
+                claim.state = "discarded"
+                error = (f"[UNEXPECTED ERROR] Critical error during claim settlement during "
+                         f"session {_go_quote(claim.session_id)} for operator "
+                         f"{claim.supplier_operator_address} and service {claim.service_id}. Claim "
+                         f"will be discarded to prevent chain halt: {problem}: internal claim "
+                         "settlement error")
+                events.append(_typed_event("pocket.tokenomics.EventClaimDiscarded",
+                                           {**claim.base_fields(), "error": error}, mode))
+                continue
+            assert supplier is not None
+            requirement = self._proof_requirement(claim)
+            if requirement != "NOT_REQUIRED" and not claim.proof_height:
+                claim.state = "expired"
+                events.append(_typed_event("pocket.tokenomics.EventClaimExpired", {
+                    **claim.amount_fields(), **claim.base_fields(),
+                    "expiration_reason": "PROOF_MISSING"}, mode))
+                expired.append(claim)
+                continue
+            events.append(self._settle_claim(claim, supplier, requirement, mode))
+        for claim in expired:
+            events.extend(self._slash_for_claim(claim, height, mode))
+        self._block(height).finalize_block_events.extend(events)
+
+    def _settle_claim(self, claim: Claim, supplier: Supplier, requirement: str,
+                      mode: list[tuple[str, str]]) -> dict[str, Any]:
+        """Relay burn equals mint, simplified: settled = claimed capped at the application's
+        stake / num_suppliers_per_session (the legacy per-supplier cap of
+        ``ensureClaimAmountLimits``; redistribution of unused budget is not modelled); minted =
+        settled × mint_ratio truncated (``computeSettlementBreakdown``, event_claim_settled.go);
+        the application's stake is burnt by settled and the supplier's owner is credited with
+        minted × mint_equals_burn_claim_distribution.supplier. A settlement amount of 0 skips
+        the token logic modules (token_logic_modules.go: nothing minted, burnt or paid)."""
+        tokenomics = self._shannon_params["tokenomics"]
+        app = self._applications.get(claim.application_address)
+        settled = claim.claimed_upokt
+        if app is not None:
+            per_session = max(1, _param_int(
+                self._shannon_params["session"], "num_suppliers_per_session",
+                SHANNON_PARAM_DEFAULTS[("session", "num_suppliers_per_session")]))
+            settled = min(settled, app.stake_upokt // per_session)
+        ratio_text = _go_float_text(tokenomics.get("mint_ratio", 1))
+        minted = int(Decimal(settled) * Decimal(ratio_text))
+        distribution: dict[str, str] = {}
+        if settled > 0:
+            if app is not None:
+                app.stake_upokt -= min(settled, app.stake_upokt)
+            share_text = _go_float_text(
+                (tokenomics.get("mint_equals_burn_claim_distribution") or {}).get("supplier", 0))
+            owner_share = int(Decimal(minted) * Decimal(share_text))
+            if owner_share > 0:
+                self._credit(supplier.owner_address, owner_share)
+                distribution[supplier.owner_address] = _coin_string(owner_share)
+        claim.state = "settled"
+        claim.settled_upokt, claim.minted_upokt = settled, minted
+        return _typed_event("pocket.tokenomics.EventClaimSettled", {
+            **claim.amount_fields(), **claim.base_fields(),
+            "proof_requirement_int": _PROOF_REQUIREMENTS.index(requirement),
+            "reward_distribution": distribution,
+            "reward_distribution_detailed": [
+                {"recipient_address": address, "op_reason":
+                 "TLM_RELAY_BURN_EQUALS_MINT_SUPPLIER_SHAREHOLDER_REWARD_DISTRIBUTION",
+                 "amount": amount} for address, amount in distribution.items()],
+            "settled_upokt": _coin_string(settled),
+            "mint_ratio": ratio_text,
+            "session_id": claim.session_id,
+            "supplier_owner_address": supplier.owner_address,
+            "minted_upokt": _coin_string(minted),
+            "overservicing_loss_upokt": _coin_string(max(0, claim.claimed_upokt - settled)),
+            "deflation_loss_upokt": _coin_string(max(0, settled - minted)),
+        }, mode)
+
+    def _slash_for_claim(self, claim: Claim, height: int,
+                         mode: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """``slashSupplierStake``: stake -= proof_missing_penalty (all of it when smaller),
+        auto-unstake below min_stake (once), EventSupplierSlashed."""
+        supplier = self._suppliers.get(claim.supplier_operator_address)
+        if supplier is None:
+            return []
+        penalty = min(self._proof_param("proof_missing_penalty", 320_000_000),
+                      supplier.stake_upokt)
+        supplier.stake_upokt -= penalty
+        claim.penalty_upokt, claim.stake_after_upokt = penalty, supplier.stake_upokt
+        events: list[dict[str, Any]] = []
+        session_end = self._unstake_below_min(supplier, height)
+        if session_end is not None:
+            events.append(_typed_event("pocket.supplier.EventSupplierUnbondingBegin", {
+                "supplier": supplier.to_wire(height),
+                "reason": "SUPPLIER_UNBONDING_REASON_BELOW_MIN_STAKE",
+                "session_end_height": str(session_end),
+                "unbonding_end_height": str(session_end),
+            }, mode))
+        events.append(_typed_event("pocket.tokenomics.EventSupplierSlashed", {
+            **claim.base_fields(),
+            "proof_missing_penalty": _coin_string(penalty),
+            "supplier_stake_after_slash": _coin_string(supplier.stake_upokt),
+        }, mode))
+        return events
+
+    def _unstake_below_min(self, supplier: Supplier, height: int) -> int | None:
+        """Start unbonding a supplier whose stake fell below ``min_stake`` (not twice): its
+        unstake session end is the end of ``height``'s session and its service configs are
+        deactivated there (settle_pending_claims.go). Returns that height, or None."""
+        minimum = _param_int(self._shannon_params["supplier"], "min_stake",
+                             SHANNON_PARAM_DEFAULTS[("supplier", "min_stake")])
+        if supplier.stake_upokt >= minimum or supplier.unstake_session_end_height:
+            return None
+        session_end = self._session_end(height)
+        supplier.unstake_session_end_height = session_end
+        for update in supplier.history:
+            if update.deactivation_height == 0 or update.deactivation_height > session_end:
+                update.deactivation_height = session_end
+        return session_end
+
+    def claims(self) -> list[dict[str, Any]]:
+        with self._lock:
+            self._settle()
+            return [c.to_seed() for c in self._claims.values()]
 
     # ---- Shannon queries
 
@@ -1637,6 +2481,10 @@ class ChainState:
             height = self._settle()
             stamp = _proto_timestamp(self._block_time_ns(height))
             chain_id, proposer, valcons = self._chain_id, self._proposer, self._proposer_valcons
+            hashes = {at: self._block_hash(at) for at in (height - 1, height) if at >= 1}
+
+        def block_hash(at: int) -> bytes:
+            return hashes[at]
 
         def digest(label: str, at: int = height) -> str:
             return _b64(hashlib.sha256(f"pocket-lab:{label}:{at}".encode()).digest())
@@ -1644,7 +2492,7 @@ class ChainState:
         def block_id(at: int) -> dict[str, Any]:
             if at < 1:
                 return {"hash": "", "part_set_header": {"total": 0, "hash": ""}}
-            return {"hash": _b64(lab_block_hash(at)),
+            return {"hash": _b64(block_hash(at)),
                     "part_set_header": {"total": 1, "hash": digest("parts", at)}}
 
         def block(proposer_address: str) -> dict[str, Any]:
@@ -1816,15 +2664,9 @@ class ChainState:
             if supplier is None:
                 raise ControlError(404, f"no supplier {operator_address}")
             supplier.stake_upokt -= min(amount, supplier.stake_upokt)
-            minimum = _param_int(self._shannon_params["supplier"], "min_stake",
-                                 SHANNON_PARAM_DEFAULTS[("supplier", "min_stake")])
             events = []
-            if supplier.stake_upokt < minimum and not supplier.unstake_session_end_height:
-                session_end = self._session_end(height)
-                supplier.unstake_session_end_height = session_end
-                for update in supplier.history:
-                    if update.deactivation_height == 0 or update.deactivation_height > session_end:
-                        update.deactivation_height = session_end
+            session_end = self._unstake_below_min(supplier, height)
+            if session_end is not None:
                 events.append({
                     "type": "pocket.supplier.EventSupplierUnbondingBegin",
                     "reason": "SUPPLIER_UNBONDING_REASON_BELOW_MIN_STAKE",
@@ -2247,6 +3089,8 @@ class _ShannonEndpoint:
                  delegatee_gateway_address=q.text("delegatee_gateway_address"), page=q.page())),
             (re.compile(rf"/pokt-network/poktroll/(?P<module>{params})/params"),
              lambda q, module: chain.query_params(module)),
+            (re.compile(r"/pokt-network/poktroll/service/service/(?P<service_id>[^/]+)"),
+             lambda q, service_id: chain.query_service(service_id)),
             (re.compile(r"/pokt-network/poktroll/session/get_session"),
              lambda q: chain.query_session(q.text("application_address"), q.text("service_id"),
                                            q.integer("block_height", signed=True))),
@@ -2332,6 +3176,9 @@ class _ControlAPI:
             "/__lab/comet": lambda: {"comet": chain.set_comet(p)},
             "/__lab/fault": lambda: {"fault": chain.set_fault(p)},
             "/__lab/latency": lambda: {"latency_ms": chain.set_latency(p.get("ms"))},
+            "/__lab/tx": lambda: chain.submit_tx(p),
+            "/__lab/events": lambda: chain.inject_events(p),
+            "/__lab/reorg": lambda: chain.reorg(p),
         }
         deletes = {"/__lab/shannon/supplier/": chain.delete_supplier,
                    "/__lab/shannon/application/": chain.delete_application}
@@ -2445,26 +3292,47 @@ _GO_NOT_FOUND = Reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 class _CometEndpoint:
     """CometBFT v0.38's RPC server (rpc/jsonrpc/server): URI routes and JSON-RPC on ``/``."""
 
+    #: The one control route the node's listener also answers (the RelayMiner's "broadcast").
+    TX_ROUTE = "/__lab/tx"
+
     def __init__(self, chain: ChainState) -> None:
         self.chain = chain
         self.rpc_address = ""  # tcp://HOST:PORT of the listener, set once it is bound
-        #: method → (result, cacheable) as rpc/core/routes.go registers them.
-        self._methods: dict[str, tuple[Callable[[], dict[str, Any]], bool]] = {
-            "abci_info": (chain.comet_abci_info, True),
-            "health": (lambda: {}, False),
-            "status": (lambda: chain.comet_status(self.rpc_address), False),
+        self._control = _ControlAPI(chain)
+        #: method → (argument names, call, cacheable with these args) as rpc/core/routes.go
+        #: registers them (``Cacheable()``: always; ``Cacheable("height")``: once it is given).
+        self._methods: dict[str, tuple[tuple[str, ...], Callable[..., dict[str, Any]],
+                                       Callable[[dict[str, Any]], bool]]] = {
+            "abci_info": ((), lambda: chain.comet_abci_info(), lambda a: True),
+            "block_results": (("height",), lambda height: chain.comet_block_results(height),
+                              lambda a: a.get("height") is not None),
+            "blockchain": (("minHeight", "maxHeight"),
+                           lambda minHeight, maxHeight: chain.comet_blockchain(minHeight,
+                                                                               maxHeight),
+                           lambda a: True),
+            "health": ((), lambda: {}, lambda a: False),
+            "status": ((), lambda: chain.comet_status(self.rpc_address), lambda a: False),
         }
 
     def handle(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> Reply:
+        if path == self.TX_ROUTE:
+            return self._control.handle(method, path, body)
         if path == "/":
             return self._json_rpc(body)
         entry = self._methods.get(path[1:]) if path.startswith("/") else None
         if entry is None:
             return _GO_NOT_FOUND
-        result, cacheable = entry
-        headers = (("Cache-Control", "public, max-age=86400"),) if cacheable else ()
-        # URI requests carry no id: the server answers with -1 (URIClientRequestID).
-        return Reply(200, self._encode({"jsonrpc": "2.0", "id": -1, "result": result()}),
+        names, call, cacheable = entry
+        try:
+            args = {name: _comet_height_arg(query.get(name, [""])[0], name, uri=True)
+                    for name in names}
+            result = call(**args)
+        except CometRPCError as exc:
+            # URI requests carry no id: the server answers with -1 (URIClientRequestID).
+            return Reply(500, self._encode({"jsonrpc": "2.0", "id": -1, "error": {
+                "code": exc.code, "message": exc.message, "data": exc.data}}), _COMET_JSON)
+        headers = (("Cache-Control", "public, max-age=86400"),) if cacheable(args) else ()
+        return Reply(200, self._encode({"jsonrpc": "2.0", "id": -1, "result": result}),
                      _COMET_JSON, headers)
 
     @staticmethod
@@ -2500,14 +3368,38 @@ class _CometEndpoint:
                 responses.append({"jsonrpc": "2.0", "id": request["id"],
                                   "error": {"code": -32601, "message": "Method not found"}})
                 continue
-            result, cacheable = entry
-            cache = cache and cacheable
-            responses.append({"jsonrpc": "2.0", "id": request["id"], "result": result()})
+            names, call, cacheable = entry
+            try:
+                args = self._json_rpc_args(names, request.get("params"))
+                result = call(**args)
+            except CometRPCError as exc:
+                cache = False
+                responses.append({"jsonrpc": "2.0", "id": request["id"], "error": {
+                    "code": exc.code, "message": exc.message, "data": exc.data}})
+                continue
+            cache = cache and cacheable(args)
+            responses.append({"jsonrpc": "2.0", "id": request["id"], "result": result})
         if not responses:
             return Reply(200, b"", "text/plain; charset=utf-8")
         headers = (("Cache-Control", "public, max-age=86400"),) if cache else ()
         return Reply(200, self._encode(responses[0] if len(responses) == 1 else responses),
                      _COMET_JSON, headers)
+
+    @staticmethod
+    def _json_rpc_args(names: tuple[str, ...], params: Any) -> dict[str, Any]:
+        """``jsonParamsToArgs``: params by name (an object) or by position (an array)."""
+        if params is None:
+            params = {}
+        if isinstance(params, list):
+            if len(params) > len(names):
+                raise CometRPCError(-32602, "Invalid params", "error converting json params to "
+                                    f"arguments: expected {len(names)} parameters "
+                                    f"({list(names)}), got {len(params)} ({params})")
+            params = dict(zip(names, params, strict=False))
+        if not isinstance(params, dict):
+            raise CometRPCError(-32602, "Invalid params", "error converting json params to "
+                                "arguments: unknown type for JSON params")
+        return {name: _comet_height_arg(params.get(name), name, uri=False) for name in names}
 
 
 _Endpoint = _ShannonEndpoint | _MorseEndpoint | _CometEndpoint
@@ -2875,6 +3767,28 @@ class StandinControl:
 
     def set_latency(self, ms: int) -> int:
         return int(self._call("POST", "/__lab/latency", {"ms": ms})["latency_ms"])
+
+    def submit_tx(self, msg: str, supplier_operator_address: str, service_id: str,
+                  session_end_block_height: int, num_relays: int | None = None) -> dict[str, Any]:
+        """``POST /__lab/tx``: ``{"code", "height", …}`` (a refused message is not an error)."""
+        return self._call("POST", "/__lab/tx", {
+            "msg": msg, "supplier_operator_address": supplier_operator_address,
+            "service_id": service_id, "session_end_block_height": session_end_block_height,
+            "num_relays": num_relays})
+
+    def inject_events(self, height: int, *, txs_results: list[Any] | None = None,
+                      finalize_block_events: list[Any] | None = None) -> dict[str, Any]:
+        """Append raw results and events at ``height`` (``POST /__lab/events``)."""
+        return self._call("POST", "/__lab/events", {
+            "height": height, "txs_results": txs_results,
+            "finalize_block_events": finalize_block_events})
+
+    def reorg(self, height: int, *, txs_results: list[Any] | None = None,
+              finalize_block_events: list[Any] | None = None) -> dict[str, Any]:
+        """Re-org ``height`` (``POST /__lab/reorg``): ``{"height", "hash", "reorgs"}``."""
+        return self._call("POST", "/__lab/reorg", {
+            "height": height, "txs_results": txs_results,
+            "finalize_block_events": finalize_block_events})
 
     def set_comet(self, *, lag: int | None = None,
                   catching_up: bool | None = None) -> dict[str, Any]:
