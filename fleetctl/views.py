@@ -267,6 +267,63 @@ def stake_trend(out: Out, trend: Trend, nagios: bool = False) -> None:
     out.line(f"history: {out.paint(trend.level.name)} - {summary} ({trend.db})")
 
 
+def claims_unusable(out: Out, problem: str, nagios: bool) -> None:
+    """``fleetctl claims`` could not run (no inventory, a Morse fleet, …): UNKNOWN."""
+    if nagios:
+        out.line(f"CLAIMS UNKNOWN - {problem}".replace("|", "/"))
+    elif out.json:
+        out.emit_json({"status": "UNKNOWN", "message": problem, "rows": [], "at_risk": []})
+    else:
+        out.error(f"claims: UNKNOWN: {problem}")
+
+
+def claims(out: Out, report: Any, nagios: bool = False) -> None:
+    """Per supplier and service: the last sessions and the last 24 h; then the proofs pending."""
+    if _nagios_or_json(out, report, nagios):
+        return
+    if report.latest_height is None:
+        out.error(f"claims: UNKNOWN: {report.message}")
+        return
+
+    def lost(t: Any) -> str:
+        return ", ".join(f"{r} {v:,}" for r, v in sorted(t.lost_upokt.items())) or "-"
+
+    rows = []
+    for r in report.rows:
+        for window, t in (("sessions", r.sessions), ("24h", r.day)):
+            rows.append([r.name, r.service, window, f"{t.claims:,}", f"{t.relays:,}",
+                         f"{t.compute_units:,}", f"{t.claimed_upokt:,}", f"{t.proven_upokt:,}",
+                         f"{t.settled_upokt:,}", lost(t),
+                         f"{t.slashes} (-{t.slashed_upokt:,})" if t.slashes else "0"])
+    if rows:
+        out.table(["supplier", "service", "window", "claims", "relays", "CUs", "claimed", "proven",
+                   "settled", "lost by reason", "slashes"], rows)
+        ends = ", ".join(str(e) for e in report.session_ends)
+        time_note = "assumed 30 s blocks" if report.block_time_assumed else "the node's block time"
+        out.info(f"amounts in upokt; sessions: ending at {ends or '-'}; 24h: the last "
+                 f"{report.blocks_per_day:,} blocks ({time_note})")
+    else:
+        out.info("no claims of the fleet's suppliers in the blocks read")
+    if report.at_risk:
+        out.table(["supplier", "service", "session end", "claimed", "proof", "window", "blocks left",
+                   "status"],
+                  [[a.name, a.service, a.session_end, f"{a.claimed_upokt:,}",
+                    "required" if a.requirement == "THRESHOLD" else "possibly (probabilistic)",
+                    f"{a.proof_window[0]}-{a.proof_window[1]}", a.blocks_left, a.level.name]
+                   for a in report.at_risk], status_col=7)
+    for name, level, message in report.checks:
+        if level.name != "OK":
+            out.line(f"{out.paint(level.name)}: {name}: {message}")
+    for note in report.notes:
+        out.info(f"note: {note}")
+    sync = report.sync
+    if sync is not None and sync.first is not None:
+        out.info(f"read blocks {sync.first:,}-{sync.last:,} ({sync.blocks_read:,} blocks, "
+                 f"{sync.fleet_events:,} fleet events, {sync.stored:,} new) from {sync.endpoint}; "
+                 + (f"stored in {report.history_db}" if sync.recorded else "not stored (--no-record)"))
+    out.line(f"claims: {out.paint(report.status.name)} at height {report.latest_height} - {report.summary()}")
+
+
 def _health_target(check: Any) -> str:
     """Suppliers by name (the JSON keeps the address as the target)."""
     name = check.facts.get("name") if check.kind == "stake" else None
