@@ -415,3 +415,37 @@ def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
         out.line(f"scale: {model.how}: {model.target} identities ({model.target - v.current:+d})")
     for i in added or []:
         out.line(f"added {i.name} on {i.host}: {i.operator_address}")
+
+
+def preflight_unusable(out: Out, problems: list[str]) -> None:
+    """Preflight could not run (no or invalid inventory, a bad option): one line each, exit 1."""
+    problems = problems or ["no inventory"]
+    if out.json:
+        out.emit_json({"status": "WARNING", "exit_code": 1, "message": "; ".join(problems), "problems": []})
+        return
+    for problem in problems[:-1]:
+        out.error(problem)
+    out.error(f"preflight: not checked: {problems[-1]}")
+
+
+def preflight(out: Out, report: Any) -> None:
+    """One line per problem (stdout; -q keeps them), then the summary; -o json: the report."""
+    if out.json:
+        out.emit_json(report.as_dict())
+        return
+    for problem in report.problems:
+        line = problem.line()
+        kind, _, rest = line.partition(":")
+        status = {"SANCTION": "CRITICAL", "WARNING": "WARNING"}.get(kind, "UNKNOWN")
+        out.line(f"{out.paint(kind, status)}:{rest}")
+    for note in report.notes:
+        out.info(f"preflight: note: {note}")
+    if report.message and report.problems:
+        out.error(f"preflight: {report.message}")
+    summary = report.summary()
+    if report.exit_code == 0:
+        out.line(summary)
+    elif report.message and not report.problems:
+        out.error(summary)
+    else:
+        out.line(summary)
