@@ -374,7 +374,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
                     read = sv.BalancerRead(host.name, c.name, c.chain, url)
                     watch(balancers, (host.name, c.chain), ("balancer", read.target), c, read, sv.read_haproxy)
             elif c.role == "relayminer" and host.name not in relayminers:
-                read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{pm.RELAYMINER_METRICS_PORT}/metrics")
+                read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{pm.RELAYMINER_METRICS_PORT}/metrics",
+                                            ping_url=_ping_url(host))
                 watch(relayminers, host.name, ("relayminer", host.name), c, read_rm, sv.read_relayminer)
             elif c.role == "morse" and host.name not in morse_nodes:
                 read_m = sv.PocketNodeRead(host.name, f"http://{host.address}:8081")
@@ -525,12 +526,25 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
                 lambda: sv.judge_balancer(read, pulled.get((host_name, read.name), set()))),
             {"host": host_name, "chain": chain_id, "stats_url": read.stats_url,
              "servers": [{"name": s.name, "status": s.status, "check": s.check} for s in read.servers]}, labels)))
+    rm_path = sv.state_path(db)
+    rm_states = sv.load_states(rm_path, result.notes) if relayminers else {}
+    rm_node_height = comet.height if comet is not None and comet.error is None else None
+    rm_limits = sv.RelayMinerLimits.of(policy)
     for host_name, (read_rm, task) in sorted(relayminers.items()):
         labels = {"host": host_name}
-        checks.append(_guarded(host_name, "relayminer", labels, lambda: _service_check(
-            host_name, "relayminer", service_level(stopped_services.get(("relayminer", host_name)), task,
-                                                   lambda: sv.judge_relayminer(read_rm)),
-            {"host": host_name, "url": read_rm.url}, labels)))
+
+        def judge_rm() -> tuple[Level, str, dict[str, float]]:
+            level, message, values, state = sv.assess_relayminer(
+                read_rm, limits=rm_limits, previous=rm_states.get(host_name), node_height=rm_node_height)
+            if state is not None:
+                rm_states[host_name] = state
+            return level, message, values
+
+        checks.append(_guarded(host_name, "relayminer", labels, lambda: _relayminer_check(_service_check(
+            host_name, "relayminer", service_level(stopped_services.get(("relayminer", host_name)), task, judge_rm),
+            {"host": host_name, "url": read_rm.url, "ping_url": read_rm.ping_url}, labels))))
+    if relayminers and record_stakes and not result.store_locked:
+        sv.save_states(rm_path, rm_states)
 
     stake_report = None
     if stake_task is not None and _finished(stake_task):
@@ -698,6 +712,24 @@ def _service_check(target: str, kind: str, judged: tuple[Level, str, dict[str, f
                    labels: dict[str, str]) -> Check:
     level, message, values = judged
     return Check(target, kind, level, message, facts, samples(values), labels)
+
+
+#: samples of a RelayMiner check exported with a ``relayminer`` label (the monitoring kit's names:
+#: fleetctl_relayminer_block_height{relayminer}, _error_ratio, _dropped_ratio)
+_RM_LABELLED = frozenset({"block_height", "error_ratio", "dropped_ratio"})
+
+
+def _relayminer_check(check: Check) -> Check:
+    """The RelayMiner's samples with its name as the ``relayminer`` label where the kit wants it."""
+    return replace(check, samples=tuple(
+        replace(s, labels=s.labels + (("relayminer", check.target),)) if s.name in _RM_LABELLED else s
+        for s in check.samples))
+
+
+def _ping_url(host: Host) -> str | None:
+    """The RelayMiner's ping server, where the fleet's RelayMiner config enables it."""
+    port = getattr(pm, "RELAYMINER_PING_PORT", None)
+    return None if port is None else f"http://{host.address}:{port}/"
 
 
 def _height_or_note(height: Any, source: str, result: SweepResult) -> int | None:

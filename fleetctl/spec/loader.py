@@ -996,7 +996,9 @@ HEALTH_KEYS = {
     "timeout", "slow", "concurrency", "lag_warning", "lag_critical", "hash_depth", "min_peers",
     "disk_warning", "disk_critical", "memory_warning", "memory_critical", "load_warning",
     "load_critical", "pocket_lag_warning", "pocket_lag_critical", "remediate_rise", "textfile",
-    "slot_lag_warning", "slot_lag_critical",
+    "slot_lag_warning", "slot_lag_critical", "relayminer_error_warning", "relayminer_error_critical",
+    "relayminer_dropped_warning", "relayminer_dropped_critical", "relayminer_stall_warning",
+    "relayminer_stall_critical",
 }
 
 
@@ -1028,6 +1030,11 @@ def _health(ctx: _Ctx, node: Y) -> HealthPolicy:
     for key in ("load_warning", "load_critical"):
         take(key, key, lambda n, f: ctx.number(n, f, lo_exclusive=0, hi=MAX_LOAD_PER_CPU))
     take("textfile", "textfile", lambda n, f: ctx.string(n, f))
+    for key in ("relayminer_error_warning", "relayminer_error_critical", "relayminer_dropped_warning",
+                "relayminer_dropped_critical"):
+        take(key, key, lambda n, f: None if (pct := _percent(ctx, n, f)) is None else pct / 100)
+    for key in ("relayminer_stall_warning", "relayminer_stall_critical"):
+        take(key, f"{key}_s", lambda n, f: _duration(ctx, n, f, lo_exclusive=0, hi=30 * 86400))
     policy = HealthPolicy(**{**default.__dict__, **vals})
     # A WARNING threshold must be reached before the CRITICAL one.
     for warn, crit, key, more_is_worse in (
@@ -1037,6 +1044,9 @@ def _health(ctx: _Ctx, node: Y) -> HealthPolicy:
         ("load_warning", "load_critical", "load_warning", True),
         ("disk_warning_pct", "disk_critical_pct", "disk_warning", False),
         ("memory_warning_pct", "memory_critical_pct", "memory_warning", False),
+        ("relayminer_error_warning", "relayminer_error_critical", "relayminer_error_warning", True),
+        ("relayminer_dropped_warning", "relayminer_dropped_critical", "relayminer_dropped_warning", True),
+        ("relayminer_stall_warning_s", "relayminer_stall_critical_s", "relayminer_stall_warning", True),
     ):
         w, c = getattr(policy, warn), getattr(policy, crit)
         if (w > c) if more_is_worse else (w < c):

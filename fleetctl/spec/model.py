@@ -307,6 +307,14 @@ class HealthPolicy:
     load_critical: float = 4.0
     pocket_lag_warning: int = 5  # Pocket node blocks behind the network
     pocket_lag_critical: int = 20
+    #: RelayMiner: share of relays that failed / were dropped (served, never claimed) between
+    #: runs, and how long its block height may stay unchanged while the chain moves (seconds)
+    relayminer_error_warning: float = 0.05
+    relayminer_error_critical: float = 0.25
+    relayminer_dropped_warning: float = 0.01
+    relayminer_dropped_critical: float = 0.10
+    relayminer_stall_warning_s: float = 300.0
+    relayminer_stall_critical_s: float = 900.0
     remediate_rise: int = 3  # healthy runs before a pulled backend is put back
     textfile: str | None = None  # default path for --prom-file
 
