@@ -251,14 +251,22 @@ async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[S
     k = min(number("pocketcore/SessionNodeCount", 5, minimum=1) or 5, MAX_SESSION_SIZE)
     blocks = number("pos/BlocksPerSession", 4, minimum=1) or 4
     min_stake = number("pos/StakeMinimum", None, minimum=1)
-    from fleetctl.pocket.sessions import MorseRewardParams
+    from fleetctl.pocket.sessions import MorseRewardParams, parse_rttm_map
 
     multiplier = number("pos/RelaysToTokensMultiplier", 10_000)
     dao = number("pos/DAOAllocation", 10)
     proposer = number("pos/ProposerPercentage", 1)
+    # The per-chain map (pocket-core reward.go GetChainSpecificMultiplier l. 216-224): raw store
+    # JSON in allparams ("" or absent when unset); a bad one is a note and the default is used.
+    try:
+        rttm_map = parse_rttm_map(values.get("pos/RelaysToTokensMultiplierMap"))
+    except ValueError as exc:
+        notes.append(f"/v1/query/allparams pos/RelaysToTokensMultiplierMap: {exc}: pos/RelaysToTokensMultiplier used")
+        rttm_map = {}
     upokt_per_relay = None if multiplier is None else MorseRewardParams(
         relays_to_tokens_multiplier=multiplier, dao_allocation=dao or 0, proposer_allocation=proposer or 0,
-    ).upokt_per_relay()
+        relays_to_tokens_multiplier_map=rttm_map,
+    ).upokt_per_relay(relay_chain)
     apps = None
     try:
         reply = await adapter.client.post("/v1/query/apps", {"height": 0, "opts": {
@@ -623,7 +631,10 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
         per_session = wi.relays_per_session * wi.upokt_per_relay  # upokt for one of ours in one session
         for row in wi.rows:
             m, n_m = row["m"], row["N"]
-            ours = Fraction(0) if m == 0 or view.per_session == 0 else (
+            # Morse: fewer than K nodes on the chain make no session (pocket-core session.go
+            # NewSessionNodes l. 125-127); Shannon takes them all.
+            no_session = view.protocol == "morse" and n_m < view.per_session
+            ours = Fraction(0) if m == 0 or view.per_session == 0 or no_session else (
                 Fraction(m) if n_m <= view.per_session else Fraction(view.per_session * m, n_m))
             row["rewards_upokt_per_session"] = int(ours * per_session)
             if n_apps is None:

@@ -57,6 +57,12 @@ def _spec(obj: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
+def url_host_of(address: str) -> str:
+    """The host part of a URL or ``host:port`` for ``address``: an IPv6 address in brackets
+    (RFC 3986 3.2.2; Go's url.Parse and net.SplitHostPort need them), anything else as is."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
 def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str, Any]], list[Desired]]:
     """Per-host variables for the playbooks, and the list of desired containers."""
     out: dict[str, dict[str, Any]] = {h: {"fleet_nodes": [], "fleet_balancers": [], "fleet_relayminer": None, "fleet_morse": None}
@@ -112,6 +118,7 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
     lb_port = {(b.host, b.chain): b.port for b in placement.balancers}
     for host, sps in sorted(by_host.items()):
         addr = fleet.hosts[host].address
+        url_host = url_host_of(addr)
         services = sorted({s for sp in sps for s in sp.services})
         if fleet.protocol == "shannon":
             rm: dict[str, Any] = {
@@ -124,13 +131,13 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
                     "query_node_grpc_url": fleet.pocket.grpc_url or "tcp://127.0.0.1:9090",
                     "tx_node_rpc_url": fleet.pocket.node_rpc_url or "tcp://127.0.0.1:26657",
                 },
-                "suppliers": [{"service_id": s, "backend_url": f"http://{addr}:{lb_port[(host, s)]}"} for s in services if (host, s) in lb_port],
+                "suppliers": [{"service_id": s, "backend_url": f"http://{url_host}:{lb_port[(host, s)]}"} for s in services if (host, s) in lb_port],
             }
             rm["spec"] = _spec({**rm, "image": _image(fleet, host, "relayminer")})
             out[host]["fleet_relayminer"] = rm
             desired.append(Desired(host, "relayminer", "relayminer", rm["spec"]))
         else:
-            morse: dict[str, Any] = {"chains": [{"id": fleet.chains[s].morse_chain_id, "url": f"http://{addr}:{lb_port[(host, s)]}"}
+            morse: dict[str, Any] = {"chains": [{"id": fleet.chains[s].morse_chain_id, "url": f"http://{url_host}:{lb_port[(host, s)]}"}
                                                 for s in services if (host, s) in lb_port and fleet.chains[s].morse_chain_id]}
             morse["spec"] = _spec({**morse, "image": _image(fleet, host, "morse")})
             out[host]["fleet_morse"] = morse

@@ -43,6 +43,7 @@ from fleetctl.pocket.base import (
     parse_int,
 )
 from fleetctl.pocket.http import QueryError
+from fleetctl.spec.address import hex_decode
 
 __all__ = ["MorseAdapter"]
 
@@ -163,8 +164,14 @@ def _node_state(node: Any, what: str) -> SupplierState:
     if not isinstance(node, dict):
         raise QueryError(f"{what}: expected a node object")
     found = field(node, "address", where=what)
-    if not isinstance(found, str) or not 0 < len(found) <= 128:
-        raise QueryError(f"{what}: address is not a string")
+    # sdk.Address JSON is hex.EncodeToString of 20 bytes; read back as Go's hex decoder would
+    # (types/address.go AddressFromHex l. 265): no whitespace, no other length.
+    try:
+        raw = hex_decode(found if isinstance(found, str) and len(found) <= 128 else None, "address")
+    except ValueError as exc:
+        raise QueryError(f"{what}: {exc}") from None
+    if len(raw) != 20:
+        raise QueryError(f"{what}: address is {len(raw)} bytes, expected 20")
     tokens = parse_amount(field(node, "tokens", where=what), f"{what} tokens")
     code = parse_int(field(node, "status", where=what), f"{what} status")
     if code not in _STATUS:

@@ -36,7 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from fleetctl.spec.address import bech32_encode
+from fleetctl.spec.address import bech32_encode, hex_decode
 
 __all__ = [
     "DEFAULTS",
@@ -130,16 +130,24 @@ def _log_q(N: int, K: int, m: int) -> float:
             - math.lgamma(N + 1) + math.lgamma(N - K + 1))
 
 
-def p_at_least_one(N: int, K: int, m: int) -> float:
+def _no_session(protocol: str, N: int, K: int) -> bool:
+    """Morse makes no session at all with fewer than ``K`` nodes on the chain: pocket-core
+    ``x/pocketcore/types/session.go`` ``NewSessionNodes`` l. 125-127 (``ErrInsufficientNodes``).
+    Shannon's hydrator takes every candidate instead (``session_hydrator.go`` l. 187-270)."""
+    return protocol == "morse" and N < K
+
+
+def p_at_least_one(N: int, K: int, m: int, *, protocol: Protocol = "shannon") -> float:
     """P(a session includes at least one of our ``m`` identities) ``= 1 - C(N-m, K)/C(N, K)``.
 
     ``N`` identities eligible for the service, ``K`` per session, ``m`` of them ours. 0.0 when
     ``m == 0`` (or ``K == 0``); 1.0 when ``N - m < K`` (in particular when ``N <= K``: every
-    eligible identity is taken, as the Shannon hydrator does). Stable for any ``N`` (see
+    eligible identity is taken, as the Shannon hydrator does), except that on Morse ``N < K``
+    is 0.0: no session exists (:func:`_no_session`). Stable for any ``N`` (see
     :func:`_log_q`): ``-expm1(log q)`` keeps full precision when the probability is tiny.
     """
     _check_nkm(N, K, m)
-    if m == 0 or K == 0:
+    if m == 0 or K == 0 or _no_session(protocol, N, K):
         return 0.0
     log_q = _log_q(N, K, m)
     if log_q == -math.inf:
@@ -147,10 +155,11 @@ def p_at_least_one(N: int, K: int, m: int) -> float:
     return min(1.0, max(0.0, -math.expm1(log_q)))
 
 
-def expected_ours(N: int, K: int, m: int) -> float:
-    """Expected number of our identities in one session: ``K*m/N`` (``m`` when ``N <= K``)."""
+def expected_ours(N: int, K: int, m: int, *, protocol: Protocol = "shannon") -> float:
+    """Expected number of our identities in one session: ``K*m/N`` (``m`` when ``N <= K``;
+    0 on Morse when ``N < K``: no session, :func:`_no_session`)."""
     _check_nkm(N, K, m)
-    if N == 0:
+    if N == 0 or _no_session(protocol, N, K):
         return 0.0
     if N <= K:
         return float(m)
@@ -212,6 +221,7 @@ class ShannonRewardParams:
     ≈ 0.11245 upokt on mainnet (:meth:`upokt_per_relay`); :meth:`claim` applies the per-claim
     roundings exactly. (``mint_allocation_percentages.supplier`` 0.8 applies only to the tiny
     global-inflation mint; the relay burn is shared by ``mint_equals_burn_claim_distribution``.)
+    A claim whose ``minted`` truncates to 0 is discarded by the chain and pays nothing.
     """
 
     compute_units_per_relay: int = 1
@@ -284,6 +294,13 @@ class ShannonRewardParams:
         if settlement == 0:
             return ClaimReward(0, 0)
         minted = math.floor(settlement * self.mint_ratio)
+        if minted == 0:
+            # Zero-mint guard: ``processTokenomicsMint`` (tlm_relay_burn_equals_mint.go
+            # l. 130-136) fails, ``ProcessTokenLogicModules`` returns the error
+            # (token_logic_modules.go l. 248) and ``SettlePendingClaims`` discards the claim
+            # (settle_pending_claims.go l. 154-164, EventClaimDiscarded): nothing is burned or
+            # paid, the global-mint TLM (which runs after) included.
+            return ClaimReward(0, 0)
         supplier = math.floor(minted * self.mint_equals_burn_supplier)
         if self.global_inflation_per_claim:
             inflation = math.ceil(settlement * self.global_inflation_per_claim)
@@ -302,33 +319,74 @@ class MorseRewardParams:
     ``coins - fees`` (89 %). After the RSCAL upgrade (PIP-22, ``calculateRewardRewardPip22``
     l. 27) ``coins`` is also weighted by the node's stake bin; that weight is not modelled
     here: pass ``upokt_per_relay`` to :func:`what_if` to use one.
+
+    ``RelaysToTokensMultiplierMap`` (``x/nodes/types/params.go`` l. 72, per relay chain):
+    ``GetChainSpecificMultiplier`` (``reward.go`` l. 216-224) takes the chain's entry when the
+    chain is in the map, else ``relays_to_tokens_multiplier``; pass the chain to
+    :meth:`multiplier`, :meth:`upokt_per_relay` and :meth:`claim`.
     """
 
     relays_to_tokens_multiplier: int = 10_000
     dao_allocation: int = 10
     proposer_allocation: int = 1
+    relays_to_tokens_multiplier_map: Mapping[str, int] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("relays_to_tokens_multiplier", "dao_allocation", "proposer_allocation"):
             _count(getattr(self, name), name)
         if self.dao_allocation + self.proposer_allocation > 100:
             raise ValueError("dao_allocation + proposer_allocation must be <= 100")
+        object.__setattr__(self, "relays_to_tokens_multiplier_map",
+                           parse_rttm_map(self.relays_to_tokens_multiplier_map))
 
     @classmethod
     def from_params(cls, pos: Mapping[str, Any]) -> MorseRewardParams:
-        """From ``pos`` params (genesis ``app_state.pos.params`` or ``/v1/query/nodeparams``)."""
+        """From ``pos`` params (genesis ``app_state.pos.params`` or ``/v1/query/nodeparams``);
+        ``relays_to_tokens_multiplier_map`` may be missing (before the PerChainRTTM upgrade)."""
         return cls(int(pos["relays_to_tokens_multiplier"]), int(pos["dao_allocation"]),
-                   int(pos["proposer_allocation"]))
+                   int(pos["proposer_allocation"]),
+                   parse_rttm_map(pos.get("relays_to_tokens_multiplier_map")))
 
-    def upokt_per_relay(self) -> Fraction:
-        return Fraction(self.relays_to_tokens_multiplier
+    def multiplier(self, chain: str | None = None) -> int:
+        """``GetChainSpecificMultiplier``: the chain's entry of the map, else the default."""
+        if chain is not None and chain in self.relays_to_tokens_multiplier_map:
+            return self.relays_to_tokens_multiplier_map[chain]
+        return self.relays_to_tokens_multiplier
+
+    def upokt_per_relay(self, chain: str | None = None) -> Fraction:
+        return Fraction(self.multiplier(chain)
                         * (100 - self.dao_allocation - self.proposer_allocation), 100)
 
-    def claim(self, relays: int) -> ClaimReward:
+    def claim(self, relays: int, chain: str | None = None) -> ClaimReward:
         _count(relays, "relays")
-        coins = relays * self.relays_to_tokens_multiplier
+        coins = relays * self.multiplier(chain)
         fees = coins * (self.dao_allocation + self.proposer_allocation) // 100
         return ClaimReward(coins, coins - fees)
+
+
+def parse_rttm_map(value: Any) -> dict[str, int]:
+    """``RelaysToTokensMultiplierMap`` as the chain serves it: a JSON object (genesis, node
+    params) or its JSON text (``/v1/query/allparams`` gives the param store's raw amino JSON,
+    ``""`` when unset) of chain id → int64, amino writing int64 as a decimal string. A value
+    that is not a non-negative integer is a ValueError naming the chain."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError("relays_to_tokens_multiplier_map: not JSON") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("relays_to_tokens_multiplier_map: expected an object of chain: multiplier")
+    out: dict[str, int] = {}
+    for chain, raw in value.items():
+        what = f"relays_to_tokens_multiplier_map[{str(chain)[:16]!r}]"
+        if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19:
+            raw = int(raw)
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw < 1 << 63:
+            raise ValueError(f"{what}: expected a non-negative integer, got {str(raw)[:40]!r}")
+        out[str(chain)] = raw
+    return out
 
 
 def _nested(obj: Mapping[str, Any], outer: str, inner: str, default: Any) -> Any:
@@ -416,6 +474,9 @@ def what_if(*, protocol: Protocol, service: str, N: int, K: int, current: int, e
     supplier's upokt per relay (:meth:`ShannonRewardParams.upokt_per_relay`,
     :meth:`MorseRewardParams.upokt_per_relay`), the minimum stake.
 
+    On Morse a row with ``N_m < K`` has no session at all (:func:`_no_session`): its share,
+    expectation and rewards are 0.
+
     Each row: ``m``, ``N``; ``p_session`` (share of the service's sessions with >= 1 of ours);
     ``expected_per_session`` (ours per session, ``K*m/N_m``); ``sessions_per_day`` (``apps *
     sessions/day * p_session``: sessions that include one of ours); ``slots_per_day`` (``apps *
@@ -462,7 +523,7 @@ def what_if(*, protocol: Protocol, service: str, N: int, K: int, current: int, e
         n_m = others + m
         if m > current and log_q != -math.inf:
             log_q += math.log1p(-K / n_m) if n_m > K else -math.inf
-        if m == 0 or K == 0:
+        if m == 0 or K == 0 or _no_session(protocol, n_m, K):
             p, e, reward = 0.0, 0.0, 0
         elif n_m <= K:
             p, e, reward = 1.0, float(m), money_num * m // money_den
@@ -528,7 +589,8 @@ def pick(what_if: WhatIf, *, target_share: float | None = None, add: int | None 
     others, K = what_if.others, what_if.K
 
     def share(m: int) -> float:
-        return p_at_least_one(others + m, K, m)
+        return p_at_least_one(others + m, K, m,
+                              protocol="morse" if what_if.protocol == "morse" else "shannon")
 
     low = current + what_if.extra          # known short of the target
     high = max(low + 1, 2 * low)
@@ -566,7 +628,7 @@ def shannon_session_start_height(height: int, num_blocks_per_session: int, *,
 
 def _block_hash_bytes(block_hash: bytes | bytearray | str) -> bytes:
     if isinstance(block_hash, str):
-        return bytes.fromhex(block_hash)
+        return hex_decode(block_hash, "block hash")
     return bytes(block_hash)
 
 
@@ -652,12 +714,9 @@ def shannon_session_suppliers(block_hash: bytes | str, service_id: str, app_addr
 
 def _hex_field(value: str, what: str, *, size: int | None = None, max_size: int | None = None
                ) -> None:
-    try:
-        raw = bytes.fromhex(value) if len(value) % 2 == 0 else None
-    except ValueError:
-        raw = None
-    if raw is None or " " in value:
-        raise ValueError(f"{what}: not a hex string: {value!r}")
+    """pocket-core's checks (``crypto.go`` l. 25-100): Go's ``hex.DecodeString``
+    (:func:`~fleetctl.spec.address.hex_decode`: no whitespace, even length), then the size."""
+    raw = hex_decode(value, what)
     if not raw:
         raise ValueError(f"{what}: empty")
     if size is not None and len(raw) != size:

@@ -13,7 +13,7 @@ from functools import lru_cache
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _REV = {c: i for i, c in enumerate(_CHARSET)}
 _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-_MORSE = re.compile(r"^[0-9a-fA-F]{40}$")
+_HEX = re.compile(r"[0-9a-fA-F]*")
 SHANNON_HRP = "pokt"
 
 
@@ -102,8 +102,26 @@ def shannon_address_problem(addr: str) -> str | None:
     return None
 
 
+def hex_decode(text: str, what: str) -> bytes:
+    """``text`` decoded as Go's ``encoding/hex`` ``DecodeString`` does it (what pocket-core reads
+    every hex field with: ``types/address.go`` ``AddressFromHex`` l. 265,
+    ``x/pocketcore/types/crypto.go`` l. 27, 76, 90): an even number of ``0-9a-fA-F`` and nothing
+    else. ``bytes.fromhex`` skips ASCII whitespace and ``re``'s ``$`` matches before a final
+    newline, so neither is used alone. ValueError ``"<what>: <problem>"`` otherwise."""
+    if not isinstance(text, str):
+        raise ValueError(f"{what}: not a hex string (a {type(text).__name__})")
+    if not _HEX.fullmatch(text):
+        bad = next(c for c in text if c not in "0123456789abcdefABCDEF")
+        raise ValueError(f"{what}: not a hex string: invalid byte {bad!r}")
+    if len(text) % 2:
+        raise ValueError(f"{what}: not a hex string: odd length {len(text)}")
+    return bytes.fromhex(text)
+
+
 def morse_address_problem(addr: str) -> str | None:
-    """None when ``addr`` is 40 hex characters, else what is wrong."""
-    if _MORSE.match(addr):
-        return None
-    return f"expected 40 hex characters, got {len(addr)} characters" if re.fullmatch(r"[0-9a-fA-F]*", addr) else "expected 40 hex characters"
+    """None when ``addr`` is 40 hex characters (20 bytes, Go's hex), else what is wrong."""
+    try:
+        raw = hex_decode(addr, "address")
+    except ValueError:
+        return "expected 40 hex characters"
+    return None if len(raw) == 20 else f"expected 40 hex characters, got {len(addr)} characters"
