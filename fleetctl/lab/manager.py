@@ -68,6 +68,10 @@ CONSENSUS_CLIENTS = ("lighthouse", "prysm", "teku", "nimbus", "lodestar")
 #: containers reads it there through ``docker exec``).
 FRONT_CONTROL_FILE = "/tmp/fleetlab-front.port"
 BEACON_CONTROL_FILE = "/tmp/fleetlab-beacon.port"
+#: The lab RelayMiner's fault file (relayminer.py: $RELAYMINER_LAB_CONTROL_FILE, else this) and
+#: its faults, which ``lab fault <host>/relayminer`` writes there through ``docker exec``.
+RELAYMINER_CONTROL_FILE = "/tmp/fleetlab-relayminer.faults"
+RELAYMINER_FAULTS = ("skip_claims", "skip_proofs", "drop_relays")
 BLOCK_TIME = 1
 NS_PREFIX = "fleetlab-"
 LABEL = "io.fleetctl.lab"
@@ -718,7 +722,9 @@ class Lab:
         """Inject faults into a front: an adopted one (``lab-h1-geth``, ``lab-h1-lighthouse``) over
         its control port, or a provisioned container of a lab host by its name (through ``docker
         exec``: its control port is not published); ``<erigon container>-caplin`` names the Caplin
-        front inside an Erigon container."""
+        front inside an Erigon container; ``<host>/<container>`` picks a lab host's container, e.g.
+        ``lab-h2/relayminer``, whose faults are ``{"relayminer": "skip_claims"|"skip_proofs"|
+        "drop_relays"|"none"}`` (:meth:`_fault_relayminer`)."""
         for h in HOSTS:
             for name, url in ((h.front_name, h.control_url), (h.beacon_name, h.beacon_control_url)):
                 if name == front:
@@ -738,9 +744,14 @@ class Lab:
 
     def _fault_container(self, front: str, faults: dict[str, Any], clear: bool) -> dict[str, Any]:
         names = [f for h in HOSTS for f in (h.front_name, h.beacon_name)]
-        container_name, caplin = (front[:-len("-caplin")], True) if front.endswith("-caplin") else (front, False)
+        # ``lab-h2/relayminer``: the container of that host (every host's RelayMiner is "relayminer").
+        host_name, _, front_name = front.rpartition("/")
+        container_name, caplin = ((front_name[:-len("-caplin")], True) if front_name.endswith("-caplin")
+                                  else (front_name, False))
         found = None
         for h in HOSTS:
+            if host_name and h.name != host_name:
+                continue
             if not self._docker_ping(h):
                 continue
             client = self._docker(h)
@@ -757,6 +768,8 @@ class Lab:
             raise LabError(f"no lab front named {front!r}; fronts: {', '.join(names)} "
                            "or a provisioned node's container name")
         h, c = found
+        if (c.labels or {}).get("io.fleetctl.role") == "relayminer":
+            return self._fault_relayminer(h, c, front, faults, clear)
         try:
             files = [BEACON_CONTROL_FILE] if caplin else [FRONT_CONTROL_FILE, BEACON_CONTROL_FILE]
             code, out = c.exec_run(["/usr/bin/python3", "-I", "-S", "-c", _FAULT_SNIPPET,
@@ -773,6 +786,57 @@ class Lab:
         except ValueError:
             raise LabError(f"{front}: unexpected answer from its control API: {text[:200]}") from None
         return now.get("faults", now) if isinstance(now, dict) else {}
+
+    def _fault_relayminer(self, h: LabHost, c: Any, front: str, faults: dict[str, Any],
+                          clear: bool) -> dict[str, Any]:
+        """A lab RelayMiner's faults (relayminer.py's control file, written through ``docker exec``):
+        ``{"relayminer": "skip_claims"|"skip_proofs"|"drop_relays"|"none"}`` (a list or a
+        comma-separated string sets several) replaces them; ``clear`` alone sets none; ``{}``
+        reads them."""
+        try:
+            if "/" not in front and any(
+                    self._has_container(other, c.name) for other in HOSTS if other.name != h.name):
+                raise LabError(f"{front}: a RelayMiner runs on several lab hosts: say which, e.g. {h.name}/{front}")
+            unknown = sorted(set(faults) - {"relayminer"})
+            if unknown:
+                raise LabError(f"{front}: not a RelayMiner fault: {', '.join(unknown)} "
+                               f"(say relayminer: {', '.join(RELAYMINER_FAULTS)} or none)")
+            wanted: list[str] | None = [] if clear else None
+            if "relayminer" in faults:
+                value = faults["relayminer"]
+                words = value if isinstance(value, list | tuple) else str(value or "none").replace(",", " ").split()
+                bad = [str(w) for w in words if w not in (*RELAYMINER_FAULTS, "none")]
+                if bad:
+                    raise LabError(f"{front}: unknown RelayMiner fault {bad[0]!r}: "
+                                   f"{', '.join(RELAYMINER_FAULTS)} or none")
+                wanted = sorted({str(w) for w in words} - {"none"})
+            arg = {"set": wanted, "default": RELAYMINER_CONTROL_FILE}
+            code, out = c.exec_run(["/usr/bin/python3", "-I", "-S", "-c", _RELAYMINER_FAULT_SNIPPET, json.dumps(arg)])
+        except LabError:
+            raise
+        except Exception as exc:  # docker.errors.APIError: not running, ...
+            raise LabError(f"{front}: cannot reach the RelayMiner inside the container on {h.name}: {exc}") from None
+        finally:
+            c.client.close()
+        text = out.decode(errors="replace").strip()
+        if code != 0:
+            raise LabError(f"{front}: {text.splitlines()[-1] if text else f'exit {code}'}")
+        try:
+            return dict(json.loads(text)["faults"])
+        except (ValueError, KeyError, TypeError):
+            raise LabError(f"{front}: unexpected answer from the RelayMiner's control file: {text[:200]}") from None
+
+    def _has_container(self, h: LabHost, name: str) -> bool:
+        if not self._docker_ping(h):
+            return False
+        client = self._docker(h)
+        try:
+            client.containers.get(name)
+            return True
+        except Exception:  # docker.errors.NotFound
+            return False
+        finally:
+            client.close()
 
     # ------------------------------------------------------------------ down
 
@@ -1089,6 +1153,26 @@ def call(path, body):
 if arg["clear"]:
     call("/fault/clear", {})
 print(json.dumps(call("/fault", arg["faults"]) if arg["faults"] else call("/fault", None)))
+"""
+
+
+#: Run inside a RelayMiner container by ``lab fault``: write its faults file (atomically) when
+#: told to, print the faults it holds.
+_RELAYMINER_FAULT_SNIPPET = """\
+import json, os, sys
+arg = json.loads(sys.argv[1])
+path = os.environ.get("RELAYMINER_LAB_CONTROL_FILE") or arg["default"]
+if arg["set"] is not None:
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as fh:
+        fh.write((" ".join(arg["set"]) or "none") + "\\n")
+    os.replace(tmp, path)
+try:
+    with open(path) as fh:
+        words = [w for w in fh.read(4096).replace(",", " ").split() if w != "none"]
+except OSError:
+    words = []
+print(json.dumps({"faults": {"relayminer": " ".join(words) or "none"}}))
 """
 
 

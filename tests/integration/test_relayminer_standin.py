@@ -492,3 +492,63 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(RELAYMINER), "relayminer", "start", "--config", str(config)],
                           capture_output=True, text=True, timeout=20)
     assert proc.returncode == 2 and "ping.addr" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- lab fault
+
+
+class _FakeContainer:
+    """A provisioned RelayMiner container as docker-py shows it; ``exec_run`` runs the command
+    here (the host's Python for /usr/bin/python3), with the container's environment."""
+
+    name = "relayminer"
+    labels = {"io.fleetctl.role": "relayminer", "io.fleetctl.managed": "true"}
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.client = type("Client", (), {"close": lambda self: None})()
+
+    def exec_run(self, cmd: list[str]) -> tuple[int, bytes]:
+        proc = subprocess.run([sys.executable, *cmd[1:]], capture_output=True, env={**os.environ, **self.env},
+                              timeout=20)
+        return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_lab_fault_reaches_the_relayminer_through_its_control_file(chain, start_relayminer, monkeypatch) -> None:
+    from fleetctl.lab import manager as M
+
+    state, url = chain
+    rm = start_relayminer(url)
+    lab = M.Lab()
+    monkeypatch.setattr(lab, "_has_container", lambda h, name: False)  # one lab host has it
+    container = _FakeContainer({"RELAYMINER_LAB_CONTROL_FILE": str(rm.control_file)})
+    host = M.HOSTS[1]
+
+    def fault(faults: dict[str, Any], clear: bool = False) -> dict[str, Any]:
+        return lab._fault_relayminer(host, container, f"{host.name}/relayminer", faults, clear)
+
+    assert fault({}) == {"relayminer": "none"}
+    assert fault({"relayminer": "skip_proofs"}) == {"relayminer": "skip_proofs"}
+    assert rm.control_file.read_text().split() == ["skip_proofs"]
+    assert fault({"relayminer": "drop_relays,skip_claims"}) == {"relayminer": "drop_relays skip_claims"}
+    assert fault({}, clear=True) == {"relayminer": "none"}
+    # The running RelayMiner obeys what lab fault wrote: skip_proofs holds back the proof.
+    wait_height(rm, 10)
+    assert fault({"relayminer": ["skip_proofs"]}) == {"relayminer": "skip_proofs"}
+    relay(rm, SUP_A)
+    state.set_height(13)
+    eventually(lambda: state.accepted("MsgCreateClaim"), what="the claim")
+    state.set_height(15)
+    eventually(lambda: "skipped (fault skip_proofs)" in rm.stderr(), what="the skip line")
+    assert not [t for t in state.txs if t["msg"] == "MsgSubmitProof"]
+    assert fault({"relayminer": "none"}) == {"relayminer": "none"}
+    eventually(lambda: state.accepted("MsgSubmitProof"), what="the proof once cleared (window open to 17)")
+    # Bad input: one line naming the fault.
+    for faults, expected in (({"relayminer": "skip_everything"}, "unknown RelayMiner fault 'skip_everything'"),
+                             ({"lag": 3}, "not a RelayMiner fault: lag")):
+        with pytest.raises(M.LabError) as err:
+            fault(faults)
+        assert expected in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.setattr(lab, "_has_container", lambda h, name: True)
+    with pytest.raises(M.LabError, match="several lab hosts: say which, e.g. lab-h"):
+        lab._fault_relayminer(host, container, "relayminer", {"relayminer": "none"}, False)
