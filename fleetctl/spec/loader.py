@@ -54,7 +54,7 @@ from fleetctl.spec.yamlsafe import Y
 HOSTS_FILE = "hosts.yml"
 FLEET_FILE = "fleet.yml"
 SERVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,42}$")
-MORSE_CHAIN_ID = re.compile(r"^[0-9A-Fa-f]{4}$")
+MORSE_CHAIN_ID = re.compile(r"^[0-9A-Fa-f]{4}\Z")  # \Z: $ would let "0021\n" through (Go hex refuses it)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*(upokt|pokt)\s*$", re.IGNORECASE)
 PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")

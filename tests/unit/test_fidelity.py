@@ -320,3 +320,19 @@ def test_scale_notes_a_bad_multiplier_map(tmp_path):
         {"param_key": "pos/RelaysToTokensMultiplierMap", "param_value": '{"0021":"-4"}'}])
     assert "RelaysToTokensMultiplierMap" in json.dumps(doc["chain"]["notes"]) + err
     assert Fraction(doc["upokt_per_relay"]) == Fraction(10_000 * 89, 100)
+
+
+def test_inventory_morse_chain_id_is_strict_hex(tmp_path):
+    """A regex's $ matched before the final newline of "0021\\n" (YAML's escape)."""
+    from fleetctl.spec.errors import InventoryError
+    from fleetctl.spec.loader import load_inventory
+
+    chain_id = "0021\\n"
+
+    shutil.copytree(LAB_INV, tmp_path / "inv")
+    fleet_yml = tmp_path / "inv" / "fleet.yml"
+    text = fleet_yml.read_text()
+    assert 'morse_chain_id: "0021"' in text
+    fleet_yml.write_text(text.replace('morse_chain_id: "0021"', f'morse_chain_id: "{chain_id}"'))
+    with pytest.raises(InventoryError, match="morse_chain_id"):
+        load_inventory(tmp_path / "inv")
