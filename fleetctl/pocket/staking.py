@@ -36,6 +36,13 @@ Commands
     host -v fleet-relayminer-data:/home/pocket -v DIR:DIR:ro IMAGE tx supplier stake-supplier
     … --home /home/pocket/.pocket``), for the suppliers of that host only.
 
+Preflight (Shannon): before anything is sent, :mod:`fleetctl.pocket.preflight` checks the
+suppliers about to be staked (each service served by its host's RelayMiner in the plan, the
+operator account and its balance against the stake and fees, the RelayMiner's node URLs, each
+backend through its balancer). A problem that would get them sanctioned refuses an ``--execute``
+batch (exit 1, nothing sent) unless ``--skip-preflight``; a dry run lists the problems and says
+that ``--execute`` would refuse. The report carries the preflight (``-o json``: ``preflight``).
+
 Dry run (the default): configs written, commands printed, nothing executed, nothing recorded.
 
 ``--execute --host NAME``: the configs go to the host (``/var/tmp/fleetctl-stake-<batch>/``,
@@ -46,7 +53,9 @@ Each result is recorded in the SQLite store (``stakes_batch``, schema version 3 
 :mod:`fleetctl.pocket.history`) as its event arrives: ``pending`` before the run, then
 ``submitted`` with its txhash or ``failed`` with the reason; a command never reached is
 forgotten. Then the chain is read until the submitted suppliers show (``--wait``, default 60 s):
-``confirmed``.
+``confirmed``; each is read back hydrated and compared with what its transaction sent (services,
+each one's endpoint URL and RPC type, the stake): a difference makes it ``mismatch`` (exit 1),
+with both sides shown (a stake update has wiped services: poktroll #1687, #1794).
 
 Resuming: a supplier the chain shows is never sent again (and a submitted one it now shows is
 marked confirmed); one whose last record is ``submitted`` or ``pending`` and that the chain does
@@ -123,7 +132,7 @@ _TX_CODE = re.compile(r'"code":\s*0\s*[,}]')
 #: not visible yet), gone (confirmed earlier, no longer on chain), skipped (another host's
 #: keyring), unreadable, unplaced. After: submitted, confirmed, failed, not_attempted.
 STATUSES = ("to_stake", "staked", "awaiting", "gone", "skipped", "unreadable", "unplaced",
-            "submitted", "confirmed", "failed", "not_attempted")
+            "submitted", "confirmed", "mismatch", "failed", "not_attempted")
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,8 @@ class BatchOptions:
     wait_s: float = DEFAULT_WAIT_S
     confirm_timeout_s: float = DEFAULT_CONFIRM_TIMEOUT_S
     timeout_s: float = DEFAULT_TIMEOUT_S
+    #: Send even when the preflight finds problems that would get the new suppliers sanctioned.
+    skip_preflight: bool = False
 
 
 @dataclass
@@ -187,6 +198,8 @@ class BatchReport:
     message: str | None = None  # why the batch could not run at all
     notes: list[str] = field(default_factory=list)
     seconds: float | None = None
+    #: :class:`fleetctl.pocket.preflight.PreflightReport` of the suppliers to stake (Shannon).
+    preflight: Any = None
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -205,7 +218,7 @@ class BatchReport:
         """0 nothing went wrong; 1 the chain could not be read, or something failed."""
         if self.message:
             return 1
-        bad = ("unreadable", "unplaced", "failed") + (() if self.dry_run else ("not_attempted",))
+        bad = ("unreadable", "unplaced", "failed", "mismatch") + (() if self.dry_run else ("not_attempted",))
         return 1 if any(e.status in bad for e in self.entries) else 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -215,6 +228,7 @@ class BatchReport:
                           "min_stake_upokt": self.min_stake_upokt},
                 "stake_upokt": self.stake_upokt, "message": self.message, "notes": self.notes,
                 "counts": self.counts(), "seconds": self.seconds,
+                "preflight": None if self.preflight is None else self.preflight.as_dict(),
                 "suppliers": [e.as_dict() for e in self.entries], "commands": self.commands}
 
 
@@ -525,21 +539,25 @@ async def _read_chain(fleet: Fleet, targets: Sequence[Supplier], timeout: float)
     return _ChainView(adapter.url, height, params.min_stake_upokt, params.problems, states)
 
 
-async def _wait_on_chain(fleet: Fleet, addresses: Sequence[str], wait_s: float, timeout: float) -> set[str]:
-    """The addresses the chain shows (staked or unbonding) within ``wait_s`` seconds."""
+async def _read_back(fleet: Fleet, addresses: Sequence[str], wait_s: float, timeout: float) -> dict[str, Any]:
+    """Each address the chain shows within ``wait_s`` seconds, read hydrated (its services and
+    their history) as :func:`fleetctl.pocket.preflight.parse_supplier` reads it. An address whose
+    answer cannot be parsed is left out (not on chain yet, as far as this run can tell)."""
+    from fleetctl.pocket.preflight import ChainSupplier, _hydrated_supplier
     from fleetctl.pocket.stakes import adapter_for
 
-    seen: set[str] = set()
+    found: dict[str, Any] = {}
     deadline = time.monotonic() + wait_s
     adapter = adapter_for(fleet, timeout=timeout)
     async with adapter:
         while True:
-            left = [a for a in addresses if a not in seen]
-            states = await asyncio.gather(*(settle(adapter.supplier(a)) for a in left))
-            seen.update(a for a, s in zip(left, states, strict=True)
-                        if isinstance(s, SupplierState) and s.status is not ChainStatus.NOT_FOUND)
-            if len(seen) == len(addresses) or time.monotonic() >= deadline:
-                return seen
+            left = [a for a in addresses if a not in found]
+            height = await settle(adapter.height())
+            at = height if isinstance(height, int) else 0
+            states = await asyncio.gather(*(settle(_hydrated_supplier(adapter.client, a, at)) for a in left))
+            found.update((a, s) for a, s in zip(left, states, strict=True) if isinstance(s, ChainSupplier))
+            if len(found) == len(addresses) or time.monotonic() >= deadline:
+                return found
             await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
@@ -669,7 +687,7 @@ def prepare_batch(fleet: Fleet, options: BatchOptions, *, execute: bool = False)
 
 def _shannon_files(fleet: Fleet, report: BatchReport, todo: list[BatchEntry], out_dir: Path,
                    options: BatchOptions, stake: int, execute: bool) -> None:
-    from fleetctl.plan.model import RELAYMINER_PORT
+    from fleetctl.pocket.preflight import relayminer_url
 
     suppliers = {s.name: s for s in fleet.suppliers}
     if execute:
@@ -677,7 +695,7 @@ def _shannon_files(fleet: Fleet, report: BatchReport, todo: list[BatchEntry], ou
     remote = REMOTE_DIR.format(batch=report.batch_id) if execute else None
     for e in todo:
         assert e.host is not None
-        url = f"http://{_url_host(fleet.hosts[e.host].address)}:{RELAYMINER_PORT}"
+        url = relayminer_url(fleet, e.host)  # the RelayMiner's listener, as preflight expects it
         text = render_config(suppliers[e.name], owner=e.owner_address, stake_upokt=stake, endpoint_url=url,
                              rev_share=options.rev_share or {e.owner_address: 100}, host=e.host)
         path = out_dir / _file_name(e.name, ".yaml")
@@ -817,15 +835,27 @@ def execute_batch(fleet: Fleet, report: BatchReport, options: BatchOptions, *,
                 e.status, e.reason = "failed", "interrupted: may have been sent; not resent before the confirm timeout"
     submitted = [e for e in claimed if e.status == "submitted"]
     if submitted:
+        from fleetctl.pocket.preflight import EXPECTED_RPC_TYPE, Sent, compare_sent, relayminer_url
+
         on_step(f"stake: waiting up to {options.wait_s:g} s for the chain to show {len(submitted)} supplier(s)")
-        shown = asyncio.run(_wait_on_chain(fleet, [e.operator_address for e in submitted], options.wait_s,
-                                           options.timeout_s))
+        assert report.stake_upokt is not None
+        sent = {e.operator_address: Sent(e.services, relayminer_url(fleet, e.host or host), EXPECTED_RPC_TYPE,
+                                         report.stake_upokt) for e in submitted}
+        shown = asyncio.run(_read_back(fleet, list(sent), options.wait_s, options.timeout_s))
         for e in submitted:
-            if e.operator_address in shown:
-                e.status = "confirmed"
-            else:
+            state = shown.get(e.operator_address)
+            if state is None:
                 e.reason = "submitted, not on chain yet: the next run checks it before sending anything"
-        store.confirm([e.operator_address for e in submitted if e.status == "confirmed"])
+                continue
+            e.status = "confirmed"
+            # Read back: what the chain stored against what the transaction sent (a stake update has
+            # wiped services before: poktroll #1687, #1794).
+            differences = compare_sent(sent[e.operator_address], state)
+            if differences:
+                e.status = "mismatch"
+                e.error = "the chain stored something else than was sent: " + "; ".join(differences)
+                on_step(f"stake: {e.name}: MISMATCH: {e.error}")
+        store.confirm([e.operator_address for e in submitted if e.status in ("confirmed", "mismatch")])
     report.seconds = round(time.monotonic() - started, 2)
     return report
 
@@ -860,6 +890,7 @@ def run_batch(fleet: Fleet, options: BatchOptions, *, execute: bool = False, pro
               quiet: bool = True, on_step: Callable[[str], None] = lambda s: None) -> BatchReport:
     """:func:`prepare_batch`, then :func:`execute_batch` when ``execute``."""
     report = prepare_batch(fleet, options, execute=execute)
+    _preflight(fleet, report, options, execute)
     if execute and report.message is None:
         unreadable = [e.name for e in report.entries if e.status == "unreadable"]
         if unreadable:
@@ -869,3 +900,32 @@ def run_batch(fleet: Fleet, options: BatchOptions, *, execute: bool = False, pro
         report = execute_batch(fleet, report, options, progress_stream=progress_stream, quiet=quiet,
                                on_step=on_step)
     return report
+
+
+def _preflight(fleet: Fleet, report: BatchReport, options: BatchOptions, execute: bool) -> None:
+    """:func:`fleetctl.pocket.preflight.preflight` of the suppliers about to be staked, before
+    anything is sent: a problem that would get them sanctioned refuses an ``--execute`` batch
+    (``report.message``) unless ``--skip-preflight``; a dry run shows what would be refused."""
+    todo = [e for e in report.entries if e.status == "to_stake"]
+    if fleet.protocol != "shannon" or report.message is not None or not todo or report.stake_upokt is None:
+        return
+    if options.skip_preflight:
+        report.notes.append("preflight skipped (--skip-preflight): the new suppliers' services, accounts, "
+                            "RelayMiner node URLs and backends were not checked")
+        return
+    from fleetctl.pocket.preflight import run_preflight
+
+    pre = run_preflight(fleet, only=[e.name for e in todo], new={e.operator_address: report.stake_upokt for e in todo},
+                        timeout=options.timeout_s)
+    report.preflight = pre
+    if pre.message:
+        report.notes.append(f"preflight incomplete: {pre.message}")
+    sanctioned = pre.sanctioned
+    if not sanctioned:
+        return
+    text = (f"preflight: {len(sanctioned)} problem(s) would get the new suppliers sanctioned (listed above); "
+            "fix them, or pass --skip-preflight to send anyway")
+    if execute:
+        report.message = "not sending anything: " + text
+    else:
+        report.notes.append(f"--execute would refuse this batch: {text}")

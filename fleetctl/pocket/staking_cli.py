@@ -2,7 +2,7 @@
 
 ``fleetctl stake --batch [--out DIR] [--execute --host NAME] [--stake AMOUNT] [--only NAME,…]
 [--db PATH] [--keyring host|relayminer] [--home DIR] [--fees F] [--rev-share ADDR=PCT,…]
-[--restake] [--wait S] [--confirm-timeout S] [-o json]``
+[--restake] [--wait S] [--confirm-timeout S] [--skip-preflight] [-o json]``
 
 Output: a table of the suppliers (status and why) then the commands, grouped by the host they
 run on (``-q``: the commands alone); ``-o json``: :meth:`BatchReport.as_dict`. Exit code 0 when
@@ -68,6 +68,9 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
                    help="a transaction sent earlier that the chain does not show is not resent before this many "
                    "seconds (default 600)")
     p.add_argument("--timeout", type=_seconds, metavar="S", default=None, help="seconds per chain query (default 5)")
+    p.add_argument("--skip-preflight", action="store_true", help="send even when the preflight (run on the "
+                   "suppliers to stake before anything is sent: services served by their RelayMiner, operator "
+                   "accounts, balances, node URLs, backends) finds problems that would get them sanctioned")
     return p
 
 
@@ -100,6 +103,7 @@ def cmd_stake(args: argparse.Namespace) -> int:
         confirm_timeout_s=(staking.DEFAULT_CONFIRM_TIMEOUT_S if args.confirm_timeout is None
                            else args.confirm_timeout),
         timeout_s=args.timeout or staking.DEFAULT_TIMEOUT_S,
+        skip_preflight=args.skip_preflight,
     )
     quiet = out.quiet or out.json
     report = staking.run_batch(fleet, options, execute=args.execute, progress_stream=out.err, quiet=quiet,
@@ -111,7 +115,7 @@ def cmd_stake(args: argparse.Namespace) -> int:
 def _detail(e: Any) -> str:
     if e.status in ("submitted", "confirmed") and e.txhash:
         return f"txhash {e.txhash}" + (f"; {e.reason}" if e.reason else "")
-    if e.status == "failed":
+    if e.status in ("failed", "mismatch"):
         return e.error or ""
     if e.status == "to_stake":
         return e.config or ""
@@ -151,6 +155,9 @@ def render(out: Any, report: Any) -> None:
                 out.line(command)
         if not report.commands and not out.quiet and report.message is None:
             out.line("nothing to stake")
+    if report.preflight is not None:  # one line per problem, on stderr (stdout stays the commands)
+        for problem in report.preflight.problems:
+            out.error(f"stake: preflight: {problem.line()}")
     for note in report.notes:
         out.info(f"stake: {note}")
     if report.message:
@@ -159,6 +166,8 @@ def render(out: Any, report: Any) -> None:
     for e in report.entries:
         if e.status == "failed":
             out.error(f"stake: {e.name} failed: {e.error}")
+        elif e.status == "mismatch":
+            out.error(f"stake: {e.name}: read back: {e.error}")
         elif e.status in ("unreadable", "unplaced"):
             out.error(f"stake: {e.name}: {e.reason}")
     never = [e.name for e in report.entries if e.status == "not_attempted"]
