@@ -20,6 +20,11 @@ Shannon (poktroll gRPC gateway, spec ``poktroll-openapi.yml``; port 1317 on a re
     ``GET /pokt-network/poktroll/session/get_session?application_address=&service_id=
     &block_height=`` → ``pocket.session.QueryGetSessionResponse``, suppliers picked as
         ``x/session/keeper/session_hydrator.go`` does (see :meth:`ChainState.query_session`).
+    ``GET /pokt-network/poktroll/service/service/{id}`` → ``pocket.service.QueryGetService
+        Response`` (``{"service": {"id", "name", "compute_units_per_relay", "owner_address",
+        "metadata": null}}``): a seeded service, or one a supplier or application is staked
+        for (compute_units_per_relay 1); otherwise ``404 {"code": 5, "message": "service ID
+        not found: \"<id>\""}`` (x/service/keeper/query_service.go).
     Cosmos standard routes (not in the poktroll spec): ``GET /cosmos/base/tendermint/v1beta1/
     blocks/latest``, ``GET /cosmos/bank/v1beta1/balances/{address}`` and ``…/by_denom?denom=``.
     Encoding is the Cosmos SDK gateway's (``JSONPb{OrigName, EmitDefaults}``): 64-bit integers
@@ -54,11 +59,31 @@ node; optional listener)
     ``node_info.network`` the chain id); ``GET /health`` → ``{"jsonrpc": "2.0", "id": -1,
     "result": {}}``; ``GET /abci_info`` → result ``{"response": {"data": "pocket", "version",
     "last_block_height", "last_block_app_hash"}}`` (``app_version`` 0 is omitted, as
-    ``omitempty`` does), with ``Cache-Control: public, max-age=86400``. Any method is accepted
-    on these paths (Go's mux does not filter). JSON-RPC over HTTP: ``POST /`` with ``{"jsonrpc":
-    "2.0", "id": …, "method": "status"|"health"|"abci_info"}`` (or a batch) answers with that
-    ``id``; an unknown method ``{"error": {"code": -32601, "message": "Method not found"}}``;
-    an unparsable body 500 with code -32700; an empty body the HTML list of endpoints. Other
+    ``omitempty`` does), with ``Cache-Control: public, max-age=86400``.
+    ``GET /block_results?height=H`` (rpc/core/blocks.go ``BlockResults``; no height: the
+    latest) → result ``{"height": "H", "txs_results": [ExecTxResult…] | null,
+    "finalize_block_events": [Event…] | null, "validator_updates": null,
+    "consensus_param_updates": null, "app_hash": "<base64>"}``; an ``ExecTxResult`` is jsonpb
+    with defaults: ``{"code": 0, "data": "<base64 TxMsgData>", "log", "info", "gas_wanted":
+    "N", "gas_used": "N", "events", "codespace"}``; an ``Event`` is ``{"type", "attributes":
+    [{"key", "value", "index": true}]}``. Cacheable once ``height`` is given.
+    ``GET /blockchain?minHeight=&maxHeight=`` (``BlockchainInfo`` / ``filterMinMax``: 0 means
+    the base / the latest, at most 20, highest first) → result ``{"last_height": "L",
+    "block_metas": [{"block_id": {"hash": "<HEX>", "parts": {"total", "hash"}}, "block_size":
+    "N", "header": {…}, "num_txs": "N"}]}``; block hashes are those of ``/status`` and
+    ``blocks/latest`` (:func:`lab_block_hash`, changed by ``/__lab/reorg``).
+    Heights follow ``getHeight``: above the node's latest → HTTP 500 ``{"error": {"code":
+    -32603, "message": "Internal error", "data": "height H must be less than or equal to the
+    current blockchain height L"}}``; 0 or negative: ``height must be greater than 0, but got
+    H``; below the kept history (the last :data:`COMET_HISTORY_BLOCKS` blocks): ``height H is
+    not available, lowest height is B``; a malformed value: code -32602 ``Invalid params``.
+    Any method is accepted on these paths (Go's mux does not filter). JSON-RPC over HTTP:
+    ``POST /`` with ``{"jsonrpc": "2.0", "id": …, "method": "status"|"health"|"abci_info"|
+    "block_results"|"blockchain", "params": {"height": "H"} or ["H"]}`` (or a batch) answers
+    with that ``id`` (errors with HTTP 200); an unknown method ``{"error": {"code": -32601,
+    "message": "Method not found"}}``; an unparsable body 500 with code -32700; an empty body
+    the HTML list of endpoints. ``POST /__lab/tx`` (below) is also served here: the RelayMiner
+    stand-in "broadcasts" to its node (faults and latency apply to it on this port). Other
     paths get Go's plain-text ``404 page not found``. The node's latest height is the chain's
     (the height ``blocks/latest`` and ``/v1/query/height`` report) minus the lag set with
     ``/__lab/comet``; a node lagging past genesis reports height "0", empty hashes and the Unix
@@ -88,7 +113,22 @@ Control API (on the Shannon port, JSON in and out, never delayed or faulted)
     it applies to every listener, Shannon, Morse and CometBFT: ``"path_prefix": "/status"``
     targets the CometBFT node alone);
     ``POST /__lab/latency`` ``{"ms": N}`` added before every non-control response (every
-    listener).
+    listener);
+    ``POST /__lab/tx`` ``{"msg": "MsgCreateClaim"|"MsgSubmitProof", "supplier_operator_address",
+    "service_id", "session_end_block_height", "num_relays"}`` (``num_relays`` for claims only):
+    a signed message's broadcast, included in the next block H = latest + 1 → ``{"code": 0,
+    "height": H, "txhash"}``, or, refused by the msg server, ``{"code": 1, "codespace":
+    "undefined", "log": "failed to execute message; message index: 0: rpc error: code =
+    FailedPrecondition desc = <reason>", "height": H, "txhash"}``; see "Claims" below;
+    ``POST /__lab/events`` ``{"height", "txs_results": [...], "finalize_block_events": [...]}``
+    appends those items, any JSON values as given (truncated or unknown events for tests), to
+    what ``/block_results`` shows at ``height`` (now or when it is reached) → ``{"height",
+    "txs_results": count, "finalize_block_events": count}``;
+    ``POST /__lab/reorg`` ``{"height", "txs_results"?, "finalize_block_events"?}`` re-orgs a kept
+    height up to the latest: its block hash changes (``/blockchain``, ``/status``,
+    ``blocks/latest``, the next block's ``last_block_id``) and its results are replaced by the
+    lists given, else its transactions disappear and its finalize-block events stay → ``{"height",
+    "hash", "reorgs"}``. Chain state (claims, stakes, balances) is not rolled back.
     Errors: ``{"error": "…"}`` with 400 (bad payload) or 404 (unknown entity or route).
 
 Chain behaviour
@@ -108,8 +148,61 @@ Chain behaviour
     ``unstaking_time`` (``x/nodes/keeper/slash.go``, ``valStateChanges.go``; pocket-core waits for
     the session end before the unstaking starts, the stand-in starts it at once). A removed
     param falls back to the module default the keepers use (supplier ``min_stake`` 1 POKT,
-    ``num_blocks_per_session`` 10, …). There is no history: every ``height`` argument reads the
-    current state, and params are the current ones at every height.
+    ``num_blocks_per_session`` 10, claim window offsets 1/4, proof window offsets 0/4, …).
+    There is no state history: every ``height`` argument reads the current state, and params
+    are the current ones at every height; only the CometBFT block results are kept per height.
+
+Claims (x/proof msg server, x/tokenomics settlement; poktroll commit ab401ed; event protos in
+``poktroll-protos/`` beside this file)
+    Windows of the session ending at E (x/shared/types/session.go): claims are accepted in
+    blocks [E + claim_window_open_offset_blocks + 1, claim open + claim_window_close_offset_
+    blocks], proofs in [claim close + proof_window_open_offset_blocks, proof open +
+    proof_window_close_offset_blocks] (both ends inclusive, x/proof/keeper/session.go).
+    ``MsgCreateClaim``: E must be a session end; the supplier must be staked for the service
+    at E; the application is the first (by address) staked application of the service whose
+    session at E includes the supplier (none staked: a fixed lab address); claimed upokt =
+    num_relays × compute_units_per_relay × compute_units_to_tokens_multiplier /
+    compute_unit_cost_granularity, truncated (``Claim.GetClaimeduPOKT``, base relay mining
+    difficulty); a second claim for the same session updates it (EventClaimUpdated).
+    ``MsgSubmitProof``: inside the proof window, for an existing claim; the operator's balance
+    must exceed ``proof_submission_fee``, which it pays; a claim whose proof is not required is
+    refused ("proof not required", ErrProofNotRequired; a failed message's state changes,
+    the fee among them, are discarded).
+    Refusals carry the msg server's messages (x/proof/keeper/msg_server_create_claim.go,
+    msg_server_submit_proof.go, session.go; errors of x/proof/types/errors.go). The chain wraps
+    them in a gRPC status, which has no ABCI code, so the block records code 1, codespace
+    "undefined" and the redacted log "internal" (cosmossdk.io/errors ``ABCIInfo`` / ``Redact``);
+    the ``/__lab/tx`` answer carries the unredacted reason.
+    Transaction events (``txs_results`` of H): the ante handler's ``tx`` events, then
+    ``message`` {action, sender, module, msg_index} and the typed event (EventClaimCreated /
+    EventClaimUpdated / EventProofSubmitted / EventProofUpdated). Typed events are encoded as
+    cosmos-sdk ``TypedEventToEvent`` does: one attribute per proto field, the value its
+    protojson (64-bit integers as JSON strings, int32 as numbers, enums by name, coins as
+    ``Coin.String()`` strings such as ``"\"320upokt\""``), keys sorted, then ``msg_index``
+    (transactions) or ``mode`` = ``EndBlock`` (settlement), every attribute ``index: true``.
+    Proof requirement (``ProofRequirementForClaim``): THRESHOLD when claimed upokt >=
+    ``proof_requirement_threshold``, else PROBABILISTIC when a deterministic sample in [0, 1) is
+    <= ``proof_request_probability``: the first 8 bytes of SHA-256(SHA-256(supplier "/" session
+    id "/" num_relays) ‖ the hash of the block before the proof window opens) over 2^64 (the
+    chain draws ``poktrand.SeededFloat64`` from the claim hash and the same block's hash);
+    else NOT_REQUIRED. Probability 1 or 0, or the threshold, make it certain in tests.
+    Settlement, in the finalize-block events of the proof window's close height (x/tokenomics
+    module/abci.go ``EndBlocker`` → keeper/settle_pending_claims.go: a claim is settled once the
+    block height exceeds E + the four window offsets, i.e. at E + offsets + 1 =
+    ``GetProofWindowCloseHeight``; a proof included in that very block still counts, as
+    transactions run before the end block). Per claim in creation order: EventClaimSettled
+    (proof not required, or proven: settled = claimed capped at the application's stake /
+    num_suppliers_per_session, minted = settled × mint_ratio truncated, losses, the owner's
+    share minted × mint_equals_burn_claim_distribution.supplier in ``reward_distribution``; a
+    settlement of 0 mints and pays nothing, the zero-mint guard of token_logic_modules.go), or
+    EventClaimExpired (PROOF_MISSING), or EventClaimDiscarded (a supplier gone, or 0 relays);
+    then per expired claim ``slashSupplierStake``: stake -= ``proof_missing_penalty`` (the
+    whole stake when smaller), EventSupplierUnbondingBegin (BELOW_MIN_STAKE, once) when it falls
+    below ``min_stake`` (the auto-unstake above), then EventSupplierSlashed with
+    ``supplier_stake_after_slash``. Settlement is lazy like every time-driven transition:
+    however many blocks pass between requests, each due block is settled in height order (with
+    the unbonding due by then) before a request is answered. Settled and expired claims stay in
+    ``/__lab/state`` while their settlement block is kept.
 
 Seed / state format (JSON; every field optional; amounts are integers of upokt)::
 
@@ -132,7 +225,19 @@ Seed / state format (JSON; every field optional; amounts are integers of upokt):
                                       "deactivation_height": 0}]   # instead of "services"
         }],
         "applications": [{"address": "pokt1…", "stake_upokt": 1000000000, "services": ["anvil"],
-                          "delegatee_gateway_addresses": [], "unstake_session_end_height": 0}]
+                          "delegatee_gateway_addresses": [], "unstake_session_end_height": 0}],
+        "services": [{"id": "anvil", "name": "anvil", "compute_units_per_relay": 1,
+                      "owner_address": "pokt1…"}],   # others staked for: 1 CU per relay
+        "claims": [{                               # what /__lab/tx made (see "Claims")
+          "supplier_operator_address", "service_id", "application_address", "session_id",
+          "session_start_block_height", "session_end_block_height", "num_relays",
+          "compute_units_per_relay", "claimed_upokt", "created_height", "settlement_height",
+          "proof_height": 0,                       # block of the accepted proof, 0 = none
+          "state": "claimed",                      # claimed|proven|settled|expired|discarded
+          "proof_requirement": null,               # NOT_REQUIRED|PROBABILISTIC|THRESHOLD once known
+          "settled_upokt": null, "minted_upokt": null, "penalty_upokt": null,
+          "stake_after_upokt": null
+        }]
       },
       "morse": {
         "params": {"pos": {…}, "pocketcore": {…}, "application": {…}, "auth": {…}, "gov": {…}},
@@ -147,7 +252,9 @@ Seed / state format (JSON; every field optional; amounts are integers of upokt):
       },
       "balances": {"<pokt1… or hex address>": 123},
       "comet": {"lag": 0, "catching_up": false},   # the CometBFT node's view (see /__lab/comet)
-      "fault": {"mode": "none", "path_prefix": "", "count": null}
+      "fault": {"mode": "none", "path_prefix": "", "count": null},
+      "blocks": {"<height>": {"txs_results": [...], "finalize_block_events": [...],
+                              "reorgs": 0}}    # CometBFT block results kept (non-empty ones)
     }
 
 Shannon addresses are checked as bech32 where the chain checks them (session, bank and list
@@ -2168,9 +2275,10 @@ class ChainState:
             raise _TxRefused("FailedPrecondition", f"account has {balance}, but the proof "
                              f"submission fee is {_coin_string(fee)}: not enough funds to "
                              "submit proof")
-        self._balances[operator.lower()] = balance - fee
         if self._proof_requirement(claim) == "NOT_REQUIRED":
+            # A failed message's state changes (the fee just deducted) are discarded.
             raise _TxRefused("FailedPrecondition", "proof not required")
+        self._balances[operator.lower()] = balance - fee
         existing = claim.proof_height != 0
         # The proof module's end blocker validates it in the same block: VALIDATED.
         claim.proof_height, claim.state = height, "proven"
