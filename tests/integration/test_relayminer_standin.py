@@ -243,7 +243,7 @@ def start_relayminer(tmp_path: Path, backend: str) -> Iterator[Callable[..., Rel
     started: list[RelayMiner] = []
 
     def start(chain_url: str, *, keys: dict[str, str] | None = None, ping: bool = True,
-              backend_url: str | None = None) -> RelayMiner:
+              backend_url: str | None = None, rest_url: str | None = None) -> RelayMiner:
         home = tmp_path / f"home{len(started)}"
         write_keyring(home, keys if keys is not None else {"sup-a": SUP_A, "sup-b": SUP_B})
         relay_port, metrics_port, ping_port = free_port(), free_port(), free_port()
@@ -261,7 +261,7 @@ def start_relayminer(tmp_path: Path, backend: str) -> Iterator[Callable[..., Rel
         path.write_text(yaml.safe_dump(config))
         control = tmp_path / f"faults{len(started)}"
         out, err = tmp_path / f"out{len(started)}", tmp_path / f"err{len(started)}"
-        env = {**os.environ, "POCKETD_LAB_CONTROL": chain_url, "RELAYMINER_LAB_CONTROL_FILE": str(control)}
+        env = {**os.environ, "POCKETD_LAB_CONTROL": rest_url or chain_url, "RELAYMINER_LAB_CONTROL_FILE": str(control)}
         proc = subprocess.Popen([sys.executable, str(RELAYMINER), "relayminer", "start", f"--config={path}",
                                  "--home", str(home), "--keyring-backend=test", "--chain-id=pocket-lab"],
                                 stdout=out.open("w"), stderr=err.open("w"), text=True, env=env)
@@ -552,3 +552,75 @@ def test_lab_fault_reaches_the_relayminer_through_its_control_file(chain, start_
     monkeypatch.setattr(lab, "_has_container", lambda h, name: True)
     with pytest.raises(M.LabError, match="several lab hosts: say which, e.g. lab-h"):
         lab._fault_relayminer(host, container, "relayminer", {"relayminer": "none"}, False)
+
+
+# ----------------------------------------------------------------------------- the lab's chain
+
+
+def block_events(comet_url: str, low: int, high: int) -> list[tuple[int, str, dict[str, Any]]]:
+    """(height, type, attributes) of every typed event of blocks low..high (txs and finalize)."""
+    out = []
+    for height in range(low, high + 1):
+        status, body = http_call("GET", f"{comet_url}/block_results?height={height}")
+        assert status == 200, body
+        result = json.loads(body)["result"]
+        events = [e for tx in result["txs_results"] or [] for e in tx["events"]]
+        events += result["finalize_block_events"] or []
+        for event in events:
+            if event["type"].startswith("pocket."):
+                out.append((height, event["type"], {a["key"]: a["value"] for a in event["attributes"]}))
+    return out
+
+
+def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
+    """The lab's Pocket stand-in, short sessions: a session's claims and proofs settle; with
+    skip_proofs the next session's claim expires (PROOF_MISSING) and its supplier is slashed."""
+    from fleetctl.lab.pocket_standin import PocketStandin
+
+    seed = {
+        "height": 8, "block_time": 0.4,
+        "shannon": {
+            "params": {"shared": {"num_blocks_per_session": 2, "grace_period_end_offset_blocks": 0,
+                                  "claim_window_open_offset_blocks": 0, "claim_window_close_offset_blocks": 2,
+                                  "proof_window_open_offset_blocks": 0, "proof_window_close_offset_blocks": 2},
+                       "proof": {"proof_requirement_threshold": {"denom": "upokt", "amount": "0"},
+                                 "proof_missing_penalty": {"denom": "upokt", "amount": "1000"}}},
+            "suppliers": [{"operator_address": SUP_A, "stake_upokt": 100_000_000_000, "services": ["eth"]},
+                          {"operator_address": SUP_B, "stake_upokt": 100_000_000_000, "services": ["eth"]}],
+            "services": [{"id": "eth", "name": "eth", "compute_units_per_relay": 1}],
+        },
+        "balances": {SUP_A: 10_000_000, SUP_B: 10_000_000},
+    }
+    standin = PocketStandin(seed, comet_addr=("127.0.0.1", 0)).start()
+
+    def latest() -> int:
+        body = http_call("GET", standin.comet_url + "/status")[1]
+        return int(json.loads(body)["result"]["sync_info"]["latest_block_height"])
+
+    def events(kind: str) -> list[dict[str, Any]]:
+        return [{k: json.loads(v) for k, v in attrs.items() if k not in ("msg_index", "mode")}
+                for _, t, attrs in block_events(standin.comet_url, 1, latest()) if t.endswith("." + kind)]
+
+    try:
+        rm = start_relayminer(standin.comet_url, rest_url=standin.shannon_url)
+        eventually(lambda: metrics(rm).get("relayminer_block_height_current"), what="a height")
+        for _ in range(3):
+            assert relay(rm, SUP_A) == 200
+            assert relay(rm, SUP_B) == 200
+        eventually(lambda: len(events("EventClaimSettled")) == 2, timeout=10, what="two claims settled")
+        assert sorted(e["num_relays"] for e in events("EventClaimCreated")) == ["3", "3"]
+        assert {e["supplier_operator_address"] for e in events("EventProofSubmitted")} == {SUP_A, SUP_B}
+        assert rm.stdout().count("\nproof ") == 2
+        rm.fault("skip_proofs")
+        time.sleep(0.3)
+        for _ in range(2):
+            assert relay(rm, SUP_A) == 200
+        slashed = eventually(lambda: events("EventSupplierSlashed"), timeout=10, what="a slash")
+        assert "skipped (fault skip_proofs)" in rm.stderr()
+        expired = events("EventClaimExpired")
+        assert [(e["supplier_operator_address"], e["num_relays"], e["expiration_reason"]) for e in expired] == [
+            (SUP_A, "2", "PROOF_MISSING")]
+        assert slashed[0]["supplier_operator_address"] == SUP_A
+        assert len(events("EventProofSubmitted")) == 2  # none for the skipped session
+    finally:
+        standin.stop()
