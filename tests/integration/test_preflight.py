@@ -364,3 +364,119 @@ def test_bad_input_exits_1_with_one_line(env):
         assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     proc = run_cli("preflight", "-i", str(env.tmp / "nope"), env={"PYTHONPATH": str(REPO)})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- stake --batch
+
+
+def pocketd_key(home: Path, name: str) -> str:
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(POCKETD), "keys", "add", name, "--keyring-backend", "test",
+                           "--output", "json", "--no-backup", "--home", str(home)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["address"]
+
+
+class StakeEnv(Env):
+    """Env whose host runs the lab pocketd (its tx applied through the proxy's control route)."""
+
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp)
+        self.home = tmp / "keyring"
+        self.db = tmp / "state" / "fleetctl.db"
+        self.hosts["local-h1"]["fleet_pocketd"] = (f"env POCKETD_LAB_CONTROL={self.proxy.url} "
+                                                   f"{shlex.quote(sys.executable)} {shlex.quote(str(POCKETD))}")
+
+    def add_key(self, name: str) -> str:
+        return self.add(name, address=pocketd_key(self.home, name))
+
+    def stake(self, *args: str) -> tuple[int, dict[str, Any], str]:
+        proc = run_cli("stake", "--batch", "-i", str(self.root), "--db", str(self.db), "--out", str(self.tmp / "out"),
+                       "--timeout", "2", "-o", "json", *args,
+                       env={"PYTHONPATH": str(REPO), "FLEETCTL_CACHE_DIR": str(self.tmp / "cache"),
+                            "FLEETCTL_STATE_DIR": str(self.tmp / "state")}, timeout=300)
+        try:
+            return proc.returncode, json.loads(proc.stdout), proc.stderr
+        except ValueError:
+            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}") from None
+
+    def execute(self, *args: str) -> tuple[int, dict[str, Any], str]:
+        return self.stake("--execute", "--host", "local-h1", "--home", str(self.home), "--wait", "10", *args)
+
+
+@pytest.fixture
+def stake_env(tmp_path):
+    e = StakeEnv(tmp_path)
+    yield e
+    e.stop()
+
+
+def on_chain(env: Env, address: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{env.standin.shannon_url}/pokt-network/poktroll/supplier/supplier/{address}",
+                                    timeout=5) as resp:
+            return json.loads(resp.read())["supplier"]
+    except urllib.error.HTTPError:
+        return None
+
+
+def test_stake_batch_refuses_what_preflight_would_see_sanctioned_and_sends_once_fixed(stake_env):
+    env = stake_env
+    address = env.add_key("s-1")
+    env.control.set_balance(address, 100_000 * POKT)
+    env.backend.mode = "error"  # every relay of eth would fail
+    code, dry, err = env.stake()
+    assert code == 0 and dry["dry_run"] is True
+    assert [p["field"] for p in dry["preflight"]["problems"]] == ["backend", "account"]
+    assert any("--execute would refuse this batch" in n for n in dry["notes"])
+    assert "stake: preflight: SANCTION: supplier s-1, service eth (RelayMiner on local-h1), backend:" in err
+
+    code, refused, err = env.execute()
+    assert code == 1 and refused["message"].startswith("not sending anything: preflight: 1 problem(s)")
+    assert refused["commands"] == [] and on_chain(env, address) is None
+    assert not env.db.exists() or "s-1" not in env.db.read_bytes().decode(errors="replace")
+
+    env.backend.mode = "ok"
+    code, sent, err = env.execute()
+    assert code == 0, (sent, err)
+    (row,) = sent["suppliers"]
+    assert row["status"] == "confirmed" and row["error"] is None
+    assert [p["level"] for p in sent["preflight"]["problems"]] == ["WARNING"]  # the account is new: expected
+    assert on_chain(env, address)["stake"]["amount"] == str(sent["stake_upokt"])
+
+
+def test_stake_batch_skip_preflight_sends_and_the_read_back_shows_a_mismatch(stake_env):
+    env = stake_env
+    a, b = env.add_key("m-1"), env.add_key("m-2")
+    for address in (a, b):
+        env.control.set_balance(address, 100_000 * POKT)
+    env.backend.mode = "error"
+
+    def rewrite(body: dict[str, Any]) -> dict[str, Any]:
+        # The chain keeps another endpoint and stake for m-2 than its transaction sent.
+        if body.get("operator_address") == b:
+            body["stake_upokt"] = body["stake_upokt"] + 1
+            for service in body.get("services") or []:
+                service["endpoints"] = [{"url": "http://127.0.0.1:9999", "rpc_type": "REST"}]
+        return body
+
+    env.proxy.rewrite = rewrite
+    code, report, err = env.execute("--skip-preflight")
+    assert code == 1, (report, err)
+    assert report["preflight"] is None and any("preflight skipped" in n for n in report["notes"])
+    rows = {s["name"]: s for s in report["suppliers"]}
+    assert rows["m-1"]["status"] == "confirmed"
+    assert rows["m-2"]["status"] == "mismatch"
+    error = rows["m-2"]["error"]
+    stake = report["stake_upokt"]
+    assert "stake: sent " in error and "eth endpoints: sent http://127.0.0.1:8500 JSON_RPC, on chain http://127.0.0.1:9999 REST" in error
+    assert f"stake: m-2: read back: " in err
+    # The store has it as on chain (it is: never sent again), the report as a mismatch.
+    import sqlite3
+
+    with sqlite3.connect(env.db) as conn:
+        assert dict(conn.execute("SELECT name, state FROM stakes_batch").fetchall()) == {"m-1": "confirmed",
+                                                                                       "m-2": "confirmed"}
+    assert int(on_chain(env, b)["stake"]["amount"]) == stake + 1
