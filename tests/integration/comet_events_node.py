@@ -167,6 +167,17 @@ class CometNode:
         self.hashes: dict[int, str] = {}
         self.requests: list[str] = []
         self.status_raw: bytes | None = None
+        #: Shannon REST params served at /pokt-network/poktroll/{module}/params (the gateway's
+        #: JSON: uint64 as strings, coins as objects, proof_request_probability a number).
+        self.params: dict[str, dict[str, Any]] = {
+            "shared": {"num_blocks_per_session": "10", "grace_period_end_offset_blocks": "1",
+                       "claim_window_open_offset_blocks": "1", "claim_window_close_offset_blocks": "4",
+                       "proof_window_open_offset_blocks": "0", "proof_window_close_offset_blocks": "4"},
+            "proof": {"proof_request_probability": 0.25,
+                      "proof_requirement_threshold": {"denom": "upokt", "amount": "20000"},
+                      "proof_missing_penalty": {"denom": "upokt", "amount": "1000000"},
+                      "proof_submission_fee": {"denom": "upokt", "amount": "1000000"}},
+        }
         self._server: ThreadingHTTPServer | None = None
 
     def put(self, height: int, body: dict[str, Any]) -> None:
@@ -207,6 +218,9 @@ class CometNode:
                       "num_txs": "0"} for h in range(high, low - 1, -1)]
             return 200, json.dumps({"jsonrpc": "2.0", "id": -1, "result": {
                 "last_height": str(self.latest), "block_metas": metas}}).encode()
+        module = path.removeprefix("/pokt-network/poktroll/").removesuffix("/params")
+        if path.startswith("/pokt-network/poktroll/") and path.endswith("/params") and module in self.params:
+            return 200, json.dumps({"params": self.params[module]}).encode()
         return 404, b'{"error":"not found"}'
 
     def start(self) -> str:
