@@ -76,6 +76,7 @@ class FakeChain:
     txs: list[dict[str, Any]] = field(default_factory=list)
     refuse: str | None = None  # a log: every tx refused with it
     hang: bool = False  # /status sleeps (a chain that does not answer)
+    status_body: bytes | None = None  # /status answers this instead (hostile values)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def windows(self, end: int) -> tuple[int, int, int, int]:
@@ -136,6 +137,12 @@ class _ChainHandler(BaseHTTPRequestHandler):
         if self.path == "/status":
             if chain.hang:
                 time.sleep(10)
+            if chain.status_body is not None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(chain.status_body)))
+                self.end_headers()
+                self.wfile.write(chain.status_body)
+                return
             self._json(200, {"jsonrpc": "2.0", "id": -1, "result": {"sync_info": {
                 "latest_block_height": str(chain.height), "catching_up": False}}})
         elif self.path == "/pokt-network/poktroll/shared/params":
@@ -624,3 +631,69 @@ def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
         assert len(events("EventProofSubmitted")) == 2  # none for the skipped session
     finally:
         standin.stop()
+
+
+def test_a_proof_the_chain_does_not_require(start_relayminer) -> None:
+    """The stand-in always submits; the chain's "proof not required" ends the session quietly."""
+    from fleetctl.lab.pocket_standin import PocketStandin
+
+    seed = {
+        "height": 8, "block_time": 0.4,
+        "shannon": {
+            "params": {"shared": {"num_blocks_per_session": 2, "grace_period_end_offset_blocks": 0,
+                                  "claim_window_open_offset_blocks": 0, "claim_window_close_offset_blocks": 1,
+                                  "proof_window_open_offset_blocks": 0, "proof_window_close_offset_blocks": 2},
+                       "proof": {"proof_requirement_threshold": {"denom": "upokt", "amount": "1000000000000"},
+                                 "proof_request_probability": 0}},
+            "suppliers": [{"operator_address": SUP_A, "stake_upokt": 100_000_000_000, "services": ["eth"]}],
+        },
+        "balances": {SUP_A: 10_000_000},
+    }
+    standin = PocketStandin(seed, comet_addr=("127.0.0.1", 0)).start()
+    try:
+        rm = start_relayminer(standin.comet_url, rest_url=standin.shannon_url, keys={"sup-a": SUP_A})
+        eventually(lambda: metrics(rm).get("relayminer_block_height_current"), what="a height")
+        assert relay(rm) == 200
+        eventually(lambda: " not required (chain: " in rm.stdout(), timeout=8, what="the proof refused as not needed")
+        assert "refused" not in rm.stderr(), rm.stderr()
+        assert re.search(rf"^claim {SUP_A} eth session_end=\d+ relays=1 height=\d+$", rm.stdout(), re.M)
+    finally:
+        standin.stop()
+
+
+def test_hostile_chain_answers_keep_the_last_good_height(chain, start_relayminer) -> None:
+    state, url = chain
+    rm = start_relayminer(url)
+    wait_height(rm, 10)
+    for body in (b"not json", b'{"result": {"sync_info": {"latest_block_height": "-3"}}}',
+                 b'{"result": {"sync_info": {"latest_block_height": 12}}}', b'{"result": []}',
+                 b'{"result": {"sync_info": {"latest_block_height": "99999999999999999999"}}}'):
+        state.status_body = body
+        time.sleep(0.4)
+        assert metrics(rm)["relayminer_block_height_current"] == 10
+        assert relay(rm, SUP_A) == 200
+    problems = [line for line in rm.stderr().splitlines() if "/status" in line]
+    assert len(problems) == 1, problems  # one line per outage, not per poll
+    state.status_body = None
+    state.set_height(13)
+    claim = eventually(lambda: state.accepted("MsgCreateClaim"), what="the claim")
+    assert claim[0]["num_relays"] == 5
+    assert "answers again (height 13)" in rm.stderr()
+
+
+def test_shared_params_parse() -> None:
+    from fleetctl.lab.relayminer import SharedParams
+
+    good = {"params": {k: str(v) for k, v in PARAMS.items()}}
+    params = SharedParams.parse(good)
+    assert params.session_end(9) == params.session_end(12) == 12 and params.session_end(13) == 16
+    assert params.windows(12) == (13, 15, 15, 17)
+    anchored = SharedParams.parse({"params": {**good["params"], "session_grid_anchor_height": "7"}})
+    assert anchored.session_end(7) == 10 and anchored.session_end(5) == 8  # before the anchor: block-1 grid
+    for name, value in (("num_blocks_per_session", "0"), ("claim_window_open_offset_blocks", "-1"),
+                        ("proof_window_close_offset_blocks", None), ("grace_period_end_offset_blocks", True),
+                        ("claim_window_close_offset_blocks", "1e3")):
+        with pytest.raises(ValueError, match=f"params.{name}"):
+            SharedParams.parse({"params": {**good["params"], name: value}})
+    with pytest.raises(ValueError, match="params: missing"):
+        SharedParams.parse([])
