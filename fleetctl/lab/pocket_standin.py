@@ -160,7 +160,9 @@ Claims (x/proof msg server, x/tokenomics settlement; poktroll commit ab401ed; ev
     proof_window_close_offset_blocks] (both ends inclusive, x/proof/keeper/session.go).
     ``MsgCreateClaim``: E must be a session end; the supplier must be staked for the service
     at E; the application is the first (by address) staked application of the service whose
-    session at E includes the supplier (none staked: a fixed lab address); claimed upokt =
+    session at E includes the supplier, else the first staked one (the lab's relays do not come
+    through sessions, so the chain's "not found in session" refusal is not modelled), else a
+    fixed lab address; claimed upokt =
     num_relays × compute_units_per_relay × compute_units_to_tokens_multiplier /
     compute_unit_cost_granularity, truncated (``Claim.GetClaimeduPOKT``, base relay mining
     difficulty); a second claim for the same session updates it (EventClaimUpdated).
@@ -1631,6 +1633,8 @@ class ChainState:
         self._blocks = blocks
         self._tx_count = sum(len(b.txs_results) for b in blocks.values())
         self._sequences: dict[str, int] = {}
+        self._pruned_base = 0
+        self._next_settlement = 0  # lowest settlement height of a pending claim (0: none known)
 
     def export(self) -> dict[str, Any]:
         """The whole state in the seed format: a seed that reproduces it."""
@@ -1828,7 +1832,8 @@ class ChainState:
             height = max(0, self._settle() - self._comet_lag)
             chain_id, catching_up = self._chain_id, self._comet_catching_up
             latest = self._comet_block(height)
-            earliest = self._comet_block(1 if height >= 1 else 0)
+            base = self._history_base(self._height())
+            earliest = self._comet_block(base if height >= 1 else 0)
         node_key = hashlib.sha256(f"pocket-lab-node-key:{chain_id}".encode()).digest()
         validator_key = hashlib.sha256(f"pocket-lab-validator-key:{chain_id}".encode()).digest()
         return {
@@ -1852,7 +1857,7 @@ class ChainState:
                 "latest_block_time": latest[2],
                 "earliest_block_hash": earliest[0],
                 "earliest_app_hash": earliest[1],
-                "earliest_block_height": str(1 if height >= 1 else 0),
+                "earliest_block_height": str(base if height >= 1 else 0),
                 "earliest_block_time": earliest[2],
                 "catching_up": catching_up,
             },
@@ -1921,6 +1926,9 @@ class ChainState:
 
     def _prune(self, height: int) -> None:
         base = self._history_base(height)
+        if base <= self._pruned_base:
+            return
+        self._pruned_base = base
         for old in [h for h in self._blocks if h < base]:
             del self._blocks[old]
         for key in [k for k, c in self._claims.items()
@@ -2211,18 +2219,15 @@ class ChainState:
                              f"{session_end}: supplier not found")
         apps = [a for _, a in sorted(self._applications.items())
                 if service_id in a.service_ids and a.is_active(session_end)]
-        app_address, session_id = _LAB_FALLBACK_APP, ""
+        # The lab's relays do not come through sessions: when no application's session has the
+        # supplier, the claim is for the first application (the chain would refuse it with
+        # "supplier operator address … not found in session ID …: supplier not found").
+        app_address = apps[0].address if apps else _LAB_FALLBACK_APP
         for app in apps:
-            session_id, members = self._session_for(app.address, service_id, session_end)
-            if operator in members:
+            if operator in self._session_for(app.address, service_id, session_end)[1]:
                 app_address = app.address
                 break
-        else:
-            if apps:
-                raise _TxRefused("InvalidArgument", f"supplier operator address "
-                                 f"{_go_quote(operator)} not found in session ID "
-                                 f"{_go_quote(session_id)}: supplier not found")
-            session_id = self._session_for(app_address, service_id, session_end)[0]
+        session_id = self._session_for(app_address, service_id, session_end)[0]
         claim_open, claim_close, _, proof_close = self._windows(session_end)
         if height < claim_open:
             raise _TxRefused("FailedPrecondition", f"current block height ({height}) is less than "
@@ -2242,6 +2247,7 @@ class ChainState:
                       self._session_start(session_end), session_end, num_relays, cupr, claimed,
                       created_height=height, settlement_height=proof_close)
         self._claims[claim.key()] = claim
+        self._next_settlement = min(self._next_settlement, claim.settlement_height)
         return self._claim_event("pocket.proof.EventClaimUpdated" if existing else
                                  "pocket.proof.EventClaimCreated", claim)
 
@@ -2291,9 +2297,15 @@ class ChainState:
         module/abci.go ``EndBlocker`` → keeper/settle_pending_claims.go ``SettlePendingClaims``:
         a claim is ripe once the block height exceeds session end + the claim and proof window
         offsets, i.e. at ``GetProofWindowCloseHeight``)."""
+        if self._next_settlement > height:
+            return
+        pending = [c.settlement_height for c in self._claims.values()
+                   if c.state in ("claimed", "proven") and c.settlement_height > height]
         due = sorted(((c.settlement_height, i, c) for i, c in enumerate(self._claims.values())
                       if c.state in ("claimed", "proven") and c.settlement_height <= height),
                      key=lambda t: (t[0], t[1]))
+        # Nothing to look at again before the next pending settlement (new claims lower it).
+        self._next_settlement = min(pending, default=height + 1)
         by_height: dict[int, list[Claim]] = {}
         for settle_at, _, claim in due:
             by_height.setdefault(settle_at, []).append(claim)

@@ -509,6 +509,8 @@ def test_comet_height_errors(standin: PocketStandin) -> None:
     assert error(f"/block_results?height={base - 1}")[1]["data"] == (
         f"height {base - 1} is not available, lowest height is {base}")
     assert block_results(standin, base)["height"] == str(base)
+    _, status, _ = http(f"{standin.comet_url}/status")
+    assert status["result"]["sync_info"]["earliest_block_height"] == str(base)
     status, chain, _ = http(f"{standin.comet_url}/blockchain?minHeight=1&maxHeight={base + 2}")
     assert [m["header"]["height"] for m in chain["result"]["block_metas"]] == [
         str(base + 2), str(base + 1), str(base)]
