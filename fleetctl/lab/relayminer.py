@@ -572,7 +572,8 @@ class Chain:
         except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException) as exc:
             problem = f"{type(exc).__name__}: {str(exc)[:160]}"
             if self._status_error is None:
-                log(f"node {shown(self.status_url)}: {problem}; height stays at {self.height}")
+                kept = f"height stays at {self.height}" if self.height is not None else "no height yet"
+                log(f"node {shown(self.status_url)}: {problem}; {kept}")
             self._status_error = problem
             height = None
         if height is not None:
