@@ -31,6 +31,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --test: promtool for tests/unit/test_monitoring_kit.py, from Debian's prometheus package (about
+# 12 packages, 96 MB, 10-20 s), which also ships a Prometheus server that would listen on every
+# address (:9090). It is installed on its own with service starts refused (a policy-rc.d that
+# exits 101 for the duration, unless one exists already), then disabled and stopped.
+for arg in "$@"; do
+  [ "$arg" = --test ] && ! command -v promtool >/dev/null 2>&1 || continue
+  echo "setup: apt-get install prometheus (for promtool; its server is neither started nor enabled)"
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get update -qq
+  prom_rc=0
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null || prom_rc=$?
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  else
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+    invoke-rc.d prometheus stop >/dev/null 2>&1 || true
+  fi
+  [ "$prom_rc" = 0 ] || { echo "setup: apt-get install prometheus failed" >&2; exit 1; }
+done
+
 anvil=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 if [ ! -x "$anvil" ]; then
   echo "setup: npm install @foundry-rs/anvil"
