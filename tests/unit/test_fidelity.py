@@ -235,6 +235,11 @@ def test_relayminer_config_for_an_ipv6_host(tmp_path):
         assert urlsplit(supplier["backend_url"]).hostname == V6, supplier
     config = _render_relayminer(tmp_path, rm)
     assert config["suppliers"], config
+    import jsonschema
+
+    from conftest import SHARED
+    schema = SHARED / "pocket" / "poktroll-relayminer-config.schema.yaml"
+    jsonschema.validate(config, yaml.safe_load(schema.read_text()))
     for supplier in config["suppliers"]:
         for key, url in (("listen_url", supplier["listen_url"]),
                          ("backend_url", supplier["service_config"]["backend_url"])):
