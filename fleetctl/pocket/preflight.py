@@ -96,7 +96,7 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fleetctl.pocket.base import Level, field as member, parse_amount, parse_height, parse_int, settle
+from fleetctl.pocket.base import Level, field as member, parse_height, parse_int, settle
 from fleetctl.pocket.http import QueryError
 from fleetctl.redact import has_secret, safe_url, scrub
 from fleetctl.spec.model import Fleet, Supplier, format_upokt
@@ -106,6 +106,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "EXPECTED_RPC_TYPE",
     "Account",
+    "BadInput",
     "ChainSupplier",
     "Endpoint",
     "Expected",
@@ -115,6 +116,7 @@ __all__ = [
     "check_supplier",
     "compare_sent",
     "expected_config",
+    "expected_config_without_plan",
     "fee_per_day",
     "parse_account",
     "parse_fee",
