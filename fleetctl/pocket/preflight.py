@@ -60,7 +60,9 @@ The operator balance covers the fees (bank balance of upokt)
 
 The RelayMiner's node URLs answer
     ``pocket_node.query_node_rpc_url`` and ``tx_node_rpc_url`` (``tcp://`` read as ``http://``,
-    as the template writes them): CometBFT ``GET /status``; no answer or not a CometBFT status:
+    as the template writes them; ``query_node_grpc_url`` is not checked): CometBFT ``GET /status``
+    (without ``pocket.node_rpc_url`` the plan writes each host's own 127.0.0.1:26657, which cannot
+    be reached from here: UNKNOWN); no answer or not a CometBFT status:
     **sanction** (a RelayMiner without its node cannot check sessions nor submit claims);
     ``catching_up``: warning. Checked from where fleetctl runs, which is where ``fleetctl
     health`` checks them from too.
@@ -742,6 +744,13 @@ async def _run(fleet: Fleet, report: PreflightReport, only: Sequence[str], new: 
             nodes = _group((url, expected[s.name].host) for s in here for url in expected[s.name].node_urls.values())
             backends = _group((expected[s.name].served[svc], f"{expected[s.name].host}\0{svc}")
                               for s in here for svc in expected[s.name].served)
+            if not fleet.pocket.node_rpc_url:
+                # The plan then writes tcp://127.0.0.1:26657: each host's own node, not reachable from here.
+                nodes = {}
+                if here:
+                    report.problems.append(Problem(Level.UNKNOWN, "pocket_node", (
+                        "fleet.yml pocket.node_rpc_url is not set: each RelayMiner uses 127.0.0.1:26657 on its "
+                        "host, which cannot be checked from here"), tuple(s.name for s in here)))
             jobs = [_check_node(probe, url, sorted(set(on)), here, expected, report) for url, on in nodes.items()]
             jobs += [_check_backend(probe, url, sorted(set(on)), here, expected, report) for url, on in backends.items()]
             if height is not None:

@@ -249,3 +249,13 @@ def test_an_unreadable_chain_is_not_ok(world):
     assert report.exit_code == 1 and report.message and "cannot read the chain" in report.message
     proc = world.cli()
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_without_a_node_url_the_hosts_own_node_is_not_probed_from_here(world):
+    world.write(world.chain.url, "")
+    text = (world.root / "fleet.yml").read_text().replace(", node_rpc_url: ''", "")
+    (world.root / "fleet.yml").write_text(text)
+    before = list(world.chain.seen)
+    report = world.check()
+    assert only(report) == ("UNKNOWN", "pocket_node") and report.exit_code == 1
+    assert "/status" not in world.chain.seen[len(before):]
