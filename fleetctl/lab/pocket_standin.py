@@ -3462,11 +3462,15 @@ class _CometEndpoint:
     def _json_rpc(self, body: bytes) -> Reply:
         """``makeJSONRPCHandler``: one request or a batch; notifications (no id) get nothing."""
         if not body:
-            links = "".join(f'<a href="//{self.rpc_address.removeprefix("tcp://")}/{name}">'
-                            f'//{self.rpc_address.removeprefix("tcp://")}/{name}</a></br>'
-                            for name in sorted(self._methods))
-            page = ("<html><body><br>Available endpoints:<br>" + links
-                    + "<br>Endpoints that require arguments:<br></body></html>")
+            # writeListOfEndpoints (rpc/jsonrpc/server/http_json_handler.go).
+            host = self.rpc_address.removeprefix("tcp://")
+            links = ["", ""]
+            for name, (names, _, _) in sorted(self._methods.items()):
+                link = f"//{host}/{name}" + ("?" + "&".join(f"{a}=_" for a in names)
+                                             if names else "")
+                links[bool(names)] += f'<a href="{link}">{link}</a></br>'
+            page = ("<html><body><br>Available endpoints:<br>" + links[0]
+                    + "<br>Endpoints that require arguments:<br>" + links[1] + "</body></html>")
             return Reply(200, page.encode(), "text/html")
         try:
             parsed = json.loads(body)

@@ -587,3 +587,14 @@ def test_service_query_and_state_roundtrip(standin: PocketStandin) -> None:
     copy.set_height(height=PROOF_CLOSE)
     standin.control.set_height(PROOF_CLOSE)
     assert copy.comet_block_results(PROOF_CLOSE) == block_results(standin, PROOF_CLOSE)
+
+
+def test_json_rpc_endpoint_listing(standin: PocketStandin) -> None:
+    request = urllib.request.Request(standin.comet_url + "/", data=b"", method="POST")
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request) as response:
+        page = response.read().decode()
+    plain, with_args = page.split("Endpoints that require arguments:")
+    assert "/status</a>" in plain and "/block_results" not in plain
+    host = standin.comet_url.removeprefix("http://")
+    assert f"//{host}/block_results?height=_</a>" in with_args
+    assert f"//{host}/blockchain?minHeight=_&maxHeight=_</a>" in with_args
