@@ -133,6 +133,89 @@ def penalties_to_minimum(stake: int, min_stake: int, penalty: Penalty) -> int | 
     return (stake - min_stake) // burn
 
 
+def missed_proofs_level(missed: int | None, policy: StakePolicy) -> Level:
+    """CRITICAL at or below ``missed_proofs_critical`` missed proofs until auto-unstake,
+    WARNING at or below ``missed_proofs_warning``; OK above, and when unbounded (None)."""
+    if missed is None:
+        return Level.OK
+    if missed <= policy.missed_proofs_critical:
+        return Level.CRITICAL
+    if missed <= policy.missed_proofs_warning:
+        return Level.WARNING
+    return Level.OK
+
+
+def _missed_limit(level: Level, policy: StakePolicy) -> str:
+    n = policy.missed_proofs_critical if level is Level.CRITICAL else policy.missed_proofs_warning
+    return f"{n:,} or fewer"
+
+
+def fee_runway_days(balance: int, fees_per_day: int) -> float | None:
+    """Days the operator's ``balance`` pays ``fees_per_day`` for (None: no fees, unbounded)."""
+    if fees_per_day <= 0:
+        return None
+    return balance / fees_per_day
+
+
+@dataclass(frozen=True)
+class FeeEstimate:
+    """An operator's claim and proof fees per day (upokt), and where the figure comes from."""
+
+    per_day_upokt: int | None
+    source: str
+
+
+#: Sessions per day when the claims store has no block time: Shannon's ~30 s blocks
+#: (fleetctl.pocket.claims.ASSUMED_BLOCK_TIME_MS, the figure ``fleetctl claims`` assumes).
+_ASSUMED_BLOCK_TIME_S = 30
+
+
+def estimate_fees(services: int, claim_params: Any, tx_fee: int) -> FeeEstimate:
+    """Claims and proofs per day had every service of the supplier one claim per session (one
+    application each), a proof with ``proof_request_probability``: ``services x sessions/day x
+    (tx_fee + p x (tx_fee + proof_submission_fee))``, rounded up. Used when the claims store
+    holds nothing of the operator yet; the source says so."""
+    from fractions import Fraction
+
+    nbps = getattr(claim_params, "num_blocks_per_session", None)
+    if not isinstance(nbps, int) or nbps <= 0:
+        return FeeEstimate(None, "unknown: num_blocks_per_session not read and no claims stored")
+    p = getattr(claim_params, "proof_request_probability", None)
+    notes = []
+    if not isinstance(p, Fraction | int) or not 0 <= p <= 1:
+        p, _ = Fraction(1), notes.append("proof_request_probability not read: a proof every claim")
+    submission = getattr(claim_params, "proof_submission_fee_upokt", None)
+    if not isinstance(submission, int) or submission < 0:
+        submission, _ = 0, notes.append("proof_submission_fee not read: 0")
+    sessions = Fraction(86_400, _ASSUMED_BLOCK_TIME_S * nbps)
+    per_day = services * sessions * (tx_fee + Fraction(p) * (tx_fee + submission))
+    upokt = -(-per_day.numerator // per_day.denominator)
+    source = (f"estimate, no claims stored yet: {services} service(s) x {float(sessions):g} sessions a day "
+              f"({nbps} blocks of ~{_ASSUMED_BLOCK_TIME_S} s) x (1 claim + {float(p):g} proof) at "
+              f"{tx_fee:,} upokt a tx + {submission:,} upokt proof_submission_fee")
+    return FeeEstimate(upokt, source + "".join(f"; {n}" for n in notes))
+
+
+def observed_fees(store_path: Path, operator: str, claim_params: Any, tx_fee: int,
+                  busy_timeout_s: float) -> FeeEstimate | None:
+    """The operator's fees per day from the claims and proofs the claims store holds (None:
+    nothing stored for it). Raises HistoryError for a store that cannot be read."""
+    from fleetctl.pocket.claims import txs_per_day
+
+    found = txs_per_day(store_path, operator, busy_timeout_s=busy_timeout_s)
+    if found is None:
+        return None
+    submission = getattr(claim_params, "proof_submission_fee_upokt", None)
+    note = ""
+    if not isinstance(submission, int) or submission < 0:
+        submission, note = 0, "; proof_submission_fee not read: 0"
+    per_day = found.claims * tx_fee + found.proofs * (tx_fee + submission)
+    return FeeEstimate(int(-(-per_day // 1)),
+                       f"claims store: {found.claims:.1f} claims and {found.proofs:.1f} proofs a day over "
+                       f"{found.days_observed:.2g} day(s) of blocks at {tx_fee:,} upokt a tx + "
+                       f"{submission:,} upokt proof_submission_fee{note}")
+
+
 # ----------------------------------------------------------------------------- reports
 
 
@@ -174,6 +257,14 @@ class SupplierReport:
     jailed_until: str | None = None
     previous_stake_upokt: int | None = None
     slashed_upokt: int | None = None
+    #: Shannon: (stake - min_stake) // proof_missing_penalty; None with ``missed_proofs_unbounded``
+    #: when the penalty burns nothing, None alone when unknown
+    missed_proofs_to_unstake: int | None = None
+    missed_proofs_unbounded: bool = False
+    #: the operator's claim and proof fees per day, its balance over them, and where they came from
+    fees_per_day_upokt: int | None = None
+    fee_runway_days: float | None = None
+    fee_source: str | None = None
 
     def sort_key(self) -> tuple[int, bool, int, str]:
         """Riskiest first: level, then unknown margins, then the smallest margin."""
@@ -204,6 +295,11 @@ class SupplierReport:
             "jailed_until": self.jailed_until,
             "previous_stake_upokt": self.previous_stake_upokt,
             "slashed_upokt": self.slashed_upokt,
+            "missed_proofs_to_unstake": self.missed_proofs_to_unstake,
+            "missed_proofs_unbounded": self.missed_proofs_unbounded,
+            "fees_per_day_upokt": self.fees_per_day_upokt,
+            "fee_runway_days": None if self.fee_runway_days is None else round(self.fee_runway_days, 2),
+            "fee_source": self.fee_source,
         }
 
     def sample(self) -> SampleRecord:
@@ -327,11 +423,15 @@ class ChainReading:
     height: int | QueryError
     params: StakeParams
     readings: Mapping[str, Reading]
+    #: Shannon: the proof and shared params (:class:`fleetctl.pocket.events.ClaimParams`) the fee
+    #: runway needs (proof_submission_fee, proof_request_probability, num_blocks_per_session)
+    claim_params: Any = None
 
 
 def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: StakePolicy,
-             previous: Previous | None) -> SupplierReport:
-    """The report of one declared supplier from what was read and what the history knew."""
+             previous: Previous | None, fees: FeeEstimate | None = None) -> SupplierReport:
+    """The report of one declared supplier from what was read and what the history knew
+    (``fees``: its operator's claim and proof fees per day, for the fee runway)."""
     assert supplier.operator_address is not None
     name, address = supplier.name, supplier.operator_address
     state = reading.state
@@ -403,6 +503,26 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
                                      f"run ({format_upokt(previous.stake_upokt)} at height "
                                      f"{previous.height})"))
 
+    missed = None
+    unbounded = False
+    proof_missing = next((p for p in params.penalties if p.name == "proof_missing"), None)
+    if proof_missing is not None and minimum is not None:
+        missed = penalties_to_minimum(stake, minimum, proof_missing)
+        unbounded = missed is None
+        level = missed_proofs_level(missed, policy)
+        if level is not Level.OK and stake > minimum:
+            found.append((level, f"{missed:,} missed proofs until auto-unstake ((stake - min_stake) / "
+                                 f"proof_missing_penalty {format_upokt(penalty_burn(proof_missing, stake))}; "
+                                 f"{level.name} at {_missed_limit(level, policy)})"))
+
+    runway = None
+    if fees is not None and fees.per_day_upokt is not None and isinstance(balance, int):
+        runway = fee_runway_days(balance, fees.per_day_upokt)
+        if runway is not None and runway < policy.fee_runway_warning_days:
+            found.append((Level.WARNING, f"fee runway {int(runway * 10) / 10:.1f} days: operator balance {format_upokt(balance)} over "
+                                         f"{format_upokt(fees.per_day_upokt)} a day of claim and proof fees "
+                                         f"(WARNING below {policy.fee_runway_warning_days:g} days; {fees.source})"))
+
     penalties = tuple(
         PenaltyReport(p.name, penalty_burn(p, stake),
                       None if minimum is None else penalties_to_minimum(stake, minimum, p))
@@ -427,6 +547,9 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
         jailed_until=state.jailed_until,
         previous_stake_upokt=None if previous is None else previous.stake_upokt,
         slashed_upokt=slashed,
+        missed_proofs_to_unstake=missed, missed_proofs_unbounded=unbounded,
+        fees_per_day_upokt=None if fees is None else fees.per_day_upokt,
+        fee_runway_days=runway, fee_source=None if fees is None else fees.source,
     )
 
 
@@ -443,21 +566,28 @@ async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> C
     height far beyond the chain's, makes that supplier UNKNOWN (a parameter: UNKNOWN for all).
     """
     addresses = [s.operator_address for s in suppliers if s.operator_address is not None]
+    claim_reader = getattr(adapter, "claim_params", None)
     async with adapter:
-        height, params, supply = await asyncio.gather(
-            settle(adapter.height()), settle(adapter.stake_params()), settle(adapter.total_supply()))
+        height, params, supply, claim_params = await asyncio.gather(
+            settle(adapter.height()), settle(adapter.stake_params()), settle(adapter.total_supply()),
+            settle(claim_reader()) if claim_reader is not None else _none())
+        claim_params = None if isinstance(claim_params, QueryError) else claim_params
         if isinstance(params, QueryError):
             params = StakeParams(None, (), problems=(str(params),))
         supply = None if isinstance(supply, QueryError) else supply
         params = _params_within(params, supply)
         if isinstance(height, QueryError):
-            return ChainReading(adapter.url, height, params, {})
+            return ChainReading(adapter.url, height, params, {}, claim_params)
         states, balances = await asyncio.gather(
             adapter.read_suppliers(suppliers),
             asyncio.gather(*(settle(adapter.balance(a)) for a in addresses)))
         readings = {a: _reading_within(a, states.get(a), balance, height, supply)
                     for a, balance in zip(addresses, balances, strict=True)}
-        return ChainReading(adapter.url, height, params, readings)
+        return ChainReading(adapter.url, height, params, readings, claim_params)
+
+
+async def _none() -> None:
+    return None
 
 
 def _params_within(params: StakeParams, supply: int | None) -> StakeParams:
@@ -571,12 +701,12 @@ def _failed_report(fleet: Fleet, db: str | Path | None, exc: BaseException) -> S
 
 
 def _judge(supplier: Supplier, reading: Reading, params: StakeParams, policy: StakePolicy,
-           previous: Previous | None, secrets: Sequence[str]) -> SupplierReport:
+           previous: Previous | None, secrets: Sequence[str], fees: FeeEstimate | None = None) -> SupplierReport:
     """:func:`evaluate`, its reasons cleaned of secrets; a bug in it makes this one supplier
     UNKNOWN with the exception named, never the run."""
     assert supplier.operator_address is not None
     try:
-        report = evaluate(supplier, reading, params, policy, previous)
+        report = evaluate(supplier, reading, params, policy, previous, fees)
     except Exception as exc:  # noqa: BLE001
         return SupplierReport(supplier.name, supplier.operator_address, Level.UNKNOWN,
                               (_clean(f"internal error while evaluating ({type(exc).__name__}: "
@@ -584,6 +714,32 @@ def _judge(supplier: Supplier, reading: Reading, params: StakeParams, policy: St
     if not report.reasons:
         return report
     return replace(report, reasons=tuple(_clean(r, secrets) for r in report.reasons))
+
+
+def _fees(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading, path: Path,
+          busy_timeout_s: float) -> dict[str, FeeEstimate]:
+    """Each Shannon operator's claim and proof fees per day: from the claims store when it holds
+    the operator's claims, else estimated (the source says which); {} for Morse."""
+    if fleet.protocol != "shannon" or isinstance(chain.height, QueryError):
+        return {}
+    tx_fee = fleet.stake.tx_fee_upokt
+    out: dict[str, FeeEstimate] = {}
+    store_note = None
+    for s in targets:
+        if s.operator_address is None:
+            continue
+        found = None
+        if store_note is None:
+            try:
+                found = observed_fees(path, s.operator_address, chain.claim_params, tx_fee, busy_timeout_s)
+            except (HistoryError, OSError) as exc:
+                store_note = f"claims store unreadable ({str(exc)[:120]})"
+        if found is None:
+            found = estimate_fees(max(1, len(s.services)), chain.claim_params, tx_fee)
+            if store_note:
+                found = replace(found, source=f"{found.source}; {store_note}")
+        out[s.operator_address] = found
+    return out
 
 
 def _settle(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading,
@@ -603,13 +759,14 @@ def _settle(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading,
             return replace(report, message=_clean(
                 f"cannot read the chain at {chain.url}: {chain.height}", secrets))
         rows = sorted((_judge(s, chain.readings[s.operator_address], chain.params, fleet.stake,
-                              previous.get(s.operator_address), secrets)
+                              previous.get(s.operator_address), secrets, fees.get(s.operator_address))
                        for s in targets if s.operator_address is not None),
                       key=SupplierReport.sort_key)
         levels = [row.level for row in rows] + ([Level.UNKNOWN] if problem else [])
         return replace(report, status=worst(levels), suppliers=tuple(rows), height=chain.height,
                        message=None if problem is None else _clean(problem, secrets))
 
+    fees = _fees(fleet, targets, chain, path, busy_timeout_s)
     try:
         with HistoryStore(path, busy_timeout_s=busy_timeout_s).run(write=record) as run:
             report = build(run.previous(addresses), None)

@@ -939,7 +939,9 @@ def _amount_in_range(ctx: _Ctx, node: Y, fld: str, amount: int) -> bool:
 
 
 def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
-    body = ctx.mapping(node, "stake", {"warning_margin", "critical_margin", "min_operator_balance", "history_db"})
+    body = ctx.mapping(node, "stake", {"warning_margin", "critical_margin", "min_operator_balance", "history_db",
+                                       "missed_proofs_warning", "missed_proofs_critical", "fee_runway_warning",
+                                       "tx_fee"})
     if body is None:
         return StakePolicy()
     default = StakePolicy()
@@ -953,11 +955,30 @@ def _stake(ctx: _Ctx, node: Y) -> StakePolicy:
         elif _amount_in_range(ctx, body["min_operator_balance"], "stake.min_operator_balance", b):
             balance = b
     history = ctx.string(body["history_db"], "stake.history_db") if "history_db" in body else None
+    extra: dict[str, Any] = {}
+    for key in ("missed_proofs_warning", "missed_proofs_critical"):
+        if key in body and (n := ctx.integer(body[key], f"stake.{key}", 0, 10**12)) is not None:
+            extra[key] = n
+    if extra.get("missed_proofs_warning", default.missed_proofs_warning) < extra.get(
+            "missed_proofs_critical", default.missed_proofs_critical):
+        ctx.err(body.get("missed_proofs_warning") or body.get("missed_proofs_critical") or node,
+                "stake.missed_proofs_warning", "must be at least missed_proofs_critical (WARNING before CRITICAL)")
+    if "fee_runway_warning" in body:
+        seconds = _duration(ctx, body["fee_runway_warning"], "stake.fee_runway_warning", hi=3650 * 86400)
+        if seconds is not None:
+            extra["fee_runway_warning_days"] = seconds / 86400
+    if "tx_fee" in body:
+        fee_node = body["tx_fee"]
+        fee = parse_amount(fee_node.value if fee_node.kind == "scalar" else None)
+        if fee is None:
+            ctx.err(fee_node, "stake.tx_fee", "expected an amount such as \"1upokt\", \"0.2 POKT\" or an integer of upokt")
+        elif _amount_in_range(ctx, fee_node, "stake.tx_fee", fee):
+            extra["tx_fee_upokt"] = fee
     if warning and critical:
         same_unit = (warning.upokt is None) == (critical.upokt is None)
         if same_unit and (warning.upokt or warning.percent or 0) < (critical.upokt or critical.percent or 0):
             ctx.err(body.get("warning_margin", node), "stake.warning_margin", f"{warning} is below critical_margin {critical} (WARNING must come before CRITICAL)")
-    return StakePolicy(warning_margin=warning or default.warning_margin, critical_margin=critical or default.critical_margin, min_operator_balance_upokt=balance, history_db=history)
+    return StakePolicy(warning_margin=warning or default.warning_margin, critical_margin=critical or default.critical_margin, min_operator_balance_upokt=balance, history_db=history, **extra)
 
 
 def _duration(ctx: _Ctx, node: Y, fld: str, lo_exclusive: float | None = None, hi: float | None = None) -> float | None:

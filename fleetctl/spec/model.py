@@ -160,6 +160,15 @@ class StakePolicy:
     critical_margin: Margin = Margin(percent=2.0)
     min_operator_balance_upokt: int = 1 * UPOKT_PER_POKT
     history_db: str | None = None
+    #: Shannon: missed proofs until auto-unstake, (stake - min_stake) / proof_missing_penalty,
+    #: at or below which the supplier is WARNING / CRITICAL
+    missed_proofs_warning: int = 10
+    missed_proofs_critical: int = 3
+    #: operator balance over its claim and proof fees per day: WARNING below this many days
+    fee_runway_warning_days: float = 7.0
+    #: the fee of one claim or proof transaction (upokt): poktroll's docs recommend --fees=1upokt
+    #: (mainnet minimum gas price 0.000001 upokt x 200,000 gas); set it to what the RelayMiners pay
+    tx_fee_upokt: int = 1
 
 
 @dataclass(frozen=True)

@@ -843,3 +843,55 @@ def test_stakes_start_up_stays_light(standin, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/",
                           timeout=60)
     assert proc.stderr.strip().endswith("RC=0 HEAVY="), proc.stderr
+
+
+def test_missed_proofs_until_auto_unstake_and_fee_runway(standin, tmp_path):
+    """Issue 12: (stake - min_stake) / proof_missing_penalty with its levels, and the operator's
+    fee runway: estimated from the params until the claims store holds its claims, then from them."""
+    import sqlite3
+
+    stakes = {"many": MIN + 50 * PENALTY, "few": MIN + 8 * PENALTY + PENALTY // 2, "fewer": MIN + 2 * PENALTY}
+    seed = shannon_seed([{"operator_address": shannon_address(n), "stake_upokt": s} for n, s in stakes.items()])
+    seed["shannon"]["params"]["proof"].update({"proof_submission_fee": 3, "proof_request_probability": 0.25})
+    server = standin(seed)
+    inventory = write_inventory(
+        tmp_path / "inv", server.shannon_url, [(n, shannon_address(n)) for n in stakes],
+        extra="stake: {warning_margin: 0 POKT, critical_margin: 0 POKT, min_operator_balance: 10 POKT, "
+              "missed_proofs_warning: 10, missed_proofs_critical: 3, fee_runway_warning: 7d, tx_fee: 2upokt, "
+              "history_db: state.db}")
+    code, doc = stakes_json(inventory, state=tmp_path)
+    rows = by_name(doc)
+    assert code == 2
+    assert {n: (rows[n]["status"], rows[n]["missed_proofs_to_unstake"]) for n in stakes} == {
+        "many": ("OK", 50), "few": ("WARNING", 8), "fewer": ("CRITICAL", 2)}
+    assert rows["few"]["reasons"] == ["8 missed proofs until auto-unstake ((stake - min_stake) / proof_missing_penalty "
+                                      "1 POKT; WARNING at 10 or fewer)"]
+    # no claims stored: 86,400 s / (30 s x 10 blocks) = 288 sessions a day x (2 + 0.25 x (2 + 3)) upokt
+    many = rows["many"]
+    assert many["fees_per_day_upokt"] == 288 * 2 + 72 * 5
+    assert many["fee_source"].startswith("estimate, no claims stored yet: 1 service(s) x 288 sessions a day")
+    assert many["fee_runway_days"] == round(RICH / (288 * 2 + 72 * 5), 2)
+
+    # the claims store now holds 100 blocks of "many"'s claims (one a block) and 20 proofs
+    store = inventory / "state.db"
+    with sqlite3.connect(store) as conn:
+        rows_in = [(h, "claim_created", shannon_address("many"), "eth", "app", h - 5, 10, 10, 10)
+                   for h in range(901, 1001)]
+        rows_in += [(h, "proof_submitted", shannon_address("many"), "eth", "app", h - 9, None, None, 10)
+                    for h in range(901, 1001, 5)]
+        conn.executemany("INSERT INTO chain_events (height, kind, supplier, service, application, session_end, "
+                         "num_relays, compute_units, claimed_upokt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows_in)
+    code, doc = stakes_json(inventory, "--no-record", state=tmp_path)
+    many = by_name(doc)["many"]
+    # 100 blocks of a 2,880-block day: x 28.8 -> 2,880 claims (2 upokt) and 576 proofs (2 + 3 upokt) a day
+    assert many["fees_per_day_upokt"] == 2_880 * 2 + 576 * 5
+    assert many["fee_source"].startswith("claims store: 2880.0 claims and 576.0 proofs a day")
+    assert many["status"] == "OK" and many["fee_runway_days"] == round(RICH / (2_880 * 2 + 576 * 5), 2)
+    assert by_name(doc)["few"]["fee_source"].startswith("estimate")  # nothing stored for it
+    # a balance that pays less than 7 days of those fees: WARNING with the figure and its source
+    server.control.set_balance(shannon_address("many"), 6 * (2_880 * 2 + 576 * 5))
+    code, doc = stakes_json(inventory, "--no-record", state=tmp_path)
+    many = by_name(doc)["many"]
+    assert many["status"] == "WARNING"
+    assert many["reasons"][-1].startswith("fee runway 6.0 days: operator balance")
+    assert "claims store: 2880.0 claims" in many["reasons"][-1]

@@ -306,3 +306,81 @@ def test_perfdata_stays_within_budget(count):
         assert "'min_margin'=10000;5950;1190;0" in perfdata
     else:
         assert perfdata.count("_margin'=") == count
+
+
+# ----------------------------------------------------------------------------- missed proofs and fee runway
+
+from dataclasses import replace as _replace  # noqa: E402
+
+from fleetctl.pocket.events import ClaimParams  # noqa: E402
+from fleetctl.pocket.stakes import FeeEstimate, estimate_fees, fee_runway_days, missed_proofs_level  # noqa: E402
+
+MISSED_POLICY = StakePolicy(warning_margin=Margin(upokt=0), critical_margin=Margin(upokt=0),
+                            min_operator_balance_upokt=0)
+FLAT_10 = StakeParams(1_000, (Penalty("proof_missing", flat_upokt=10),))
+
+
+@pytest.mark.parametrize(("stake", "missed", "level"), [
+    (1_001, 0, Level.CRITICAL),    # above the minimum, but the next missed proof unstakes it
+    (1_030, 3, Level.CRITICAL),    # at missed_proofs_critical (3)
+    (1_039, 3, Level.CRITICAL),    # rounds down: 3.9 proofs is 3
+    (1_040, 4, Level.WARNING),
+    (1_100, 10, Level.WARNING),    # at missed_proofs_warning (10)
+    (1_110, 11, Level.OK),
+])
+def test_missed_proofs_until_auto_unstake_levels(stake, missed, level):
+    report = evaluate(SUPPLIER, Reading(staked(stake), 10**6), FLAT_10, MISSED_POLICY, None)
+    assert report.missed_proofs_to_unstake == missed and not report.missed_proofs_unbounded
+    assert report.level is level, report.reasons
+    if level is not Level.OK:
+        assert report.reasons[0].startswith(f"{missed:,} missed proofs until auto-unstake ((stake - min_stake) / "
+                                            "proof_missing_penalty 0.00001 POKT")
+    assert report.as_dict()["missed_proofs_to_unstake"] == missed
+
+
+def test_missed_proof_levels_are_configurable_and_a_zero_penalty_is_unbounded():
+    policy = _replace(MISSED_POLICY, missed_proofs_warning=50, missed_proofs_critical=20)
+    assert evaluate(SUPPLIER, Reading(staked(1_300), 10**6), FLAT_10, policy, None).level is Level.WARNING
+    assert evaluate(SUPPLIER, Reading(staked(1_200), 10**6), FLAT_10, policy, None).level is Level.CRITICAL
+    free = StakeParams(1_000, (Penalty("proof_missing", flat_upokt=0),))
+    report = evaluate(SUPPLIER, Reading(staked(1_001), 10**6), free, MISSED_POLICY, None)
+    assert report.level is Level.OK and report.missed_proofs_unbounded and report.missed_proofs_to_unstake is None
+    assert missed_proofs_level(None, MISSED_POLICY) is Level.OK
+
+
+def test_fee_runway_days_and_warning():
+    assert fee_runway_days(700, 100) == 7 and fee_runway_days(5, 0) is None
+    fees = FeeEstimate(100, "claims store: test")
+    report = evaluate(SUPPLIER, Reading(staked(10**6), 699), FLAT_10, MISSED_POLICY, None, fees)
+    assert report.level is Level.WARNING and report.fee_runway_days == 6.99
+    assert report.reasons == ("fee runway 6.9 days: operator balance 0.000699 POKT over 0.0001 POKT a day of claim "
+                              "and proof fees (WARNING below 7 days; claims store: test)",)
+    ok = evaluate(SUPPLIER, Reading(staked(10**6), 700), FLAT_10, MISSED_POLICY, None, fees)
+    assert ok.level is Level.OK and ok.as_dict()["fee_runway_days"] == 7 and ok.fee_source == "claims store: test"
+    unbounded = evaluate(SUPPLIER, Reading(staked(10**6), 0), FLAT_10, MISSED_POLICY, None, FeeEstimate(0, "x"))
+    assert unbounded.level is Level.OK and unbounded.fee_runway_days is None
+
+
+def test_fee_estimate_from_the_params_names_its_source():
+    params = ClaimParams(num_blocks_per_session=60, proof_request_probability=Fraction(1, 4),
+                         proof_submission_fee_upokt=1_000)
+    est = estimate_fees(2, params, 10)
+    # 86,400 / (30 s x 60 blocks) = 48 sessions a day, 2 services: 96 claims (10 each) and 24 proofs (1,010 each)
+    assert est.per_day_upokt == 96 * 10 + 24 * 1_010
+    assert est.source.startswith("estimate, no claims stored yet: 2 service(s) x 48 sessions a day")
+    bare = estimate_fees(1, ClaimParams(num_blocks_per_session=60), 10)
+    assert bare.per_day_upokt == 48 * 20 and "proof_request_probability not read" in bare.source
+    assert estimate_fees(1, None, 10).per_day_upokt is None
+
+
+hostile_value = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.text(max_size=5),
+                          st.fractions(), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@given(nbps=hostile_value, p=hostile_value, fee=hostile_value, services=st.integers(1, 50),
+       tx=st.integers(0, 10**12))
+def test_fee_estimate_never_crashes_on_what_params_hold(nbps, p, fee, services, tx):
+    params = ClaimParams(num_blocks_per_session=nbps, proof_request_probability=p, proof_submission_fee_upokt=fee)
+    est = estimate_fees(services, params, tx)
+    assert est.per_day_upokt is None or (isinstance(est.per_day_upokt, int) and est.per_day_upokt >= 0)
+    assert "\n" not in est.source
