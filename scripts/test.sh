@@ -9,9 +9,37 @@ fi
 bash scripts/setup.sh --test
 # The tests import the installed package (tests/ has no __init__.py, so pytest does not put the
 # checkout on sys.path): they test what `pip install .` ships.
+PYTEST=(.venv/bin/pytest -q -p no:cacheprovider --durations=25)
 set +e
-.venv/bin/pytest -q -p no:cacheprovider --durations=25 "$@" tests
-rc=$?
+if [ $# -gt 0 ]; then
+  # With arguments (a -k filter, a path), one run as asked.
+  "${PYTEST[@]}" "$@" tests
+  rc=$?
+else
+  # Two CPUs: the lab tests (one shared lab, so one at a time; mostly waiting on Ansible, SSH and
+  # the hosts' engines) and the unit tests (CPU only, no network, no time bound) run side by side;
+  # then the hostile and integration tests, whose time bounds are part of what they check, run
+  # alone. Each part prints its own summary; any failing part fails the run.
+  unit_log=$(mktemp /tmp/fleetctl-unit-tests.XXXXXX)
+  "${PYTEST[@]}" -m "not lab" tests/unit >"$unit_log" 2>&1 &
+  unit_pid=$!
+  echo "== lab tests (the unit tests run beside them)"
+  "${PYTEST[@]}" -m lab tests
+  lab_rc=$?
+  wait "$unit_pid"
+  unit_rc=$?
+  echo "== unit tests"
+  cat "$unit_log"
+  rm -f "$unit_log"
+  echo "== hostile and integration tests"
+  "${PYTEST[@]}" -m "not lab" --ignore=tests/unit tests
+  rest_rc=$?
+  echo "== lab: exit $lab_rc, unit: exit $unit_rc, hostile and integration: exit $rest_rc"
+  rc=0
+  for part in "$lab_rc" "$unit_rc" "$rest_rc"; do
+    [ "$part" = 0 ] || rc=1
+  done
+fi
 set -e
 # pytest's 5 ("no tests collected") is a failure here, like any other non-zero code.
 exit $rc

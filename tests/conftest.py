@@ -55,6 +55,16 @@ def lab_session():
     lab.down()
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the lab (the `lab` fixture, directly or through another fixture) is a
+    `lab` test whether or not its module says so: scripts/test.sh runs `-m lab` and `-m "not
+    lab"` side by side, and only one of them may touch the lab."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if ("lab" in names or "lab_session" in names) and not item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.lab)
+
+
 @pytest.fixture(scope="module")
 def lab(lab_session):
     """The local lab, up at the start of every module that uses it (so the module's own
