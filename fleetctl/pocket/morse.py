@@ -166,8 +166,10 @@ def _node_state(node: Any, what: str) -> SupplierState:
     found = field(node, "address", where=what)
     # sdk.Address JSON is hex.EncodeToString of 20 bytes; read back as Go's hex decoder would
     # (types/address.go AddressFromHex l. 265): no whitespace, no other length.
+    if isinstance(found, str) and len(found) > 128:
+        raise QueryError(f"{what}: address is {len(found)} characters, expected 40")
     try:
-        raw = hex_decode(found if isinstance(found, str) and len(found) <= 128 else None, "address")
+        raw = hex_decode(found, "address")
     except ValueError as exc:
         raise QueryError(f"{what}: {exc}") from None
     if len(raw) != 20:
