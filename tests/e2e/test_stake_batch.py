@@ -128,7 +128,7 @@ class Lab:
 
     def execute(self, *args: str) -> tuple[int, dict[str, Any]]:
         # The stakebatch service has no balancer nor backend in the lab (replicas 0): the preflight
-        # would refuse every batch, so this test of the sending skips it (tests/integration/test_preflight.py).
+        # would refuse every batch, so this test of the sending skips it (tests/integration/test_preflight_standin.py).
         proc = self.stake("--execute", "-o", "json", "--wait", "20", "--skip-preflight", *args)
         try:
             return proc.returncode, json.loads(proc.stdout)

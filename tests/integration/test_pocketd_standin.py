@@ -442,7 +442,7 @@ class LocalFleet:
 
     def execute(self, *args: str) -> tuple[int, dict[str, Any]]:
         # No RelayMiner node nor balancer runs for this fleet: the preflight (tests/integration/
-        # test_preflight.py) would refuse every batch, so these tests of the sending skip it.
+        # test_preflight_standin.py) would refuse every batch, so these tests of the sending skip it.
         proc = self.run("--execute", "--host", "local-h1", "--home", str(self.home), "--wait", "10",
                         "-o", "json", "--skip-preflight", *args)
         try:
