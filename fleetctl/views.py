@@ -405,7 +405,7 @@ def scale(out: Out, model: Any, added: list[Any] | None = None) -> None:
     headers += ["stake to lock", "next +1 share"] + (["next +1 POKT/day"] if per_day else [])
     out.table(headers, rows)
     for name, a in model.assumptions.items():
-        if isinstance(a, dict) and a.get("from", "").startswith("default"):
+        if isinstance(a, dict) and a.get("from", "").startswith(("default", "observed")):
             out.info(f"assumed {name} = {a['value']} ({a['from']})")
     for note in v.notes:
         out.info(f"note: {note}")

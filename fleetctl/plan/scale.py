@@ -577,8 +577,10 @@ def _share(text: str) -> float:
 def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_session: float | None = None,
               upokt_per_relay: float | None = None, apps: int | None = None, block_time_s: float | None = None,
               stake: str | None = None, target_share: str | None = None, add: int | None = None,
-              budget: str | None = None) -> ScaleModel:
-    """The what-if table (current … current+rows, extended to reach a target) and the target."""
+              budget: str | None = None, history_db: Any = None) -> ScaleModel:
+    """The what-if table (current … current+rows, extended to reach a target) and the target.
+    Relays per session: ``relays_per_session``, else (Shannon) what the fleet's own claims in the
+    claims store (``history_db``, default the state store) show, else 100; the assumptions say which."""
     from fractions import Fraction
 
     from fleetctl.pocket import sessions
@@ -598,9 +600,17 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
         assumptions["apps"] = {"value": n_apps, "from": "--apps" if apps is not None else "chain"}
     block_time = block_time_s or DEFAULT_BLOCK_TIME_S[view.protocol]
     assumptions["block_time_s"] = {"value": block_time, "from": "--block-time" if block_time_s else "default"}
-    rps = relays_per_session if relays_per_session is not None else 100.0
-    assumptions["relays_per_session"] = {"value": rps, "from": "--relays-per-session" if relays_per_session
-                                         is not None else "default (pass your observed figure)"}
+    if relays_per_session is not None:
+        rps, rps_from = relays_per_session, "--relays-per-session"
+    elif view.protocol == "shannon":  # the fleet's own claims (issue 12), else 100 and why
+        from fleetctl.pocket.history import resolve_db_path
+
+        rps, rps_from = sessions.observed_relays_per_session(
+            history_db if history_db is not None else resolve_db_path(None, fleet),
+            [s.operator_address for s in fleet.suppliers if s.operator_address], view.service)
+    else:
+        rps, rps_from = sessions.DEFAULT_RELAYS_PER_SESSION, "default (pass your observed figure)"
+    assumptions["relays_per_session"] = {"value": rps, "from": rps_from}
     per_relay = Fraction(str(upokt_per_relay)) if upokt_per_relay is not None else view.upokt_per_relay
     assumptions["upokt_per_relay"] = {"value": None if per_relay is None else float(per_relay),
                                       "from": "--upokt-per-relay" if upokt_per_relay is not None else "chain"}

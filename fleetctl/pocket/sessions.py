@@ -34,6 +34,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Literal
 
 from fleetctl.spec.address import bech32_encode, hex_decode
@@ -457,6 +458,31 @@ class WhatIf:
 
 def _fraction_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else str(value)
+
+
+#: Relays one supplier serves in one session when the fleet's own claims show none (``scale``).
+DEFAULT_RELAYS_PER_SESSION = 100.0
+
+
+def observed_relays_per_session(store_path: Any, suppliers: Collection[str], service: str
+                                ) -> tuple[float, str]:
+    """(relays per session, where the figure comes from) for ``scale``: the average of the
+    fleet's own claims of ``service`` (the claims store ``fleetctl claims`` and ``health`` fill,
+    :func:`fleetctl.pocket.claims.observed_relays_per_session`: the relays each claim of the
+    last 50 session ends counted, summed per supplier and session), else
+    :data:`DEFAULT_RELAYS_PER_SESSION` with why."""
+    from fleetctl.pocket.claims import observed_relays_per_session as observed
+    from fleetctl.pocket.history import HistoryError
+
+    why = "no claims of the fleet's suppliers for this service in the claims store yet"
+    if suppliers and store_path is not None:
+        try:
+            value = observed(Path(store_path), suppliers, service=service)
+        except (HistoryError, OSError) as exc:
+            value, why = None, f"claims store unreadable ({str(exc)[:160]})"
+        if value is not None and math.isfinite(value) and value >= 0:
+            return float(value), f"observed: the fleet's own claims of {service} (claims store {store_path})"
+    return DEFAULT_RELAYS_PER_SESSION, f"default: {why} (pass --relays-per-session R)"
 
 
 def what_if(*, protocol: Protocol, service: str, N: int, K: int, current: int, extra: int,
