@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=_positive(int), metavar="N", help="the last N sessions in the table (default 4)")
     p.add_argument("--warn-blocks", type=_positive(int), metavar="N", help="WARNING when a required proof is "
                    "missing and its window closes within N blocks (default half the proof window)")
-    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="blocks read at once (default 32)")
+    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="blocks read at once (default 64)")
     p.add_argument("--timeout", type=_positive(float), metavar="S", help="seconds per request (default 5)")
     p.add_argument("--no-record", action="store_true", help="read and report without storing the events")
     p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     fp.set_defaults(func=cmd_lab_fault)
     fp.add_argument("front", help="front name from `fleetctl lab status` (e.g. lab-h1-geth, lab-h1-lighthouse) "
                                   "or a provisioned container's name")
+    fp.add_argument("--relayminer", choices=("skip_claims", "skip_proofs", "drop_relays", "none"),
+                    help="a provisioned RelayMiner (HOST/relayminer, e.g. lab-h2/relayminer): skip its claims or "
+                         "proofs, drop its relays, or none")
     fp.add_argument("--lag", type=int, metavar="N", help="serve a head N blocks (slots) behind")
     fp.add_argument("--syncing", choices=("on", "off"), help="report syncing (eth_syncing; Beacon API is_syncing)")
     fp.add_argument("--optimistic", choices=("on", "off"), help="consensus: is_optimistic / execution_optimistic")
@@ -724,9 +727,12 @@ def cmd_lab_fault(args: argparse.Namespace) -> int:
             faults[key] = getattr(args, key) == "on"
     if args.peers is not None:
         faults["peers"] = args.peers
+    if args.relayminer:
+        faults["relayminer"] = args.relayminer
     if not faults and not args.clear:
         raise UserError("lab fault: say what to inject (--lag, --syncing, --diverge-at, --delay-ms, --error, --garbage, --refuse, "
-                        "--peers; consensus: --optimistic, --el-offline, --finalized-root-other, --not-initialized) or --clear")
+                        "--peers; consensus: --optimistic, --el-offline, --finalized-root-other, --not-initialized; "
+                        "RelayMiner: --relayminer) or --clear")
     now = _lab().Lab().fault(args.front, faults, clear=args.clear)
     if args.out.json:
         args.out.emit_json({"front": args.front, "faults": now})
