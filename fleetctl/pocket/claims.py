@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 DEFAULT_BACKFILL = 1000
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_BLOCKS = 20_000
 #: "The last sessions": this many of the newest session ends with fleet events.

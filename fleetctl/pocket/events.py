@@ -106,7 +106,10 @@ def parse_coin(value: Any, what: str) -> int:
         match = _COIN.fullmatch(value)
         if match is None:
             raise QueryError(f"{what}: expected '<integer>upokt', got {_shown(value)}")
-        return parse_amount(match.group(1), what)
+        digits = match.group(1)
+        if len(digits) <= 17:  # below SUPPLY_CEILING_UPOKT (10^17): no further check needed
+            return int(digits)
+        return parse_amount(digits, what)
     if isinstance(value, dict):
         denom = value.get("denom")
         if denom != "upokt":
@@ -127,9 +130,11 @@ def _json(raw: Any, what: str) -> Any:
     """The protojson value of one attribute (its ``value`` is JSON text)."""
     if not isinstance(raw, str):
         raise _Bad(f"{what}: expected a string value, got {_shown(raw)}")
-    # Fast path: a plain JSON string without escapes ("\"pokt1…\"").
+    # Fast paths: a plain JSON string without escapes ("\"pokt1…\""), a small plain integer.
     if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"' and "\\" not in raw and '"' not in raw[1:-1]:
         return raw[1:-1]
+    if 0 < len(raw) <= 18 and raw.isascii() and raw.isdigit() and (raw[0] != "0" or len(raw) == 1):
+        return int(raw)
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
@@ -144,6 +149,10 @@ def _text(value: Any, what: str, pattern: re.Pattern[str], kind: str) -> str:
 
 def _number(raw: Any, what: str, *, maximum: int = MAX_RELAYS) -> int:
     value = _json(raw, what)
+    if type(value) is str and 0 < len(value) <= 15 and value.isascii() and value.isdigit():
+        number = int(value)  # the common case, without parse_int's general checks
+        if number <= maximum:
+            return number
     try:
         return parse_int(value, what, maximum=maximum)
     except QueryError as exc:
@@ -176,12 +185,14 @@ def _attributes(event: dict[str, Any], where: str) -> dict[str, Any]:
         raise _Bad(f"{where}.attributes: expected a list, got {_shown(attributes)}")
     if len(attributes) > _MAX_ATTRIBUTES:
         raise _Bad(f"{where}.attributes: {len(attributes)} attributes (at most {_MAX_ATTRIBUTES})")
-    found: dict[str, Any] = {}
+    try:
+        return {attribute["key"]: attribute.get("value") for attribute in attributes}
+    except (TypeError, KeyError, AttributeError):
+        pass
     for index, attribute in enumerate(attributes):
         if not isinstance(attribute, dict) or not isinstance(attribute.get("key"), str):
             raise _Bad(f"{where}.attributes[{index}]: expected {{key, value}}")
-        found[attribute["key"]] = attribute.get("value")
-    return found
+    raise _Bad(f"{where}.attributes: expected {{key, value}} objects")  # pragma: no cover
 
 
 def _identity(attrs: Mapping[str, Any], where: str) -> tuple[str, Any, dict[str, Any] | None]:

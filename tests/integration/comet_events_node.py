@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import sys
 import threading
 import time
@@ -229,6 +230,10 @@ class CometNode:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
                 node.requests.append(self.path)
@@ -241,11 +246,10 @@ class CometNode:
                     status, body = node.answer(parts.path, query)
                 except (KeyError, ValueError):
                     status, body = 400, b'{"error":"bad request"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # Head and body in one write (two small writes meet Nagle and delayed ACKs).
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+                self.wfile.write(head.encode() + body)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -257,10 +261,59 @@ class CometNode:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{server.server_address[1]}"
 
+    def start_async(self) -> str:
+        """The same answers from an asyncio server on its own thread (many connections at once
+        without a thread each: what the benchmark uses)."""
+        import asyncio
+
+        ready = threading.Event()
+        box: dict[str, Any] = {}
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    request = await reader.readuntil(b"\r\n\r\n")
+                    target = request.split(b" ", 2)[1].decode()
+                    parts = urlsplit(target)
+                    self.requests.append(target)
+                    query = parse_qs(parts.query)
+                    if parts.path == "/block_results" and int(query.get("height", ["0"])[0]) in self.hang:
+                        await asyncio.sleep(3600)
+                    if self.latency:
+                        await asyncio.sleep(self.latency)
+                    try:
+                        status, body = self.answer(parts.path, query)
+                    except (KeyError, ValueError):
+                        status, body = 400, b'{"error":"bad request"}'
+                    writer.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                                 f"Content-Type: application/json\r\nContent-Length: {len(body)}"
+                                 "\r\n\r\n".encode() + body)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+                pass
+            finally:
+                writer.close()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            box["loop"] = loop
+            server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, backlog=512))
+            box["port"] = server.sockets[0].getsockname()[1]
+            ready.set()
+            loop.run_forever()
+
+        threading.Thread(target=run, daemon=True).start()
+        ready.wait(10)
+        self._loop = box["loop"]
+        return f"http://127.0.0.1:{box['port']}"
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
 
 
 if __name__ == "__main__":  # python comet_events_node.py SPEC.json: blocks from a file
@@ -268,7 +321,7 @@ if __name__ == "__main__":  # python comet_events_node.py SPEC.json: blocks from
     node = CometNode(spec["latest"], lowest=spec.get("lowest", 1), latency=spec.get("latency", 0.0))
     for key, body in spec["blocks"].items():
         node.blocks[int(key)] = json.dumps(body, separators=(",", ":")).encode()
-    url = node.start()
+    url = node.start_async() if spec.get("asyncio") else node.start()
     print(url, flush=True)
     try:
         sys.stdin.read()  # until the parent closes it

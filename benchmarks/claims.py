@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""`fleetctl claims`: one cron run reading 120 new blocks with 1,000 suppliers' events, against the
+same read done block by block sequentially, same run, same node.
+
+A CometBFT node stand-in (tests/integration/comet_events_node.py, stdlib HTTP server) runs in a
+subprocess on 127.0.0.1 with ``--latency-ms`` (default 10) on every answer. Its 120 blocks carry,
+for each of ``--suppliers`` fleet suppliers, one claim's life in the chain's shapes (poktroll
+v0.1.34 typed events in /block_results): the claim (tx event), a proof for one in four, the
+settlement (end-block event), and for one in fifty an expiry and a slash instead; plus the same
+for ``--others`` suppliers not in the fleet, and the bank/settlement-batch events every block has.
+The store starts with its cursor 120 blocks below the node's head, so each run reads exactly those
+120 blocks (and /status, /blockchain, the params).
+
+Measured, median of ``--runs``:
+
+* ``fleetctl claims -o json`` cold, as a subprocess (what cron runs), against the same command
+  reading block by block (``--concurrency 1``): wall time;
+* ``sync_events`` in-process (the read and the store, no interpreter start, no inventory load),
+  against the same ``sync_events`` reading block by block (concurrency 1);
+* a plain sequential reader (urllib, one request per block, json + the same parser), for scale.
+
+Goal (issue 12): >= 10x faster than block by block, < 2 s. Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/claims.py [--suppliers 1000] [--blocks 120] [--latency-ms 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+from comet_events_node import (  # noqa: E402
+    block_body,
+    claim_created,
+    claim_expired,
+    claim_settled,
+    noise_events,
+    proof_submitted,
+    supplier_slashed,
+)
+from fleetctl.lab.pocket_standin import lab_address  # noqa: E402
+from fleetctl.pocket.claims import sync_events  # noqa: E402
+from fleetctl.pocket.events import parse_block_results  # noqa: E402
+from fleetctl.pocket.history import connect  # noqa: E402
+
+GOAL_SPEEDUP, GOAL_WALL_S = 10.0, 2.0
+HEAD = 10_000
+
+
+def build_blocks(fleet: list[str], others: list[str], blocks: int) -> dict[int, dict]:
+    """Heights HEAD-blocks+1..HEAD; 20-block sessions; claim created at E+2, proof at E+6, settled
+    (or expired + slashed) at E+10, spread over the sessions ending in the window."""
+    first = HEAD - blocks + 1
+    ends = [e for e in range(first - 20, HEAD, 20) if first <= e + 10 <= HEAD and first <= e + 2]
+    txs: dict[int, list[list[dict]]] = {h: [] for h in range(first, HEAD + 1)}
+    end_events: dict[int, list[dict]] = {h: noise_events() for h in range(first, HEAD + 1)}
+    apps = [lab_address(f"bench-app-{i}") for i in range(20)]
+    for index, supplier in enumerate(fleet + others):
+        end = ends[index % len(ends)]
+        app = apps[index % len(apps)]
+        relays = 100 + index % 900
+        claimed = relays * 40
+        txs[end + 2].append([claim_created(supplier, "eth", app, end, relays, relays, claimed)])
+        if index % 50 == 7:
+            end_events[end + 10] += [claim_expired(supplier, "eth", app, end, relays, relays, claimed),
+                                     supplier_slashed(supplier, "eth", app, end, 1_000_000, 59_000_000_000)]
+            continue
+        if index % 4 == 0:
+            txs[end + 6].append([proof_submitted(supplier, "eth", app, end, relays, relays, claimed)])
+        end_events[end + 10].append(claim_settled(supplier, "eth", app, end, relays, relays, claimed,
+                                                  requirement=2 if index % 4 == 0 else 0))
+    return {h: block_body(h, txs[h], end_events[h]) for h in range(first, HEAD + 1)}
+
+
+def start_node(folder: Path, blocks: dict[int, dict], latency_ms: int) -> tuple[subprocess.Popen, str]:
+    spec = folder / "node.json"
+    spec.write_text(json.dumps({"latest": HEAD, "latency": latency_ms / 1000, "asyncio": True,
+                                "blocks": {str(h): b for h, b in blocks.items()}}))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "integration" / "comet_events_node.py"),
+                             str(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip()
+
+
+def seeded_store(folder: Path, url: str, blocks: int) -> Path:
+    """A store whose cursor for ``url`` is ``blocks`` below the head (no hash: no re-org check)."""
+    path = folder / "seed" / "fleetctl.db"
+    path.parent.mkdir(mode=0o700)
+    conn = connect(path, create=True)
+    assert conn is not None
+    conn.execute("INSERT INTO chain_cursor (endpoint, last_height, last_hash, block_time_ms, updated_at) "
+                 "VALUES (?, ?, NULL, 30000, 0)", (url, HEAD - blocks))
+    conn.close()
+    return path
+
+
+def fresh(seed: Path, folder: Path, name: str) -> Path:
+    target = folder / name
+    target.mkdir(mode=0o700)
+    shutil.copy(seed, target / "fleetctl.db")
+    return target
+
+
+def write_inventory(folder: Path, url: str, fleet: list[str]) -> Path:
+    inv = folder / "inv"
+    inv.mkdir()
+    (inv / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+    lines = "\n".join(f"  - {{name: s{i}, operator_address: '{a}', services: [eth]}}" for i, a in enumerate(fleet))
+    (inv / "fleet.yml").write_text(f"protocol: shannon\npocket: {{rest_url: '{url}', node_rpc_url: '{url}'}}\n"
+                                   f"chains:\n  eth: {{clients: [geth], replicas: 1}}\nsuppliers:\n{lines}\n")
+    return inv
+
+
+def plain_reader(url: str, fleet: frozenset[str], blocks: int) -> int:
+    """One request per block over urllib, json.loads, the same parser; the fleet events found."""
+    found = 0
+    for height in range(HEAD - blocks + 1, HEAD + 1):
+        with urllib.request.urlopen(f"{url}/block_results?height={height}", timeout=10) as answer:
+            body = json.loads(answer.read())
+        found += len(parse_block_results(body, height=height, endpoint=url, suppliers=fleet))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suppliers", type=int, default=1000)
+    parser.add_argument("--others", type=int, default=1000, help="suppliers not in the fleet")
+    parser.add_argument("--blocks", type=int, default=120)
+    parser.add_argument("--latency-ms", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    exe = Path(sys.executable).parent / "fleetctl"
+    fleet = [lab_address(f"bench-claims-{i}") for i in range(args.suppliers)]
+    others = [lab_address(f"bench-claims-other-{i}") for i in range(args.others)]
+    blocks = build_blocks(fleet, others, args.blocks)
+    size = sum(len(json.dumps(b, separators=(",", ":"))) for b in blocks.values())
+    events = sum(len(t["events"]) for b in blocks.values() for t in (b["result"]["txs_results"] or [])) + \
+        sum(len(b["result"]["finalize_block_events"] or []) for b in blocks.values())
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        node, url = start_node(folder, blocks, args.latency_ms)
+        try:
+            seed = seeded_store(folder, url, args.blocks)
+            inv = write_inventory(folder, url, fleet)
+            ns = SimpleNamespace(pocket=SimpleNamespace(node_rpc_url=url, rest_url=url),
+                                 suppliers=[SimpleNamespace(name=f"s{i}", operator_address=a)
+                                            for i, a in enumerate(fleet)])
+            cli, cli_seq, lib, seq, plain = [], [], [], [], []
+            fleet_events = stored = 0
+            for run in range(args.runs):
+                for target, extra in ((cli, []), (cli_seq, ["--concurrency", "1"])):
+                    state = fresh(seed, folder, f"cli{run}{len(extra)}")
+                    env = {**os.environ, "FLEETCTL_STATE_DIR": str(state)}
+                    env.pop("FLEETCTL_INVENTORY", None)
+                    start = time.perf_counter()
+                    proc = subprocess.run([str(exe), "-i", str(inv), "claims", "-o", "json", *extra],
+                                          env=env, capture_output=True, text=True)
+                    target.append(time.perf_counter() - start)
+                    doc = json.loads(proc.stdout)
+                    if doc["sync"]["errors"] or doc["sync"]["blocks_read"] != args.blocks:
+                        sys.exit(f"fleetctl claims did not read the {args.blocks} blocks: {doc['sync']}")
+                for target, concurrency in ((lib, 64), (seq, 1)):
+                    state = fresh(seed, folder, f"lib{run}-{concurrency}")
+                    start = time.perf_counter()
+                    result = asyncio.run(sync_events(ns, state / "fleetctl.db", timeout=10,
+                                                     concurrency=concurrency))
+                    target.append(time.perf_counter() - start)
+                    assert not result.errors and result.blocks_read == args.blocks, result.errors
+                    fleet_events, stored = result.fleet_events, result.stored
+                start = time.perf_counter()
+                plain_reader(url, frozenset(fleet), args.blocks)
+                plain.append(time.perf_counter() - start)
+            with sqlite3.connect(state / "fleetctl.db") as conn:
+                rows = conn.execute("SELECT COUNT(*) FROM chain_events").fetchone()[0]
+        finally:
+            assert node.stdin is not None
+            node.stdin.close()
+            node.wait(timeout=10)
+    med = statistics.median
+    print(f"{args.blocks} blocks, {events:,} events ({size / 1e6:.1f} MB of /block_results), "
+          f"{fleet_events:,} of them the fleet's ({args.suppliers:,} suppliers; {args.others:,} others), "
+          f"{args.latency_ms} ms latency per answer; {stored:,} rows stored ({rows:,} in the store); "
+          f"median of {args.runs} runs")
+    print(f"{'reader':<62} {'wall':>8}  {'speed-up':>8}")
+    rows_out = [
+        ("cron run: fleetctl claims -o json (cold subprocess)", med(cli), med(cli_seq)),
+        ("baseline cron run: the same, --concurrency 1 (block by block)", med(cli_seq), med(cli_seq)),
+        ("read only: sync_events in-process, 64 blocks in flight", med(lib), med(seq)),
+        ("baseline read: sync_events block by block (concurrency 1)", med(seq), med(seq)),
+        ("plain sequential reader (urllib + json + the same parser)", med(plain), med(seq)),
+    ]
+    for name, wall, base in rows_out:
+        print(f"{name:<62} {wall:>7.3f}s  {base / wall:>7.1f}x")
+    for what, ours, base in (("cron run", med(cli), med(cli_seq)), ("read", med(lib), med(seq))):
+        speedup = base / ours
+        print(f"goal (>= {GOAL_SPEEDUP:g}x, < {GOAL_WALL_S:g} s), {what}: {speedup:.1f}x, {ours:.3f} s -> "
+              f"{'met' if speedup >= GOAL_SPEEDUP and ours < GOAL_WALL_S else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
