@@ -109,21 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-record", action="store_true", help="read and report without storing the events")
     p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
 
-    p = command("claims", "what the chain paid and took per supplier and service (claims, proofs, settlements, "
-                "expired claims, slashes; Shannon only) and the proofs still missing, from the node's "
-                "/block_results since the last run; exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)",
-                cmd_claims)
-    p.add_argument("--db", metavar="PATH", help="state store (default as for stakes)")
-    p.add_argument("--backfill", type=_positive(int), metavar="N",
-                   help="blocks read back from the latest on the first run (default 1000)")
-    p.add_argument("--sessions", type=_positive(int), metavar="N", help="the last N sessions in the table (default 4)")
-    p.add_argument("--warn-blocks", type=_positive(int), metavar="N", help="WARNING when a required proof is "
-                   "missing and its window closes within N blocks (default half the proof window)")
-    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="blocks read at once (default 64)")
-    p.add_argument("--timeout", type=_positive(float), metavar="S", help="seconds per request (default 5)")
-    p.add_argument("--no-record", action="store_true", help="read and report without storing the events")
-    p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")
-
     p = command("health", "check everything in the fleet at once: execution clients (sync, lag, block-hash "
                 "agreement, peers, version), balancers, RelayMiners, Pocket nodes, stakes and hosts; "
                 "exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)", cmd_health)
@@ -546,52 +531,6 @@ def _preflight(args: argparse.Namespace) -> int:
     only = tuple(n.strip() for n in (args.only or "").split(",") if n.strip())
     report = preflight.run_preflight(fleet, only=only, timeout=timeout, concurrency=concurrency, fee_per_tx=fee)
     views.preflight(out, report)
-    return report.exit_code
-
-
-def cmd_claims(args: argparse.Namespace) -> int:
-    from fleetctl import views
-
-    try:
-        return _claims(args)
-    except Exception as exc:  # noqa: BLE001 - claims always ends with its status line and 0-3
-        from fleetctl.redact import scrub
-
-        views.claims_unusable(args.out, scrub(f"internal error ({type(exc).__name__}: {exc})",
-                                              sink_style=False, limit=300), nagios=args.nagios)
-        return 3
-
-
-def _claims(args: argparse.Namespace) -> int:
-    from fleetctl import views
-
-    try:
-        fleet, errors = _load(args)
-    except UserError as exc:
-        fleet, errors = None, [exc]
-    if fleet is None:
-        views.claims_unusable(args.out, "; ".join(str(e) for e in errors or []) or "no inventory",
-                              nagios=args.nagios)
-        return 3
-    if fleet.protocol != "shannon":
-        # Morse has no claim events in block results fleetctl reads: UNKNOWN, never a false OK.
-        views.claims_unusable(args.out, f"claims are Shannon only; this fleet is {fleet.protocol} "
-                              "(use 'fleetctl stakes')", nagios=args.nagios)
-        return 3
-    from fleetctl.pocket import claims
-    from fleetctl.pocket.history import HistoryError, resolve_db_path
-
-    try:
-        path = resolve_db_path(args.db, fleet)
-    except HistoryError as exc:
-        views.claims_unusable(args.out, str(exc), nagios=args.nagios)
-        return 3
-    timeout = args.timeout or claims.DEFAULT_TIMEOUT_S
-    report = claims.run_claims(
-        fleet, path, timeout=timeout, backfill=args.backfill or claims.DEFAULT_BACKFILL,
-        concurrency=args.concurrency or claims.DEFAULT_CONCURRENCY, record=not args.no_record,
-        warn_blocks=args.warn_blocks, sessions=args.sessions or claims.DEFAULT_SESSIONS)
-    views.claims(args.out, report, nagios=args.nagios)
     return report.exit_code
 
 
