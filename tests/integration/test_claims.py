@@ -226,3 +226,85 @@ def test_helpers_for_stakes_and_scale(chain, tmp_path):
     assert txs is not None and txs.claims > 0 and txs.proofs > 0 and txs.proofs_missed == 0
     assert proofs_missed_per_day(db, B) > 0
     assert txs_per_day(db, lab_address("nobody")) is None
+
+
+# ----------------------------------------------------------------------------- the lab's stand-in
+
+
+def test_against_the_pocket_standin(tmp_path):
+    """The lab's Pocket stand-in (its CometBFT listener and Shannon REST): a proven claim
+    settles, a missed required proof expires and slashes, a pending one is at risk; then a
+    re-org of the last block read and an injected malformed event."""
+    from fleetctl.lab.pocket_standin import PocketStandin
+
+    sups = [lab_address(f"claims-standin-{i}") for i in range(3)]
+    app = lab_address("claims-standin-app")
+    seed = {
+        "chain_id": "pocket-lab-claims", "height": 101,
+        "shannon": {
+            "params": {
+                "shared": {"num_blocks_per_session": 4, "grace_period_end_offset_blocks": 1,
+                           "claim_window_open_offset_blocks": 1, "claim_window_close_offset_blocks": 2,
+                           "proof_window_open_offset_blocks": 0, "proof_window_close_offset_blocks": 2,
+                           "supplier_unbonding_period_sessions": 1},
+                "proof": {"proof_request_probability": 0.0, "proof_requirement_threshold": 1,
+                          "proof_missing_penalty": 300_000_000, "proof_submission_fee": 7},
+                "supplier": {"min_stake": 1_000_000_000},
+                "session": {"num_suppliers_per_session": 10}},
+            "suppliers": [{"operator_address": a, "owner_address": lab_address("claims-standin-owner"),
+                           "stake_upokt": 10**10, "services": ["anvil"]} for a in sups],
+            "applications": [{"address": app, "stake_upokt": 10**12, "services": ["anvil"]}],
+            "services": [{"id": "anvil", "name": "Anvil", "compute_units_per_relay": 3}]},
+        "balances": {a: 1_000 for a in sups},
+    }
+    with PocketStandin(seed, comet_addr=("127.0.0.1", 0)) as chain:
+        inv = tmp_path / "inv"
+        inv.mkdir()
+        (inv / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+        lines = "\n".join(f"  - {{name: sup-{i}, operator_address: '{a}', services: [anvil]}}"
+                          for i, a in enumerate(sups))
+        (inv / "fleet.yml").write_text(
+            f"protocol: shannon\npocket: {{rest_url: '{chain.shannon_url}', node_rpc_url: '{chain.comet_url}'}}\n"
+            f"chains:\n  anvil: {{clients: [geth], replicas: 1}}\nsuppliers:\n{lines}\n")
+        state = tmp_path / "state"
+        # session ending at 100: claims in 102-104, proofs in 104-106, settled at the end of 106
+        chain.control.set_height(101)
+        for supplier, relays in zip(sups, (10, 20, 30), strict=True):
+            assert chain.control.submit_tx("MsgCreateClaim", supplier, "anvil", 100, relays)["code"] == 0
+        chain.control.advance(3)  # 102 .. 104
+        assert chain.control.submit_tx("MsgSubmitProof", sups[0], "anvil", 100)["code"] == 0
+        chain.control.advance(1)  # 105: proofs missing for sups 1 and 2, 1 block left (106)
+        code, doc = as_json(inv, state)
+        assert code == 1, doc
+        risk = {a["name"]: a for a in doc["at_risk"]}
+        assert set(risk) == {"sup-1", "sup-2"}
+        assert risk["sup-1"]["requirement"] == "THRESHOLD" and risk["sup-1"]["blocks_left"] == 1
+        assert risk["sup-1"]["proof_window"] == [104, 106]
+        assert chain.control.submit_tx("MsgSubmitProof", sups[2], "anvil", 100)["code"] == 0
+        chain.control.advance(2)  # 107: settled at the end of 106
+        code, doc = as_json(inv, state)
+        assert code == 2, doc
+        day = {r["name"]: r["last_24h"] for r in doc["rows"]}
+        assert day["sup-0"]["settled_upokt"] > 0 and day["sup-0"]["proven_upokt"] > 0
+        assert day["sup-2"]["settled_upokt"] > 0
+        assert day["sup-1"]["lost_upokt"].get("PROOF_MISSING", 0) > 0 and day["sup-1"]["slashes"] == 1
+        assert day["sup-1"]["slashed_upokt"] == 300_000_000 and day["sup-0"]["relays"] == 10
+        assert doc["at_risk"] == []
+        checks = {c["name"]: c["status"] for c in doc["checks"]}
+        assert checks == {"claims/sup-0": "OK", "claims/sup-1": "CRITICAL", "claims/sup-2": "OK"}
+        # a re-org of the last block read: it is read again, nothing is duplicated
+        before = stored(state)
+        chain.control.reorg(107)
+        code, doc = as_json(inv, state)
+        assert doc["sync"]["reorg"] == 107 and stored(state) == before
+        # an injected malformed event of a fleet supplier: UNKNOWN named, the CRITICAL stays
+        chain.control.advance(1)
+        chain.control.inject_events(108, finalize_block_events=[
+            {"type": "pocket.tokenomics.EventSupplierSlashed", "attributes": [
+                {"key": "supplier_operator_address", "value": json.dumps(sups[0]), "index": True},
+                {"key": "proof_missing_penalty", "value": '"lots"', "index": True}]}])
+        proc = claims(inv, state, "--nagios")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        _, doc = as_json(inv, state)
+        assert any("height 108: finalize_block_events[" in e and "EventSupplierSlashed: missing field "
+                   "service_id" in e for e in doc["sync"]["errors"]), doc["sync"]["errors"]
