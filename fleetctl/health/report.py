@@ -19,15 +19,17 @@ from fleetctl.pocket.base import Level, worst
 __all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
 
 #: Check kinds, in the order the table lists them.
-KINDS = ("chain", "execution", "consensus", "balancer", "relayminer", "pocket_node", "stake", "host", "state", "alerting",
-         "remediation")
+KINDS = ("chain", "execution", "consensus", "balancer", "relayminer", "pocket_node", "stake", "claims", "host", "state",
+         "alerting", "remediation")
 #: Perfdata longer than this is cut to fleet aggregates (Nagios keeps ~4 KB of output).
 PERFDATA_BUDGET = 3500
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One numeric fact of a check, exported as ``fleetctl_<kind>_<name>``."""
+    """One numeric fact of a check, exported as ``fleetctl_<kind>_<name>`` with the check's
+    target and labels; a name that starts with ``fleetctl_`` is exported as it is, with only its
+    own labels (the names fixed for the monitoring kit, e.g. ``fleetctl_claims_slashes{supplier}``)."""
 
     name: str
     value: float
@@ -200,6 +202,20 @@ _HELP = {
     "chain_finalized_epoch": "The finalized epoch a majority of the chain's consensus clients reached",
     "chain_reference_head": "The block a majority of the chain's endpoints reached",
     "chain_endpoints_up": "Endpoints of the chain that answered",
+    "relayminer_block_height": "The block height the RelayMiner sees (relayminer_block_height_current)",
+    "relayminer_error_ratio": "Share of the RelayMiner's relays that failed since the previous run",
+    "relayminer_dropped_ratio": "Share of the RelayMiner's relays served but dropped, never claimed, since the previous run",
+    "relayminer_relays_dropped_total": "Relays the RelayMiner served but dropped from its mining pipeline",
+    "relayminer_ping_up": "1 if the RelayMiner's ping server answered 2xx (every backend reachable)",
+    "fleetctl_claims_claimed_upokt": "upokt the supplier claimed for the service in the last 24 h",
+    "fleetctl_claims_settled_upokt": "upokt settled (paid) for the supplier and service in the last 24 h",
+    "fleetctl_claims_lost_upokt": "upokt of the supplier's claims lost in the last 24 h, by reason",
+    "fleetctl_claims_slashes": "Times the supplier was slashed in the last 24 h",
+    "fleetctl_claims_proofs_at_risk": "Claims whose proof is required and not yet submitted",
+    "fleetctl_claims_relays": "Relays the supplier claimed for the service in the last 24 h",
+    "fleetctl_claims_last_height": "The last block whose events fleetctl read",
+    "fleetctl_stakes_missed_proofs_to_unstake": "(stake - min_stake) / proof_missing_penalty: missed proofs until auto-unstake",
+    "fleetctl_stakes_fee_runway_days": "Days the operator's balance pays its claim and proof fees for",
 }
 
 
@@ -228,11 +244,16 @@ def metric_families(report: HealthReport) -> Iterator[Any]:
     for c in report.checks:
         base = {"target": c.target, **{k: c.labels[k] for k in ("chain", "client", "host", "name") if k in c.labels}}
         for s in c.samples:
-            rows.setdefault(f"{c.kind}_{s.name}", []).append(({**base, **dict(s.labels)}, s.value))
-    for name in sorted(rows):
-        keys = ["target"] + sorted({k for labels, _ in rows[name] for k in labels} - {"target"})
-        fam = GaugeMetricFamily(f"fleetctl_{name}", _HELP.get(name, name.replace("_", " ")), labels=keys)
-        for labels, value in rows[name]:
+            if s.name.startswith("fleetctl_"):
+                rows.setdefault(s.name, []).append((dict(s.labels), s.value))
+            else:
+                rows.setdefault(f"fleetctl_{c.kind}_{s.name}", []).append(({**base, **dict(s.labels)}, s.value))
+    for full in sorted(rows):
+        name = full.removeprefix("fleetctl_")
+        named = {k for labels, _ in rows[full] for k in labels}
+        keys = (["target"] if "target" in named else []) + sorted(named - {"target"})
+        fam = GaugeMetricFamily(full, _HELP.get(name, _HELP.get(full, name.replace("_", " "))), labels=keys)
+        for labels, value in rows[full]:
             fam.add_metric([labels.get(k, "") for k in keys], value)
         yield fam
 

@@ -407,6 +407,12 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         stake_task = runner.start(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout,
                                                deadline=2 * timeout, db=db,
                                                record=record_stakes and not result.store_locked))
+    claims_task = None
+    if fleet.protocol == "shannon" and any(not s.planned for s in fleet.suppliers):
+        # the chain's claim, proof, settlement and slash events since the last run (issue 12),
+        # within the sweep's bound: a slow node makes the claims check UNKNOWN, never the run
+        claims_task = runner.start(_claims(fleet, db, timeout=timeout, concurrency=concurrency,
+                                           record=record_stakes and not result.store_locked))
     height_task = None
     if stake_task is None and (fleet.pocket.rest_url if fleet.protocol == "shannon" else fleet.pocket.rpc_url):
         # No supplier to read: the network height still judges the Pocket nodes.
@@ -435,7 +441,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
             f"{sum(1 for s in fleet.suppliers if not s.planned)} suppliers")
 
     # Phase 1: wait for the hosts and every first probe (new ones start as hosts answer).
-    await _wait_all(runner, hard_deadline - timeout - 0.5, exclude={stake_task} if stake_task else set())
+    await _wait_all(runner, hard_deadline - timeout - 0.5, exclude={t for t in (stake_task, claims_task) if t})
 
     # Phase 2: block hashes at each chain's common height.
     by_chain: dict[str, list[ex.ExecProbe]] = {}
@@ -572,6 +578,11 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         checks.extend(_stake_checks(fleet, stake_task, stake_report, result))
     except Exception as exc:  # noqa: BLE001
         checks.append(Check("network", "stake", Level.UNKNOWN, f"check failed: {_exception_line(exc)}", {}, (), {}))
+
+    try:
+        checks.extend(_claims_checks(fleet, claims_task, result, timeout))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("sync", "claims", Level.UNKNOWN, f"check failed: {_exception_line(exc)}", {}, (), {}))
 
     for name, host in fleet.hosts.items():
         checks.append(_guarded(name, "host", {"host": name}, lambda: judge_host(
@@ -881,7 +892,16 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
             gauge = _gauge(amount)
             if gauge is not None:
                 vals[key] = gauge
-        return Check(row.address, "stake", row.level, message, facts, samples(vals),
+        kit = []
+        if isinstance(row.missed_proofs_to_unstake, int) and (g := _gauge(row.missed_proofs_to_unstake)) is not None:
+            kit.append(Sample("fleetctl_stakes_missed_proofs_to_unstake", g,
+                              (("supplier", names.get(row.address, row.name)),)))
+        if isinstance(row.fee_runway_days, float | int):
+            kit.append(Sample("fleetctl_stakes_fee_runway_days", float(row.fee_runway_days),
+                              (("operator", row.address),)))
+        for key in ("missed_proofs_to_unstake", "fees_per_day_upokt", "fee_runway_days", "fee_source"):
+            facts[key] = d.get(key)
+        return Check(row.address, "stake", row.level, message, facts, samples(vals) + tuple(kit),
                      {"name": names.get(row.address, row.name)})
 
     for row in report.suppliers:
@@ -890,6 +910,57 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
                                lambda: one(row)))
     if report.message:  # e.g. the history store could not be used
         checks.append(Check("history", "stake", Level.UNKNOWN, report.message, {"db": report.history_db}, (), {}))
+    return checks
+
+
+async def _claims(fleet: Fleet, db: Path, *, timeout: float, concurrency: int, record: bool) -> Any:
+    """``fleetctl claims``'s sync and report, bounded to two per-check timeouts (the stake
+    sweep's bound): past it the claims check is UNKNOWN, "not read in time"."""
+    from fleetctl.pocket.claims import check_claims
+
+    async with asyncio.timeout(2 * timeout + 0.5):
+        return await check_claims(fleet, db, timeout=timeout, concurrency=min(concurrency, 32), record=record,
+                                  busy_timeout_s=min(timeout, LOCK_WAIT_S * 2))
+
+
+def _claims_checks(fleet: Fleet, task: asyncio.Task[Any] | None, result: SweepResult, timeout: float) -> list[Check]:
+    """One check per declared supplier from the claims report (expired claims, slashes, proofs
+    about to miss their window), its ``fleetctl_claims_*`` samples on it; the report's own
+    problems (node or store unreadable) one UNKNOWN check ``claims/sync``. A report that did not
+    arrive: one UNKNOWN check, the suppliers' alerts kept as they are."""
+    if task is None:
+        return []
+    declared = [s for s in fleet.suppliers if not s.planned and s.operator_address]
+    by_name = {s.name: s for s in declared}
+    report = task.result() if _finished(task) else None
+    if report is None or report.latest_height is None and not any(
+            n.startswith("claims/") and n != "claims/sync" for n, _, _ in getattr(report, "checks", ())):
+        if report is not None and report.message:
+            reason = report.message
+        elif _failure(task) is not None and not isinstance(task.exception(), TimeoutError):
+            reason = f"claims check failed: {_failure(task)}"
+        else:
+            reason = f"claims not read in time (the node's blocks within {2 * timeout + 0.5:g} s)"
+        result.keep.extend(f"claims/{s.name}" for s in declared)
+        return [Check("sync", "claims", Level.UNKNOWN, reason, {}, (), {})]
+    metrics = report.metrics()
+    checks: list[Check] = []
+    first = True
+    for name, level, message in report.checks:
+        target = name.removeprefix("claims/")
+        supplier = by_name.get(target)
+        own = [m for m in metrics if m[1].get("supplier") == target] if supplier else []
+        if first:
+            own += [m for m in metrics if "supplier" not in m[1]]
+            first = False
+        facts: dict[str, Any] = {"height": report.latest_height}
+        labels: dict[str, str] = {}
+        if supplier is not None:
+            facts.update(name=supplier.name, address=supplier.operator_address)
+            labels["name"] = supplier.name
+            facts["at_risk"] = [a.as_dict() for a in report.at_risk if a.name == target][:20]
+        checks.append(Check(target, "claims", level, message, facts, tuple(
+            Sample(metric, float(value), tuple(sorted(lbl.items()))) for metric, lbl, value in own), labels))
     return checks
 
 
