@@ -26,7 +26,17 @@ Shannon (poktroll gRPC gateway, spec ``poktroll-openapi.yml``; port 1317 on a re
         for (compute_units_per_relay 1); otherwise ``404 {"code": 5, "message": "service ID
         not found: \"<id>\""}`` (x/service/keeper/query_service.go).
     Cosmos standard routes (not in the poktroll spec): ``GET /cosmos/base/tendermint/v1beta1/
-    blocks/latest``, ``GET /cosmos/bank/v1beta1/balances/{address}`` and ``…/by_denom?denom=``.
+    blocks/latest``, ``GET /cosmos/bank/v1beta1/balances/{address}`` and ``…/by_denom?denom=``,
+    ``GET /cosmos/auth/v1beta1/accounts/{address}`` → ``cosmos.auth.v1beta1.QueryAccount
+    Response`` (cosmos-sdk v0.50 proto/cosmos/auth/v1beta1/query.proto and auth.proto; the
+    ``Any`` written as its ``@type`` and the message's fields): ``{"account": {"@type":
+    "/cosmos.auth.v1beta1.BaseAccount", "address", "pub_key": {"@type": "/cosmos.crypto.
+    secp256k1.PubKey", "key": "<base64, 33 bytes>"} | null, "account_number": "N", "sequence":
+    "N"}}``. The accounts that exist (see "Accounts" below), else ``404 {"code": 5, "message":
+    "account <address> not found"}`` (x/auth/keeper/grpc_query.go ``Account``); an address the
+    keeper's bech32 codec refuses: ``500 {"code": 2, …}`` (a plain error, gRPC Unknown), the
+    decoder's message (``decoding bech32 failed: …``, ``internal logic error: hrp does not match
+    bech32 prefix: expected 'pokt' got '<hrp>'``).
     Encoding is the Cosmos SDK gateway's (``JSONPb{OrigName, EmitDefaults}``): 64-bit integers
     as strings, coins as ``{"denom", "amount": "<string>"}``, enums by name, bytes in base64,
     unset messages as ``null``, empty lists as ``[]``. Errors are ``google.rpc.Status``
@@ -100,6 +110,8 @@ Control API (on the Shannon port, JSON in and out, never delayed or faulted)
     ``POST /__lab/shannon/params`` ``{"module", "params": {…}, "remove": [names]}``
     → ``{"params"}``;
     ``POST /__lab/balance`` ``{"address", "amount_upokt"}``;
+    ``POST /__lab/account`` a seed ``accounts`` entry (below; ``"pub_key": null`` goes back to
+    the derived presence) → ``{"account"}`` as the auth query shows it;
     ``POST /__lab/morse/node`` upsert, ``POST /__lab/morse/jail`` ``{"address", "jailed",
     "jailed_until", "jailed_blocks_counter", "missed_blocks_counter"}``, ``POST /__lab/morse/slash``
     ``{"address", "amount_upokt"}`` → the node as ``/v1/query/node`` shows it;
@@ -206,6 +218,21 @@ Claims (x/proof msg server, x/tokenomics settlement; poktroll commit ab401ed; ev
     the unbonding due by then) before a request is answered. Settled and expired claims stay in
     ``/__lab/state`` while their settlement block is kept.
 
+Accounts (x/auth; lab values where the chain's own cannot be known)
+    An account exists for every address with a balance entry (``balances``, ``/__lab/balance``,
+    credited stakes), every supplier operator and owner, every application, every address that
+    sent a ``/__lab/tx``, and every ``accounts`` entry. Its public key is present when it has
+    signed: supplier operators (a stake with services is signed by the operator), applications,
+    and addresses that sent a ``/__lab/tx``; others (a balance only, an owner that is not the
+    operator) have ``pub_key: null``, as on chain until an account's first transaction. An
+    ``accounts`` entry's ``pub_key`` true/false overrides that. The key is :func:`lab_pub_key`
+    and the account number :func:`lab_account_number` (deterministic per address, lab values;
+    the chain numbers accounts in creation order), unless the entry gives ``account_number``.
+    ``sequence`` is the number of transactions the account sent through ``/__lab/tx`` (each,
+    accepted or refused, uses one: its ``acc_seq`` event is ``<address>/<sequence>``), starting
+    from the entry's ``sequence`` (default 0); the lab pocketd's stake transactions are not
+    counted.
+
 Seed / state format (JSON; every field optional; amounts are integers of upokt)::
 
     {
@@ -253,6 +280,10 @@ Seed / state format (JSON; every field optional; amounts are integers of upokt):
         }]
       },
       "balances": {"<pokt1… or hex address>": 123},
+      "accounts": [{"address": "pokt1…",           # required; the account exists
+                    "pub_key": true,                 # true/false; null or absent: derived
+                    "account_number": 7,             # default: lab_account_number(address)
+                    "sequence": 0}],                 # txs it sent (export: those of /__lab/tx)
       "comet": {"lag": 0, "catching_up": false},   # the CometBFT node's view (see /__lab/comet)
       "fault": {"mode": "none", "path_prefix": "", "count": null},
       "blocks": {"<height>": {"txs_results": [...], "finalize_block_events": [...],
@@ -304,8 +335,10 @@ __all__ = [
     "StandinControl",
     "StandinControlError",
     "bech32_encode",
+    "lab_account_number",
     "lab_address",
     "lab_block_hash",
+    "lab_pub_key",
     "main",
 ]
 
@@ -626,6 +659,38 @@ def lab_address(label: str, hrp: str = "pokt") -> str:
 def lab_block_hash(height: int) -> bytes:
     """The lab chain's block hash at ``height``: SHA-256 of ``"pocket-lab:<height>"``."""
     return hashlib.sha256(f"pocket-lab:{height}".encode("ascii")).digest()
+
+
+def lab_pub_key(address: str) -> bytes:
+    """The lab's public key of account ``address`` (a lab value, not a real key): 33 bytes shaped
+    like a compressed secp256k1 key, 0x02 or 0x03 (the parity of the digest's last byte) then
+    SHA-256 of ``"pocket-lab:pubkey:<address>"``. It is not checked to be a point on the curve
+    (nothing in the lab verifies signatures)."""
+    digest = hashlib.sha256(f"pocket-lab:pubkey:{address.lower()}".encode()).digest()
+    return bytes([2 + (digest[-1] & 1)]) + digest
+
+
+def lab_account_number(address: str) -> int:
+    """The lab's account number of ``address`` (a lab value): 1 + the first 4 bytes of SHA-256 of
+    ``"pocket-lab:account_number:<address>"`` modulo 10^6. The chain numbers accounts in the
+    order they are created; the lab needs a number that does not depend on that order."""
+    digest = hashlib.sha256(f"pocket-lab:account_number:{address.lower()}".encode()).digest()
+    return 1 + int.from_bytes(digest[:4], "big") % 1_000_000
+
+
+def _account_address_error(address: str) -> str | None:
+    """Why the auth keeper's ``StringToBytes`` (cosmos-sdk codec/address/bech32_codec.go) refuses
+    ``address``, as the gRPC status message the gateway shows (code 2, Unknown: these errors
+    carry no gRPC code; a wrapped cosmossdk.io/errors error reads ``"<desc>: <msg>"``)."""
+    problem = _bech32_error(address, "pokt")
+    if problem is None:
+        return None
+    if problem.startswith("invalid Bech32 prefix"):
+        hrp = address.lower()[:address.lower().rfind("1")]
+        return f"internal logic error: hrp does not match bech32 prefix: expected 'pokt' got '{hrp}'"
+    if problem.endswith(": unknown address"):
+        return "unknown address: " + problem[:-len(": unknown address")]
+    return problem
 
 
 def _clone(value: Any) -> Any:
@@ -1217,7 +1282,7 @@ def _amino_param_value(value: Any) -> str:
 class GatewayError(Exception):
     """A gRPC status the gateway writes as ``google.rpc.Status`` (grpc-gateway v1)."""
 
-    HTTP_STATUS: ClassVar[Mapping[int, int]] = {3: 400, 5: 404, 12: 501, 13: 500}
+    HTTP_STATUS: ClassVar[Mapping[int, int]] = {2: 500, 3: 400, 5: 404, 12: 501, 13: 500}
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
@@ -1226,6 +1291,11 @@ class GatewayError(Exception):
 
 
 INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 3, 5, 12, 13
+UNKNOWN = 2
+#: ``@type`` of the account and key the auth query answers (cosmos-sdk x/auth/types,
+#: crypto/keys/secp256k1).
+BASE_ACCOUNT_TYPE = "/cosmos.auth.v1beta1.BaseAccount"
+SECP256K1_PUBKEY_TYPE = "/cosmos.crypto.secp256k1.PubKey"
 
 
 class MorseError(Exception):
@@ -1508,6 +1578,23 @@ def _go_float_text(value: Any) -> str:
 # --------------------------------------------------------------------------- the chain
 
 
+def _account_entry(obj: Any, where: str) -> dict[str, Any]:
+    """A seed ``accounts`` entry, checked: ``address`` (bech32 ``pokt1…``), optional ``pub_key``
+    (true/false; null or absent: derived), ``account_number``, ``sequence``."""
+    obj = _as_object(obj, where)
+    _check_keys(obj, ("address", "pub_key", "account_number", "sequence"), where)
+    address = _as_str(obj.get("address"), f"{where}.address")
+    if problem := _bech32_error(address, "pokt"):
+        raise SeedError(f"{where}.address: {problem}")
+    entry: dict[str, Any] = {"address": address}
+    if obj.get("pub_key") is not None:
+        entry["pub_key"] = _as_bool(obj["pub_key"], f"{where}.pub_key")
+    for name in ("account_number", "sequence"):
+        if obj.get(name) is not None:
+            entry[name] = _as_int(obj[name], f"{where}.{name}")
+    return entry
+
+
 class ChainState:
     """The lab chain: Shannon and Morse state, params, balances, height and faults.
 
@@ -1526,7 +1613,7 @@ class ChainState:
     def _load(self, seed: Mapping[str, Any]) -> None:
         seed = _as_object(dict(seed), "seed")
         _check_keys(seed, ("chain_id", "height", "block_time", "latency_ms", "shannon", "morse",
-                           "balances", "comet", "fault", "blocks"), "seed")
+                           "balances", "accounts", "comet", "fault", "blocks"), "seed")
         fault = FaultPlan.from_seed(_as_object(_get(seed, "fault", {}), "seed.fault"), "seed.fault")
         chain_id = _as_str(_get(seed, "chain_id", DEFAULT_CHAIN_ID), "seed.chain_id")
         height = _as_int(_get(seed, "height", 1), "seed.height", minimum=1)
@@ -1583,6 +1670,10 @@ class ChainState:
             _as_str(address, "seed.balances").lower(): _as_int(amount, f"seed.balances.{address}")
             for address, amount in _as_object(_get(seed, "balances", {}), "seed.balances").items()
         }
+        accounts: dict[str, dict[str, Any]] = {}
+        for i, entry in enumerate(_as_list(_get(seed, "accounts", []), "seed.accounts")):
+            account = _account_entry(entry, f"seed.accounts[{i}]")
+            accounts[account["address"].lower()] = account
         services: dict[str, dict[str, Any]] = {}
         for i, entry in enumerate(_as_list(_get(shannon, "services", []),
                                            "seed.shannon.services")):
@@ -1632,7 +1723,11 @@ class ChainState:
         self._claims = claims
         self._blocks = blocks
         self._tx_count = sum(len(b.txs_results) for b in blocks.values())
-        self._sequences: dict[str, int] = {}
+        self._accounts = {k: {n: v for n, v in a.items() if n != "sequence"}
+                          for k, a in accounts.items()}
+        # Last sequence each account signed with (-1: none), keyed by lower-case address.
+        self._sequences: dict[str, int] = {k: a["sequence"] - 1 for k, a in accounts.items()
+                                           if a.get("sequence")}
         self._pruned_base = 0
         self._next_settlement = 0  # lowest settlement height of a pending claim (0: none known)
 
@@ -1664,6 +1759,7 @@ class ChainState:
                     "nodes": [n.to_seed() for n in self._nodes.values()],
                 },
                 "balances": dict(self._balances),
+                "accounts": self._export_accounts(),
                 "comet": {"lag": self._comet_lag, "catching_up": self._comet_catching_up},
                 "fault": self._fault.to_wire(),
                 "blocks": {str(h): b.to_seed() for h, b in sorted(self._blocks.items())},
@@ -2177,7 +2273,8 @@ class ChainState:
         """An ``ExecTxResult`` (jsonpb EmitDefaults, as CometBFT writes it): the ante handler's
         ``tx`` events, then the message's ``message`` event and its typed event (each with
         ``msg_index``); a failed message leaves only the ante events."""
-        self._sequences[operator] = sequence = self._sequences.get(operator, -1) + 1
+        key = operator.lower()
+        self._sequences[key] = sequence = self._sequences.get(key, -1) + 1
         signature = hashlib.sha512(f"pocket-lab:sig:{operator}:{sequence}".encode()).digest()
         events: list[dict[str, Any]] = [
             {"type": "tx", "attributes": [{"key": "fee", "value": "", "index": True},
@@ -2667,6 +2764,74 @@ class ChainState:
             return {"balance": {"denom": denom, "amount": str(amount if denom == UPOKT else 0)}}
         balances = [_coin(amount)] if amount else []
         return {"balances": balances, "pagination": {"next_key": None, "total": str(len(balances))}}
+
+    # ---- auth accounts
+
+    def _export_accounts(self) -> list[dict[str, Any]]:
+        """Seed ``accounts``: the seeded or upserted ones and every account that signed."""
+        entries = []
+        for key in sorted(set(self._accounts) | set(self._sequences)):
+            entry = dict(self._accounts.get(key) or {"address": key})
+            if self._sequences.get(key, -1) >= 0:
+                entry["sequence"] = self._sequences[key] + 1
+            entries.append(entry)
+        return entries
+
+    def _account_wire(self, address: str) -> dict[str, Any] | None:
+        """The ``BaseAccount`` of ``address`` as the gateway writes an ``Any`` (``@type`` then
+        the message's fields), or None when the chain has no such account. Caller holds the
+        lock."""
+        key = address.lower()
+        override = self._accounts.get(key, {})
+        operators = {s.operator_address.lower() for s in self._suppliers.values()}
+        signers = operators | {a.lower() for a in self._applications}
+        sequence = self._sequences.get(key, -1) + 1
+        exists = (key in self._accounts or key in self._balances or key in signers
+                  or key in self._sequences
+                  or any(s.owner_address.lower() == key for s in self._suppliers.values()))
+        if not exists:
+            return None
+        signed = override.get("pub_key")
+        if signed is None:
+            signed = key in signers or sequence > 0
+        pub_key = ({"@type": SECP256K1_PUBKEY_TYPE, "key": _b64(lab_pub_key(key))}
+                   if signed else None)
+        number = override.get("account_number")
+        return {
+            "@type": BASE_ACCOUNT_TYPE,
+            "address": key,  # the canonical (lower-case) bech32 form, as the chain prints it
+            "pub_key": pub_key,
+            "account_number": str(lab_account_number(key) if number is None else number),
+            "sequence": str(sequence),
+        }
+
+    def query_account(self, address: str) -> dict[str, Any]:
+        """``cosmos.auth.v1beta1`` ``Account`` (x/auth/keeper/grpc_query.go) →
+        ``QueryAccountResponse``."""
+        if problem := _account_address_error(address):
+            raise GatewayError(UNKNOWN, problem)
+        with self._lock:
+            self._settle()
+            account = self._account_wire(address)
+        if account is None:
+            raise GatewayError(NOT_FOUND, f"account {address} not found")
+        return {"account": account}
+
+    def upsert_account(self, obj: Any) -> dict[str, Any]:
+        """``POST /__lab/account``: a seed ``accounts`` entry (creates the account, overrides
+        its key presence, number or sequence) → ``{"account"}`` as the query shows it."""
+        entry = _account_entry(obj, "account")
+        key = entry["address"].lower()
+        with self._lock:
+            self._settle()
+            if "sequence" in entry:
+                self._sequences[key] = entry.pop("sequence") - 1
+            merged = {**self._accounts.get(key, {}), **entry}
+            if obj.get("pub_key", False) is None:  # null: back to the derived presence
+                merged.pop("pub_key", None)
+            self._accounts[key] = merged
+            account = self._account_wire(entry["address"])
+        return {"account": account}
 
     # ---- Morse queries
 
@@ -3216,6 +3381,8 @@ class _ShannonEndpoint:
                                            q.integer("block_height", signed=True))),
             (re.compile(r"/cosmos/base/tendermint/v1beta1/blocks/latest"),
              lambda q: chain.query_latest_block()),
+            (re.compile(r"/cosmos/auth/v1beta1/accounts/(?P<address>[^/]+)"),
+             lambda q, address: chain.query_account(address)),
             (re.compile(r"/cosmos/bank/v1beta1/balances/(?P<address>[^/]+)/by_denom"),
              lambda q, address: chain.query_bank_balance(address, q.text("denom"))),
             (re.compile(r"/cosmos/bank/v1beta1/balances/(?P<address>[^/]+)"),
@@ -3287,6 +3454,7 @@ class _ControlAPI:
             "/__lab/shannon/params": lambda: chain.update_shannon_params(
                 p.get("module"), p.get("params"), p.get("remove")),
             "/__lab/balance": lambda: chain.set_balance(p.get("address"), p.get("amount_upokt")),
+            "/__lab/account": lambda: chain.upsert_account(p),
             "/__lab/morse/node": lambda: chain.upsert_morse_node(p),
             "/__lab/morse/jail": lambda: chain.jail_morse_node(p),
             "/__lab/morse/slash": lambda: chain.slash_morse_node(p.get("address"),
@@ -3861,6 +4029,14 @@ class StandinControl:
 
     def set_balance(self, address: str, amount_upokt: int) -> None:
         self._call("POST", "/__lab/balance", {"address": address, "amount_upokt": amount_upokt})
+
+    def set_account(self, address: str, *, pub_key: bool | None = None,
+                    account_number: int | None = None,
+                    sequence: int | None = None) -> dict[str, Any]:
+        """``POST /__lab/account`` (None leaves a field as it is) → the account as queried."""
+        return self._call("POST", "/__lab/account", {
+            "address": address, "pub_key": pub_key, "account_number": account_number,
+            "sequence": sequence}, "account")
 
     def upsert_morse_node(self, node: Mapping[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/__lab/morse/node", node)
