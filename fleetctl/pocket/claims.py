@@ -19,7 +19,8 @@ Two halves:
   - The events are written in one ``BEGIN IMMEDIATE`` transaction with the store's busy
     timeout, as the stake history is. ``UNIQUE(height, kind, supplier, service, application,
     session_end)`` + ``INSERT OR IGNORE`` make a height read twice (overlapping cron runs) change
-    nothing; the cursor only moves forward (the higher of the stored and the new).
+    nothing; the cursor only moves forward (the higher of the stored and the new). Events more
+  than :data:`RETENTION_DAYS` days (by the node's block time) below the cursor are deleted.
 
 * :func:`claims_report` judges the stored events at the latest height: per supplier and
   service, for the last sessions and the last 24 h, relays, compute units, claimed, proven,
@@ -86,6 +87,9 @@ DEFAULT_MAX_BLOCKS = 20_000
 DEFAULT_SESSIONS = 4
 #: Shannon's documented block time, used for "per day" until the node's own is measured.
 ASSUMED_BLOCK_TIME_MS = 30_000
+#: Events older than this are deleted when a run stores new ones (the report looks back a day
+#: and a few sessions; fee runways a day): the store grows with the fleet, not with time.
+RETENTION_DAYS = 35
 _DAY_MS = 86_400_000
 _HASH = re.compile(r"[0-9A-Fa-f]{64}")
 _PRUNED = re.compile(r"height \d+ is not available|lowest height is \d+")
@@ -300,6 +304,10 @@ def _write(path: Path, endpoint: str, events: Sequence[ChainEvent], cursor: int 
         deleted = conn.total_changes - before
         conn.executemany(_INSERT, ([getattr(e, c) for c in _COLUMNS] for e in events))
         stored = conn.total_changes - before - deleted
+        if cursor is not None:
+            per_day, _ = _blocks_per_day(block_time_ms)
+            conn.execute("DELETE FROM chain_events WHERE height < ?",
+                         (cursor - RETENTION_DAYS * per_day,))
         if cursor is not None:
             row = conn.execute("SELECT last_height FROM chain_cursor WHERE endpoint = ?",
                                (endpoint,)).fetchone()

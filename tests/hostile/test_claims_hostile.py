@@ -352,3 +352,22 @@ def test_slash_of_the_fleet_in_lying_block_still_critical(node, tmp_path):
                    env={"FLEETCTL_STATE_DIR": str(tmp_path / "state")}, timeout=60)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stdout.startswith("CLAIMS CRITICAL - ")
+
+
+def test_old_events_are_pruned_so_the_store_does_not_grow_forever(node, tmp_path):
+    from fleetctl.pocket import claims as claims_module
+
+    n, url = node(5000, block_time_s=30.0)  # 30 s blocks: 2,880 a day
+    n.put(10, block_body(10, [[claim_created(A, "eth", APP, 5)]], []))
+    n.put(4990, block_body(4990, [[claim_created(A, "eth", APP, 4985)]], []))
+    db = tmp_path / "s.db"
+    asyncio.run(sync_events(fleet_for(url), db, timeout=5, backfill=5000))
+    assert [r[0] for r in rows(db)] == [10, 4990]
+    old = claims_module.RETENTION_DAYS
+    claims_module.RETENTION_DAYS = 1  # keep 2,880 blocks
+    try:
+        n.latest = 5001
+        asyncio.run(sync_events(fleet_for(url), db, timeout=5))
+    finally:
+        claims_module.RETENTION_DAYS = old
+    assert [r[0] for r in rows(db)] == [4990]
