@@ -740,7 +740,8 @@ def _relayminer_check(check: Check) -> Check:
 def _ping_url(host: Host) -> str | None:
     """The RelayMiner's ping server, where the fleet's RelayMiner config enables it."""
     port = getattr(pm, "RELAYMINER_PING_PORT", None)
-    return None if port is None else f"http://{host.address}:{port}/"
+    address = f"[{host.address}]" if ":" in host.address and not host.address.startswith("[") else host.address
+    return None if port is None else f"http://{address}:{port}/"
 
 
 def _height_or_note(height: Any, source: str, result: SweepResult) -> int | None:

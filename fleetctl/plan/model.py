@@ -42,6 +42,9 @@ BALANCER_PORT_BASE = 7600  # + index of the chain in fleet.yml order
 BALANCER_STATS_OFFSET = 100  # HAProxy stats / runtime API listener: balancer port + 100
 RELAYMINER_PORT = 8500
 RELAYMINER_METRICS_PORT = 9090
+#: the RelayMiner's ping server (poktroll's example configs: ``ping.addr`` localhost:8081):
+#: ``GET /`` dials every backend it serves, 204 when all answer (read by ``fleetctl health``)
+RELAYMINER_PING_PORT = 8081
 
 
 @dataclass(frozen=True, order=True)

@@ -125,6 +125,7 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
                 "listen_address": addr,
                 "port": pm.RELAYMINER_PORT,
                 "metrics_port": pm.RELAYMINER_METRICS_PORT,
+                "ping_port": pm.RELAYMINER_PING_PORT,
                 "signing_key_names": sorted(sp.supplier for sp in sps),
                 "pocket_node": {
                     "query_node_rpc_url": fleet.pocket.node_rpc_url or "tcp://127.0.0.1:26657",

@@ -242,7 +242,9 @@ def test_relayminer_config_for_an_ipv6_host(tmp_path):
     # The schema's metrics.addr pattern ^(:[0-9]+|[^:]+:[0-9]+)$ has no IPv6 form at all; the
     # RelayMiner itself (pkg/relayer/relayminer.go ServeMetrics l. 94) gives the addr to
     # net.Listen, which takes "[fd00:213::11]:9090" (checked below) and refuses it unbracketed.
-    jsonschema.validate({**config, "metrics": {**config["metrics"], "addr": ":9090"}},
+    # The same for ping.addr (pkg/relayer/relayminer.go ServePing: net.Listen too).
+    jsonschema.validate({**config, "metrics": {**config["metrics"], "addr": ":9090"},
+                         "ping": {**config["ping"], "addr": ":8081"}},
                         yaml.safe_load(schema.read_text()))
     for supplier in config["suppliers"]:
         for key, url in (("listen_url", supplier["listen_url"]),
@@ -250,6 +252,7 @@ def test_relayminer_config_for_an_ipv6_host(tmp_path):
             parts = urlsplit(url)
             assert parts.hostname == V6 and parts.port, (key, url)
     assert _go_host_port(config["metrics"]["addr"]) == (V6, rm["metrics_port"])
+    assert _go_host_port(config["ping"]["addr"]) == (V6, rm["ping_port"])
 
 
 def test_morse_chain_urls_for_an_ipv6_host(tmp_path):

@@ -181,3 +181,42 @@ def test_policy_thresholds_reach_the_limits():
     lim = RelayMinerLimits.of(p)
     assert (lim.error_warning, lim.error_critical, lim.stall_warning_s, lim.lag_warning, lim.lag_critical) == (
         0.5, 0.9, 10, 2, 3)
+
+
+def test_the_sweep_reads_the_ping_server_the_fleets_config_enables():
+    from fleetctl.health import sweep as sw
+    from fleetctl.plan import model as pm
+    from fleetctl.spec.model import Host
+
+    assert pm.RELAYMINER_PING_PORT == 8081
+    assert sw._ping_url(Host("h", "10.0.0.5")) == "http://10.0.0.5:8081/"
+    assert sw._ping_url(Host("h", "fd00:213::11")) == "http://[fd00:213::11]:8081/"
+
+
+def test_fleet_yml_keys_for_the_relayminer_thresholds(tmp_path: Path):
+    from conftest import LAB_INV
+    import shutil
+
+    from fleetctl.spec.errors import InventoryError
+    from fleetctl.spec.loader import load_inventory
+
+    root = tmp_path / "lab"
+    shutil.copytree(LAB_INV, root)
+    text = (root / "fleet.yml").read_text()
+    assert "\nhealth:" not in text
+    (root / "fleet.yml").write_text(text + "health:\n  relayminer_error_warning: 2%\n  relayminer_error_critical: 10%\n"
+                                    "  relayminer_dropped_warning: 0.5%\n  relayminer_stall_warning: 2m\n"
+                                    "  relayminer_stall_critical: 10m\n")
+    h = load_inventory(root).health
+    assert (h.relayminer_error_warning, h.relayminer_error_critical, h.relayminer_dropped_warning) == (0.02, 0.1, 0.005)
+    assert (h.relayminer_stall_warning_s, h.relayminer_stall_critical_s) == (120, 600)
+    (root / "fleet.yml").write_text(text + "health:\n  relayminer_stall_warning: 1h\n  relayminer_stall_critical: 5m\n"
+                                    "  relayminer_error_warning: lots\n")
+    try:
+        load_inventory(root)
+    except InventoryError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("loaded")
+    assert "health.relayminer_error_warning: expected a percentage" in message
+    assert "health.relayminer_stall_warning" in message and "WARNING before CRITICAL" in message

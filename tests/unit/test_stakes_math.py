@@ -384,3 +384,31 @@ def test_fee_estimate_never_crashes_on_what_params_hold(nbps, p, fee, services, 
     est = estimate_fees(services, params, tx)
     assert est.per_day_upokt is None or (isinstance(est.per_day_upokt, int) and est.per_day_upokt >= 0)
     assert "\n" not in est.source
+
+
+def test_fleet_yml_keys_for_missed_proofs_and_the_fee_runway(tmp_path):
+    import shutil
+
+    from conftest import LAB_INV
+    from fleetctl.spec.errors import InventoryError
+    from fleetctl.spec.loader import load_inventory
+
+    root = tmp_path / "lab"
+    shutil.copytree(LAB_INV, root)
+    text = (root / "fleet.yml").read_text()
+    anchor = '  min_operator_balance: "10 POKT"\n'
+    assert anchor in text
+    good = text.replace(anchor, anchor + "  missed_proofs_warning: 20\n  missed_proofs_critical: 5\n"
+                        "  fee_runway_warning: 14d\n  tx_fee: 2upokt\n")
+    (root / "fleet.yml").write_text(good)
+    stake = load_inventory(root).stake
+    assert (stake.missed_proofs_warning, stake.missed_proofs_critical, stake.fee_runway_warning_days,
+            stake.tx_fee_upokt) == (20, 5, 14, 2)
+    assert StakePolicy().fee_runway_warning_days == 7 and StakePolicy().tx_fee_upokt == 1
+    bad = text.replace(anchor, anchor + "  missed_proofs_warning: 2\n  missed_proofs_critical: 5\n  tx_fee: lots\n")
+    (root / "fleet.yml").write_text(bad)
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(root)
+    message = str(caught.value)
+    assert "stake.missed_proofs_warning: must be at least missed_proofs_critical" in message
+    assert "stake.tx_fee: expected an amount" in message
