@@ -223,14 +223,20 @@ def stakes(out: Out, report: StakeReport, nagios: bool = False) -> None:
         margin_pct = "-" if s.margin_bp is None else f"{s.margin_bp / 100:.2f}%"
         absorbs = "-" if not s.penalties else (
             f"{s.penalties_to_minimum:,}" if s.penalties_to_minimum is not None else "unlimited")
+        runway = ("-" if s.fees_per_day_upokt is None or s.balance_upokt is None else
+                  "unbounded" if s.fee_runway_days is None else f"{s.fee_runway_days:,.1f} d")
         rows.append([s.name, s.level.name, chain, _pokt(s.stake_upokt), _pokt(s.min_stake_upokt),
                      _pokt(s.margin_upokt), margin_pct, _pokt(s.balance_upokt), absorbs,
-                     _pokt(s.topup_upokt) if s.topup_upokt else "-", "; ".join(s.reasons)])
+                     _pokt(s.topup_upokt) if s.topup_upokt else "-", runway, "; ".join(s.reasons)])
     if rows:
         out.table(["supplier", "status", "chain", "stake", "minimum", "margin", "margin%", "balance",
-                   "penalties", "top-up", "reasons"], rows, status_col=1)
+                   "penalties", "top-up", "fee runway", "reasons"], rows, status_col=1)
         out.info("amounts in POKT; penalties: how many the stake absorbs before it falls below the "
-                 "minimum; top-up: what restores the warning margin")
+                 "minimum (Shannon: missed proofs until auto-unstake); top-up: what restores the warning "
+                 "margin; fee runway: days the operator balance pays its claim and proof fees")
+        sources = list(dict.fromkeys(s.fee_source.split(":")[0] for s in report.suppliers if s.fee_source))
+        if sources:
+            out.info("fees a day from: " + ", ".join(sources) + " (-o json: fee_source per supplier)")
     if report.skipped_planned:
         out.info(f"{report.skipped_planned} planned supplier(s) skipped (no operator address yet)")
     out.info(f"history: recorded in {report.history_db}" if report.recorded

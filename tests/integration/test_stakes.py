@@ -895,3 +895,11 @@ def test_missed_proofs_until_auto_unstake_and_fee_runway(standin, tmp_path):
     assert many["status"] == "WARNING"
     assert many["reasons"][-1].startswith("fee runway 6.0 days: operator balance")
     assert "claims store: 2880.0 claims" in many["reasons"][-1]
+
+
+def test_the_table_shows_the_fee_runway_and_its_source(standin, tmp_path):
+    server = standin(shannon_seed([{"operator_address": shannon_address("one"), "stake_upokt": MIN + 50 * PENALTY}]))
+    inventory = write_inventory(tmp_path / "inv", server.shannon_url, [("one", shannon_address("one"))])
+    proc = stakes_cli(inventory, "--no-record", state=tmp_path)
+    assert "FEE RUNWAY" in proc.stdout.splitlines()[0]
+    assert "fees a day from: estimate, no claims stored yet" in proc.stdout + proc.stderr
