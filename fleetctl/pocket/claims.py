@@ -4,7 +4,10 @@ Two halves:
 
 * :func:`sync_events` reads every block since the last run from the fleet's CometBFT RPC
   (``pocket.node_rpc_url``: ``/status``, ``/block_results``, ``/blockchain``) with fleetctl's
-  own async HTTP client, many blocks in flight, and stores the fleet suppliers' events
+  own async HTTP client, many blocks in flight in JSON-RPC batches of ten (``POST /``, as
+  CometBFT v0.38 takes them; anything a batch does not answer cleanly is read again block by
+  block: see :class:`_RawReader`), decoded by msgspec's typed decoder when it is installed, and
+  stores the fleet suppliers' events
   (:mod:`fleetctl.pocket.events`) in the state store (``chain_events``, schema v4 of
   :mod:`fleetctl.pocket.history`) with a cursor per node (``chain_cursor``).
 
@@ -52,7 +55,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fleetctl.pocket.base import Level, parse_height, settle, worst
-from fleetctl.pocket.events import ChainEvent, ClaimParams, EventError, parse_block_results
+from fleetctl.pocket.events import (ChainEvent, ClaimParams, EventError, Unusable, answer_error,
+                                     answer_id, decode_answers, parse_answer, parse_block_results)
 from fleetctl.pocket.history import BUSY_TIMEOUT_S, HistoryError, connect, store_error
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.redact import has_secret, safe_url, scrub
@@ -200,6 +204,116 @@ async def _block(client: JsonClient, height: int, endpoint: str, suppliers: froz
     events = parse_block_results(body, height=height, endpoint=endpoint, suppliers=suppliers,
                                  counts=counts)
     return events, counts
+
+
+#: Blocks per JSON-RPC batch: CometBFT's default ``rpc.max_request_batch_size`` (10, config/
+#: config.go since v0.38; a larger batch is refused as a whole).
+BATCH_SIZE = 10
+#: The largest batch answer read (ten blocks); a larger one is read again block by block.
+_BATCH_MAX_BYTES = 32 * 1024 * 1024
+
+
+class _RawReader:
+    """``/block_results`` read raw and decoded by :func:`fleetctl.pocket.events.decode_answers`
+    (msgspec's typed decoder when installed): one block by ``GET``, or up to
+    :data:`BATCH_SIZE` blocks in one JSON-RPC batch (``POST /`` with an array of
+    ``block_results`` calls, which CometBFT answers with an array of answers). One attempt
+    each: whatever is not a plain success (an HTTP or transport error, a body that is not JSON,
+    a batch refused or answered in part, an error other than a pruned or future height, a value
+    the parser refuses) is read again by :func:`_block` through :class:`JsonClient`, the
+    reference path with its retries and exact one-line errors. Nothing from this path is ever
+    shown, so the node URL's credentials cannot leak through it."""
+
+    def __init__(self, base: str, endpoint: str, suppliers: frozenset[str], client: JsonClient,
+                 timeout: float, in_flight: int) -> None:
+        from fleetctl.httpclient import HttpPool
+
+        parts = urlsplit(base)
+        root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        query = f"?{parts.query}" if parts.query else ""
+        self.get_url = f"{root}/block_results{query}"
+        self.post_url = f"{root}/{query}"
+        self.endpoint = endpoint
+        self.suppliers = suppliers
+        self.client = client
+        self.timeout = timeout
+        self.pool = HttpPool(headers={"Accept": "application/json"}, max_body=_BATCH_MAX_BYTES)
+        self.slots = asyncio.Semaphore(max(1, in_flight))
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def _raw(self, method: str, url: str, *, params: dict[str, str] | None = None,
+                   body: bytes | None = None) -> tuple[int, bytes] | None:
+        from fleetctl.httpclient import HttpError
+
+        try:
+            async with self.slots, asyncio.timeout(self.timeout):
+                answer = await self.pool.request(
+                    method, url, params=params, body=body, idempotent=True,
+                    headers={"Content-Type": "application/json"} if body is not None else None)
+        except (TimeoutError, HttpError, OSError):
+            return None
+        return answer.status, answer.body
+
+    def _judge(self, answer: Any, height: int) -> tuple[list[ChainEvent], dict[str, int]] | None:
+        """One decoded answer: its events, a _Gap/_Ahead raised, or None (read it again)."""
+        error = answer_error(answer)
+        if error is not None:
+            text = _rpc_error(error) or ""
+            if _PRUNED.search(text):
+                raise _Gap(text)
+            if _AHEAD.search(text):
+                raise _Ahead(text)
+            return None
+        counts: dict[str, int] = {}
+        try:
+            events = parse_answer(answer, height=height, endpoint=self.endpoint,
+                                  suppliers=self.suppliers, counts=counts)
+        except (Unusable, EventError):
+            return None
+        return events, counts
+
+    async def one(self, height: int) -> tuple[list[ChainEvent], dict[str, int]]:
+        got = await self._raw("GET", self.get_url, params={"height": str(height)})
+        if got is not None and got[0] in (200, 500):
+            try:
+                [answer] = decode_answers(got[1], batch=False)
+                if got[0] == 200 or answer_error(answer) is not None:
+                    judged = self._judge(answer, height)
+                    if judged is not None:
+                        return judged
+            except (Unusable, ValueError):
+                pass
+        return await _block(self.client, height, self.endpoint, self.suppliers)
+
+    async def batch(self, heights: Sequence[int]) -> list[Any]:
+        """Each height's (events, counts) or the QueryError that ends its read."""
+        if len(heights) == 1:
+            return [await settle(self.one(heights[0]))]
+        calls = ",".join(f'{{"jsonrpc":"2.0","id":{h},"method":"block_results","params":'
+                         f'{{"height":"{h}"}}}}' for h in heights)
+        got = await self._raw("POST", self.post_url, body=f"[{calls}]".encode())
+        answers: dict[int, Any] = {}
+        if got is not None and got[0] == 200:
+            try:
+                for answer in decode_answers(got[1], batch=True):
+                    key = answer_id(answer)
+                    if type(key) is int and key in heights and key not in answers:
+                        answers[key] = answer
+            except Unusable:
+                answers = {}
+        results: list[Any] = []
+        for height in heights:
+            judged = None
+            if height in answers:
+                try:
+                    judged = self._judge(answers[height], height)
+                except QueryError as exc:
+                    judged = exc
+            results.append(judged if judged is not None
+                           else await settle(_block(self.client, height, self.endpoint, self.suppliers)))
+        return results
 
 
 async def _status_height(client: JsonClient, endpoint: str) -> int:
@@ -392,9 +506,17 @@ async def _sync(fleet: Any, path: Path, base: str, endpoint: str, *, timeout: fl
                               block_time_ms=cursor.block_time_ms if cursor else None,
                               notes=tuple(notes))
         heights = range(start, end + 1)
-        reads = [settle(_block(client, h, endpoint, suppliers)) for h in heights]
-        meta_read = settle(_metas(client, endpoint, max(1, end - 19), end))
-        *results, metas_or_error = await asyncio.gather(*reads, meta_read)
+        # Blocks in flight: ``concurrency``, in JSON-RPC batches of up to BATCH_SIZE (1: one
+        # GET per block, each awaited before the next is asked).
+        size = max(1, min(BATCH_SIZE, concurrency))
+        raw = _RawReader(base, endpoint, suppliers, client, timeout, max(1, concurrency // size))
+        try:
+            chunks = [heights[i:i + size] for i in range(0, len(heights), size)]
+            meta_read = settle(_metas(client, endpoint, max(1, end - 19), end))
+            *batches, metas_or_error = await asyncio.gather(*(raw.batch(c) for c in chunks), meta_read)
+        finally:
+            await raw.close()
+        results = [r for chunk in batches for r in chunk]
     gaps: list[int] = []
     ahead: list[int] = []
     cursor_height = start - 1

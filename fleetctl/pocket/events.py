@@ -38,7 +38,8 @@ from typing import Any
 from fleetctl.pocket.base import parse_amount, parse_height, parse_int
 from fleetctl.pocket.http import QueryError
 
-__all__ = ["KINDS", "TYPES", "ChainEvent", "ClaimParams", "EventError", "parse_block_results", "parse_coin"]
+__all__ = ["KINDS", "TYPES", "ChainEvent", "ClaimParams", "EventError", "Unusable", "answer_error", "answer_id",
+           "decode_answers", "parse_answer", "parse_block_results", "parse_coin"]
 
 KINDS = ("claim_created", "claim_updated", "proof_submitted", "proof_updated",
          "claim_settled", "claim_expired", "supplier_slashed", "claim_discarded")
@@ -348,6 +349,156 @@ def parse_block_results(body: Any, *, height: int, endpoint: str,
         counts["events"] = counts.get("events", 0) + seen
         counts["skipped"] = counts.get("skipped", 0) + skipped
         counts["other"] = counts.get("other", 0) + other
+    return found
+
+
+# ----------------------------------------------------------------------------- raw answers
+
+#: (msgspec, decoder of one answer, decoder of a batch, the answer type) once built; False
+#: without msgspec.
+_SCHEMA: Any = None
+
+
+def _schema() -> Any:
+    """msgspec decoders of the parts of a ``/block_results`` answer the parser reads, built on
+    first use (None when msgspec is not installed). Typed: every other field (``data``,
+    ``log``, ``gas_*``, ``index``, ``app_hash``…) is skipped without building an object, and
+    any value of another type than the parser accepts fails the decode (then the answer goes
+    through :func:`parse_block_results` on the plain JSON, which names the field)."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        try:
+            import msgspec
+        except ImportError:
+            _SCHEMA = False
+            return None
+        def d(name: str, fields: list[tuple[Any, ...]]) -> Any:
+            # gc=False: decoded answers hold no reference cycles; thousands of them per run
+            # would otherwise be traversed by every collection while they live.
+            return msgspec.defstruct(name, fields, gc=False)
+
+        attr = d("Attr", [("key", str), ("value", str | None, None)])
+        events = list[d("Event", [("type", str), ("attributes", list[attr] | None, None)])] | None
+        tx = d("Tx", [("code", int, 0), ("events", events, None)])
+        result = d("Result", [("height", str), ("txs_results", list[tx] | None, None),
+                              ("finalize_block_events", events, None), ("end_block_events", events, None)])
+        answer = d("Answer", [("result", result | None, None),
+                              ("error", msgspec.Raw, msgspec.Raw(b"")),  # b"": no error member
+                              ("id", int | str | None, None)])
+        _SCHEMA = (msgspec, msgspec.json.Decoder(answer), msgspec.json.Decoder(list[answer]), answer)
+    return _SCHEMA or None
+
+
+class Unusable(Exception):
+    """An answer the fast path does not judge: read it again by the reference path."""
+
+
+def decode_answers(raw: bytes, *, batch: bool) -> list[Any]:
+    """The answers in one raw JSON-RPC body (one answer, or a batch's array), each either a
+    typed answer (msgspec, when installed and the body has the expected types) or the plain
+    JSON value (``json``, numbers with a fraction as Decimal, as the JSON client decodes).
+    Raises :class:`Unusable` for a body that is not JSON (or not an array for a batch)."""
+    schema = _schema()
+    if schema is not None:
+        msgspec, one, many, _ = schema
+        try:
+            return list(many.decode(raw)) if batch else [one.decode(raw)]
+        except (msgspec.DecodeError, RecursionError):
+            pass  # the plain decode below decides (a type the schema does not take, or not JSON)
+    try:
+        from decimal import Decimal
+
+        value = json.loads(raw, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise Unusable("not JSON") from None
+    if batch:
+        if not isinstance(value, list):
+            raise Unusable("not a batch")
+        return value
+    return [value]
+
+
+def answer_id(answer: Any) -> Any:
+    """The JSON-RPC id of a decoded answer (typed or plain); None when there is none."""
+    if isinstance(answer, dict):
+        return answer.get("id")
+    return getattr(answer, "id", None) if _is_typed(answer) else None
+
+
+def answer_error(answer: Any) -> dict[str, Any] | None:
+    """``{"error": <its error member>}`` when a decoded answer (typed or plain) has an
+    ``error`` member, even ``null`` (what :func:`fleetctl.pocket.claims` classifies as the
+    JSON client's answers are); None when it has none."""
+    if isinstance(answer, dict):
+        return {"error": answer["error"]} if "error" in answer else None
+    if not _is_typed(answer) or not answer.error:
+        return None
+    try:
+        return {"error": json.loads(bytes(answer.error))}
+    except (ValueError, RecursionError):  # pragma: no cover - msgspec checked it is JSON
+        return {"error": None}
+
+
+def _is_typed(answer: Any) -> bool:
+    return bool(_SCHEMA) and type(answer) is _SCHEMA[3]
+
+
+def parse_answer(answer: Any, *, height: int, endpoint: str, suppliers: frozenset[str] | None,
+                 counts: dict[str, int] | None = None) -> list[ChainEvent]:
+    """:func:`parse_block_results` of one decoded answer (see :func:`decode_answers`): the
+    same events, and for a typed answer the same checks on the values (their types are the
+    schema's). Raises :class:`Unusable` when a typed answer has no result or a value the
+    parser refuses: the caller reads that block again by the reference path, which names the
+    field exactly as it always does."""
+    if not _is_typed(answer):
+        return parse_block_results(answer, height=height, endpoint=endpoint, suppliers=suppliers,
+                                   counts=counts)
+    result = answer.result
+    if result is None:
+        raise Unusable("no result")
+    try:
+        if parse_height(result.height, "result.height", minimum=1) != height:
+            raise Unusable("another height")
+    except QueryError:
+        raise Unusable("result.height") from None
+    groups: list[Any] = []
+    failed = 0
+    for tx in result.txs_results or ():
+        if not 0 <= tx.code < 2**32:
+            raise Unusable("code")
+        if tx.code != 0:
+            failed += 1
+        elif tx.events is not None:
+            groups.append(tx.events)
+    for events in (result.finalize_block_events, result.end_block_events):
+        if events is not None:
+            groups.append(events)
+    found: list[ChainEvent] = []
+    seen = skipped = other = 0
+    for events in groups:
+        seen += len(events)
+        for event in events:
+            kind = TYPES.get(event.type)
+            if kind is None:
+                skipped += 1
+                continue
+            attributes = event.attributes
+            if attributes is not None and len(attributes) > _MAX_ATTRIBUTES:
+                raise Unusable("attributes")
+            attrs = {a.key: a.value for a in attributes} if attributes else {}
+            try:
+                supplier, _, claim = _identity(attrs, "")
+                if suppliers is not None and supplier not in suppliers:
+                    other += 1
+                    continue
+                found.append(_event(kind, attrs, supplier, claim, height, ""))
+            except _Bad:
+                raise Unusable("event") from None
+    if counts is not None:
+        for key, value in (("events", seen), ("skipped", skipped), ("other", other),
+                           ("failed_txs", failed)):
+            if value or key != "failed_txs":
+                counts[key] = counts.get(key, 0) + value
     return found
 
 

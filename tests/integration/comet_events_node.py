@@ -1,7 +1,7 @@
 """A stand-in CometBFT v0.38 RPC for ``fleetctl claims`` tests and benchmarks (stdlib only).
 
 Serves ``GET /status``, ``/block_results?height=H`` and ``/blockchain?minHeight=&maxHeight=``
-from blocks held in memory, in the shapes of the CometBFT v0.38 RPC (rpc/openapi/openapi.yaml)
+(and the same as JSON-RPC calls or batches of calls by ``POST /``) from blocks held in memory, in the shapes of the CometBFT v0.38 RPC (rpc/openapi/openapi.yaml)
 with poktroll's typed events as Cosmos SDK 0.50 ``TypedEventToEvent`` writes them (each
 attribute value the field's protojson; protos: poktroll proto/pocket/{proof,tokenomics}/
 event.proto at ab401ed). Heights below ``lowest`` answer CometBFT's pruned error, heights above
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import sys
 import threading
@@ -224,6 +225,40 @@ class CometNode:
             return 200, json.dumps({"params": self.params[module]}).encode()
         return 404, b'{"error":"not found"}'
 
+    def answer_post(self, path: str, body: bytes) -> tuple[int, bytes, list[int]]:
+        """``POST /``: one JSON-RPC call or a batch (an array), as CometBFT's
+        makeJSONRPCHandler answers them: each call's answer with its id, one object for one
+        answer, an array for more. Each call is logged in ``requests`` as its URI form (so
+        ``/block_results?height=H`` counts the blocks asked either way). Also the heights
+        asked (for ``hang``)."""
+        if path != "/":
+            return 404, b"404 page not found\n", []
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return 500, b'{"jsonrpc":"2.0","id":-1,"error":{"code":-32700,"message":"Parse error"}}', []
+        calls = parsed if isinstance(parsed, list) else [parsed]
+        answers: list[bytes] = []
+        heights: list[int] = []
+        for call in calls:
+            params = call.get("params") or {}
+            query = {k: [str(v)] for k, v in params.items()}
+            target = f"/{call.get('method')}" + ("?" + "&".join(f"{k}={v[0]}" for k, v in query.items())
+                                                 if query else "")
+            self.requests.append(target)
+            if call.get("method") == "block_results" and "height" in params:
+                heights.append(int(params["height"]))
+            try:
+                _, one = self.answer(f"/{call.get('method')}", query)
+            except (KeyError, ValueError):
+                one = b'{"jsonrpc":"2.0","id":-1,"error":{"code":-32602,"message":"Invalid params"}}'
+            # the stored answers carry the URI id -1: the call's own id instead
+            answers.append(re.sub(rb'^\{"jsonrpc":\s*"2.0",\s*"id":\s*-1',
+                                  b'{"jsonrpc":"2.0","id":' + json.dumps(call.get("id")).encode(), one, count=1))
+        if not isinstance(parsed, list):
+            return 200, answers[0], heights
+        return 200, b"[" + b",".join(answers) + b"]", heights
+
     def start(self) -> str:
         node = self
 
@@ -251,6 +286,17 @@ class CometNode:
                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
                 self.wfile.write(head.encode() + body)
 
+            def do_POST(self) -> None:  # noqa: N802
+                data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, body, heights = node.answer_post(urlsplit(self.path).path, data)
+                if node.hang.intersection(heights):
+                    time.sleep(3600)
+                if node.latency:
+                    time.sleep(node.latency)
+                self.wfile.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                                 f"Content-Type: application/json\r\nContent-Length: {len(body)}"
+                                 "\r\n\r\n".encode() + body)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -273,9 +319,22 @@ class CometNode:
             try:
                 while True:
                     request = await reader.readuntil(b"\r\n\r\n")
-                    target = request.split(b" ", 2)[1].decode()
-                    parts = urlsplit(target)
-                    self.requests.append(target)
+                    method, target = request.split(b" ", 2)[:2]
+                    parts = urlsplit(target.decode())
+                    if method == b"POST":
+                        length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", request)
+                        data = await reader.readexactly(int(length.group(1)) if length else 0)
+                        status, body, heights = self.answer_post(parts.path, data)
+                        if self.hang.intersection(heights):
+                            await asyncio.sleep(3600)
+                        if self.latency:
+                            await asyncio.sleep(self.latency)
+                        writer.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\n"
+                                     f"Content-Type: application/json\r\nContent-Length: {len(body)}"
+                                     "\r\n\r\n".encode() + body)
+                        await writer.drain()
+                        continue
+                    self.requests.append(target.decode())
                     query = parse_qs(parts.query)
                     if parts.path == "/block_results" and int(query.get("height", ["0"])[0]) in self.hang:
                         await asyncio.sleep(3600)
