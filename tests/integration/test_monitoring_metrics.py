@@ -1,10 +1,13 @@
 """The monitoring kit (monitoring/) queries only metrics fleetctl really serves.
 
 The names come from fleetctl's own output, not from a list: the real exporter (`fleetctl
-exporter`) scraped after a sweep of the health-sweep test fleet (anvil behind four client
-fronts, the Pocket stand-in, this machine as a host), plus the textfile `fleetctl health
---prom-file` writes for that fleet. Every metric name in every PromQL expression of the
-Prometheus rules file and of the Grafana dashboard must be among them.
+exporter`) scraped after a sweep, and the textfile `fleetctl health --prom-file` writes, for two
+fleets: the health-sweep test fleet (anvil behind four client fronts, the Pocket stand-in, this
+machine as a host) and a Shannon claims fleet (test_health_claims's: the CometBFT events node of
+test_claims with its claims, proofs, settlements and a slash; its suppliers staked on the Pocket
+stand-in; a RelayMiner serving the lab RelayMiner's metrics page and ping server). Every metric
+name in every PromQL expression of the Prometheus rules file and of the Grafana dashboard must be
+among them.
 """
 
 from __future__ import annotations
@@ -14,13 +17,25 @@ import os
 import re
 import signal
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+from urllib.request import urlopen
 
 import pytest
 import yaml
 
+from comet_events_node import CometNode
 from conftest import REPO, fleetctl_bin
+from fleetctl.health.sweep import CACHE_SUFFIX
+from test_claims import A, B, C, LATEST, story
+from test_health_claims import inventory as claims_inventory
 from test_health_sweep import (  # noqa: F401 - fixtures of the health-sweep fleet
     ENV, LOCALHOST, anvil, clean, db, free_port, fronts, health_json, inv, scrape, standin,
 )
@@ -64,8 +79,8 @@ def test_the_name_reader_finds_names_and_nothing_else():
     assert metric_names('label_replace(up, "x", "$1", "y", "(.*)")') == {"up"}
 
 
-def rules_exprs() -> list[tuple[str, str]]:
-    doc = yaml.safe_load(RULES.read_text())
+def rules_exprs(path: Path = RULES) -> list[tuple[str, str]]:
+    doc = yaml.safe_load(path.read_text())
     return [(rule.get("alert") or rule.get("record"), rule["expr"])
             for group in doc["groups"] for rule in group["rules"]]
 
@@ -96,22 +111,124 @@ def dashboard_exprs() -> list[tuple[str, str]]:
     return out
 
 
+# The RelayMiner's metrics and ping ports are fixed (fleetctl.plan.model): the claims fleet's
+# fleetctl runs with them pointed at the test's RelayMiner on a free port, the rest as shipped.
+WITH_PORTS = ("import sys; from fleetctl.plan import model as pm; "
+              "pm.RELAYMINER_METRICS_PORT = pm.RELAYMINER_PING_PORT = int(sys.argv.pop(1)); "
+              "from fleetctl.cli import main; sys.exit(main(sys.argv[1:]))")
+POKT = 1_000_000
+
+
+class ClaimsChain(CometNode):
+    """test_claims's CometBFT events node (and its proof and shared params); the other REST routes
+    (suppliers, supplier params, balances, latest block) from the Pocket stand-in."""
+
+    def __init__(self, rest: str) -> None:
+        super().__init__(LATEST)
+        self.rest = rest
+        self.params["shared"]["supplier_unbonding_period_sessions"] = "1"
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        status, body = super().answer(path, query)
+        if status != 404:
+            return status, body
+        url = self.rest + path + ("?" + urlencode(query, doseq=True) if query else "")
+        try:
+            with urlopen(url, timeout=5) as resp:  # noqa: S310 - the stand-in on 127.0.0.1
+                return resp.status, resp.read()
+        except HTTPError as exc:
+            return exc.code, exc.read()
+
+
+def serve_relays(metrics: Any, n: int) -> None:
+    """``n`` relays through the RelayMiner: one in ten fails, one is dropped."""
+    for i in range(n):
+        metrics.request("eth", A, ok=i % 10 != 0)
+    metrics.add("relayminer_relays_dropped_total", "mining_channel_full", "eth", A)
+
+
+def relayminer_server() -> tuple[ThreadingHTTPServer, Any]:
+    """A RelayMiner's /metrics as the lab RelayMiner renders it (pkg/relayer/metrics.go names),
+    after relays, errors and a dropped relay, and its ping server's 204 on the same port."""
+    from fleetctl.lab.relayminer import Metrics
+
+    metrics = Metrics(["eth"])
+    serve_relays(metrics, 200)
+    metrics.height = LATEST
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] == "/metrics":
+                body = metrics.render()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        do_POST = do_GET  # noqa: N815 - the ping server answers any method
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((LOCALHOST, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, metrics
+
+
+def seed_relayminer_container(db: Path) -> None:
+    """The state's targets cache: host h1 runs a RelayMiner container (what a sweep that read
+    `docker ps` on it remembers), so health reads its metrics and ping server."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    container = {"name": "fleetctl-relayminer", "role": "relayminer", "chain": None, "client": None, "slot": None,
+                 "running": True, "status": "Up 2 hours", "image": "ghcr.io/pokt-network/pocketd", "mounts": []}
+    db.with_name(db.name + CACHE_SUFFIX).write_text(json.dumps({"h1": {"containers": [container]}}))
+
+
 @pytest.fixture(scope="module")
-def emitted(inv: Path, fronts, tmp_path_factory) -> set[str]:  # noqa: F811
-    """Sample names of the real exporter's /metrics and of the real textfile."""
+def claims_fleet(tmp_path_factory) -> Iterator[tuple[Path, int, Any]]:
+    """The claims fleet's inventory, its RelayMiner's port and metrics."""
+    from fleetctl.lab.pocket_standin import PocketStandin
+
+    rest = PocketStandin({
+        "height": LATEST,
+        "shannon": {"params": {"supplier": {"min_stake": 1000 * POKT}},
+                    "suppliers": [{"operator_address": a, "stake_upokt": 1050 * POKT, "services": ["eth"]}
+                                  for a in (A, B, C)]},
+        "balances": {a: 50 * POKT for a in (A, B, C)},
+    }).start()
+    node = ClaimsChain(rest.shannon_url)
+    story(node)
+    rm, metrics = relayminer_server()
+    try:
+        inv_dir = claims_inventory(tmp_path_factory.mktemp("claims-fleet") / "inv", node.start())
+        yield inv_dir, rm.server_address[1], metrics
+    finally:
+        rm.shutdown()
+        rm.server_close()
+        node.stop()
+        rest.stop()
+
+
+def run_with_ports(port: int, *args: str, **kw: Any) -> Any:
+    env = {**{k: v for k, v in os.environ.items() if k != "FLEETCTL_INVENTORY"}, **ENV}
+    return (subprocess.Popen if kw.pop("background", False) else subprocess.run)(
+        [sys.executable, "-c", WITH_PORTS, str(port), *args], text=True, env=env, **kw)
+
+
+def textfile_names(prom: Path) -> set[str]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    tmp = tmp_path_factory.mktemp("kit")
-    names: set[str] = set()
-    prom = tmp / "fleetctl.prom"
-    health_json(inv, tmp / "health.db", "--prom-file", str(prom))
-    for fam in text_string_to_metric_families(prom.read_text()):
-        names.update(s.name for s in fam.samples)
-    port = free_port()
-    proc = subprocess.Popen([fleetctl_bin(), "-i", str(inv), "exporter", "--listen", f"{LOCALHOST}:{port}",
-                             "--interval", "30", "--db", str(tmp / "exporter.db")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**{k: v for k, v in os.environ.items() if k != "FLEETCTL_INVENTORY"}, **ENV})
+    return {s.name for fam in text_string_to_metric_families(prom.read_text()) for s in fam.samples}
+
+
+def exporter_names(proc: subprocess.Popen[str], port: int) -> set[str]:
+    """The names the exporter serves once its first sweep is done; then stops it."""
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -124,24 +241,67 @@ def emitted(inv: Path, fronts, tmp_path_factory) -> set[str]:  # noqa: F811
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the exporter never finished a sweep"
             time.sleep(0.2)
-        for fam in fams.values():
-            names.update(s.name for s in fam.samples)
+        return {s.name for fam in fams.values() for s in fam.samples}
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=10)
-    return {n for n in names if n.startswith("fleetctl_")}
+
+
+@pytest.fixture(scope="module")
+def served(inv: Path, fronts, claims_fleet: tuple[Path, int, Any], tmp_path_factory) -> dict[str, set[str]]:  # noqa: F811
+    """Sample names of the real textfile and of the real exporter's /metrics, for both fleets:
+    {"textfile": ..., "exporter": ...}."""
+    tmp = tmp_path_factory.mktemp("kit")
+    out: dict[str, set[str]] = {"textfile": set(), "exporter": set()}
+    # the health-sweep fleet
+    prom = tmp / "fleetctl.prom"
+    health_json(inv, tmp / "health.db", "--prom-file", str(prom))
+    out["textfile"] |= textfile_names(prom)
+    port = free_port()
+    out["exporter"] |= exporter_names(subprocess.Popen(
+        [fleetctl_bin(), "-i", str(inv), "exporter", "--listen", f"{LOCALHOST}:{port}", "--interval", "30",
+         "--db", str(tmp / "exporter.db")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**{k: v for k, v in os.environ.items() if k != "FLEETCTL_INVENTORY"}, **ENV}), port)
+    # the claims fleet: the textfile, then the exporter (each run finds the RelayMiner in the targets cache)
+    claims_inv, rm_port, rm_metrics = claims_fleet
+    prom = tmp / "claims.prom"
+    db = tmp / "claims" / "fleetctl.db"
+    seed_relayminer_container(db)
+    proc = run_with_ports(rm_port, "-i", str(claims_inv), "health", "--db", str(db), "--prom-file", str(prom),
+                          capture_output=True, timeout=90)
+    assert "Traceback" not in proc.stderr and proc.returncode in (0, 1, 2, 3), proc.stderr
+    out["textfile"] |= textfile_names(prom)
+    serve_relays(rm_metrics, 100)  # the exporter's ratios: over the relays since health's reading
+    seed_relayminer_container(db)
+    port = free_port()
+    out["exporter"] |= exporter_names(run_with_ports(
+        rm_port, "-i", str(claims_inv), "exporter", "--listen", f"{LOCALHOST}:{port}", "--interval", "30",
+        "--db", str(db), background=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE), port)
+    return {k: {n for n in v if n.startswith("fleetctl_")} for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def emitted(served: dict[str, set[str]]) -> set[str]:
+    return served["textfile"] | served["exporter"]
+
+
+def test_the_exporter_serves_what_the_textfile_holds(served: dict[str, set[str]]):
+    # the exporter adds its own fleetctl_exporter_*; it leaves nothing of the textfile's out
+    assert served["textfile"] - served["exporter"] == set(), sorted(served["textfile"] - served["exporter"])
+    assert all(n.startswith("fleetctl_exporter_") for n in served["exporter"] - served["textfile"]), \
+        sorted(served["exporter"] - served["textfile"])
 
 
 def test_emitted_names_are_a_real_sweep(emitted: set[str]):
-    # what the health-sweep fleet exercises: execution, chain, Pocket node, stakes, host, exporter
+    # what the fleets exercise: execution, chain, Pocket node, stakes, host, exporter, claims, RelayMiner
     assert {"fleetctl_health_status", "fleetctl_check_status", "fleetctl_execution_lag_blocks",
             "fleetctl_stake_margin_upokt", "fleetctl_exporter_last_sweep_timestamp_seconds"} <= emitted
+    for family in ("fleetctl_claims_", "fleetctl_stakes_", "fleetctl_relayminer_"):
+        assert any(n.startswith(family) for n in emitted), (family, sorted(emitted))
 
 
-@pytest.mark.parametrize("source", ["rules", "dashboard"])
-def test_every_query_uses_only_served_metrics(emitted: set[str], source: str):
-    exprs = rules_exprs() if source == "rules" else dashboard_exprs()
-    assert len(exprs) >= 10, exprs
+def unserved(exprs: list[tuple[str, str]], emitted: set[str]) -> dict[str, list[str]]:
+    """Where each expression names a metric fleetctl does not serve: {where: [names]}."""
     unknown = {}
     for where, expr in exprs:
         names = metric_names(expr)
@@ -149,4 +309,23 @@ def test_every_query_uses_only_served_metrics(emitted: set[str], source: str):
         missing = names - emitted
         if missing:
             unknown[where] = sorted(missing)
+    return unknown
+
+
+@pytest.mark.parametrize("source", ["rules", "dashboard"])
+def test_every_query_uses_only_served_metrics(emitted: set[str], source: str):
+    exprs = rules_exprs() if source == "rules" else dashboard_exprs()
+    assert len(exprs) >= 10, exprs
+    unknown = unserved(exprs, emitted)
     assert not unknown, f"metrics fleetctl does not serve: {unknown}\nserved: {sorted(emitted)}"
+
+
+def test_a_rule_naming_a_metric_fleetctl_does_not_serve_fails(emitted: set[str], tmp_path):
+    """The check bites: the rules file with one name changed (a claims metric misspelt, as a kit
+    written from the contract rather than the code could be) is reported, by rule."""
+    text = RULES.read_text()
+    assert text.count("fleetctl_claims_proofs_at_risk") >= 1
+    bad = tmp_path / "rules.yml"
+    bad.write_text(text.replace("fleetctl_claims_proofs_at_risk", "fleetctl_claims_proof_at_risk"))
+    unknown = unserved(rules_exprs(bad), emitted)
+    assert unknown and all(v == ["fleetctl_claims_proof_at_risk"] for v in unknown.values()), unknown
