@@ -30,8 +30,8 @@ Services on chain against the RelayMiner configuration fleetctl writes
       (the supplier is never in that service's sessions).
 
 The operator account exists with a public key
-    ``GET /cosmos/auth/v1beta1/accounts/{address}`` (Cosmos SDK auth, listed in
-    ``poktroll-openapi.yml``): ``account`` is a ``BaseAccount`` (or wraps one:
+    ``GET /cosmos/auth/v1beta1/accounts/{address}`` (Cosmos SDK auth,
+    ``x/auth/keeper/grpc_query.go`` ``Account``; poktroll-openapi.yml does not list it): ``account`` is a ``BaseAccount`` (or wraps one:
     ``base_account``, ``base_vesting_account.base_account``); ``pub_key`` is null until the
     account signs its first transaction. poktroll's supplier cheat sheet (``docusaurus/docs/
     1_operate/1_cheat_sheets/4_supplier_cheatsheet.md``, "Suppliers staked on behalf of
