@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=_positive(int), metavar="N", help="the last N sessions in the table (default 4)")
     p.add_argument("--warn-blocks", type=_positive(int), metavar="N", help="WARNING when a required proof is "
                    "missing and its window closes within N blocks (default half the proof window)")
-    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="blocks read at once (default 64)")
+    p.add_argument("--concurrency", type=_positive(int), metavar="N", help="blocks read at once, in batches of 10 (default 128; 1: one by one)")
     p.add_argument("--timeout", type=_positive(float), metavar="S", help="seconds per request (default 5)")
     p.add_argument("--no-record", action="store_true", help="read and report without storing the events")
     p.add_argument("--nagios", action="store_true", help="print only the Nagios status line, with perfdata")

@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 DEFAULT_BACKFILL = 1000
-DEFAULT_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = 128  # blocks in flight: 13 batches of 10, one round trip for 128 blocks
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_MAX_BLOCKS = 20_000
 #: "The last sessions": this many of the newest session ends with fleet events.
