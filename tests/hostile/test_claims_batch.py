@@ -140,6 +140,62 @@ def test_fast_path_reads_what_the_reference_reads(height, data, value, as_attrib
     _agree(raw, height, batch[0])
 
 
+def _claim_events() -> list[tuple[int, dict[str, Any]]]:
+    found = []
+    for height, body in BODIES.items():
+        result = body["result"]
+        groups = [tx["events"] for tx in result.get("txs_results") or []]
+        groups.append(result.get("finalize_block_events") or [])
+        for events in groups:
+            for e in events:
+                attrs = {a["key"]: a["value"] for a in e["attributes"]}
+                if "supplier_operator_address" in attrs and "num_relays" in attrs:
+                    found.append((height, e))
+    return found
+
+
+CLAIM_EVENTS = _claim_events()
+tricky = st.one_of(
+    st.text(max_size=20).map(lambda t: f'"{t}"'),
+    st.text(alphabet='0123456789upokt"\\ -.e+', max_size=22),
+    st.from_regex(r'"[0-9]{0,20}(upokt)?"', fullmatch=True),
+    st.sampled_from(["0", "1", "2", "3", "01", '"0"', '"PROOF_MISSING"', '"PROOF_INVALID"',
+                     '"EXPIRATION_REASON_UNSPECIFIED"', '"\\u0030"', '"１２"', '"12upokt"', None]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data(), value=tricky)
+def test_quick_reads_what_the_full_reader_reads(data, value):
+    """The one-pass reader of the common claim events gives the reference's event or gives up."""
+    from fleetctl.pocket.events import TYPES, _Bad, _event, _quick
+
+    height, event = data.draw(st.sampled_from(CLAIM_EVENTS))
+    attrs = {a["key"]: a["value"] for a in event["attributes"]}
+    attrs[data.draw(st.sampled_from(sorted(attrs)))] = value
+    kind = TYPES[event["type"]]
+    supplier = A  # read by _identity before either: passed through as it is
+    quick = _quick(kind, attrs, supplier, height)
+    if quick is not None:
+        assert quick == _event(kind, attrs, supplier, None, height, "here")
+    else:
+        try:
+            _event(kind, attrs, supplier, None, height, "here")
+        except _Bad:
+            pass
+
+
+def test_quick_reads_the_recorded_claims():
+    from fleetctl.pocket.events import TYPES, _event, _quick
+
+    assert len(CLAIM_EVENTS) >= 3
+    for height, event in CLAIM_EVENTS:
+        attrs = {a["key"]: a["value"] for a in event["attributes"]}
+        supplier = json.loads(attrs["supplier_operator_address"])
+        kind = TYPES[event["type"]]
+        assert _quick(kind, attrs, supplier, height) == _event(kind, attrs, supplier, None, height, "h")
+        assert _quick(kind, attrs, supplier, height) is not None
+
+
 def test_fast_path_reads_the_recorded_bodies():
     for height, body in BODIES.items():
         raw = json.dumps(body).encode()
