@@ -43,6 +43,7 @@ a proof only when the chain requires it, so most of them are never proven, right
 from __future__ import annotations
 
 import asyncio
+import operator
 import re
 import sqlite3
 import time
@@ -102,6 +103,7 @@ _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\
 _COLUMNS = ("height", "kind", "supplier", "service", "application", "session_end", "num_relays",
             "compute_units", "claimed_upokt", "settled_upokt", "minted_upokt", "reason",
             "penalty_upokt", "stake_after_upokt", "proof_requirement")
+_ROW = operator.attrgetter(*_COLUMNS)  # an event's values in _COLUMNS' order, as one tuple
 _INSERT = (f"INSERT OR IGNORE INTO chain_events ({', '.join(_COLUMNS)}) "
            f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 
@@ -416,7 +418,7 @@ def _write(path: Path, endpoint: str, events: Sequence[ChainEvent], cursor: int 
         if reorg is not None:
             conn.execute("DELETE FROM chain_events WHERE height = ?", (reorg,))
         deleted = conn.total_changes - before
-        conn.executemany(_INSERT, ([getattr(e, c) for c in _COLUMNS] for e in events))
+        conn.executemany(_INSERT, map(_ROW, events))
         stored = conn.total_changes - before - deleted
         if cursor is not None:
             per_day, _ = _blocks_per_day(block_time_ms)
