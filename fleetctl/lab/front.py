@@ -592,6 +592,17 @@ class RpcHandler(_Handler):
         """Bare GETs answer 200 with no body, as geth does (load-balancer health probes)."""
         self._send(200, JSON_TYPE, b"")
 
+    def do_HEAD(self) -> None:
+        """415 and no body, as geth's ``validateRequest`` (go-ethereum rpc/http.go) answers any
+        request without a JSON content type that is not a bare GET: the RelayMiner's ping
+        (poktroll pkg/relayer/proxy/ping.go) sends a HEAD to each backend and counts only a 5xx
+        as a failure."""
+        self.send_response_only(415)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", "57")  # http.Error: the text and a newline
+        self.end_headers()
+
     def do_POST(self) -> None:
         body = self._read_body()
         if body is None:

@@ -78,15 +78,16 @@ def lab_seed() -> dict[str, Any]:
         "shannon": {
             # Short sessions and windows (1 s blocks: a claim 2-4 s after its session, its proof
             # 4-6 s after, settled at 6 s), every claim worth 1 upokt needing a proof and a missed
-            # proof costing 1,000 POKT: the whole missed proof -> expired -> slash -> alert story
-            # runs in seconds (the 63,000 POKT supplier falls below 59,500 after 4 of them).
+            # proof costing 500 POKT: the whole missed proof -> expired -> slash -> alert story
+            # runs in seconds (the 63,000 POKT supplier, 7 missed proofs from auto-unstake, a
+            # WARNING of stakes, falls below 59,500 after 8 of them).
             "params": {"session": {"num_suppliers_per_session": str(LAB_SUPPLIERS_PER_SESSION)},
                        "shared": {"num_blocks_per_session": 4, "grace_period_end_offset_blocks": 1,
                                   "claim_window_open_offset_blocks": 1, "claim_window_close_offset_blocks": 2,
                                   "proof_window_open_offset_blocks": 0, "proof_window_close_offset_blocks": 2,
                                   "supplier_unbonding_period_sessions": 5},
                        "proof": {"proof_requirement_threshold": 1, "proof_request_probability": 0.25,
-                                 "proof_missing_penalty": 1_000 * UPOKT_PER_POKT}},
+                                 "proof_missing_penalty": 500 * UPOKT_PER_POKT}},
             "suppliers": suppliers,
             "applications": apps,
         },

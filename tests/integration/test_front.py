@@ -654,6 +654,21 @@ def test_http11_keeps_alive(geth: Front) -> None:
         connection.close()
 
 
+def test_head_is_415_without_a_body_and_the_connection_stays_usable(geth: Front) -> None:
+    """geth's validateRequest answers a HEAD (no JSON content type) 415; the RelayMiner's ping
+    sends one to each backend and only a 5xx fails it."""
+    connection = http.client.HTTPConnection(*_hostport(geth.rpc), timeout=5)
+    try:
+        connection.request("HEAD", "/")
+        resp = connection.getresponse()
+        assert resp.status == 415 and resp.read() == b""
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+        connection.request("POST", "/", body, {"Content-Type": "application/json"})
+        assert json.loads(connection.getresponse().read())["result"] == CHAIN_ID
+    finally:
+        connection.close()
+
+
 @pytest.mark.parametrize("keep_alive", [False, True])
 def test_http10_closes(geth: Front, keep_alive: bool) -> None:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
