@@ -457,14 +457,15 @@ def test_diverge_with_lag(geth: Front, anvil: Anvil) -> None:
 
 
 def test_delay(geth: Front) -> None:
-    set_faults(geth, delay_ms=400)
+    set_faults(geth, delay_ms=1200)
     started = time.monotonic()
     assert rpc(geth.rpc, "eth_chainId") == CHAIN_ID
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.2
     set_faults(geth, delay_ms=0)
     started = time.monotonic()
     rpc(geth.rpc, "eth_chainId")
-    assert time.monotonic() - started < 0.4
+    # no delay left (the margin: these tests share two CPUs with the lab's)
+    assert time.monotonic() - started < 1.0
 
 
 def test_rpc_error(geth: Front) -> None:

@@ -1056,13 +1056,14 @@ def test_fault_modes(standin: PocketStandin) -> None:
 
 def test_latency(standin: PocketStandin) -> None:
     control = standin.control
-    assert control.set_latency(300) == 300
+    assert control.set_latency(1200) == 1200
     started = time.monotonic()
     assert get(standin, "/pokt-network/poktroll/session/params").status == 200
-    assert time.monotonic() - started >= 0.3
+    assert time.monotonic() - started >= 1.2
     started = time.monotonic()
     control.state()
-    assert time.monotonic() - started < 0.3  # control requests are not delayed
+    # control requests are not delayed (the margin: these tests share two CPUs with the lab's)
+    assert time.monotonic() - started < 1.0
     control.set_latency(0)
 
 

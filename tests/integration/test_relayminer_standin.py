@@ -464,7 +464,8 @@ def test_a_hanging_chain_never_delays_relays_and_refusals_are_bounded(chain, sta
     started = time.monotonic()
     for _ in range(5):
         assert relay(rm, SUP_A) == 200
-    assert time.monotonic() - started < 1.5
+    # a relay that waited on the hanging chain would take its 2 s timeout: five take far less
+    assert time.monotonic() - started < 1.9
 
 
 def test_keys_not_staked_or_unreadable(chain, start_relayminer) -> None:
