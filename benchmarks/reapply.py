@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     fleetctl = str(BIN / "fleetctl")
-    from fleetctl.resources import data_dir, lab_inventory
+    from fleetctl.core.resources import data_dir, lab_inventory
 
     inv = lab_inventory()
     run([fleetctl, "lab", "up", "-q"])

@@ -15,7 +15,7 @@ from typing import Callable
 
 from fleetctl import __version__
 
-from fleetctl.errors import FleetError, UserError
+from fleetctl.core.errors import FleetError, UserError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -441,7 +441,7 @@ def cmd_stakes(args: argparse.Namespace) -> int:
     try:
         return _stakes(args)
     except Exception as exc:  # noqa: BLE001 - stakes always ends with its status line and 0-3
-        from fleetctl.redact import scrub
+        from fleetctl.core.redact import scrub
 
         views.stakes_unusable(args.out, [scrub(f"internal error ({type(exc).__name__}: {exc})",
                                                sink_style=False, limit=300)], nagios=args.nagios)
@@ -494,7 +494,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     try:
         return _preflight(args)
     except Exception as exc:  # noqa: BLE001 - preflight always ends with one line and 0-2
-        from fleetctl.redact import scrub
+        from fleetctl.core.redact import scrub
 
         text = str(exc) if isinstance(exc, FleetError) else f"internal error ({type(exc).__name__}: {exc})"
         views.preflight_unusable(args.out, [scrub(text, sink_style=False, limit=300)])
@@ -545,7 +545,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     try:
         return _claims(args)
     except Exception as exc:  # noqa: BLE001 - claims always ends with its status line and 0-3
-        from fleetctl.redact import scrub
+        from fleetctl.core.redact import scrub
 
         views.claims_unusable(args.out, scrub(f"internal error ({type(exc).__name__}: {exc})",
                                               sink_style=False, limit=300), nagios=args.nagios)
@@ -596,7 +596,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     except UserError as exc:
         fleet, errors = None, [exc]
     except Exception as exc:  # noqa: BLE001 - the top-level guard
-        from fleetctl.redact import scrub
+        from fleetctl.core.redact import scrub
 
         fleet, errors = None, [scrub(f"{type(exc).__name__}: {exc}", sink_style=False)]
     if fleet is None:

@@ -10,8 +10,8 @@ from fleetctl.spec.model import Fleet
 
 def inventory_dict(fleet: Fleet, section: str = "all") -> dict[str, Any]:
     """The inventory as ``inventory -o json`` shows it: URLs in their safe form (no user:password,
-    no query values, no key-like path segment; :func:`fleetctl.redact.safe_url`)."""
-    from fleetctl.redact import safe_url
+    no query values, no key-like path segment; :func:`fleetctl.core.redact.safe_url`)."""
+    from fleetctl.core.redact import safe_url
 
     hosts = [
         {

@@ -9,7 +9,7 @@ Observations and problems
     Each run of ``health`` hands :meth:`AlertStore.record_run` one :class:`Observation` per
     thing it checked: ``kind`` (execution, balancer, relayminer, pocket_node, stake, host,
     chain, alerting, remediation), ``target`` (the inventory's name for it), a level (``OK``,
-    ``WARNING``, ``CRITICAL``, ``UNKNOWN``; a :class:`~fleetctl.pocket.base.Level` is accepted
+    ``WARNING``, ``CRITICAL``, ``UNKNOWN``; a :class:`~fleetctl.core.levels.Level` is accepted
     too), a message and labels. An alert is identified by its key ``kind/target``. A *problem*
     is an observation at or above ``policy.min_level`` by severity (OK < WARNING < UNKNOWN <
     CRITICAL): with ``"WARNING"`` that is WARNING, UNKNOWN and CRITICAL; with ``"CRITICAL"``
@@ -88,7 +88,7 @@ Hostile or broken state
     as one UNKNOWN check and ``alerts list`` as one line (exit 1), both naming the store, the
     row and the fix (:meth:`AlertStore.repair`, ``fleetctl alerts repair``). The other alerts
     keep working. Messages and labels are stored, shown and sent with every URL in them
-    redacted (:func:`fleetctl.redact.scrub`). Every wait for another process's lock is bounded
+    redacted (:func:`fleetctl.core.redact.scrub`). Every wait for another process's lock is bounded
     (``busy_timeout_s``) and ends in :class:`~fleetctl.pocket.history.StoreLocked`.
 """
 
@@ -110,7 +110,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fleetctl.redact import scrub
+from fleetctl.core.redact import scrub
 from fleetctl.pocket.history import BUSY_TIMEOUT_S, HistoryError, StoreLocked, connect, store_error
 from fleetctl.spec.model import AlertPolicy
 
@@ -567,7 +567,7 @@ def _matches(pattern: str, key: str, target: str) -> bool:
 
 def _clean(text: object, limit: int = 2000) -> str:
     """Text as the store keeps it and sinks send it: one line, every URL in it without its
-    secrets (:func:`fleetctl.redact.scrub`, the endpoint rule), at most ``limit`` characters."""
+    secrets (:func:`fleetctl.core.redact.scrub`, the endpoint rule), at most ``limit`` characters."""
     return scrub(str(text), sink_style=False, limit=limit)
 
 

@@ -34,8 +34,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from fleetctl.errors import FleetError, UserError
-from fleetctl.spec.units import parse_duration as _seconds
+from fleetctl.core.errors import FleetError, UserError
+from fleetctl.core.units import parse_duration as _seconds
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -80,8 +80,8 @@ from fleetctl.health.values import (
     one_line,
     version_text,
 )
-from fleetctl.pocket.base import Level
-from fleetctl.redact import safe_url
+from fleetctl.core.levels import Level
+from fleetctl.core.redact import safe_url
 
 __all__ = ["BeaconProbe", "BeaconTarget", "BeaconVerdict", "judge_chain", "pair_marks", "parse_beacon_version",
            "probe_beacon", "probe_finality"]

@@ -60,8 +60,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetctl.health.values import MAX_BLOCK, MAX_PEERS, BadValue, block_hash, hex_quantity, one_line
-from fleetctl.pocket.base import Level
-from fleetctl.redact import safe_url
+from fleetctl.core.levels import Level
+from fleetctl.core.redact import safe_url
 
 __all__ = [
     "ExecProbe",
@@ -176,14 +176,14 @@ def _rpc_error_text(error: Any) -> str:
 
 
 class Http:
-    """The sweep's HTTP connections (:mod:`fleetctl.httpclient`, keep-alive per endpoint) and a
+    """The sweep's HTTP connections (:mod:`fleetctl.core.httpclient`, keep-alive per endpoint) and a
     bound on the requests in flight.
 
     A request waits for a free slot *before* its timeout starts: a long queue (or many hanging
     endpoints holding slots) never makes a healthy endpoint look slow or time out."""
 
     def __init__(self, concurrency: int) -> None:
-        from fleetctl.httpclient import HttpPool
+        from fleetctl.core.httpclient import HttpPool
 
         self.semaphore = asyncio.Semaphore(concurrency)
         self.pool = HttpPool(user_agent="fleetctl-health")
@@ -194,7 +194,7 @@ class Http:
     async def fetch(self, method: str, url: str, timeout: float, body: bytes | None = None,
                     headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
         """(status, body, seconds) of one request; RpcFailure with a one-line reason."""
-        from fleetctl.httpclient import HttpError
+        from fleetctl.core.httpclient import HttpError
 
         loop = asyncio.get_running_loop()
         async with self.semaphore:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fleetctl.errors import UserError
+from fleetctl.core.errors import UserError
 from fleetctl.health.report import HealthReport, metric_families
 
 __all__ = ["Exporter", "parse_listen"]

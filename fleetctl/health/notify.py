@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetctl.health.report import Check, HealthReport
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.spec.model import Fleet
 
 __all__ = ["process_alerts"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleetctl.pocket.base import Level, worst
+from fleetctl.core.levels import Level, worst
 
 __all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from fleetctl.health.report import Check, HealthReport
 from fleetctl.health.values import one_line
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.spec.model import Fleet
 
 __all__ = ["HealthOptions", "run_health"]
@@ -42,7 +42,7 @@ def failed_report(exc: BaseException, duration_s: float, fleet: Fleet | None = N
     """The report of a run that raised: UNKNOWN, with the exception as one redacted line."""
     from datetime import UTC, datetime
 
-    from fleetctl.redact import scrub
+    from fleetctl.core.redact import scrub
 
     secrets: list[str] = []
     if fleet is not None:

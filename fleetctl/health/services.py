@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from fleetctl.health.execution import Http, RpcFailure
 from fleetctl.health.values import MAX_BLOCK, BadValue, decimal_height, json_count, one_line
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 
 __all__ = [
     "BalancerRead",

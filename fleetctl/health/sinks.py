@@ -82,8 +82,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetctl.httpclient import HttpError, HttpPool
-from fleetctl.redact import redact_url, scrub
+from fleetctl.core.httpclient import HttpError, HttpPool
+from fleetctl.core.redact import redact_url, scrub
 
 from fleetctl.health.alerts import AlertStore, Corrupt, Delivery, Notification
 from fleetctl.spec.model import AlertPolicy, Secret, Sink

@@ -44,9 +44,9 @@ from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFac
 from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.plan import model as pm
-from fleetctl.pocket.base import Level, worst
+from fleetctl.core.levels import Level, worst
 from fleetctl.provision.sshexec import SshResult, ssh_run
-from fleetctl.redact import has_secret, safe_url, scrub, secret_parts
+from fleetctl.core.redact import has_secret, safe_url, scrub, secret_parts
 from fleetctl.spec.model import CAPLIN, Fleet, HealthPolicy, Host, format_upokt
 
 __all__ = ["SweepResult", "judge_host", "sweep"]
@@ -771,7 +771,7 @@ def _secret_urls(fleet: Fleet) -> list[str]:
 
 def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
     """No credential of an inventory URL leaves the sweep: every check's message and facts, and
-    the notes, pass :func:`fleetctl.redact.scrub` when they may hold one (a URL, or a piece of
+    the notes, pass :func:`fleetctl.core.redact.scrub` when they may hold one (a URL, or a piece of
     a secret URL of the inventory)."""
     secrets = _secret_urls(fleet)
     pieces = sorted({p for u in secrets for p in secret_parts(u, whole_path=False)}, key=len, reverse=True)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from fleetctl.errors import FleetError
+from fleetctl.core.errors import FleetError
 
 # Fixed paths: inventories/lab/hosts.yml names the key and known_hosts under LAB_DIR.
 LAB_DIR = Path("/var/lib/fleetctl-lab")

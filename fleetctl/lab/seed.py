@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from fleetctl.resources import lab_inventory
+from fleetctl.core.resources import lab_inventory
 from fleetctl.spec.address import bech32_encode
 from fleetctl.spec.model import UPOKT_PER_POKT
 

@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fleetctl.redact import safe_url
+from fleetctl.core.redact import safe_url
 from fleetctl.spec.model import Fleet
 
 _PREFIXES = {"geth/": "geth", "nethermind/": "nethermind", "erigon/": "erigon", "besu/": "besu", "reth/": "reth"}
@@ -81,7 +81,7 @@ async def _probe_all(urls: Sequence[str], timeout: float, layers: Sequence[str] 
     (default: all execution) says which answer each speaks: JSON-RPC or the Beacon API."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from fleetctl.httpclient import HttpError, HttpPool
+    from fleetctl.core.httpclient import HttpError, HttpPool
 
     async with HttpPool(max_body=MAX_ANSWER) as pool:
         async def one(url: str, layer: str) -> tuple[str | None, str]:

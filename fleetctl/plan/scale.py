@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleetctl.errors import FleetError, UserError
+from fleetctl.core.errors import FleetError, UserError
 from fleetctl.spec.model import Fleet, Supplier
 
 __all__ = [

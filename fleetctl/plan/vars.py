@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fleetctl.plan import model as pm
-from fleetctl.resources import data_dir
+from fleetctl.core.resources import data_dir
 from fleetctl.spec.model import CAPLIN, Fleet
 
 

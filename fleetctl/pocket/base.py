@@ -33,7 +33,6 @@ __all__ = [
     "MAX_PAGES",
     "SUPPLY_CEILING_UPOKT",
     "ChainStatus",
-    "Level",
     "Penalty",
     "PocketAdapter",
     "StakeParams",
@@ -45,7 +44,6 @@ __all__ = [
     "parse_int",
     "plausible",
     "settle",
-    "worst",
 ]
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -69,32 +67,6 @@ MAX_PAGES = 1000
 #: Digits beyond which a number is refused before it is converted (``int()`` of a very long
 #: string is slow, and Python refuses more than 4,300 digits with a ValueError).
 _MAX_DIGITS = 40
-
-
-class Level(enum.IntEnum):
-    """A check result; the value is its Nagios exit code."""
-
-    OK = 0
-    WARNING = 1
-    CRITICAL = 2
-    UNKNOWN = 3
-
-    @property
-    def severity(self) -> int:
-        """Rank for "the worst of": OK < WARNING < UNKNOWN < CRITICAL.
-
-        UNKNOWN outranks WARNING (an unread supplier may be below its minimum); CRITICAL
-        outranks UNKNOWN (a known loss is the most urgent).
-        """
-        return _SEVERITY[self]
-
-
-_SEVERITY = {Level.OK: 0, Level.WARNING: 1, Level.UNKNOWN: 2, Level.CRITICAL: 3}
-
-
-def worst(levels: Iterable[Level]) -> Level:
-    """The most severe of ``levels`` (OK when there are none)."""
-    return max(levels, key=lambda level: level.severity, default=Level.OK)
 
 
 class ChainStatus(enum.Enum):

@@ -55,12 +55,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetctl.pocket.base import Level, parse_height, settle, worst
+from fleetctl.core.levels import Level, worst
+
+from fleetctl.pocket.base import parse_height, settle
 from fleetctl.pocket.events import (ChainEvent, ClaimParams, EventError, Unusable, answer_error,
                                      answer_id, decode_answers, parse_answer, parse_block_results)
 from fleetctl.pocket.history import BUSY_TIMEOUT_S, HistoryError, connect, store_error
 from fleetctl.pocket.http import JsonClient, QueryError
-from fleetctl.redact import has_secret, safe_url, scrub
+from fleetctl.core.redact import has_secret, safe_url, scrub
 
 __all__ = [
     "DEFAULT_BACKFILL",
@@ -228,7 +230,7 @@ class _RawReader:
 
     def __init__(self, base: str, endpoint: str, suppliers: frozenset[str], client: JsonClient,
                  timeout: float, in_flight: int) -> None:
-        from fleetctl.httpclient import HttpPool
+        from fleetctl.core.httpclient import HttpPool
 
         parts = urlsplit(base)
         root = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
@@ -247,7 +249,7 @@ class _RawReader:
 
     async def _raw(self, method: str, url: str, *, params: dict[str, str] | None = None,
                    body: bytes | None = None) -> tuple[int, bytes] | None:
-        from fleetctl.httpclient import HttpError
+        from fleetctl.core.httpclient import HttpError
 
         try:
             async with self.slots, asyncio.timeout(self.timeout):

@@ -366,7 +366,7 @@ def parse_block_results(body: Any, *, height: int, endpoint: str,
     ``result``), tx events first, then end-block events, in the block's order.
 
     ``suppliers``: the fleet's operator addresses (None: every supplier). ``endpoint`` is the
-    node as it may be shown (:func:`fleetctl.redact.safe_url`). ``counts`` (if given) gets
+    node as it may be shown (:func:`fleetctl.core.redact.safe_url`). ``counts`` (if given) gets
     ``events`` (all events seen), ``skipped`` (types not read), ``other`` (other suppliers') and
     ``failed_txs`` added. Raises :class:`EventError` for an answer that is not block results
     of ``height`` or a malformed fleet event."""

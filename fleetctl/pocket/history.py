@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 from fleetctl.spec.model import Fleet, format_upokt
 
 if TYPE_CHECKING:
-    from fleetctl.pocket.base import Level
+    from fleetctl.core.levels import Level
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -415,7 +415,7 @@ class Trend:
     @property
     def level(self) -> Level:
         """The level of the latest sample (UNKNOWN without history)."""
-        from fleetctl.pocket.base import Level
+        from fleetctl.core.levels import Level
 
         return Level[self.samples[-1].record.status] if self.samples else Level.UNKNOWN
 

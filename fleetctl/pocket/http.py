@@ -1,4 +1,4 @@
-"""A small asynchronous JSON client for the Pocket query APIs (over :mod:`fleetctl.httpclient`).
+"""A small asynchronous JSON client for the Pocket query APIs (over :mod:`fleetctl.core.httpclient`).
 
 One :class:`JsonClient` per endpoint and sweep. It keeps a keep-alive connection pool, bounds
 the requests in flight with a semaphore, applies a per-request timeout, and retries only
@@ -13,7 +13,7 @@ amount ever passes through a float.
 The base URL may carry credentials: ``user:password@`` becomes HTTP Basic authorization, and its
 query string (a gateway's ``?token=…``) is merged into every request, before the request's own
 parameters. Neither ever appears in a :class:`QueryError`: every reason is scrubbed with
-:func:`fleetctl.redact.scrub`, and :attr:`JsonClient.shown_url` is the URL to show or store.
+:func:`fleetctl.core.redact.scrub`, and :attr:`JsonClient.shown_url` is the URL to show or store.
 An answer is read up to :data:`MAX_RESPONSE_BYTES` (the largest legitimate one, a listing page
 of 1,000 suppliers or nodes, is 1-2 MB).
 """
@@ -28,8 +28,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fleetctl.httpclient import HttpError, HttpPool
-from fleetctl.redact import has_secret, safe_url, scrub
+from fleetctl.core.httpclient import HttpError, HttpPool
+from fleetctl.core.redact import has_secret, safe_url, scrub
 
 __all__ = ["MAX_RESPONSE_BYTES", "TRANSIENT_STATUSES", "JsonClient", "QueryError"]
 
@@ -103,7 +103,7 @@ class JsonClient:
         #: Requests go to ``root + path + ?query``; the base query comes first.
         self._root = root
         self._query = query
-        #: The URL as it may be shown or stored (:func:`fleetctl.redact.safe_url`).
+        #: The URL as it may be shown or stored (:func:`fleetctl.core.redact.safe_url`).
         self.shown_url = safe_url(root + (f"?{query}" if query else ""))
         self._secret = has_secret(self.base_url)
         self.max_body = max_body

@@ -77,7 +77,7 @@ Exit code (:attr:`PreflightReport.exit_code`): 0 nothing found, 1 warnings or so
 not be checked (a chain value unreadable is UNKNOWN, never OK), 2 anything that would be
 sanctioned. Every value from the chain or an endpoint is hostile: parsed with the checked
 helpers of :mod:`fleetctl.pocket.base` (type and range) and :mod:`fleetctl.health.values`; a
-bad one makes that one check UNKNOWN. URLs are shown through :func:`fleetctl.redact.safe_url`
+bad one makes that one check UNKNOWN. URLs are shown through :func:`fleetctl.core.redact.safe_url`
 and every reason is scrubbed of the configured URLs' secrets.
 
 The read-back after a stake transaction (:func:`compare_sent`) uses the same parser: the
@@ -98,9 +98,11 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fleetctl.pocket.base import Level, field as member, parse_height, parse_int, settle
+from fleetctl.core.levels import Level
+
+from fleetctl.pocket.base import field as member, parse_height, parse_int, settle
 from fleetctl.pocket.http import QueryError
-from fleetctl.redact import has_secret, safe_url, scrub
+from fleetctl.core.redact import has_secret, safe_url, scrub
 from fleetctl.spec.model import Fleet, Supplier, format_upokt
 
 __all__ = [
@@ -571,14 +573,14 @@ class _Probe:
     """One HTTP pool for every RelayMiner node and balancer; a bounded number in flight."""
 
     def __init__(self, concurrency: int, timeout: float) -> None:
-        from fleetctl.httpclient import HttpPool
+        from fleetctl.core.httpclient import HttpPool
 
         self.pool = HttpPool(headers={"Accept": "application/json"}, max_body=1024 * 1024)
         self.semaphore = asyncio.Semaphore(concurrency)
         self.timeout = timeout
 
     async def json(self, method: str, url: str, body: Any = None) -> Any:
-        from fleetctl.httpclient import HttpError
+        from fleetctl.core.httpclient import HttpError
 
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if data is not None else None

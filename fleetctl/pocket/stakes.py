@@ -31,16 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import (
     ChainStatus,
-    Level,
     Penalty,
     PocketAdapter,
     StakeParams,
     SupplierState,
     plausible,
     settle,
-    worst,
 )
 from fleetctl.pocket.history import (
     HistoryError,
@@ -50,7 +49,7 @@ from fleetctl.pocket.history import (
     SampleRecord,
     resolve_db_path,
 )
-from fleetctl.redact import has_secret, safe_url, scrub
+from fleetctl.core.redact import has_secret, safe_url, scrub
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter

@@ -93,7 +93,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fleetctl.errors import FleetError, UserError
+from fleetctl.core.errors import FleetError, UserError
 from fleetctl.pocket.base import ChainStatus, SupplierState, settle
 from fleetctl.pocket.history import HistoryError, connect, ensure_state_dir, resolve_db_path
 from fleetctl.pocket.http import QueryError
@@ -629,7 +629,7 @@ def prepare_batch(fleet: Fleet, options: BatchOptions, *, execute: bool = False)
         stake = topup_to_ok(0, chain.min_stake, fleet.stake.warning_margin.of(chain.min_stake),
                             fleet.stake.critical_margin.of(chain.min_stake))
     if chain.min_stake is not None:
-        from fleetctl.pocket.base import Level
+        from fleetctl.core.levels import Level
         from fleetctl.pocket.stakes import stake_level
 
         level = stake_level(stake, chain.min_stake, fleet.stake.warning_margin.of(chain.min_stake),

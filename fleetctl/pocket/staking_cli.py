@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from fleetctl.errors import UserError
+from fleetctl.core.errors import UserError
 
 __all__ = ["add_parser", "cmd_stake"]
 

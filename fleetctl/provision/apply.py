@@ -22,8 +22,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from fleetctl.errors import FleetError
-from fleetctl.resources import data_dir
+from fleetctl.core.errors import FleetError
+from fleetctl.core.resources import data_dir
 
 STRATEGIES = ("auto", "mitogen", "pipelining", "default")
 

@@ -18,7 +18,7 @@ import docker
 import paramiko
 from docker.transport.sshconn import SSHHTTPAdapter
 
-from fleetctl.errors import FleetError
+from fleetctl.core.errors import FleetError
 from fleetctl.spec.model import Host
 
 API_VERSION = "1.41"  # Docker Engine 20.10, Debian 12's docker.io; newer engines accept it

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-from fleetctl.errors import FleetError
+from fleetctl.core.errors import FleetError
 from fleetctl.plan import model as pm
 from fleetctl.spec.model import Fleet, Host
 

@@ -14,7 +14,7 @@ read. Any change to any of them is another key, so a stale entry is never used; 
 with errors is never cached (the loader runs, and reports them).
 
 An inventory that holds a secret is never cached: a URL with ``user:password@``, a query or a
-key-like path segment (:func:`fleetctl.redact.has_secret`), an inline alert sink or dead-man's
+key-like path segment (:func:`fleetctl.core.redact.has_secret`), an inline alert sink or dead-man's
 URL, or a host variable that names a password, token or key. Storing those "redacted, plus what
 rebuilds them" would mean storing them; leaving them out costs such an inventory the ~0.15 s the
 cache saves, which is the simplest choice that keeps every secret where the operator put it.
@@ -68,7 +68,7 @@ _SECRET_VAR = re.compile(r"pass|secret|token|api_?key|credential|private_key(?!_
 
 def holds_secret(fleet: Fleet) -> bool:
     """True when ``fleet`` carries a secret in clear (then it is not cached)."""
-    from fleetctl.redact import has_secret
+    from fleetctl.core.redact import has_secret
 
     urls = [u for u in vars(fleet.pocket).values() if isinstance(u, str) and "://" in u]
     urls += [e.url for e in fleet.endpoints]

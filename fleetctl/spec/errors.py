@@ -19,7 +19,7 @@ def _cut(text: str, limit: int) -> str:
 
 def quote(value: Any, limit: int = QUOTE_LIMIT, *, bare: bool = False) -> str:
     """``value`` as an error line may quote it: ``repr`` of at most ``limit`` characters (an
-    ellipsis says it goes on), URLs in it without their secrets (:func:`fleetctl.redact.safe_url`).
+    ellipsis says it goes on), URLs in it without their secrets (:func:`fleetctl.core.redact.safe_url`).
     ``bare``: a string without quotes (``120% is out of range``), still cut and one line."""
     if isinstance(value, str):
         text = str.__str__(value)
@@ -29,7 +29,7 @@ def quote(value: Any, limit: int = QUOTE_LIMIT, *, bare: bool = False) -> str:
         except ValueError:  # an integer beyond Python's 4300-digit conversion limit
             return "<a number of more than 4300 digits>"
     if "://" in text or "@" in text:
-        from fleetctl.redact import scrub
+        from fleetctl.core.redact import scrub
 
         text = scrub(text, sink_style=False, limit=10 * limit)
     cut = len(text) > limit
@@ -57,7 +57,7 @@ class SpecError:
     def __post_init__(self) -> None:
         fld = self.field
         if "://" in fld or "@" in fld:  # a field path holds keys from the file: no secret in them
-            from fleetctl.redact import scrub
+            from fleetctl.core.redact import scrub
 
             fld = scrub(fld, sink_style=False, limit=FIELD_LIMIT)
         object.__setattr__(self, "field", _cut(fld, FIELD_LIMIT))

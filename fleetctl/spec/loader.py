@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from fleetctl.spec import files, yamlsafe
 from fleetctl.spec.address import morse_address_problem, shannon_address_problem
 from fleetctl.spec.errors import InventoryError, SpecError, quote
-from fleetctl.spec.units import parse_duration
+from fleetctl.core.units import parse_duration
 from fleetctl.spec.model import (
     CAPLIN,
     CHAIN_MODES,
@@ -176,7 +176,7 @@ class _Ctx:
         """A URL of one of ``schemes``, with a host and no fragment (a query is kept: it is sent).
 
         An error never quotes a secret: with ``secret`` (a webhook URL holds a token) not the URL at
-        all, otherwise its safe form (:func:`fleetctl.redact.safe_url`: no user:password, no query
+        all, otherwise its safe form (:func:`fleetctl.core.redact.safe_url`: no user:password, no query
         values, no key-like path segment)."""
         text = self.string(node, fld)
         if text is None:
@@ -202,7 +202,7 @@ class _Ctx:
 
 def _shown_url(text: str) -> str:
     """A URL as an error line may show it: its safe form, or "the URL" when it cannot be parsed."""
-    from fleetctl.redact import safe_url
+    from fleetctl.core.redact import safe_url
 
     safe = safe_url(text)
     if safe == "<invalid URL>" and "://" not in text:  # "host:port/path": hide the same parts

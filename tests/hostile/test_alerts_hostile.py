@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from fleetctl.health.alerts import AlertStore, Observation
 from fleetctl.health.report import HealthReport
 from fleetctl.health.sinks import deliver, ping_deadman
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.spec.model import AlertPolicy, Fleet, Pocket, Secret, Sink
 
 from conftest import run_cli

@@ -32,7 +32,7 @@ from fleetctl.health.values import (
     json_bool,
     version_text,
 )
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 
 HOST = "127.0.0.1"
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),

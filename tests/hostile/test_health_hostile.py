@@ -33,7 +33,7 @@ from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
 from fleetctl.health import sweep as sw
 from fleetctl.health.hostfacts import parse_facts
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.provision.sshexec import SshResult
 from fleetctl.spec.model import HealthPolicy, Host
 

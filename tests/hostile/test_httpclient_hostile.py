@@ -1,4 +1,4 @@
-"""fleetctl.httpclient against hostile servers: memory held by answers, and strict framing.
+"""fleetctl.core.httpclient against hostile servers: memory held by answers, and strict framing.
 
 The servers are raw asyncio sockets on 127.0.0.1 written for each case. What is checked:
 
@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetctl.httpclient import HttpError, HttpPool, Response, _Conn
+from fleetctl.core.httpclient import HttpError, HttpPool, Response, _Conn
 
 LIMIT = 10.0
 MiB = 1024 * 1024
@@ -140,7 +140,7 @@ async def fails(pool: HttpPool, url: str, limit: float = LIMIT) -> HttpError:
 
 CHILD = textwrap.dedent("""
     import asyncio, json, sys
-    from fleetctl.httpclient import HttpError, HttpPool
+    from fleetctl.core.httpclient import HttpError, HttpPool
 
     async def main(base, count, size):
         async with HttpPool() as pool:

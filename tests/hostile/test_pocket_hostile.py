@@ -41,11 +41,11 @@ from hostile_pocket_server import (
     write_inventory,
 )
 from fleetctl.pocket import stakes as stakes_mod
+from fleetctl.core.levels import Level
 from fleetctl.pocket.base import (
     MAX_HEIGHT,
     SUPPLY_CEILING_UPOKT,
     ChainStatus,
-    Level,
     StakeParams,
     SupplierState,
 )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = 1_800_000_000.0

@@ -15,7 +15,7 @@ import pytest
 from comet_events_node import CometNode
 from conftest import REPO, run_cli
 from fleetctl.health.report import Check, HealthReport, Sample, exposition
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from test_claims import LATEST, story
 
 ENV = {"PYTHONPATH": str(REPO)}

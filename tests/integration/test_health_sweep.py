@@ -40,7 +40,7 @@ from fleetctl.health import remediate as rm
 from fleetctl.health import services as sv
 from fleetctl.health import sweep as sw
 from fleetctl.lab.pocket_standin import PocketStandin, lab_address
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.spec.loader import load_inventory
 
 LOCALHOST = "127.0.0.1"

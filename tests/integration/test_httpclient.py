@@ -1,4 +1,4 @@
-"""fleetctl.httpclient (and the JsonClient on top of it) against real servers on 127.0.0.1.
+"""fleetctl.core.httpclient (and the JsonClient on top of it) against real servers on 127.0.0.1.
 
 Every server here is a raw asyncio socket server started by the test itself, on a port the OS
 picks, that sends exactly the bytes a case needs: a response split one byte per TCP segment,
@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from fleetctl.httpclient import MAX_HEAD, HttpError, HttpPool, Response
+from fleetctl.core.httpclient import MAX_HEAD, HttpError, HttpPool, Response
 from fleetctl.pocket.http import JsonClient, QueryError
 
 pytestmark = pytest.mark.asyncio

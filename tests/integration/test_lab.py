@@ -13,7 +13,7 @@ import urllib.request
 import paramiko
 import pytest
 
-from fleetctl.errors import FleetError
+from fleetctl.core.errors import FleetError
 from fleetctl.lab import manager as M
 from fleetctl.provision.dockerssh import docker_client
 from fleetctl.spec.loader import load_inventory

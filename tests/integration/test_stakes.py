@@ -31,7 +31,8 @@ import pytest
 from conftest import run_cli
 from fleetctl.lab import pocket_standin
 from fleetctl.lab.pocket_standin import PocketStandin, lab_address
-from fleetctl.pocket.base import ChainStatus, Level
+from fleetctl.core.levels import Level
+from fleetctl.pocket.base import ChainStatus
 from fleetctl.pocket.history import SCHEMA_VERSION, HistoryStore, RunRecord, SampleRecord
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter

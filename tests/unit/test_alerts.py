@@ -196,7 +196,7 @@ def test_min_level_critical(db):
 
 
 def test_levels_accept_the_enum_and_refuse_nonsense(db):
-    from fleetctl.pocket.base import Level
+    from fleetctl.core.levels import Level
 
     runs = Runs(db, AlertPolicy(after=1))
     assert statuses(runs.run(ob(level=Level.CRITICAL))) == [("firing", "execution/eth-geth-1", "CRITICAL")]

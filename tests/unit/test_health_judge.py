@@ -32,7 +32,7 @@ from fleetctl.health import report as rp
 from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, parse_facts
 from fleetctl.health.sweep import judge_host
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 from fleetctl.provision.sshexec import SshResult
 from fleetctl.spec.loader import load_inventory, parse_duration
 from fleetctl.spec.model import HealthPolicy, Host, Secret

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import fleetctl
-from fleetctl.resources import data_dir, lab_inventory
+from fleetctl.core.resources import data_dir, lab_inventory
 
 from conftest import REPO
 

@@ -1,4 +1,4 @@
-"""fleetctl.redact: what of a URL may be shown. Endpoints keep host and path, sinks keep the host."""
+"""fleetctl.core.redact: what of a URL may be shown. Endpoints keep host and path, sinks keep the host."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetctl.redact import has_secret, redact_url, safe_url, scrub
+from fleetctl.core.redact import has_secret, redact_url, safe_url, scrub
 
 INFURA = "https://user:pa55word@mainnet.infura.io/v3/0123456789abcdef0123456789abcdef?apikey=s3cr3t#frag"
 

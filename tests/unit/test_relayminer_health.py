@@ -12,7 +12,7 @@ from typing import Any
 
 from fleetctl.health import services as sv
 from fleetctl.health.services import RelayMinerLimits, RelayMinerState, assess_relayminer
-from fleetctl.pocket.base import Level
+from fleetctl.core.levels import Level
 
 NOW = 1_800_000_000.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetctl.errors import FleetError, UserError
+from fleetctl.core.errors import FleetError, UserError
 from fleetctl.plan import scale
 from fleetctl.spec.address import bech32_encode
 from fleetctl.spec.loader import load_inventory

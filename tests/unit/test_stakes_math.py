@@ -13,15 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import (
     ChainStatus,
-    Level,
     Penalty,
     StakeParams,
     SupplierState,
     parse_fraction,
     parse_int,
-    worst,
 )
 from fleetctl.pocket.history import Previous
 from fleetctl.pocket.http import QueryError

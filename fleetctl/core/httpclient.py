@@ -212,7 +212,7 @@ class _Conn(asyncio.BufferedProtocol):
         while room <= 0:
             granted = self.budget.grant(self, _READ)
             if granted < 0:
-                from fleetctl.redact import safe_url
+                from fleetctl.core.redact import safe_url
 
                 self._fail(HttpError(f"answer larger than the {_mib(self.budget.limit)} memory budget for "
                                      f"answers in flight ({safe_url(self.url)})", "protocol"))
@@ -355,7 +355,7 @@ class _Conn(asyncio.BufferedProtocol):
                 if self._need > self.max_body:
                     raise HttpError(f"answer larger than {self.max_body} bytes", "protocol")
                 if self._need > self.budget.limit:
-                    from fleetctl.redact import safe_url
+                    from fleetctl.core.redact import safe_url
 
                     raise HttpError(f"answer larger than the {_mib(self.budget.limit)} memory budget for "
                                     f"answers in flight ({safe_url(self.url)})", "protocol")
