@@ -606,21 +606,12 @@ def test_newer_schema_is_refused(tmp_path):
 
 # ----------------------------------------------------------------------------- the CLI
 
-# cli.py wires `alerts` with exactly these lines in build_parser; until then the test adds them.
+# `fleetctl alerts ...` through the entry point (the command is fleetctl/commands/alerts.py).
 CLI = textwrap.dedent("""
-    import argparse, sys
-    from fleetctl import cli
-    from fleetctl.health import alerts_cli
-    build = cli.build_parser
-    def wired():
-        parser = build()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "alerts" not in sub.choices:
-            alerts_cli.add_parser(sub, cli._add_common)
-        return parser
-    cli.build_parser = wired
+    import sys
+    from fleetctl.cli import main
     try:
-        rc = cli.main(sys.argv[1:])
+        rc = main(sys.argv[1:])
     finally:
         heavy = sorted(m for m in ("aiohttp", "docker", "paramiko", "textual") if m in sys.modules)
         sys.stderr.write("HEAVY=" + ",".join(heavy) + "\\n")

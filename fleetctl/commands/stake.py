@@ -10,17 +10,18 @@ nothing went wrong, 1 when the chain could not be read or a stake failed (the ne
 2 for a usage mistake (one line naming the field). Only the standard library is imported until
 the command runs.
 
-Wired into ``fleetctl`` by :func:`add_parser`.
+Registered in :data:`fleetctl.commands.commands_dict` (moved from ``fleetctl/pocket/staking_cli.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from typing import Any
 
+from fleetctl.commands._common import load_or_exit
 from fleetctl.core.errors import UserError
 
-__all__ = ["add_parser", "cmd_stake"]
+__all__ = ["add_arguments", "render", "run"]
 
 
 def _seconds(text: str) -> float:
@@ -33,13 +34,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], None]) -> argparse.ArgumentParser:
-    """Register ``stake`` on the ``sub`` of ``fleetctl``'s parser."""
-    text = ("stake the inventory's suppliers the chain does not know yet: one stake config each, the exact "
-            "pocketd commands (a dry run), or run them on a host with --execute --host NAME")
-    p = sub.add_parser("stake", help=text, description=text)
-    add_common(p, True)
-    p.set_defaults(func=cmd_stake)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``stake`` (the global options are added by :mod:`fleetctl.cli`)."""
     p.add_argument("--batch", action="store_true", help="every supplier with an operator address that the chain "
                    "does not know (the only mode so far; required)")
     p.add_argument("--only", metavar="NAME,...", help="only these suppliers (names in fleet.yml)")
@@ -71,10 +67,9 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
     p.add_argument("--skip-preflight", action="store_true", help="send even when the preflight (run on the "
                    "suppliers to stake before anything is sent: services served by their RelayMiner, operator "
                    "accounts, balances, node URLs, backends) finds problems that would get them sanctioned")
-    return p
 
 
-def cmd_stake(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from fleetctl.pocket import staking
 
     out = args.out
@@ -84,9 +79,7 @@ def cmd_stake(args: argparse.Namespace) -> int:
         raise UserError("--execute: say on which host the commands run: --host NAME")
     if args.home and args.keyring == "relayminer":
         raise UserError("--home: the RelayMiner keyring's home is fixed (/home/pocket/.pocket); drop --home")
-    from fleetctl.cli import _load_or_exit
-
-    fleet = _load_or_exit(args)
+    fleet = load_or_exit(args)
     only = tuple(n.strip() for n in (args.only or "").split(",") if n.strip())
     options = staking.BatchOptions(
         only=only,

@@ -24,7 +24,7 @@ corrupted (the rest is listed, then one line per corrupted row on stderr).
 
 DURATION: ``90s``, ``30m``, ``4h``, ``2d`` or a number of seconds. Mistakes are one line and
 exit 2. Only the standard library is imported until a subcommand runs (and then only the store,
-no network code).
+no network code). Moved from ``fleetctl/health/alerts_cli.py``.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from fleetctl.commands import add_common
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.units import parse_duration as _seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["DEFAULT_ACK", "add_parser", "parse_duration"]
+__all__ = ["DEFAULT_ACK", "add_arguments", "parse_duration", "run"]
 
 DEFAULT_ACK = "24h"
 def parse_duration(text: str, field: str = "--for") -> float:
@@ -52,12 +53,8 @@ def parse_duration(text: str, field: str = "--for") -> float:
     return seconds
 
 
-def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], None]) -> argparse.ArgumentParser:
-    """Register ``alerts`` and its subcommands on the ``sub`` of ``fleetctl``'s parser."""
-    text = "alert state of `fleetctl health`: list, mute, acknowledge"
-    parent = sub.add_parser("alerts", help=text, description=text)
-    add_common(parent, True)
-    parent.set_defaults(func=cmd_alerts_help)
+def add_arguments(parent: argparse.ArgumentParser) -> None:
+    """The subcommands of ``alerts`` (the global options of ``alerts`` itself are added by :mod:`fleetctl.cli`)."""
     asub = parent.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
 
     def command(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
@@ -66,7 +63,7 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
         p.add_argument("--db", metavar="PATH", help="the store (default: stake.history_db in fleet.yml, "
                        "else $FLEETCTL_STATE_DIR/fleetctl.db, else ~/.local/state/fleetctl/fleetctl.db); "
                        "with --db the inventory is optional")
-        p.set_defaults(func=func)
+        p.set_defaults(alerts_func=func)
         return p
 
     p = command("list", "open alerts (pending, firing) and active silences", cmd_alerts_list)
@@ -89,7 +86,6 @@ def add_parser(sub: Any, add_common: Callable[[argparse.ArgumentParser, bool], N
                    "('*' removes every silence)")
     command("repair", "delete the corrupted rows of the alert state (alerts list names them)",
             cmd_alerts_repair)
-    return parent
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -159,8 +155,12 @@ def _run(func: Callable[[], Any]) -> Any:
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_alerts_help(args: argparse.Namespace) -> int:
-    raise UserError("alerts: say list, mute, ack or unmute (fleetctl alerts --help)")
+def run(args: argparse.Namespace) -> int:
+    """The subcommand given (``alerts`` alone is a usage error)."""
+    func = getattr(args, "alerts_func", None)
+    if func is None:
+        raise UserError("alerts: say list, mute, ack or unmute (fleetctl alerts --help)")
+    return func(args)
 
 
 def cmd_alerts_list(args: argparse.Namespace) -> int:

@@ -1,0 +1,22 @@
+"""``fleetctl diversity``: each client's share of the running full nodes per chain and layer, against the quota."""
+
+from __future__ import annotations
+
+import argparse
+
+from fleetctl.commands._common import load_or_exit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No arguments of its own."""
+
+
+def run(args: argparse.Namespace) -> int:
+    from fleetctl import views
+    from fleetctl.plan.diversity import diversity
+    from fleetctl.provision.observe import observe
+
+    fleet = load_or_exit(args)
+    report = diversity(fleet, observe(fleet))
+    views.diversity(args.out, report)
+    return {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(report["status"], 3)
