@@ -177,7 +177,7 @@ def test_plan_vars_out_then_ansible_reads_every_value_literally(tmp_path: Path, 
 def test_stake_playbook_runs_the_commands_with_chain_values_as_data(tmp_path: Path, token: str) -> None:
     """``stake --batch --execute``'s path: the commands fleetctl builds carry pocket.chain_id and
     pocket.node_rpc_url; playbooks/stake.yml runs them through ansible-runner."""
-    from fleetctl.pocket.staking import stake_command
+    from fleetctl.workflows.stake_batch import stake_command
     from fleetctl.provision.apply import Progress, run_playbooks
     from fleetctl.spec.loader import load_inventory
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import run_cli
 from hostile_pocket_server import SUPPLIER, HostileChain, coin, shannon_address, shannon_supplier
 from fleetctl.plan.model import BALANCER_PORT_BASE
-from fleetctl.pocket.preflight import PreflightReport, preflight
+from fleetctl.workflows.preflight import PreflightReport, preflight
 from fleetctl.spec.loader import load_inventory
 
 REPO = Path(__file__).resolve().parents[2]
