@@ -38,19 +38,22 @@ class StepStarted:
 
 @dataclass(frozen=True, slots=True)
 class StepFinished:
-    """A step of a job ended; ``ok`` False when it failed (``detail`` says why)."""
+    """A step of a job ended; ``ok`` False when it failed (``detail`` says why); ``data``: what
+    the step produced when a front shows it (scale's apply plan, before the playbooks run)."""
 
     job: str
     step: str
     ok: bool = True
     detail: str = ""
+    data: Any = None
 
 
 @dataclass(frozen=True, slots=True)
 class HostTask:
     """One task's result on one host (an Ansible task, a command over SSH).
 
-    ``status`` is one of "started", "ok", "changed", "failed", "unreachable", "skipped".
+    ``status`` is one of "started", "ok", "changed", "failed", "ignored" (failed, with
+    ``ignore_errors``), "unreachable", "skipped".
     """
 
     host: str

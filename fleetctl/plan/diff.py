@@ -127,15 +127,17 @@ def _rejoin_namespaces(actions: list[Action], observed: dict[str, Any], hv: dict
     return out
 
 
-def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None) -> Plan:
-    """Observe (unless offline), place, and diff.  Raises Infeasible with every reason."""
+def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None,
+              cancel: Any = None) -> Plan:
+    """Observe (unless offline), place, and diff.  Raises Infeasible with every reason;
+    ``cancel`` (a CancelToken) stops the observation between hosts (Cancelled)."""
     from fleetctl.plan.placement import plan_placement
 
     observed: dict[str, Any] = {}
     if not offline:
         from fleetctl.provision.observe import observe
 
-        observed = observe(fleet, on_host=lambda st: progress(f"observed {st.name}: " + (f"{len(st.containers)} containers" if st.reachable else f"UNREACHABLE ({st.error})")))
+        observed = observe(fleet, on_host=lambda st: progress(f"observed {st.name}: " + (f"{len(st.containers)} containers" if st.reachable else f"UNREACHABLE ({st.error})")), cancel=cancel)
     capacities: dict[str, pm.Resources | None] = {}
     for name, host in fleet.hosts.items():
         st = observed.get(name)

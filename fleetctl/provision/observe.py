@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from fleetctl.core.errors import FleetError
+from fleetctl.core.events import CancelToken
 from fleetctl.plan import model as pm
 from fleetctl.spec.model import Fleet, Host
 
@@ -140,19 +141,34 @@ def _read_df(out) -> float | None:
 
 
 def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
-            on_host: Callable[[HostState], None] | None = None) -> dict[str, HostState]:
-    """Every host's managed containers and facts, in parallel (one SSH session per host)."""
+            on_host: Callable[[HostState], None] | None = None, cancel: CancelToken | None = None) -> dict[str, HostState]:
+    """Every host's managed containers and facts, in parallel (one SSH session per host).
+
+    ``cancel``: checked between hosts; once cancelled, hosts not yet started are not observed
+    and :class:`~fleetctl.core.events.Cancelled` says how many were (observing changes nothing)."""
     names = sorted(hosts if hosts is not None else fleet.hosts)
     out: dict[str, HostState] = {}
     if not names:
         return out
-    with cf.ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
+    if cancel is not None:
+        cancel.raise_if_cancelled("observe: no host observed")
+    pool = cf.ThreadPoolExecutor(max_workers=min(32, len(names)))
+    try:
         futures = {pool.submit(_observe_host, fleet.hosts[n], timeout): n for n in names}
-        for fut in cf.as_completed(futures):
-            state = fut.result()
-            out[state.name] = state
-            if on_host:
-                on_host(state)
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=None if cancel is None else 0.2,
+                                    return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                state = fut.result()
+                out[state.name] = state
+                if on_host:
+                    on_host(state)
+            if cancel is not None and pending and cancel.cancelled:
+                cancel.raise_if_cancelled(f"observe: {len(out)} of {len(names)} hosts observed")
+    finally:
+        # A cancelled observation leaves at once: sessions under way end by their own timeout.
+        pool.shutdown(wait=not (cancel is not None and cancel.cancelled), cancel_futures=True)
     return {n: out[n] for n in names}
 
 
