@@ -175,7 +175,7 @@ from typing import TYPE_CHECKING  # noqa: E402 - this section's own imports
 from fleetctl.spec.model import format_upokt  # noqa: E402
 
 if TYPE_CHECKING:  # importing them for real would load the stake sweep for every command
-    from fleetctl.pocket.history import Trend
+    from fleetctl.state.stakes import Trend
     from fleetctl.pocket.stakes import StakeReport
 
 

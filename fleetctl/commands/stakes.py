@@ -49,7 +49,8 @@ def _stakes(args: argparse.Namespace) -> int:
             views.stakes_unusable(out, [str(e) for e in errors or []], nagios=args.nagios)
             return 3
     if args.history:
-        from fleetctl.pocket.history import HistoryError, trend_for
+        from fleetctl.state.db import HistoryError
+        from fleetctl.state.stakes import trend_for
 
         try:
             trend = trend_for(args.history, fleet, args.db, busy_timeout_s=args.timeout or 5.0)

@@ -1,5 +1,5 @@
-"""Durations as fleet.yml and the command line write them (standard library only: the CLI's
-parser imports this, so it must cost nothing)."""
+"""Amounts (upokt, POKT) and durations as fleet.yml and the command line write them (standard
+library only: the CLI's parser imports this, so it must cost nothing)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 import re
 from typing import Any
 
-__all__ = ["parse_duration"]
+__all__ = ["UPOKT_PER_POKT", "format_upokt", "parse_duration"]
 
+UPOKT_PER_POKT = 1_000_000
 DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")  # lower case only: "5M" could be months
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -36,3 +37,13 @@ def parse_duration(value: Any, *, finite: bool = True) -> float | None:
     if finite and not math.isfinite(seconds):
         return None
     return seconds
+
+
+def format_upokt(amount: int) -> str:
+    """``59500000000`` → ``59,500 POKT``; exact (integer arithmetic), six decimals at most."""
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), UPOKT_PER_POKT)
+    text = f"{whole:,}"
+    if frac:
+        text += "." + f"{frac:06d}".rstrip("0")
+    return f"{sign}{text} POKT"

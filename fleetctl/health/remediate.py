@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import shlex
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,15 +151,10 @@ def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[
 async def remediate(fleet: Fleet, result: Any, *, db: Path, run_started: float, timeout: float,
                     record: bool = True, on_step: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
     """Apply :func:`plan_actions` on every balancer; the actions taken (and refused)."""
-    from fleetctl.pocket.history import HistoryStore
+    from fleetctl.state import remediation
 
-    store = HistoryStore(db)
     done: list[dict[str, Any]] = []
-    with store.run(write=True) as run:  # creates/migrates the store
-        conn = run._conn
-        assert conn is not None
-        rows = conn.execute("SELECT host, balancer, server, reason, pulled_at, healthy_runs, last_run_started "
-                            "FROM remediations").fetchall()
+    rows = remediation.pulled(db)  # creates/migrates the store
     pulled: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for host, balancer, server, reason, pulled_at, healthy_runs, last in rows:
         pulled.setdefault((host, balancer), {})[server] = {
@@ -223,29 +217,12 @@ async def _runtime(host: Host, balancer: str, command: str, timeout: float) -> s
 
 
 def _record(db: Path, read: BalancerRead, act: dict[str, Any], run_started: float) -> None:
-    from fleetctl.pocket.history import HistoryStore
+    from fleetctl.state import remediation
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     key = (read.host, read.name, act["server"])
-    with HistoryStore(db).run(write=True) as run:
-        conn: sqlite3.Connection | None = run._conn
-        assert conn is not None
-        if act["action"] == "pull":
-            conn.execute("INSERT INTO remediations (host, balancer, server, reason, pulled_at, healthy_runs, "
-                         "last_run_started) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (host, balancer, server) "
-                         "DO UPDATE SET reason = excluded.reason, healthy_runs = 0, "
-                         "last_run_started = excluded.last_run_started",
-                         (*key, str(act.get("reason", act.get("state", ""))), now, run_started))
-        elif act["action"] in ("restore", "forget"):
-            conn.execute("DELETE FROM remediations WHERE host = ? AND balancer = ? AND server = ?", key)
-        elif act["action"] == "count":
-            # One count per run, however many runs overlap: only a newer run moves it.
-            conn.execute("UPDATE remediations SET healthy_runs = healthy_runs + 1, last_run_started = ? "
-                         "WHERE host = ? AND balancer = ? AND server = ? "
-                         "AND (last_run_started IS NULL OR last_run_started < ?)", (run_started, *key, run_started))
-        elif act["action"] == "reset":
-            conn.execute("UPDATE remediations SET healthy_runs = 0, last_run_started = ? "
-                         "WHERE host = ? AND balancer = ? AND server = ?", (run_started, *key))
+    remediation.record(db, act["action"], key, reason=str(act.get("reason", act.get("state", ""))),
+                       pulled_at=now, run_started=run_started)
 
 
 def _log(db: Path, entry: dict[str, Any], on_step: Callable[[str], None]) -> None:

@@ -74,7 +74,7 @@ def run_quietly(coro: Any) -> Any:
 async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(),
                            on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
     from fleetctl.health.sweep import report_of, sweep
-    from fleetctl.pocket.history import resolve_db_path
+    from fleetctl.state.db import resolve_db_path
 
     started_wall = time.time()
     started = time.monotonic()

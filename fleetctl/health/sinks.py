@@ -377,7 +377,7 @@ async def deliver(store: AlertStore, policy: AlertPolicy, *, now: float | None =
 
     Each request is bounded by ``policy.timeout_s`` and the sending by twice that: a request
     starts only if it can time out before then, and the rows left over are released for the
-    next run without counting an attempt. Raises :class:`~fleetctl.pocket.history.HistoryError`
+    next run without counting an attempt. Raises :class:`~fleetctl.state.db.StateError`
     when the store cannot be used; a sink's failure is never raised, it is in the report."""
     started = time.monotonic()
     now = time.time() if now is None else now

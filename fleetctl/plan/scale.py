@@ -603,7 +603,7 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     if relays_per_session is not None:
         rps, rps_from = relays_per_session, "--relays-per-session"
     elif view.protocol == "shannon":  # the fleet's own claims (issue 12), else 100 and why
-        from fleetctl.pocket.history import resolve_db_path
+        from fleetctl.state.db import resolve_db_path
 
         rps, rps_from = sessions.observed_relays_per_session(
             history_db if history_db is not None else resolve_db_path(None, fleet),

@@ -9,7 +9,7 @@ Two halves:
   block: see :class:`_RawReader`), decoded by msgspec's typed decoder when it is installed, and
   stores the fleet suppliers' events
   (:mod:`fleetctl.pocket.events`) in the state store (``chain_events``, schema v4 of
-  :mod:`fleetctl.pocket.history`) with a cursor per node (``chain_cursor``).
+  :mod:`fleetctl.state`) with a cursor per node (``chain_cursor``).
 
   - First run: at most ``backfill`` blocks back from the latest (default 1,000); every run reads
     at most ``max_blocks`` (the rest is read by the next run, and said).
@@ -60,7 +60,7 @@ from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import parse_height, settle
 from fleetctl.pocket.events import (ChainEvent, ClaimParams, EventError, Unusable, answer_error,
                                      answer_id, decode_answers, parse_answer, parse_block_results)
-from fleetctl.pocket.history import BUSY_TIMEOUT_S, HistoryError, connect, store_error
+from fleetctl.state.db import BUSY_TIMEOUT_S, HistoryError, connect, store_error
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.core.redact import has_secret, safe_url, scrub
 

@@ -472,7 +472,7 @@ def observed_relays_per_session(store_path: Any, suppliers: Collection[str], ser
     last 50 session ends counted, summed per supplier and session), else
     :data:`DEFAULT_RELAYS_PER_SESSION` with why."""
     from fleetctl.pocket.claims import observed_relays_per_session as observed
-    from fleetctl.pocket.history import HistoryError
+    from fleetctl.state.db import HistoryError
 
     why = "no claims of the fleet's suppliers for this service in the claims store yet"
     if suppliers and store_path is not None:

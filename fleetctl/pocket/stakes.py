@@ -41,14 +41,8 @@ from fleetctl.pocket.base import (
     plausible,
     settle,
 )
-from fleetctl.pocket.history import (
-    HistoryError,
-    HistoryStore,
-    Previous,
-    RunRecord,
-    SampleRecord,
-    resolve_db_path,
-)
+from fleetctl.state.db import HistoryError, resolve_db_path
+from fleetctl.state.stakes import HistoryStore, Previous, RunRecord, SampleRecord
 from fleetctl.core.redact import has_secret, safe_url, scrub
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
@@ -640,7 +634,7 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
                  record: bool = True, busy_timeout_s: float | None = None) -> StakeReport:
     """Read every declared (not planned) supplier, level it, and append the run to the history.
 
-    ``db`` overrides the history path (see :func:`~fleetctl.pocket.history.resolve_db_path`);
+    ``db`` overrides the history path (see :func:`~fleetctl.state.db.resolve_db_path`);
     ``record=False`` compares with the history without writing to it. A history that cannot
     be used makes the report UNKNOWN (a slash could go unseen), never a crash; so does anything
     unexpected (the report says what). ``busy_timeout_s``: see :func:`sweep_stakes`.

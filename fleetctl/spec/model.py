@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.units import UPOKT_PER_POKT, format_upokt
+
 PROTOCOLS = ("shannon", "morse")
 #: Execution clients fleetctl provisions (one Ansible role each).
 PROVISIONED_CLIENTS = ("geth", "nethermind", "erigon")
@@ -31,7 +33,6 @@ NETWORK_SUPPORT: dict[str, frozenset[str]] = {
 }
 CHAIN_MODES = ("full", "archive")
 DEFAULT_MAX_CLIENT_SHARE = 0.34
-UPOKT_PER_POKT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -365,13 +366,3 @@ class Fleet:
         adopted = len(self.endpoints)
         adopted_s = f", {adopted} adopted endpoints" if adopted else ""
         return f"{self.protocol}: {len(self.hosts)} hosts, {len(self.chains)} chains [{chains}]{adopted_s}, {sup}"
-
-
-def format_upokt(amount: int) -> str:
-    """``59500000000`` → ``59,500 POKT``; exact (integer arithmetic), six decimals at most."""
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), UPOKT_PER_POKT)
-    text = f"{whole:,}"
-    if frac:
-        text += "." + f"{frac:06d}".rstrip("0")
-    return f"{sign}{text} POKT"

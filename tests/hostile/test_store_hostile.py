@@ -21,12 +21,8 @@ import pytest
 
 from conftest import run_cli
 from hostile_pocket_server import HostileChain, assert_sane, shannon_address, write_inventory
-from fleetctl.pocket.history import (
-    HistoryStore,
-    StoreLocked,
-    StoreReadOnly,
-    connect,
-)
+from fleetctl.state.db import StoreLocked, StoreReadOnly, connect
+from fleetctl.state.stakes import HistoryStore
 
 A = shannon_address("store-a")
 

@@ -31,7 +31,7 @@ from comet_events_node import (
 from conftest import fleetctl_bin, run_cli
 from fleetctl.lab.pocket_standin import lab_address
 from fleetctl.pocket.claims import observed_relays_per_session, proofs_missed_per_day, txs_per_day
-from fleetctl.pocket.history import SCHEMA_VERSION
+from fleetctl.state.schema import SCHEMA_VERSION
 
 A, B, C = (lab_address(f"claims-test-{x}") for x in "abc")
 OTHER = lab_address("claims-test-other")

@@ -33,7 +33,8 @@ from fleetctl.lab import pocket_standin
 from fleetctl.lab.pocket_standin import PocketStandin, lab_address
 from fleetctl.core.levels import Level
 from fleetctl.pocket.base import ChainStatus
-from fleetctl.pocket.history import SCHEMA_VERSION, HistoryStore, RunRecord, SampleRecord
+from fleetctl.state.schema import SCHEMA_VERSION
+from fleetctl.state.stakes import HistoryStore, RunRecord, SampleRecord
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter

@@ -25,7 +25,9 @@ from fleetctl.health.alerts import (
     Observation,
     backoff_s,
 )
-from fleetctl.pocket.history import MIGRATIONS, SCHEMA_VERSION, HistoryError, HistoryStore
+from fleetctl.state.db import HistoryError
+from fleetctl.state.schema import MIGRATIONS, SCHEMA_VERSION
+from fleetctl.state.stakes import HistoryStore
 from fleetctl.spec.model import AlertPolicy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -580,7 +582,7 @@ def test_opening_while_another_run_writes_waits_instead_of_failing(tmp_path, jou
 
 
 def test_failed_upgrade_leaves_the_file_at_version_1(tmp_path, monkeypatch):
-    from fleetctl.pocket import history
+    from fleetctl.state import schema as history
 
     db = tmp_path / "fleetctl.db"
     with sqlite3.connect(db) as conn:

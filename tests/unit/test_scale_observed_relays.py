@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import LAB_INV
 from fleetctl.plan import scale
 from fleetctl.pocket import sessions
-from fleetctl.pocket.history import connect
+from fleetctl.state.db import connect
 from fleetctl.spec.loader import load_inventory
 
 

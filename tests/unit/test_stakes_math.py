@@ -22,7 +22,7 @@ from fleetctl.pocket.base import (
     parse_fraction,
     parse_int,
 )
-from fleetctl.pocket.history import Previous
+from fleetctl.state.stakes import Previous
 from fleetctl.pocket.http import QueryError
 from fleetctl.pocket.stakes import (
     PERFDATA_BUDGET,
