@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Session model speed (fleetctl/pocket/sessions.py) against straightforward versions, same run.
+"""Session model speed (fleetctl/pocket/sessions.py, fleetctl/plan/sessions_sim.py) against
+straightforward versions, same run.
 
 * what-if for m = 0 … 10,000 with N = 100,000 (K = 50, mainnet's num_suppliers_per_session):
   :func:`what_if` (one pass, each row's log-product from the previous one) against a naive
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 
+from fleetctl.plan import sessions_sim as SIM
 from fleetctl.pocket import sessions as S
 
 GOAL_WHAT_IF_S = 0.100
@@ -80,14 +82,14 @@ def naive_what_if(N: int, K: int, current: int, extra: int, apps: int,
 def bench_what_if(runs: int) -> None:
     N, K, current, extra, apps, relays = 100_000, 50, 0, 10_000, 1_000, 500
 
-    def fast() -> S.WhatIf:
-        return S.what_if(protocol="shannon", service="eth", N=N, K=K, current=current,
+    def fast() -> SIM.WhatIf:
+        return SIM.what_if(protocol="shannon", service="eth", N=N, K=K, current=current,
                          extra=extra, apps=apps, relays_per_session=relays)
 
     wall, table = timed(fast, runs)
     base_wall, base = timed(lambda: naive_what_if(N, K, current, extra, apps, relays),
                             max(1, runs // 2))
-    assert isinstance(table, S.WhatIf) and isinstance(base, list)
+    assert isinstance(table, SIM.WhatIf) and isinstance(base, list)
     worst = max(abs(a["p_session"] - b["p_session"]) for a, b in zip(table.rows, base))
     rewards_equal = all(a["rewards_upokt_per_day"] == b["rewards_upokt_per_day"]
                         for a, b in zip(table.rows, base))
@@ -108,11 +110,11 @@ def straightforward_shannon(N: int, K: int, m: int, sessions: int, seed: int) ->
     """A plain Monte Carlo: per session, the id pre-image, a fresh SHA3 per candidate (no
     prefix reuse), every weight converted, a full sort, then look for ours."""
     rng = random.Random(seed)
-    candidates = S._mc_suppliers(N)
-    apps = S._mc_apps()
+    candidates = SIM._mc_suppliers(N)
+    apps = SIM._mc_apps()
     ours = set(candidates[:m])
     hits = 0
-    for block_hash, app, start in S._shannon_draws(rng, apps, sessions):
+    for block_hash, app, start in SIM._shannon_draws(rng, apps, sessions):
         id_bytes = S.shannon_session_id_bytes(block_hash, "anvil", app, start)
         if len(candidates) < K:
             picked = candidates
@@ -124,7 +126,7 @@ def straightforward_shannon(N: int, K: int, m: int, sessions: int, seed: int) ->
 
 
 def straightforward_morse(N: int, K: int, m: int, sessions: int, seed: int) -> int:
-    return S._mc_hits_reference("morse", N, K, m, sessions, seed)
+    return SIM._mc_hits_reference("morse", N, K, m, sessions, seed)
 
 
 def bench_mc(sessions: int, shannon_ns: list[int], baseline_n: int) -> None:
@@ -135,7 +137,7 @@ def bench_mc(sessions: int, shannon_ns: list[int], baseline_n: int) -> None:
     walls: dict[tuple[str, int], float] = {}
     for protocol, N, K, m in configs:
         start = time.perf_counter()
-        share = S.monte_carlo(protocol, N, K, m, sessions, seed=1)   # type: ignore[arg-type]
+        share = SIM.monte_carlo(protocol, N, K, m, sessions, seed=1)   # type: ignore[arg-type]
         wall = time.perf_counter() - start
         walls[(protocol, N)] = wall
         exact = S.p_at_least_one(N, K, m)

@@ -22,14 +22,13 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from fleetctl.lab.pocket_standin import PocketStandin, lab_address, lab_block_hash
+from fleetctl.plan.sessions_sim import pick, what_if
 from fleetctl.pocket.sessions import (
     ShannonRewardParams,
     p_at_least_one,
-    pick,
     shannon_session_id,
     shannon_session_start_height,
     shannon_session_suppliers,
-    what_if,
 )
 
 BLOCKS_PER_SESSION = 10

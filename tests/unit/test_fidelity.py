@@ -18,6 +18,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleetctl.plan import sessions_sim
 from fleetctl.pocket import sessions as S
 from fleetctl.pocket.sessions import MorseRewardParams, ShannonRewardParams
 from fleetctl.spec import address as A
@@ -64,7 +65,7 @@ def test_morse_params_read_the_map_as_the_chain_serves_it():
 
 
 def test_morse_what_if_has_no_session_below_k():
-    w = S.what_if(protocol="morse", service="eth", N=3, K=5, current=1, extra=4, apps=2,
+    w = sessions_sim.what_if(protocol="morse", service="eth", N=3, K=5, current=1, extra=4, apps=2,
                   relays_per_session=100)
     by_m = {r["m"]: r for r in w.rows}
     for m in (1, 2, 3):                          # N_m = 3, 4, 5... only m = 3 reaches K = 5
@@ -74,15 +75,15 @@ def test_morse_what_if_has_no_session_below_k():
     assert by_m[3]["p_session"] == 1.0            # N_m == K: every node is in every session
     assert by_m[2]["marginal_p"] == 1.0           # the 5th node makes sessions possible
     # Shannon's hydrator takes every candidate when there are fewer than K (unchanged)
-    shannon = S.what_if(protocol="shannon", service="eth", N=3, K=5, current=1, extra=1, apps=2,
+    shannon = sessions_sim.what_if(protocol="shannon", service="eth", N=3, K=5, current=1, extra=1, apps=2,
                         relays_per_session=100)
     assert shannon.rows[0]["p_session"] == 1.0
 
 
 def test_morse_pick_does_not_count_sessions_that_cannot_exist():
-    w = S.what_if(protocol="morse", service="eth", N=1, K=5, current=0, extra=0, apps=1,
+    w = sessions_sim.what_if(protocol="morse", service="eth", N=1, K=5, current=0, extra=0, apps=1,
                   relays_per_session=1)
-    assert S.pick(w, target_share=0.5) == 4       # 4 of ours + 1 other = K: p = 1
+    assert sessions_sim.pick(w, target_share=0.5) == 4       # 4 of ours + 1 other = K: p = 1
     assert S.p_at_least_one(3, 5, 1, protocol="morse") == 0.0
     assert S.p_at_least_one(3, 5, 1) == 1.0
     assert S.expected_ours(3, 5, 2, protocol="morse") == 0.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import LAB_INV
 from fleetctl.plan import scale
-from fleetctl.pocket import sessions
+from fleetctl.plan import sessions_sim as sessions
 from fleetctl.state.db import connect
 from fleetctl.spec.loader import load_inventory
 

@@ -1,4 +1,5 @@
-"""Tests of the session model (fleetctl/pocket/sessions.py).
+"""Tests of the session model (fleetctl/pocket/sessions.py) and of the what-if and Monte Carlo
+built on it (fleetctl/plan/sessions_sim.py).
 
 Exact odds against brute-force enumeration and exact binomials, stability up to N = 10^6
 (hypothesis), rewards against hand-computed claims, what-if rows and pick(), the selection
@@ -20,24 +21,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleetctl.plan import sessions_sim as SIM
+from fleetctl.plan.sessions_sim import monte_carlo, pick, what_if
 from fleetctl.pocket import sessions as S
 from fleetctl.pocket.sessions import (
     MorseRewardParams,
     ShannonRewardParams,
     expected_ours,
-    monte_carlo,
     morse_session_key,
     morse_session_nodes,
     morse_session_nodes_from_key,
     p_at_least_one,
-    pick,
     sessions_per_day,
     shannon_session_id,
     shannon_session_id_bytes,
     shannon_session_start_height,
     shannon_session_suppliers,
     shannon_supplier_weight,
-    what_if,
 )
 
 SHARED_POCKET = Path(__file__).resolve().parents[2].parent / "shared" / "pocket"
@@ -556,8 +556,8 @@ def test_morse_validation_and_insufficient_nodes() -> None:
 def test_monte_carlo_fast_path_equals_the_public_algorithm(protocol, N, K, m) -> None:
     """Same seed, same sessions: the fast path counts exactly what calling
     shannon_session_suppliers / morse_session_nodes per session counts."""
-    fast = (S._mc_hits_shannon if protocol == "shannon" else S._mc_hits_morse)(N, K, m, 1500, 11)
-    assert fast == S._mc_hits_reference(protocol, N, K, m, 1500, 11)
+    fast = (SIM._mc_hits_shannon if protocol == "shannon" else SIM._mc_hits_morse)(N, K, m, 1500, 11)
+    assert fast == SIM._mc_hits_reference(protocol, N, K, m, 1500, 11)
 
 
 def test_monte_carlo_fast_path_on_64_bit_ties(monkeypatch) -> None:
@@ -577,9 +577,10 @@ def test_monte_carlo_fast_path_on_64_bit_ties(monkeypatch) -> None:
         def digest(self) -> bytes:
             return bytes(range(32))
 
-    monkeypatch.setattr(S, "_sha3_256", Constant)
+    monkeypatch.setattr(S, "_sha3_256", Constant)       # the public algorithm (the reference)
+    monkeypatch.setattr(SIM, "_sha3_256", Constant)     # the fast path
     for m in (0, 1, 2, 6):
-        assert S._mc_hits_shannon(10, 3, m, 40, 3) == S._mc_hits_reference("shannon", 10, 3, m,
+        assert SIM._mc_hits_shannon(10, 3, m, 40, 3) == SIM._mc_hits_reference("shannon", 10, 3, m,
                                                                            40, 3)
 
 
