@@ -1,4 +1,9 @@
-"""``fleetctl apply``: converge the fleet to fleet.yml through the playbooks (ansible-runner)."""
+"""``fleetctl apply``: converge the fleet to fleet.yml through the playbooks (ansible-runner).
+
+The job is :mod:`fleetctl.workflows.apply` (prepare: the plan; execute: the playbooks); this
+front renders the plan, confirms, draws the progress from the job's events
+(:class:`fleetctl.progress.Progress`) and lets the first ^C stop the run before its next task.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import argparse
 from typing import Any
 
 from fleetctl.commands import EXIT_ERROR, EXIT_OK
-from fleetctl.commands._common import confirm, load_or_exit, make_plan
-from fleetctl.core.errors import UserError
+from fleetctl.commands._common import confirm, load_or_exit
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,15 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fleetctl import views
-    from fleetctl.provision.apply import Progress, run_playbooks
+    from fleetctl.progress import Progress, sigint_cancels
+    from fleetctl.workflows import apply as workflow
 
     out = args.out
     fleet = load_or_exit(args)
-    limit = [h.strip() for h in args.limit.split(",") if h.strip()] if args.limit else None
-    for h in limit or []:
-        if h not in fleet.hosts:
-            raise UserError(f"--limit: no host {h!r} in the inventory")
-    plan = make_plan(args, fleet)
+    limit = workflow.check_limit(fleet, args.limit)
+    plan = prepare(args, fleet)
     if not out.json:
         views.plan(out, plan, only_changes=True)
     # A terminal is needed even when nothing changes (unless --check or --yes).
@@ -40,28 +42,44 @@ def run(args: argparse.Namespace) -> int:
                 if plan.changes and not go else None)
     if not confirm(out, question, yes=go, what="apply", hint="pass --yes to apply without asking"):
         return EXIT_ERROR
-    hosts = limit or sorted(fleet.hosts)
-    progress = Progress(hosts, stream=out.err, quiet=out.quiet or out.json)
-    result = run_playbooks(fleet, plan.vars, check=args.check, diff=args.diff, limit=limit, forks=args.forks,
-                           strategy=args.strategy, progress=progress)
+    progress = Progress(limit or sorted(fleet.hosts), stream=out.err, quiet=out.quiet or out.json)
+    try:
+        with sigint_cancels(out, "apply") as cancel:
+            result = workflow.execute(fleet, plan, check=args.check, diff=args.diff, limit=limit, forks=args.forks,
+                                      strategy=args.strategy, on_event=progress, cancel=cancel)
+    finally:
+        progress.finish()
     views.apply_result(out, result, plan)
+    if result.cancelled:
+        return cancelled(out, result)
     return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
 
 
-def apply_plan(args: argparse.Namespace, fleet: Any, *, check: bool, limit: list[str] | None = None) -> int:
-    """Plan and run the playbooks (what `apply --yes` does), rendering the result."""
-    from fleetctl import views
-    from fleetctl.provision.apply import Progress, run_playbooks
+def prepare(args: argparse.Namespace, fleet: Any) -> Any:
+    """apply's plan (:func:`fleetctl.workflows.apply.prepare`), each host observed as a debug
+    line; an infeasible one: each reason on stderr and exit 1."""
+    from fleetctl.plan.model import Infeasible
+    from fleetctl.progress import plan_lines
+    from fleetctl.workflows import apply as workflow
 
-    out = args.out
-    plan = make_plan(args, fleet)
-    if not out.json:
-        views.plan(out, plan, only_changes=True)
-    hosts = limit or sorted(fleet.hosts)
-    progress = Progress(hosts, stream=out.err, quiet=out.quiet or out.json)
-    result = run_playbooks(fleet, plan.vars, check=check, diff=getattr(args, "diff", False), limit=limit,
-                           forks=getattr(args, "forks", None), strategy=getattr(args, "strategy", "auto"),
-                           progress=progress)
-    if not out.json:
-        views.apply_result(out, result, plan)
-    return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
+    try:
+        return workflow.prepare(fleet, on_event=plan_lines(args.out))
+    except Infeasible as exc:
+        infeasible(args, exc)
+        raise  # not reached
+
+
+def infeasible(args: argparse.Namespace, exc: Any) -> None:
+    """Each reason a plan cannot be placed on stderr, then exit 1."""
+    for reason in exc.reasons:
+        args.out.error(f"infeasible: {reason}")
+    raise SystemExit(EXIT_ERROR) from None
+
+
+def cancelled(out: Any, result: Any) -> int:
+    """A cancelled apply's one line: where it stopped and what is left; exit 130, as for ^C."""
+    where = f"before '{result.stopped_before}'" if result.stopped_before else "before its first task"
+    done = f"{len(result.tasks_done)} task(s) done" if result.tasks_done else "no task done"
+    left = f"; not finished on {', '.join(result.hosts_left)}" if result.hosts_left else ""
+    out.error(f"apply: cancelled {where} ({done}){left}; run apply again to converge")
+    return 130

@@ -6,7 +6,6 @@ import argparse
 
 from fleetctl.commands import EXIT_ERROR, EXIT_OK
 from fleetctl.commands._common import confirm, load_or_exit, positive
-from fleetctl.core.errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,44 +36,60 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from fleetctl import views
-    from fleetctl.commands.apply import apply_plan
+    from fleetctl.commands.apply import cancelled as apply_cancelled
+    from fleetctl.commands.apply import infeasible
+    from fleetctl.plan.model import Infeasible
+    from fleetctl.progress import Progress, ScaleSteps, sigint_cancels
+    from fleetctl.workflows import scale as workflow
+
     from fleetctl.plan import scale
 
     out = args.out
+    # The options' own mistakes before the inventory is read (as always).
     scale.check_options(target_share=args.target_share, budget=args.budget, stake=args.stake, apps=args.apps)
     fleet = load_or_exit(args)
-    view = asyncio.run(scale.read_service(fleet, args.service, timeout=args.timeout))
-    model = scale.model_for(fleet, view, rows=args.rows, relays_per_session=args.relays_per_session,
-                            upokt_per_relay=args.upokt_per_relay, apps=args.apps, block_time_s=args.block_time,
-                            stake=args.stake, target_share=args.target_share, add=args.add, budget=args.budget)
+    names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
+    plan = workflow.prepare(fleet, args.service, apply=args.apply, rows=args.rows,
+                            relays_per_session=args.relays_per_session, upokt_per_relay=args.upokt_per_relay,
+                            apps=args.apps, block_time_s=args.block_time, stake=args.stake,
+                            target_share=args.target_share, add=args.add, budget=args.budget, timeout=args.timeout,
+                            owner=args.owner, name_prefix=args.name_prefix, hosts=args.host, names=names,
+                            imported=args.imported)
+    model = plan.model
     if not args.apply:
         views.scale(out, model)
         return EXIT_OK
-    if model.target is None:
-        raise UserError("scale --apply: say how many: --target-share, --add or --budget")
-    to_add = model.target - view.current
-    if to_add <= 0:
+    if not plan.identities:
         views.scale(out, model)
-        out.info(f"scale: {view.current} identities already reach the target: nothing to add")
+        out.info(f"scale: {plan.view.current} identities already reach the target: nothing to add")
         return EXIT_OK
-    scale.check_capacity(fleet, args.service, model)
-    names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names else None
-    identities = scale.plan_new_identities(fleet, args.service, to_add, prefix=args.name_prefix,
-                                           owner=args.owner, hosts=args.host, names=names)
-    where = ", ".join(f"{i.name} on {i.host}" for i in identities)
+    to_add = plan.to_add
+    where = ", ".join(f"{i.name} on {i.host}" for i in plan.identities)
     if not confirm(out, f"Add {to_add} identit{'y' if to_add == 1 else 'ies'} ({where})? [y/N] ", yes=args.yes,
                    what="scale --apply", cancelled="scale"):
         return EXIT_ERROR
-    created = asyncio.run(scale.create_keys(fleet, identities, on_step=out.info, imported=args.imported))
-    backup = scale.add_to_inventory(fleet, created)
-    if backup is not None:
-        out.info(f"scale: fleet.yml updated ({len(created)} suppliers added; previous version in {backup.name})")
-    fleet = load_or_exit(args)
-    code = apply_plan(args, fleet, check=False)
-    views.scale(out, model, added=created)
+    steps = ScaleSteps(out, Progress(sorted(fleet.hosts), stream=out.err, quiet=out.quiet or out.json))
+    try:
+        with sigint_cancels(out, "scale") as cancel:
+            result = workflow.execute(fleet, plan, on_event=steps, cancel=cancel, reload=lambda: load_or_exit(args))
+    except Infeasible as exc:
+        infeasible(args, exc)
+    finally:
+        steps.finish()
+    if result.apply is not None and not out.json:
+        views.apply_result(out, result.apply, result.apply_plan)
+    if result.cancelled:
+        if result.apply is not None:
+            return apply_cancelled(out, result.apply)
+        done = ", ".join(result.done) or "nothing"
+        hint = ("fleetctl apply finishes it" if "inventory" in result.done
+                else "scale --apply again reuses the keys made")
+        out.error(f"scale: cancelled; done: {done}; left: {', '.join(result.left)} ({hint})")
+        return 130
+    assert result.apply is not None and result.apply_plan is not None
+    code = EXIT_OK if not result.apply.failed_hosts and not result.apply_plan.unreachable else EXIT_ERROR
+    views.scale(out, model, added=result.created)
     out.info("scale: next, fund each new operator with its stake and fees, then stake them: fleetctl stake --batch "
              "--keyring relayminer (a dry run; --execute --host NAME stakes)")
     return code

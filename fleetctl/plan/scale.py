@@ -16,7 +16,8 @@ JSON, ``missing`` says why and how to give them) with a one-line note on stderr,
 the what-if asked for is there. ``--apply`` refuses instead (exit 2): its capacity check needs
 the relays per day.
 
-``--apply`` (:func:`plan_new_identities`, :func:`create_keys`, :func:`add_to_inventory`):
+``--apply`` (:func:`plan_new_identities` and :func:`check_capacity` here; making the keys and
+rewriting fleet.yml are the scale workflow's, :mod:`fleetctl.workflows.scale`):
 
 1. the new identities are placed on the hosts that serve the service (their RelayMiner signs
    for them), the least loaded first, and refused when the service's backends could not carry
@@ -35,15 +36,8 @@ the relays per day.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shlex
-import tempfile
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fleetctl.core.errors import FleetError, UserError
@@ -54,8 +48,6 @@ __all__ = [
     "DEFAULT_RELAYS_PER_S",
     "NewIdentity",
     "ServiceView",
-    "add_to_inventory",
-    "create_keys",
     "plan_new_identities",
     "read_service",
 ]
@@ -73,7 +65,6 @@ DEFAULT_RELAYS_PER_S = 100.0
 #: suppliers per session (mainnet 15, Morse 24), staked applications.
 MAX_SESSION_SIZE = 1_000
 MAX_APPS = 10_000_000
-KEYRING_HOME = "/home/pocket/.pocket"  # the RelayMiner role's keyring (playbooks/roles/relayminer)
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -360,156 +351,6 @@ def plan_new_identities(fleet: Fleet, service: str, count: int, *, prefix: str |
     return out
 
 
-def _keys_command(fleet: Fleet, host: str, argv: list[str]) -> str:
-    """``docker run`` of the host's RelayMiner image on its keyring volume (what the
-    relayminer role mounts), running ``pocketd`` with ``argv``."""
-    from fleetctl.plan.vars import _image
-
-    h = fleet.hosts[host]
-    image = _image(fleet, host, "relayminer")
-    docker = ["docker"]
-    engine = h.vars.get("fleet_docker_host")
-    if isinstance(engine, str) and engine and "{{" not in engine:
-        docker += ["-H", engine]
-    volumes = ["fleet-relayminer-data:/home/pocket"] + [v for v in h.vars.get("fleet_relayminer_volumes") or []
-                                                        if isinstance(v, str)]
-    cmd = docker + ["run", "--rm", "--network", "none", "--pull", "never"]
-    for v in volumes:
-        cmd += ["-v", v]
-    cmd += [image, *argv]
-    return " ".join(shlex.quote(part) for part in cmd)
-
-
-async def create_keys(fleet: Fleet, identities: list[NewIdentity], *, timeout: float = 60.0,
-                      on_step: Any = lambda s: None, imported: bool = False) -> list[NewIdentity]:
-    """Each identity's key in its host's RelayMiner keyring (made, or read back if it exists;
-    ``imported``: it must exist already, imported by the operator, and none is made)."""
-    import asyncio
-
-    from fleetctl.provision.sshexec import ssh_run
-
-    async def one(ident: NewIdentity) -> NewIdentity:
-        host = fleet.hosts[ident.host]
-        common = ["--keyring-backend", "test", "--home", KEYRING_HOME]
-        show = _keys_command(fleet, ident.host, ["keys", "show", ident.name, "-a", *common])
-        res = await ssh_run(host, show, timeout=timeout)
-        address = res.stdout.decode(errors="replace").strip() if res.ok else ""
-        if not address and imported:
-            raise FleetError(f"scale: no key {ident.name!r} in the RelayMiner keyring on {ident.host} "
-                             f"(--imported: import it there first: pocketd keys import … --home {KEYRING_HOME})")
-        if not address:
-            add = _keys_command(fleet, ident.host, ["keys", "add", ident.name, *common, "--no-backup",
-                                                    "--output", "json"])
-            res = await ssh_run(host, add, timeout=timeout)
-            if not res.ok:
-                reason = res.error or " ".join(res.stderr.decode(errors="replace").split())[-300:]
-                raise FleetError(f"scale: keys add {ident.name} on {ident.host} failed: {reason}")
-            try:
-                address = str(json.loads(res.stdout)["address"])
-            except (ValueError, KeyError, TypeError, RecursionError):
-                raise FleetError(f"scale: keys add {ident.name} on {ident.host}: no address in its output") from None
-            on_step(f"scale: key {ident.name} made on {ident.host}: {address}")
-        else:
-            on_step(f"scale: key {ident.name} already on {ident.host}: {address}")
-        from fleetctl.spec.address import shannon_address_problem
-
-        if problem := shannon_address_problem(address):
-            raise FleetError(f"scale: {ident.name} on {ident.host}: the keyring gave an invalid address ({problem})")
-        return NewIdentity(ident.name, ident.host, ident.services, ident.owner_address, address)
-
-    return list(await asyncio.gather(*(one(i) for i in identities)))
-
-
-# ----------------------------------------------------------------------------- the inventory
-
-
-def _supplier_line(indent: str, ident: NewIdentity) -> str:
-    fields = [f"name: {ident.name}", f"operator_address: {ident.operator_address}"]
-    if ident.owner_address:
-        fields.append(f"owner_address: {ident.owner_address}")
-    fields.append(f"services: [{', '.join(ident.services)}]")
-    fields.append(f"host: {ident.host}")
-    return f"{indent}- {{{', '.join(fields)}}}\n"
-
-
-def add_to_inventory(fleet: Fleet, identities: list[NewIdentity]) -> Path | None:
-    """Append the identities to fleet.yml's ``suppliers:`` (comments and layout kept), validate
-    the result, keep a backup, replace atomically. Returns the backup's path (None: nothing to
-    add: every identity is already there)."""
-    from fleetctl.spec.loader import load_inventory
-    from fleetctl.spec.errors import InventoryError
-
-    known = {s.operator_address for s in fleet.suppliers}
-    todo = [i for i in identities if i.operator_address not in known]
-    if not todo:
-        return None
-    path = fleet.root / "fleet.yml"
-    original = path.read_text()
-    lines = original.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if re.match(r"^suppliers:\s*(#.*)?$", ln)), None)
-    if start is None:
-        if re.search(r"^suppliers:", original, re.M):
-            raise FleetError(f"{path}: suppliers is not a block list; add the new suppliers by hand")
-        text = original + ("" if original.endswith("\n") else "\n") + "suppliers:\n"
-        text += "".join(_supplier_line("  ", i) for i in todo)
-    else:
-        end = start + 1
-        last = start
-        indent = "  "
-        seen_item = False
-        while end < len(lines):
-            ln = lines[end]
-            if ln.strip() and not ln.startswith((" ", "\t", "#", "-")):
-                break  # the next top-level key
-            if ln.lstrip().startswith("- ") and not seen_item:
-                indent = ln[: len(ln) - len(ln.lstrip())]
-                seen_item = True
-            if ln.strip() and not ln.lstrip().startswith("#"):
-                last = end
-            end += 1
-        insert = "".join(_supplier_line(indent, i) for i in todo)
-        if not lines[last].endswith("\n"):
-            lines[last] += "\n"
-        text = "".join(lines[: last + 1]) + insert + "".join(lines[last + 1:])
-    # Validate the new inventory in a copy before it replaces anything.
-    with tempfile.TemporaryDirectory(prefix="fleetctl-scale-") as tmp:
-        copy = Path(tmp) / "inv"
-        copy.mkdir()
-        for name in ("hosts.yml", "hosts.yaml"):
-            if (fleet.root / name).exists():
-                (copy / name).write_bytes((fleet.root / name).read_bytes())
-        for sub in ("group_vars", "host_vars"):
-            if (fleet.root / sub).is_dir():
-                os.symlink(fleet.root / sub, copy / sub)
-        (copy / "fleet.yml").write_text(text)
-        try:
-            load_inventory(copy)
-        except InventoryError as exc:
-            raise FleetError(f"scale: the updated fleet.yml would not validate ({exc.errors[0]}); nothing written") from None
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    backup = path.with_name(f"fleet.yml.bak-{stamp}")
-    backup.write_text(original)
-    mode = path.stat().st_mode & 0o777
-    fd, tmp_path = tempfile.mkstemp(prefix=".fleet.yml.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp_path, mode)
-    os.replace(tmp_path, path)
-    return backup
-
-
-@dataclass
-class ScaleResult:
-    view: ServiceView
-    what_if: Any
-    target: int
-    added: list[NewIdentity] = field(default_factory=list)
-    backup: str | None = None
-    apply: Any = None
-    notes: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-
-
 # ----------------------------------------------------------------------------- the what-if
 
 
@@ -583,7 +424,7 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     claims store (``history_db``, default the state store) show, else 100; the assumptions say which."""
     from fractions import Fraction
 
-    from fleetctl.plan import sessions_sim as sessions
+    from fleetctl.pocket import sessions
 
     assumptions: dict[str, Any] = {}
     if apps is not None and apps < 0:

@@ -1,4 +1,4 @@
-"""Run the playbooks through ansible-runner with the plan's variables; live progress per host.
+"""Run the playbooks through ansible-runner with the plan's variables; typed events per task.
 
 The operator's own hosts.yml (with its group_vars/host_vars) is the first inventory source; a
 generated one with the plan's per-host variables is the second, so Ansible merges them exactly as
@@ -6,6 +6,19 @@ it would by hand.  By default mitogen runs the modules (one persistent interpret
 ~3x faster than plain ansible-playbook on the lab) and pipelining is the fallback; both keep the
 playbooks exactly as they are.  Each run gets its own SSH ControlPath folder: masters that
 outlive a run (or a torn-down host) are never reused by the next.
+
+Progress: ansible-runner's events become :mod:`fleetctl.core.events` (:func:`runner_events`): a
+:class:`StepStarted` per play and task, a :class:`HostTask` per host's task result, a
+:class:`Progress` each time one more host has a result; the results themselves are counted here
+(:class:`ApplyResult`), whoever renders the events.
+
+Cancellation: a :class:`CancelToken` stops the run between tasks. Once it is cancelled, a stop
+file is written that a small callback plugin (written beside the run) reads when the next task
+starts: Ansible stops there, before that task reaches any host, and the result says
+``cancelled``, which task was next and which hosts had not finished. The playbooks are
+idempotent (a container's spec label carries everything that shapes it), so the next apply
+converges. A second interruption (``KeyboardInterrupt`` while the run waits) stops it at once
+through ansible-runner's ``cancel_callback`` (the process group is killed, as ^C always did).
 """
 
 from __future__ import annotations
@@ -16,16 +29,19 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
 from fleetctl.core.errors import FleetError
+from fleetctl.core.events import CancelToken, Event, EventSink, HostTask, Progress, StepStarted, emit
 from fleetctl.core.resources import data_dir
 
 STRATEGIES = ("auto", "mitogen", "pipelining", "default")
+JOB = "apply"
 
 
 @dataclass
@@ -45,6 +61,11 @@ class HostResult:
             return "failed"
         return "changed" if self.changed else "ok"
 
+    @property
+    def started(self) -> bool:
+        """Has a result (what the progress bar counts as done)."""
+        return bool(self.ok or self.failed or self.unreachable)
+
 
 @dataclass
 class ApplyResult:
@@ -52,6 +73,14 @@ class ApplyResult:
     rc: int
     seconds: float
     check: bool
+    #: the run was stopped by its CancelToken before the playbook ended
+    cancelled: bool = False
+    #: tasks every targeted host got through, in order (a task name once)
+    tasks_done: list[str] = field(default_factory=list)
+    #: the task the run stopped before (cancelled), "" otherwise
+    stopped_before: str = ""
+    #: hosts the playbook had not finished on (cancelled: every targeted host not failed)
+    hosts_left: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -62,7 +91,7 @@ class ApplyResult:
         return sorted(n for n, h in self.hosts.items() if h.status in ("failed", "unreachable"))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "ok": not self.failed_hosts,
             "changes": self.changes,
             "check": self.check,
@@ -71,94 +100,198 @@ class ApplyResult:
             "hosts": {n: {"status": h.status, "ok": h.ok, "changed": h.changed, "failed": h.failed,
                           "skipped": h.skipped, "messages": h.messages[:5]} for n, h in sorted(self.hosts.items())},
         }
+        if self.cancelled:  # only then: a finished run's document is as it always was
+            doc["cancelled"] = {"stopped_before": self.stopped_before, "tasks_done": self.tasks_done,
+                                "hosts_left": self.hosts_left}
+        return doc
 
 
-class Progress:
-    """Turns runner events into per-host progress: a redrawn bar on a terminal, lines otherwise."""
+# ----------------------------------------------------------------------------- events
 
-    def __init__(self, hosts: list[str], stream: TextIO = sys.stderr, tty: bool | None = None, quiet: bool = False):
+
+def runner_events(ev: dict[str, Any]) -> list[Event]:
+    """One ansible-runner event as the typed events it means (often none)."""
+    kind = ev.get("event", "")
+    data = ev.get("event_data") or {}
+    if not isinstance(kind, str) or not isinstance(data, dict):
+        return []
+    if kind == "playbook_on_play_start":
+        return [StepStarted(JOB, "play", str(data.get("play") or ""))]
+    if kind == "playbook_on_task_start":
+        return [StepStarted(JOB, "task", str(data.get("task") or ""))]
+    host = data.get("host")
+    if not host or not kind.startswith("runner_on_"):
+        return []
+    host = str(host)
+    task = str(data.get("task") or "")
+    res = data.get("res") or {}
+    if not isinstance(res, dict):
+        res = {}
+    if kind in ("runner_on_ok", "runner_on_async_ok"):
+        return [HostTask(host, task, "changed" if res.get("changed") else "ok")]
+    if kind == "runner_on_failed":
+        msg = str(res.get("msg") or res.get("stderr") or "failed")[:300]
+        return [HostTask(host, task, "ignored" if data.get("ignore_errors") else "failed", msg)]
+    if kind == "runner_on_unreachable":
+        return [HostTask(host, task, "unreachable", str(res.get("msg") or "unreachable")[:300])]
+    if kind == "runner_on_skipped":
+        return [HostTask(host, task, "skipped")]
+    return [HostTask(host, task, "started")]
+
+
+def tally(hosts: dict[str, HostResult], ev: HostTask) -> HostResult:
+    """Count one host task result into ``hosts`` (the host added when new)."""
+    r = hosts.get(ev.host)
+    if r is None:
+        r = hosts[ev.host] = HostResult()
+    if ev.status in ("ok", "changed"):
+        r.ok += 1
+        if ev.status == "changed":
+            r.changed += 1
+    elif ev.status == "failed":
+        r.failed += 1
+        r.messages.append(f"{ev.task}: {ev.message}")
+    elif ev.status == "unreachable":
+        r.unreachable = True
+        r.messages.append(ev.message)
+    elif ev.status == "skipped":
+        r.skipped += 1
+    return r
+
+
+class _Collector:
+    """Counts the results of one run from the runner's events and passes the typed events on."""
+
+    def __init__(self, hosts: list[str], on_event: EventSink | None,
+                 on_runner_event: Callable[[dict[str, Any]], Any] | None = None):
         self.hosts = {h: HostResult() for h in hosts}
-        self.stream = stream
-        self.tty = stream.isatty() if tty is None else tty
-        self.quiet = quiet
-        self.task = ""
+        self.on_event = on_event
+        self.on_runner_event = on_runner_event
         self.lock = threading.Lock()
-        self._drawn = False
+        self.task = ""
+        self.task_hosts: set[str] = set()  # hosts with a result for the current task
+        self.tasks_done: list[str] = []
+        self.finished = False  # the playbook ended (its stats came)
+        self._done = 0
 
     def event(self, ev: dict[str, Any]) -> bool:
-        kind = ev.get("event", "")
-        data = ev.get("event_data") or {}
-        host = data.get("host")
+        if self.on_runner_event is not None:
+            self.on_runner_event(ev)
+        kind = ev.get("event")
         with self.lock:
-            if kind == "playbook_on_task_start":
-                self.task = data.get("task", "")
-            elif host and kind.startswith("runner_on_"):
-                if host not in self.hosts:
-                    self.hosts[host] = HostResult()
-                r = self.hosts[host]
-                res = data.get("res") or {}
-                if kind in ("runner_on_ok", "runner_on_async_ok"):
-                    r.ok += 1
-                    if res.get("changed"):
-                        r.changed += 1
-                        self._line(f"{host}: changed: {data.get('task', '')}")
-                elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-                    r.failed += 1
-                    msg = str(res.get("msg") or res.get("stderr") or "failed")[:300]
-                    r.messages.append(f"{data.get('task', '')}: {msg}")
-                    self._line(f"{host}: FAILED: {data.get('task', '')}: {msg}")
-                elif kind == "runner_on_unreachable":
-                    r.unreachable = True
-                    msg = str(res.get("msg") or "unreachable")[:300]
-                    r.messages.append(msg)
-                    self._line(f"{host}: UNREACHABLE: {msg}")
-                elif kind == "runner_on_skipped":
-                    r.skipped += 1
-            self._draw()
+            if kind == "playbook_on_stats":
+                self.finished = True
+            for e in runner_events(ev):
+                if isinstance(e, StepStarted) and e.step == "task":
+                    self._close_task()
+                    self.task = e.detail
+                elif isinstance(e, HostTask):
+                    tally(self.hosts, e)
+                    if e.status != "started":
+                        self.task_hosts.add(e.host)
+                emit(self.on_event, e)
+                done = sum(1 for r in self.hosts.values() if r.started)
+                if done != self._done:
+                    self._done = done
+                    emit(self.on_event, Progress(JOB, done, len(self.hosts), "hosts"))
+            if kind == "playbook_on_stats":
+                self._close_task()
         return False  # counted here; not written to the runner's artifact folder (nobody reads it)
 
-    def _line(self, text: str) -> None:
-        if self.quiet:
-            return
-        if self.tty and self._drawn:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-        self._drawn = False
+    def _close_task(self) -> None:
+        if self.task and self.task_hosts and self.task not in self.tasks_done:
+            self.tasks_done.append(self.task)
+        self.task, self.task_hosts = "", set()
 
-    def _draw(self) -> None:
-        if self.quiet or not self.tty:
-            return
-        width = shutil.get_terminal_size((100, 20)).columns
-        done = sum(1 for r in self.hosts.values() if r.ok or r.failed or r.unreachable)
-        bar_len = 20
-        filled = int(bar_len * done / max(1, len(self.hosts)))
-        summary = " ".join(f"{h}:{r.ok}/{r.changed}{'!' if r.failed or r.unreachable else ''}" for h, r in sorted(self.hosts.items()))
-        line = f"[{'#' * filled}{'.' * (bar_len - filled)}] {summary} | {self.task}"
-        self.stream.write("\r\033[K" + line[: width - 1])
-        self.stream.flush()
-        self._drawn = True
 
-    def finish(self) -> None:
-        if self.tty and self._drawn and not self.quiet:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+#: Written beside each run and loaded by Ansible (ANSIBLE_CALLBACK_PLUGINS): when the stop file
+#: exists as a task starts, the run ends there, before the task is sent to any host. A
+#: KeyboardInterrupt is the one exception Ansible's callback dispatch lets through; its CLI then
+#: ends with "User interrupted execution" (exit 99).
+_GATE_PLUGIN = '''\
+import os
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "fleetctl_gate"
+    CALLBACK_NEEDS_ENABLED = False
+
+    def _gate(self):
+        path = os.environ.get("FLEETCTL_STOP_FILE")
+        if path and os.path.exists(path):
+            raise KeyboardInterrupt("fleetctl: cancelled")
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._gate()
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._gate()
+'''
+
+
+class _Gate:
+    """ansible-runner's ``cancel_callback``: on the token's cancel, write the stop file (the run
+    ends before its next task); True (kill now) only once ``force`` is set."""
+
+    def __init__(self, cancel: CancelToken | None, stop_file: Path):
+        self.cancel = cancel
+        self.stop_file = stop_file
+        self.force = False
+        self.requested = False
+
+    def __call__(self) -> bool:
+        if self.cancel is not None and self.cancel.cancelled and not self.requested:
+            self.requested = True
+            self.stop_file.touch()
+        return self.force
 
 
 def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = False, diff: bool = False,
                   limit: list[str] | None = None, forks: int | None = None, strategy: str = "auto",
-                  progress: Progress | None = None, playbook: str = "site.yml") -> ApplyResult:
-    """ansible-playbook site.yml over the fleet with the plan's variables."""
-    import ansible_runner
+                  on_event: EventSink | None = None, cancel: CancelToken | None = None,
+                  on_runner_event: Callable[[dict[str, Any]], Any] | None = None,
+                  progress: Any = None, playbook: str = "site.yml") -> ApplyResult:
+    """ansible-playbook site.yml over the fleet with the plan's variables.
 
-    hosts_file = _hosts_file(fleet.root)
+    ``on_event`` gets the typed events; ``cancel`` stops the run before its next task (the
+    result says ``cancelled``); ``on_runner_event`` gets ansible-runner's own event dicts (for a
+    caller that reads a loop's item results). ``progress``: an older caller's object with
+    ``event(runner_event)`` and ``finish()`` (both called as before)."""
     playbooks = data_dir("playbooks")
     if not (playbooks / playbook).exists():
         raise FleetError(f"playbook {playbooks / playbook} is missing (a broken install?)")
+    if progress is not None and on_runner_event is None:
+        on_runner_event = progress.event
+    try:
+        return run_playbook_file(playbooks / playbook, [_hosts_file(fleet.root)], host_vars, check=check, diff=diff,
+                                 limit=limit, forks=forks, strategy=strategy, on_event=on_event, cancel=cancel,
+                                 on_runner_event=on_runner_event, hosts=limit or sorted(fleet.hosts))
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+def run_playbook_file(playbook: Path, inventories: list[Path], host_vars: dict[str, dict[str, Any]], *,
+                      check: bool = False, diff: bool = False, limit: list[str] | None = None,
+                      forks: int | None = None, strategy: str = "auto", on_event: EventSink | None = None,
+                      cancel: CancelToken | None = None,
+                      on_runner_event: Callable[[dict[str, Any]], Any] | None = None,
+                      hosts: list[str] | None = None) -> ApplyResult:
+    """One playbook through ansible-runner: ``inventories`` first, then the variables' own;
+    ``hosts``: the hosts the result lists from the start (default ``limit``, else the variables')."""
+    import ansible_runner
+
     work = Path(tempfile.mkdtemp(prefix="fleetctl-apply-"))
     os.chmod(work, 0o700)
     try:
         gen = write_vars_inventory(work / "fleetctl-vars.yml", host_vars)
+        (work / "callback_plugins").mkdir()
+        (work / "callback_plugins" / "fleetctl_gate.py").write_text(_GATE_PLUGIN)
+        gate = _Gate(cancel, work / "stop")
         env = {
             # ansible-playbook from the same environment as fleetctl, even when it is not on PATH
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]),
@@ -168,6 +301,8 @@ def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = 
             "ANSIBLE_NOCOLOR": "True",
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+            "ANSIBLE_CALLBACK_PLUGINS": str(work / "callback_plugins"),
+            "FLEETCTL_STOP_FILE": str(gate.stop_file),
         }
         env.update(_strategy_env(strategy))
         cmd = []
@@ -175,38 +310,75 @@ def run_playbooks(fleet, host_vars: dict[str, dict[str, Any]], *, check: bool = 
             cmd.append("--check")
         if diff:
             cmd.append("--diff")
-        progress = progress or Progress(sorted(host_vars), quiet=True)
+        targets = hosts or limit or sorted(host_vars)
+        collector = _Collector(targets, on_event, on_runner_event)
         t0 = time.monotonic()
-        r = ansible_runner.run(
+        kwargs = dict(
             private_data_dir=str(work),
-            playbook=str(playbooks / playbook),
-            project_dir=str(playbooks),
-            inventory=[str(hosts_file), str(gen)],
+            playbook=str(playbook),
+            project_dir=str(playbook.parent),
+            inventory=[str(p) for p in inventories] + [str(gen)],
             envvars=env,
             cmdline=" ".join(cmd) or None,
             limit=",".join(limit) if limit else None,
             forks=forks,
             quiet=True,
-            event_handler=progress.event,
+            event_handler=collector.event,
+            cancel_callback=gate,
+            # how often the runner asks cancel_callback (ansible-runner's default is 5 s)
+            settings={"pexpect_timeout": 0.2},
             artifact_dir=str(work / "artifacts"),
             rotate_artifacts=1,
         )
-        progress.finish()
+        r = _run_interruptibly(ansible_runner.run, kwargs, gate)
         seconds = time.monotonic() - t0
-        hosts = progress.hosts
+        results = collector.hosts
         stats = r.stats or {}
         for host in set().union(*[set(v) for v in stats.values() if isinstance(v, dict)]) if stats else ():
-            res = hosts.setdefault(host, HostResult())
+            res = results.setdefault(host, HostResult())
             res.changed = max(res.changed, int((stats.get("changed") or {}).get(host, 0)))
             res.failed = max(res.failed, int((stats.get("failures") or {}).get(host, 0)))
             if (stats.get("dark") or {}).get(host):
                 res.unreachable = True
-        if r.rc != 0 and not any(h.failed or h.unreachable for h in hosts.values()):
+        cancelled = gate.requested and not collector.finished
+        if cancelled:
+            return ApplyResult(results, r.rc, seconds, check, cancelled=True, tasks_done=list(collector.tasks_done),
+                               stopped_before=collector.task,
+                               hosts_left=sorted(h for h in targets if results.get(h, HostResult()).status
+                                                 not in ("failed", "unreachable")))
+        if r.rc != 0 and not any(h.failed or h.unreachable for h in results.values()):
             tail = (r.stdout.read()[-800:] if r.stdout else "").strip()
             raise FleetError(f"ansible-playbook exited {r.rc}: {tail or 'see -v'}")
-        return ApplyResult(hosts, r.rc, seconds, check)
+        with collector.lock:
+            collector._close_task()
+        return ApplyResult(results, r.rc, seconds, check, tasks_done=list(collector.tasks_done))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_interruptibly(run: Callable[..., Any], kwargs: dict[str, Any], gate: _Gate) -> Any:
+    """``run(**kwargs)`` in a worker thread; a KeyboardInterrupt while it runs kills the run at
+    once (``gate.force``), waits for the runner to reap it, and is raised again."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["r"] = run(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            box["exc"] = exc
+
+    thread = threading.Thread(target=work, name="fleetctl-ansible-runner", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        gate.force = True
+        thread.join(30)
+        raise
+    if "exc" in box:
+        raise box["exc"]
+    return box["r"]
 
 
 class _Unsafe(str):

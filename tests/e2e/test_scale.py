@@ -18,6 +18,7 @@ from fleetctl.plan import scale
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.address import shannon_address_problem
 from fleetctl.spec.loader import load_inventory
+from fleetctl.workflows import scale as wscale
 
 from conftest import LAB_INV, apply_json, run_cli, wipe_managed
 
@@ -59,8 +60,8 @@ def test_what_if_uses_the_chains_n_and_k(inv):
 
 def keyring(host: str) -> list[dict]:
     fleet = load_inventory(LAB_INV)
-    cmd = scale._keys_command(fleet, host, ["keys", "list", "--keyring-backend", "test", "--home",
-                                            scale.KEYRING_HOME, "--output", "json"])
+    cmd = wscale._keys_command(fleet, host, ["keys", "list", "--keyring-backend", "test", "--home",
+                                            wscale.KEYRING_HOME, "--output", "json"])
     res = asyncio.run(ssh_run(fleet.hosts[host], cmd, timeout=60))
     assert res.ok, (res.error, res.stderr)
     return json.loads(res.stdout or b"[]")
@@ -106,7 +107,7 @@ def test_a_rerun_after_a_lost_inventory_write_reuses_the_keys(inv, tmp_path):
     shutil.copytree(inv, root)
     fleet = load_inventory(root)
     idents = scale.plan_new_identities(fleet, "eth", 1, prefix="crash")
-    made = asyncio.run(scale.create_keys(fleet, idents))
+    made = asyncio.run(wscale.create_keys(fleet, idents))
     count = len(keyring(made[0].host))
     rc, doc, err = scale_json(root, "--add", "1", "--name-prefix", "crash", "--host", made[0].host, "--apply", "--yes")
     assert rc == 0, err
@@ -180,8 +181,8 @@ def test_imported_keys_are_used_and_a_missing_one_is_refused(inv, tmp_path):
     shutil.copytree(inv, root)
     fleet = load_inventory(root)
     # The operator's own key, put in lab-h2's RelayMiner keyring beforehand.
-    cmd = scale._keys_command(fleet, "lab-h2", ["keys", "add", "operator-made", "--keyring-backend", "test",
-                                                "--home", scale.KEYRING_HOME, "--no-backup", "--output", "json"])
+    cmd = wscale._keys_command(fleet, "lab-h2", ["keys", "add", "operator-made", "--keyring-backend", "test",
+                                                "--home", wscale.KEYRING_HOME, "--no-backup", "--output", "json"])
     res = asyncio.run(ssh_run(fleet.hosts["lab-h2"], cmd, timeout=60))
     assert res.ok, res.stderr
     address = json.loads(res.stdout)["address"]

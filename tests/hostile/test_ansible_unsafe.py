@@ -178,7 +178,8 @@ def test_stake_playbook_runs_the_commands_with_chain_values_as_data(tmp_path: Pa
     """``stake --batch --execute``'s path: the commands fleetctl builds carry pocket.chain_id and
     pocket.node_rpc_url; playbooks/stake.yml runs them through ansible-runner."""
     from fleetctl.workflows.stake_batch import stake_command
-    from fleetctl.provision.apply import Progress, run_playbooks
+    from fleetctl.progress import Progress
+    from fleetctl.provision.apply import run_playbooks
     from fleetctl.spec.loader import load_inventory
 
     record = tmp_path / "argv.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from fleetctl.provision.apply import Progress
+from fleetctl.progress import Progress
 
 
 def events():

@@ -14,6 +14,7 @@ from fleetctl.core.errors import FleetError, UserError
 from fleetctl.plan import scale
 from fleetctl.spec.address import bech32_encode
 from fleetctl.spec.loader import load_inventory
+from fleetctl.workflows.scale import add_to_inventory
 
 from conftest import LAB_INV
 
@@ -166,7 +167,7 @@ def test_inventory_gains_explicit_suppliers_layout_kept(inv: Path) -> None:
     before = (inv / "fleet.yml").read_text()
     ids = [scale.NewIdentity("lab-sup-7", "lab-h2", ("eth",), OWNER, NEW[0]),
            scale.NewIdentity("lab-sup-8", "lab-h3", ("eth",), OWNER, NEW[1])]
-    backup = scale.add_to_inventory(fleet, ids)
+    backup = add_to_inventory(fleet, ids)
     assert backup is not None and backup.read_text() == before
     after = (inv / "fleet.yml").read_text()
     # every original line is still there, in order; two lines were added to the suppliers list
@@ -178,7 +179,7 @@ def test_inventory_gains_explicit_suppliers_layout_kept(inv: Path) -> None:
     assert [s.name for s in reloaded.suppliers][-2:] == ["lab-sup-7", "lab-sup-8"]
     assert reloaded.suppliers[-1].host == "lab-h3"
     # nothing to add the second time
-    assert scale.add_to_inventory(reloaded, ids) is None
+    assert add_to_inventory(reloaded, ids) is None
     assert (inv / "fleet.yml").read_text() == after
 
 
@@ -187,7 +188,7 @@ def test_an_inventory_that_would_not_validate_is_not_written(inv: Path) -> None:
     before = (inv / "fleet.yml").read_text()
     clash = [scale.NewIdentity("lab-sup-1", "lab-h2", ("eth",), OWNER, NEW[0])]  # a name already taken
     with pytest.raises(FleetError, match="would not validate"):
-        scale.add_to_inventory(fleet, clash)
+        add_to_inventory(fleet, clash)
     assert (inv / "fleet.yml").read_text() == before
     assert not list(inv.glob("fleet.yml.bak-*"))
 
