@@ -424,7 +424,7 @@ def model_for(fleet: Fleet, view: ServiceView, *, rows: int = 10, relays_per_ses
     claims store (``history_db``, default the state store) show, else 100; the assumptions say which."""
     from fractions import Fraction
 
-    from fleetctl.pocket import sessions
+    from fleetctl.plan import sessions_sim as sessions
 
     assumptions: dict[str, Any] = {}
     if apps is not None and apps < 0:
