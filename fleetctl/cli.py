@@ -15,7 +15,13 @@ import sys
 from typing import Any
 
 from fleetctl import __version__
-from fleetctl.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, commands_dict, get_command
+from fleetctl.commands import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    commands_dict,
+    get_command,
+)
 from fleetctl.commands import add_common as _add_common
 from fleetctl.core.errors import FleetError
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fleetctl.commands import EXIT_ERROR, EXIT_USAGE
 from fleetctl.core.errors import UserError

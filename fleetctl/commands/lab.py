@@ -5,7 +5,8 @@ The lab's code is imported only when a subcommand runs (never by ``fleetctl --he
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fleetctl.commands import EXIT_ERROR, EXIT_OK, add_common
 from fleetctl.core.errors import UserError
