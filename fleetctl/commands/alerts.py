@@ -131,6 +131,11 @@ def _store(args: argparse.Namespace):
     return AlertStore(_db_path(args), busy_timeout_s=STORE_WAIT_S)
 
 
+class _store_path:  # noqa: N801 - the store's path, as the renderers below name it (store.path)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+
 def _pattern(text: str, field: str = "PATTERN") -> str:
     pattern = (text or "").strip()
     if not pattern:
@@ -164,12 +169,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_list(args: argparse.Namespace) -> int:
+    from fleetctl.workflows import alerts as job
+
     out = args.out
-    store = _store(args)
-    now = time.time()
-    corrupt: list[Any] = []
-    alerts = _run(lambda: store.list(include_resolved=args.all, now=now, corrupt=corrupt))
-    silences = _run(lambda: store.silences(now=now, corrupt=[]))  # list() reported them
+    listed = job.list_alerts(_db_path(args), include_resolved=args.all)
+    store, now = _store_path(listed.db), listed.now
+    alerts, silences, corrupt = listed.alerts, listed.silences, listed.corrupt
     if out.json:
         out.emit_json({"db": str(store.path), "alerts": [a.as_dict() for a in alerts],
                        "silences": [s.as_dict() for s in silences],
@@ -206,9 +211,11 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 def cmd_alerts_mute(args: argparse.Namespace) -> int:
     pattern = _pattern(args.pattern)
     seconds = parse_duration(args.duration)
-    store = _store(args)
+    from fleetctl.workflows import alerts as job
+
     now = time.time()
-    silence = _run(lambda: store.mute(pattern, now + seconds, args.reason or "", now=now))
+    store = _store_path(_db_path(args))
+    silence = job.mute(store.path, pattern, seconds, args.reason or "", now=now)
     if args.out.json:
         args.out.emit_json({"db": str(store.path), "silence": silence.as_dict()})
     else:
@@ -221,9 +228,11 @@ def cmd_alerts_mute(args: argparse.Namespace) -> int:
 def cmd_alerts_ack(args: argparse.Namespace) -> int:
     pattern = _pattern(args.pattern)
     seconds = parse_duration(args.duration)
-    store = _store(args)
+    from fleetctl.workflows import alerts as job
+
     now = time.time()
-    acked = _run(lambda: store.ack(pattern, now + seconds, now=now))
+    store = _store_path(_db_path(args))
+    acked = job.ack(store.path, pattern, seconds, now=now)
     if not acked:
         raise UserError(f"ack: no firing alert matches {pattern!r} (fleetctl alerts list shows them)")
     if args.out.json:
@@ -240,8 +249,10 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
 
 def cmd_alerts_unmute(args: argparse.Namespace) -> int:
     pattern = _pattern(args.pattern, "PATTERN|ID")
-    store = _store(args)
-    removed = _run(lambda: store.unmute(pattern))
+    from fleetctl.workflows import alerts as job
+
+    store = _store_path(_db_path(args))
+    removed = job.unmute(store.path, pattern)
     if not removed:
         raise UserError(f"unmute: no silence or ack matches {pattern!r} (fleetctl alerts list shows them)")
     if args.out.json:
@@ -252,10 +263,10 @@ def cmd_alerts_unmute(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_repair(args: argparse.Namespace) -> int:
-    store = _store(args)
-    if not store.path.exists():
-        raise FleetError(f"alerts repair: no store at {store.path}")
-    deleted = _run(lambda: store.repair())
+    from fleetctl.workflows import alerts as job
+
+    store = _store_path(_db_path(args))
+    deleted = job.repair(store.path)
     if args.out.json:
         args.out.emit_json({"db": str(store.path), "deleted": [c.as_dict() for c in deleted]})
     elif not deleted:

@@ -64,7 +64,9 @@ def _claims(args: argparse.Namespace) -> int:
         views.claims_unusable(args.out, str(exc), nagios=args.nagios)
         return 3
     timeout = args.timeout or claims.DEFAULT_TIMEOUT_S
-    report = claims.run_claims(
+    from fleetctl.workflows.claims import execute
+
+    report = execute(
         fleet, path, timeout=timeout, backfill=args.backfill or claims.DEFAULT_BACKFILL,
         concurrency=args.concurrency or claims.DEFAULT_CONCURRENCY, record=not args.no_record,
         warn_blocks=args.warn_blocks, sessions=args.sessions or claims.DEFAULT_SESSIONS)

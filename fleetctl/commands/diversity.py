@@ -12,13 +12,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from fleetctl import views
-    from fleetctl.plan.diversity import check_diversity
+    from fleetctl.plan.diversity import diversity
     from fleetctl.provision.observe import observe
 
     fleet = load_or_exit(args)
-    report = asyncio.run(check_diversity(fleet, observe(fleet)))
+    report = diversity(fleet, observe(fleet))
     views.diversity(args.out, report)
-    return report.exit_code
+    return {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(report["status"], 3)

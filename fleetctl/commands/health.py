@@ -54,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             out.line(f"health: UNKNOWN - inventory unusable: {first}")
         return 3
-    from fleetctl.health.run import HealthOptions, failed_report, run_health
+    from fleetctl.health.run import failed_report
+    from fleetctl.workflows.health import HealthOptions, execute
 
     if args.remediate and args.no_record:
         raise UserError("health: --remediate needs its state (what it took out of rotation); drop --no-record")
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
                             record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
-    report = run_health(fleet, options, on_step=out.debug)
+    report = execute(fleet, options, on_step=out.debug)
     code = report.exit_code
     prom = args.prom_file or fleet.health.textfile
     if prom and not _health_textfile(out, prom, report, None):

@@ -45,7 +45,7 @@ def _preflight(args: argparse.Namespace) -> int:
     if not (0 < timeout <= 600) or not (0 < concurrency <= 10_000):
         views.preflight_unusable(out, ["--timeout: 0 to 600 s; --concurrency: 1 to 10000"])
         return 1
-    from fleetctl.pocket import preflight
+    from fleetctl.workflows import preflight
 
     fee = preflight.DEFAULT_FEE_PER_TX_UPOKT
     if args.fee_per_tx is not None:
@@ -59,6 +59,6 @@ def _preflight(args: argparse.Namespace) -> int:
         views.preflight_unusable(out, [str(e) for e in errors or []])
         return 1
     only = tuple(n.strip() for n in (args.only or "").split(",") if n.strip())
-    report = preflight.run_preflight(fleet, only=only, timeout=timeout, concurrency=concurrency, fee_per_tx=fee)
+    report = preflight.execute(fleet, only=only, timeout=timeout, concurrency=concurrency, fee_per_tx=fee)
     views.preflight(out, report)
     return report.exit_code

@@ -1,4 +1,4 @@
-"""``fleetctl stake --batch``: the command line of :mod:`fleetctl.pocket.staking`.
+"""``fleetctl stake --batch``: the command line of :mod:`fleetctl.workflows.stake_batch`.
 
 ``fleetctl stake --batch [--out DIR] [--execute --host NAME] [--stake AMOUNT] [--only NAME,…]
 [--db PATH] [--keyring host|relayminer] [--home DIR] [--fees F] [--rev-share ADDR=PCT,…]
@@ -71,6 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fleetctl.pocket import staking
+    from fleetctl.workflows import stake_batch
 
     out = args.out
     if not args.batch:
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--home: the RelayMiner keyring's home is fixed (/home/pocket/.pocket); drop --home")
     fleet = load_or_exit(args)
     only = tuple(n.strip() for n in (args.only or "").split(",") if n.strip())
-    options = staking.BatchOptions(
+    options = stake_batch.BatchOptions(
         only=only,
         stake_upokt=staking.parse_stake(args.stake) if args.stake else None,
         out_dir=args.out_dir,
@@ -92,15 +93,22 @@ def run(args: argparse.Namespace) -> int:
         rev_share=staking.parse_rev_share(args.rev_share) if args.rev_share else None,
         db=args.db,
         restake=args.restake,
-        wait_s=staking.DEFAULT_WAIT_S if args.wait is None else args.wait,
-        confirm_timeout_s=(staking.DEFAULT_CONFIRM_TIMEOUT_S if args.confirm_timeout is None
+        wait_s=stake_batch.DEFAULT_WAIT_S if args.wait is None else args.wait,
+        confirm_timeout_s=(stake_batch.DEFAULT_CONFIRM_TIMEOUT_S if args.confirm_timeout is None
                            else args.confirm_timeout),
-        timeout_s=args.timeout or staking.DEFAULT_TIMEOUT_S,
+        timeout_s=args.timeout or stake_batch.DEFAULT_TIMEOUT_S,
         skip_preflight=args.skip_preflight,
     )
     quiet = out.quiet or out.json
-    report = staking.run_batch(fleet, options, execute=args.execute, progress_stream=out.err, quiet=quiet,
-                               on_step=(lambda s: None) if quiet else out.info)
+    from fleetctl.progress import Progress
+
+    # The playbook's per-host progress (as apply draws it) and the batch's own lines.
+    progress = Progress([args.host] if args.host else [], stream=out.err, quiet=quiet)
+    try:
+        report = stake_batch.run_batch(fleet, options, execute=args.execute, on_event=progress,
+                                       on_step=(lambda s: None) if quiet else out.info)
+    finally:
+        progress.finish()
     render(out, report)
     return report.exit_code
 

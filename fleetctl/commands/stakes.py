@@ -50,7 +50,7 @@ def _stakes(args: argparse.Namespace) -> int:
             return 3
     if args.history:
         from fleetctl.state.db import HistoryError
-        from fleetctl.state.stakes import trend_for
+        from fleetctl.workflows.stakes import trend as trend_for
 
         try:
             trend = trend_for(args.history, fleet, args.db, busy_timeout_s=args.timeout or 5.0)
@@ -59,15 +59,10 @@ def _stakes(args: argparse.Namespace) -> int:
             return 3
         views.stake_trend(out, trend, nagios=args.nagios)
         return int(trend.level)
-    from fleetctl.pocket import stakes
+    from fleetctl.workflows import stakes
 
     assert fleet is not None
-    report = stakes.check_stakes(
-        fleet,
-        concurrency=args.concurrency or stakes.DEFAULT_CONCURRENCY,
-        timeout=args.timeout or stakes.DEFAULT_TIMEOUT_S,
-        db=args.db,
-        record=not args.no_record,
-    )
+    report = stakes.execute(fleet, concurrency=args.concurrency, timeout=args.timeout, db=args.db,
+                            record=not args.no_record)
     views.stakes(out, report, nagios=args.nagios)
     return report.exit_code

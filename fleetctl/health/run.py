@@ -72,7 +72,11 @@ def run_quietly(coro: Any) -> Any:
 
 
 async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(),
-                           on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
+                           on_step: Callable[[str], None] = lambda s: None, *, on_event: Any = None,
+                           cancel: Any = None) -> HealthReport:
+    """One health run inside an event loop. ``on_event``/``cancel``: the sweep's events and
+    cancel token (:func:`fleetctl.health.sweep.sweep`); a cancelled run raises
+    :class:`~fleetctl.core.events.Cancelled` before remediation and alerting."""
     from fleetctl.health.sweep import report_of, sweep
     from fleetctl.state.db import resolve_db_path
 
@@ -82,7 +86,7 @@ async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(
     timeout = options.timeout or fleet.health.timeout_s
     concurrency = options.concurrency or fleet.health.concurrency
     result = await sweep(fleet, timeout=timeout, concurrency=concurrency, db=db,
-                         record_stakes=options.record, on_step=on_step)
+                         record_stakes=options.record, on_step=on_step, on_event=on_event, cancel=cancel)
     report = report_of(result, time.monotonic() - started)
     if options.remediate and result.store_locked:
         report.checks.append(Check("remediation", "remediation", Level.UNKNOWN,

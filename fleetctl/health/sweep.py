@@ -45,6 +45,7 @@ from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.plan import model as pm
 from fleetctl.core.levels import Level, worst
+from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.provision.sshexec import SshResult, ssh_run
 from fleetctl.core.redact import has_secret, safe_url, scrub, secret_parts
 from fleetctl.spec.model import CAPLIN, Fleet, HealthPolicy, Host, format_upokt
@@ -231,15 +232,28 @@ class SweepResult:
 
 
 class _Runner:
-    """Starts tasks and remembers them, so the sweep can wait for all with one deadline."""
+    """Starts tasks and remembers them, so the sweep can wait for all with one deadline. Once
+    ``cancel`` is cancelled, a task is cancelled before it runs: no new request is launched."""
 
-    def __init__(self) -> None:
+    def __init__(self, cancel: CancelToken | None = None) -> None:
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.cancel = cancel
 
     def start(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
+        if self.cancel is not None and self.cancel.cancelled:
+            task.cancel()
         return task
+
+    async def stop(self, http: Any) -> None:
+        """Cancel every task not done, wait for them to end, close the HTTP pool."""
+        pending = [t for t in self.tasks if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await http.close()
 
 
 def _planned_image(fleet: Fleet, host: str, client: str | None) -> str | None:
@@ -315,14 +329,20 @@ def _stats_url(fleet: Fleet, host: Host, chain: str) -> str | None:
 
 
 async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
-                record_stakes: bool = True, on_step: Callable[[str], None] = lambda s: None) -> SweepResult:
-    """Check everything (see the module docstring); never raises for a fleet problem."""
+                record_stakes: bool = True, on_step: Callable[[str], None] = lambda s: None,
+                on_event: EventSink | None = None, cancel: CancelToken | None = None) -> SweepResult:
+    """Check everything (see the module docstring); never raises for a fleet problem.
+
+    ``on_event`` gets a :class:`~fleetctl.core.events.Progress` as probes finish and a
+    :class:`~fleetctl.core.events.CheckDone` per check at the end. A cancelled ``cancel`` stops
+    launching probes, cancels those in flight and raises :class:`~fleetctl.core.events.Cancelled`
+    (nothing is saved: a cancelled sweep is never a report)."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     hard_deadline = t0 + 3 * timeout + 1.0
     policy = fleet.health
     http = ex.Http(concurrency)
-    runner = _Runner()
+    runner = _Runner(cancel)
     ssh_gate = asyncio.Semaphore(SSH_CONCURRENCY)
     result = SweepResult(checks=[])
     cache = load_cache(db, result.notes)
@@ -441,7 +461,11 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
             f"{sum(1 for s in fleet.suppliers if not s.planned)} suppliers")
 
     # Phase 1: wait for the hosts and every first probe (new ones start as hosts answer).
-    await _wait_all(runner, hard_deadline - timeout - 0.5, exclude={t for t in (stake_task, claims_task) if t})
+    await _wait_all(runner, hard_deadline - timeout - 0.5, exclude={t for t in (stake_task, claims_task) if t},
+                    cancel=cancel, on_event=on_event)
+    if cancel is not None and cancel.cancelled:
+        await runner.stop(http)
+        raise Cancelled(f"health: {cancel.reason}")
 
     # Phase 2: block hashes at each chain's common height.
     by_chain: dict[str, list[ex.ExecProbe]] = {}
@@ -480,10 +504,13 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
             if cl.needs_finality_check(bp, fin):
                 assert fin.epoch is not None and fin.root is not None
                 runner.start(cl.probe_finality(http, bp, fin.epoch, fin.root, timeout))
-    await _wait_all(runner, hard_deadline, exclude=set())
+    await _wait_all(runner, hard_deadline, exclude=set(), cancel=cancel, on_event=on_event)
     for task in runner.tasks:
         if not task.done():
             task.cancel()
+    if cancel is not None and cancel.cancelled:
+        await runner.stop(http)
+        raise Cancelled(f"health: {cancel.reason}")
     await http.close()
     if record_stakes:  # --no-record changes no state, the cache of what hosts run included
         save_cache(db, cache)
@@ -590,6 +617,9 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     if result.store_locked:
         checks.append(locked_check(db))
     _redact_checks(fleet, result)
+    if on_event is not None:
+        for c in result.checks:
+            on_event(CheckDone("health", c.target, c.level, c.message))
     on_step(f"health: swept in {loop.time() - t0:.2f} s")
     return result
 
@@ -794,15 +824,27 @@ def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
     result.notes[:] = [clean(n) for n in result.notes]
 
 
-async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any]) -> None:
-    """Wait until every started task (new ones included) is done, or the deadline."""
+#: How often a cancellable sweep looks at its token while probes are in flight.
+CANCEL_POLL_S = 0.05
+
+
+async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any], *, cancel: CancelToken | None = None,
+                    on_event: EventSink | None = None) -> None:
+    """Wait until every started task (new ones included) is done, the deadline, or a cancel."""
     loop = asyncio.get_running_loop()
     while True:
         pending = [t for t in runner.tasks if not t.done() and t not in exclude]
         left = deadline - loop.time()
+        if on_event is not None:
+            on_event(Progress("health", len(runner.tasks) - len(pending), len(runner.tasks), "probes"))
         if not pending or left <= 0:
             return
-        await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if cancel is None:
+            await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            continue
+        if cancel.cancelled:
+            return
+        await asyncio.wait(pending, timeout=min(left, CANCEL_POLL_S), return_when=asyncio.FIRST_COMPLETED)
 
 
 def store_locked(db: Path, wait: float) -> bool:

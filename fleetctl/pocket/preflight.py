@@ -461,17 +461,3 @@ async def blocks_per_session(client: Any) -> int:
     reply = await client.get(route)
     return parse_height(member(reply, "params", "num_blocks_per_session", where=route),
                         f"{route} params.num_blocks_per_session", minimum=1)
-
-
-def __getattr__(name: str) -> Any:
-    """Transition only (removed once every front calls :mod:`fleetctl.workflows.preflight`): the
-    job's names, looked up there lazily."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module("fleetctl.workflows.preflight"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_MOVED = frozenset({"BadInput", "DEFAULT_CONCURRENCY", "DEFAULT_TIMEOUT_S", "expected_config",
-                    "expected_config_without_plan", "preflight", "relayminer_url", "run_preflight"})

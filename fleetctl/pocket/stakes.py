@@ -25,12 +25,13 @@ Amounts are integers of upokt throughout; fractions are exact; nothing is a floa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import (
     ChainStatus,
@@ -653,22 +654,61 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
 async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
                        timeout: float = DEFAULT_TIMEOUT_S, deadline: float | None = None,
                        db: str | Path | None = None, record: bool = True,
-                       busy_timeout_s: float | None = None) -> StakeReport:
+                       busy_timeout_s: float | None = None, on_event: EventSink | None = None,
+                       cancel: CancelToken | None = None) -> StakeReport:
     """:func:`check_stakes` inside a running event loop (``fleetctl health`` runs it beside its
     other checks); the history is read and written off the loop's thread.
 
     The chain is read within ``deadline`` (default 4 timeouts); the history store then waits
     at most ``busy_timeout_s`` (default one ``timeout``) for another process's lock, after which
     the report is UNKNOWN with "history unavailable: state store PATH is locked by another
-    process". Always returns a report: an unexpected exception is an UNKNOWN report naming it."""
+    process". Always returns a report: an unexpected exception is an UNKNOWN report naming it.
+
+    ``on_event`` gets a :class:`~fleetctl.core.events.CheckDone` per supplier and a ``Progress``
+    once they are judged. A cancelled ``cancel`` stops launching chain queries, cancels those in
+    flight and raises :class:`~fleetctl.core.events.Cancelled`; nothing is recorded then."""
     try:
         targets = tuple(s for s in fleet.suppliers if not s.planned)
         adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency, deadline=deadline)
-        chain = await read_chain(adapter, targets)
+        if cancel is None:
+            chain = await read_chain(adapter, targets)
+        else:
+            chain = await _until_cancelled(read_chain(adapter, targets), cancel)
+            cancel.raise_if_cancelled("stakes")  # a cancelled sweep is never judged nor recorded
         wait = timeout if busy_timeout_s is None else busy_timeout_s
-        return await asyncio.to_thread(_settle, fleet, targets, chain, db, record, wait)
+        report = await asyncio.to_thread(_settle, fleet, targets, chain, db, record, wait)
+    except Cancelled:
+        raise
     except Exception as exc:  # noqa: BLE001 - stakes always ends with a status
         return _failed_report(fleet, db, exc)
+    if on_event is not None:
+        for row in report.suppliers:
+            on_event(CheckDone("stakes", row.name, row.level, row.reasons[0] if row.reasons else ""))
+        on_event(Progress("stakes", len(report.suppliers), len(report.suppliers), "suppliers"))
+    return report
+
+
+T = TypeVar("T")
+
+#: How often a cancellable sweep looks at its token while queries are in flight.
+CANCEL_POLL_S = 0.05
+
+
+async def _until_cancelled(coro: Awaitable[T], cancel: CancelToken) -> T:
+    """``await coro``, unless ``cancel`` is cancelled first: then the task is cancelled (its
+    queries waiting for the client's semaphore never start) and Cancelled is raised."""
+    task = asyncio.ensure_future(coro)
+    try:
+        while not task.done():
+            if cancel.cancelled:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                raise Cancelled(f"stakes: {cancel.reason}")
+            await asyncio.wait({task}, timeout=CANCEL_POLL_S)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    return task.result()
 
 
 def _secrets(fleet: Fleet) -> list[str]:

@@ -193,17 +193,3 @@ def tx_outcome(res: Mapping[str, Any], ok: bool) -> tuple[str | None, str | None
     reason = stderr[-1] if stderr else str(res.get("msg") or "no TxResponse in its output")
     rc = res.get("rc")
     return txhash, (f"exit {rc}: {reason}" if rc not in (None, 0) else reason)[:400]
-
-
-def __getattr__(name: str) -> Any:
-    """Transition only (removed once every front calls :mod:`fleetctl.workflows.stake_batch`): the
-    batch job's names, looked up there lazily."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module("fleetctl.workflows.stake_batch"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_MOVED = frozenset({"BatchEntry", "BatchOptions", "BatchReport", "DEFAULT_CONFIRM_TIMEOUT_S", "DEFAULT_TIMEOUT_S",
-                    "DEFAULT_WAIT_S", "execute_batch", "prepare_batch", "run_batch", "stake_command"})

@@ -1,0 +1,93 @@
+"""``fleetctl alerts`` as a job: the alert state ``fleetctl health`` keeps (list, mute, acknowledge,
+unmute, repair), one function each over :class:`fleetctl.health.alerts.AlertStore`.
+
+Listing is side-effect free (the "prepare" of the others: which open alerts a pattern matches);
+the others write the store in one transaction and return what they changed. The store's errors
+are one line (:class:`~fleetctl.core.errors.FleetError`, exit 1), bad values usage errors
+(:class:`~fleetctl.core.errors.UserError`, exit 2). Nothing here is long enough to cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fleetctl.core.errors import FleetError, UserError
+
+__all__ = ["STORE_WAIT_S", "AlertsList", "ack", "list_alerts", "matching", "mute", "repair", "store", "unmute"]
+
+#: How long a command waits for another process's lock on the store before saying so.
+STORE_WAIT_S = 10.0
+T = TypeVar("T")
+
+
+@dataclass
+class AlertsList:
+    db: Path
+    alerts: list[Any]
+    silences: list[Any]
+    corrupt: list[Any] = field(default_factory=list)
+    now: float = 0.0
+
+
+def store(db: Path, busy_timeout_s: float = STORE_WAIT_S) -> Any:
+    from fleetctl.health.alerts import AlertStore
+
+    return AlertStore(db, busy_timeout_s=busy_timeout_s)
+
+
+def _run(func: Callable[[], T]) -> T:
+    """The store's errors as one line (exit 1), bad values as usage errors."""
+    from fleetctl.state.db import HistoryError
+
+    try:
+        return func()
+    except HistoryError as exc:
+        raise FleetError(f"alerts: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"alerts: {exc}") from None
+
+
+def list_alerts(db: Path, *, include_resolved: bool = False, now: float | None = None) -> AlertsList:
+    s = store(db)
+    now = time.time() if now is None else now
+    corrupt: list[Any] = []
+    alerts = _run(lambda: s.list(include_resolved=include_resolved, now=now, corrupt=corrupt))
+    silences = _run(lambda: s.silences(now=now, corrupt=[]))  # list() reported them
+    return AlertsList(s.path, alerts, silences, corrupt, now)
+
+
+def matching(db: Path, pattern: str, *, now: float | None = None) -> list[Any]:
+    """The open alerts ``pattern`` would mute or acknowledge (no write)."""
+    from fnmatch import fnmatchcase
+
+    listed = list_alerts(db, now=now)
+    return [a for a in listed.alerts if a.state != "resolved"
+            and (fnmatchcase(a.key, pattern) or fnmatchcase(getattr(a, "target", ""), pattern))]
+
+
+def mute(db: Path, pattern: str, seconds: float, reason: str = "", *, now: float | None = None) -> Any:
+    s = store(db)
+    now = time.time() if now is None else now
+    return _run(lambda: s.mute(pattern, now + seconds, reason, now=now))
+
+
+def ack(db: Path, pattern: str, seconds: float, *, now: float | None = None) -> list[Any]:
+    s = store(db)
+    now = time.time() if now is None else now
+    return _run(lambda: s.ack(pattern, now + seconds, now=now))
+
+
+def unmute(db: Path, pattern: str) -> int:
+    s = store(db)
+    return _run(lambda: s.unmute(pattern))
+
+
+def repair(db: Path) -> list[Any]:
+    s = store(db)
+    if not s.path.exists():
+        raise FleetError(f"alerts repair: no store at {s.path}")
+    return _run(lambda: s.repair())
