@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetctl.health.values import BadValue, finite, one_line
-from fleetctl.plan import model as pm
+from fleetctl.core import layout as pm
 
 __all__ = ["FACTS_SCRIPT", "Container", "Disk", "HostFacts", "parse_facts"]
 

@@ -259,10 +259,10 @@ class _Runner:
 def _planned_image(fleet: Fleet, host: str, client: str | None) -> str | None:
     if not client:
         return None
-    from fleetctl.plan.vars import _image
+    from fleetctl.plan.vars import host_image
 
     try:
-        return _image(fleet, host, client)
+        return host_image(fleet, host, client)
     except Exception:  # an unreadable images.yml: no planned image, no comparison
         return None
 

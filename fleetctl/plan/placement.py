@@ -12,7 +12,7 @@ The steps:
    and the consensus layer's cap (``_Pairer``: every node is a pair, an execution client and a
    consensus client; ``max_client_share`` applies to each layer on its own; Erigon on Caplin
    counts as its own consensus client).
-2. Suppliers onto hosts (``_place_suppliers``).
+2. Suppliers onto hosts (``place_suppliers``).
 3. Nodes: keep what runs (``_keep``: a kept node keeps its consensus client while that client is
    still allowed and within its cap), then place the rest, one node at a time, on the best host
    (``_ChainPlacer``): lazy heaps keyed per (client, consensus client), so a fleet of hundreds of
@@ -35,8 +35,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from fleetctl.core.layout import BALANCER_PORT_BASE
 from fleetctl.plan.model import (
-    BALANCER_PORT_BASE,
     Backend,
     BalancerPlacement,
     Infeasible,
@@ -91,7 +91,7 @@ def plan_placement(
         quota.pairer = pairer
         quotas[cid] = quota
 
-    suppliers = _place_suppliers(fleet, existing_suppliers, reasons)
+    suppliers = place_suppliers(fleet, existing_suppliers, reasons)
 
     hosts = {name: _Host(name, capacities.get(name)) for name in sorted(fleet.hosts)}
     kept = _keep(fleet, quotas, hosts, existing_nodes, notes)
@@ -295,7 +295,7 @@ class _Pairer:
 # ---------------------------------------------------------------------------------------------
 
 
-def _place_suppliers(fleet: Fleet, existing: Mapping[str, str], reasons: list[str]) -> tuple[SupplierPlacement, ...]:
+def place_suppliers(fleet: Fleet, existing: Mapping[str, str], reasons: list[str]) -> tuple[SupplierPlacement, ...]:
     """Pinned suppliers stay on their host, the others where they run now if that host remains,
     the rest on the host with the fewest suppliers (among the hosts suppliers are pinned to, if
     any), ties by host name."""

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetctl.core import layout
+from fleetctl.core.images import image_for
 from fleetctl.plan import model as pm
-from fleetctl.core.resources import data_dir
 from fleetctl.spec.model import CAPLIN, Fleet
 
 
@@ -36,21 +36,10 @@ class Desired:
     pair: str | None = None
 
 
-@lru_cache(maxsize=1)
-def pinned_images() -> dict[str, str]:
-    """The images the roles run (playbooks/vars/images.yml), for the spec hash: one per client
-    (execution and consensus clients by name; Caplin runs inside Erigon's image)."""
-    import yaml
-
-    path = data_dir("playbooks") / "vars" / "images.yml"
-    if not path.exists():
-        return {}
-    return dict((yaml.safe_load(path.read_text()) or {}).get("fleet_pinned_images") or {})
-
-
-def _image(fleet: Fleet, host: str, kind: str) -> str:
-    override = fleet.hosts[host].vars.get("fleet_images") or {}
-    return str(override.get(kind) or pinned_images().get(kind) or kind)
+def host_image(fleet: Fleet, host: str, kind: str) -> str:
+    """The image ``kind`` runs as on ``host`` (:func:`fleetctl.core.images.image_for` with the
+    host's ``fleet_images`` overrides)."""
+    return image_for(kind, fleet.hosts[host].vars.get("fleet_images"))
 
 
 def _spec(obj: dict[str, Any]) -> str:
@@ -74,7 +63,7 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
         caplin = n.consensus == CAPLIN
         # The execution container owns the pair's network namespace and publishes the consensus
         # side's ports too, so they shape it; with Caplin it runs the consensus layer itself.
-        spec_in = {"image": _image(fleet, n.host, n.client), "client": n.client, "chain": n.chain, "mode": n.mode,
+        spec_in = {"image": host_image(fleet, n.host, n.client), "client": n.client, "chain": n.chain, "mode": n.mode,
                    "network": chain.network, "addr": addr, "slot": n.slot, "consensus": n.consensus,
                    "beacon_port": n.beacon_port, "cl_p2p_port": n.cl_p2p_port, "cl_metrics_port": n.cl_metrics_port}
         if caplin:
@@ -87,7 +76,7 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
         if n.consensus_name is not None:
             # Joins the execution container's namespace: a recreated execution container
             # recreates its consensus client (its spec is part of this one).
-            consensus["spec"] = _spec({"execution": spec, "image": _image(fleet, n.host, n.consensus),
+            consensus["spec"] = _spec({"execution": spec, "image": host_image(fleet, n.host, n.consensus),
                                        "client": n.consensus, "chain": n.chain, "network": chain.network, "addr": addr,
                                        "slot": n.slot, "checkpoint_sync_url": chain.checkpoint_sync_url,
                                        "beacon_port": n.beacon_port, "p2p_port": n.cl_p2p_port,
@@ -108,8 +97,8 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
             u = urlsplit(be.url)
             backends.append({"name": be.name, "client": be.client, "address": u.hostname, "port": u.port or 80})
         entry = {"name": b.name, "chain": b.chain, "listen_address": addr, "port": b.port,
-                 "stats_port": b.port + pm.BALANCER_STATS_OFFSET, "backends": backends}
-        entry["spec"] = _spec({**entry, "image": _image(fleet, b.host, "haproxy")})
+                 "stats_port": b.port + layout.BALANCER_STATS_OFFSET, "backends": backends}
+        entry["spec"] = _spec({**entry, "image": host_image(fleet, b.host, "haproxy")})
         out[b.host]["fleet_balancers"].append(entry)
         desired.append(Desired(b.host, b.name, "balancer", entry["spec"], b.chain))
     by_host: dict[str, list[pm.SupplierPlacement]] = {}
@@ -123,9 +112,9 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
         if fleet.protocol == "shannon":
             rm: dict[str, Any] = {
                 "listen_address": addr,
-                "port": pm.RELAYMINER_PORT,
-                "metrics_port": pm.RELAYMINER_METRICS_PORT,
-                "ping_port": pm.RELAYMINER_PING_PORT,
+                "port": layout.RELAYMINER_PORT,
+                "metrics_port": layout.RELAYMINER_METRICS_PORT,
+                "ping_port": layout.RELAYMINER_PING_PORT,
                 "signing_key_names": sorted(sp.supplier for sp in sps),
                 "pocket_node": {
                     "query_node_rpc_url": fleet.pocket.node_rpc_url or "tcp://127.0.0.1:26657",
@@ -134,13 +123,13 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
                 },
                 "suppliers": [{"service_id": s, "backend_url": f"http://{url_host}:{lb_port[(host, s)]}"} for s in services if (host, s) in lb_port],
             }
-            rm["spec"] = _spec({**rm, "image": _image(fleet, host, "relayminer")})
+            rm["spec"] = _spec({**rm, "image": host_image(fleet, host, "relayminer")})
             out[host]["fleet_relayminer"] = rm
             desired.append(Desired(host, "relayminer", "relayminer", rm["spec"]))
         else:
             morse: dict[str, Any] = {"chains": [{"id": fleet.chains[s].morse_chain_id, "url": f"http://{url_host}:{lb_port[(host, s)]}"}
                                                 for s in services if (host, s) in lb_port and fleet.chains[s].morse_chain_id]}
-            morse["spec"] = _spec({**morse, "image": _image(fleet, host, "morse")})
+            morse["spec"] = _spec({**morse, "image": host_image(fleet, host, "morse")})
             out[host]["fleet_morse"] = morse
             desired.append(Desired(host, "pocket-morse", "morse", morse["spec"]))
     return out, desired

@@ -58,7 +58,7 @@ RELAYMINER_HOME = "/home/pocket/.pocket"  # the relayminer role's keyring (fleet
 RELAYMINER_VOLUME = "fleet-relayminer-data:/home/pocket"
 MORSE_NETWORK = "mainnet"
 MORSE_FEE_UPOKT = 10_000  # pocket-core's default transaction fee (0.01 POKT)
-MORSE_RPC_PORT = 8081  # pocket-core types/config.go DefaultRPCPort: where a node serves relays
+from fleetctl.core.layout import MORSE_RPC_PORT  # noqa: E402  (pocket-core DefaultRPCPort: where a node serves relays)
 
 
 # ----------------------------------------------------------------------------- inputs

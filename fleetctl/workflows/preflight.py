@@ -173,7 +173,7 @@ def _url_host(address: str) -> str:
 def relayminer_url(fleet: Fleet, host: str) -> str:
     """The URL a supplier served on ``host`` publishes on chain: its RelayMiner's listener
     (``listen_url`` of the template: ``http://<host address>:8500``), IPv6 in brackets."""
-    from fleetctl.plan.model import RELAYMINER_PORT
+    from fleetctl.core.layout import RELAYMINER_PORT
 
     return f"http://{_url_host(fleet.hosts[host].address)}:{RELAYMINER_PORT}"
 
@@ -204,11 +204,11 @@ def expected_config_without_plan(fleet: Fleet) -> dict[str, Expected]:
     the RelayMiner part only, as :func:`fleetctl.plan.vars.host_vars` writes it: the suppliers
     placed as the planner places them, each host serving its suppliers' chains through its
     balancer on ``BALANCER_PORT_BASE`` + the chain's index in fleet.yml."""
-    from fleetctl.plan.model import BALANCER_PORT_BASE
-    from fleetctl.plan.placement import _place_suppliers
+    from fleetctl.core.layout import BALANCER_PORT_BASE
+    from fleetctl.plan.placement import place_suppliers
 
     port = {cid: BALANCER_PORT_BASE + i for i, cid in enumerate(fleet.chains)}
-    placements = _place_suppliers(fleet, {}, [])
+    placements = place_suppliers(fleet, {}, [])
     on_host: dict[str, set[str]] = {}
     for sp in placements:
         on_host.setdefault(sp.host, set()).update(s for s in sp.services if s in port)

@@ -196,10 +196,10 @@ def execute(fleet: Fleet, plan: ScalePlan, *, on_event: EventSink | None = None,
 def _keys_command(fleet: Fleet, host: str, argv: list[str]) -> str:
     """``docker run`` of the host's RelayMiner image on its keyring volume (what the
     relayminer role mounts), running ``pocketd`` with ``argv``."""
-    from fleetctl.plan.vars import _image
+    from fleetctl.plan.vars import host_image
 
     h = fleet.hosts[host]
-    image = _image(fleet, host, "relayminer")
+    image = host_image(fleet, host, "relayminer")
     docker = ["docker"]
     engine = h.vars.get("fleet_docker_host")
     if isinstance(engine, str) and engine and "{{" not in engine:

@@ -309,9 +309,9 @@ def _url_host(address: str) -> str:
 
 def _placement(fleet: Fleet) -> dict[str, str]:
     """Supplier name -> host, as the planner places suppliers (pinned ones on their host)."""
-    from fleetctl.plan.placement import _place_suppliers
+    from fleetctl.plan.placement import place_suppliers
 
-    return {sp.supplier: sp.host for sp in _place_suppliers(fleet, {}, [])}
+    return {sp.supplier: sp.host for sp in place_suppliers(fleet, {}, [])}
 
 
 def write_configs(report: BatchReport, options: BatchOptions) -> BatchReport:
@@ -347,7 +347,7 @@ def _literal_var(fleet: Fleet, host: str, name: str) -> str | None:
 def _relayminer_prefix(fleet: Fleet, host: str, config_dir: str) -> str:
     """``docker run`` of the host's RelayMiner image on its keyring volume (as the relayminer
     role mounts it), with the stake configs' folder read-only and the host's network."""
-    from fleetctl.plan.vars import _image
+    from fleetctl.plan.vars import host_image
 
     h = fleet.hosts[host]
     docker = ["docker"]
@@ -359,7 +359,7 @@ def _relayminer_prefix(fleet: Fleet, host: str, config_dir: str) -> str:
     cmd = docker + ["run", "--rm", "--network", "host", "--pull", "never"]
     for v in volumes:
         cmd += ["-v", v]
-    return shell(cmd + [_image(fleet, host, "relayminer")])
+    return shell(cmd + [host_image(fleet, host, "relayminer")])
 
 
 def stake_command(fleet: Fleet, host: str, config: str, operator: str, *, keyring: str, home: str | None,
@@ -696,7 +696,7 @@ def _shannon_files(fleet: Fleet, report: BatchReport, todo: list[BatchEntry], ou
 
 
 def _morse_files(fleet: Fleet, report: BatchReport, todo: list[BatchEntry], out_dir: Path, stake: int) -> None:
-    from fleetctl.plan.model import BALANCER_PORT_BASE
+    from fleetctl.core.layout import BALANCER_PORT_BASE
 
     port = {cid: BALANCER_PORT_BASE + i for i, cid in enumerate(fleet.chains)}
     for e in todo:

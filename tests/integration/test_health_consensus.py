@@ -36,7 +36,7 @@ from fleetctl.health import remediate as rm
 from fleetctl.health import services as sv
 from fleetctl.health.execution import version_of_image
 from fleetctl.plan import model as pm
-from fleetctl.plan.vars import pinned_images
+from fleetctl.core.images import pinned_images
 from fleetctl.spec.loader import load_inventory
 
 HOST = "127.0.0.1"
