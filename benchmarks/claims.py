@@ -67,6 +67,7 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "lab"))  # fleetlab (the lab distribution), when not installed
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from comet_events_node import (  # noqa: E402
@@ -78,10 +79,10 @@ from comet_events_node import (  # noqa: E402
     proof_submitted,
     supplier_slashed,
 )
-from fleetctl.lab.pocket_standin import lab_address  # noqa: E402
 from fleetctl.pocket.claims import BATCH_SIZE, DEFAULT_CONCURRENCY, sync_events  # noqa: E402
 from fleetctl.pocket.events import _schema, parse_block_results  # noqa: E402
 from fleetctl.state.db import connect  # noqa: E402
+from fleetlab.pocket_standin import lab_address  # noqa: E402
 
 GOAL_SPEEDUP, GOAL_WALL_S = 10.0, 2.0
 HEAD = 10_000

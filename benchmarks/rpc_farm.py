@@ -10,7 +10,7 @@ One process on one event loop serves them all, one listening port each (standard
 JSON-RPC (POST, single or batch; HTTP/1.1 keep-alive; ``Connection: close`` and a close after
 an HTTP/1.0 request or a ``Connection: close`` header, as check_http needs)
     ``web3_clientVersion``   the port's persona, rotating geth, nethermind, erigon by port index
-                             (strings of fleetctl/lab/front.py PERSONAS, two versions each)
+                             (strings of lab/fleetlab/image-files/front.py PERSONAS, two versions each)
     ``eth_syncing``          false
     ``eth_blockNumber``      a head that advances one block every ``--block-time`` seconds from
                              ``--genesis-time``: the same on every port at any instant
@@ -28,7 +28,7 @@ list. While hanging is on (``--hang`` at start, SIGUSR1 turns it on, SIGUSR2 off
 connection is dropped when the client closes it.
 
 Pocket replay (``--pocket-proxy URL``): one more port answers the Pocket REST/RPC requests of
-the checkers by replaying what the Pocket stand-in (fleetctl/lab/pocket_standin.py, at URL,
+the checkers by replaying what the Pocket stand-in (lab/fleetlab/pocket_standin.py, at URL,
 run without latency) answered the first time it was asked the same thing (method, path and
 query, body), after the same ``--latency-ms``. The stand-in is a threaded Python server that
 spends ~0.3 ms of CPU per request; on a 2-CPU machine that CPU competes with the checker being
@@ -60,7 +60,7 @@ MAX_BODY = 1 << 20
 MAX_HEADER_LINES = 100
 IDLE_TIMEOUT_S = 60.0
 
-# As fleetctl/lab/front.py PERSONAS spells them (kept here so this file needs nothing else).
+# As lab/fleetlab/image-files/front.py PERSONAS spells them (kept here so this file needs nothing else).
 CLIENT_VERSIONS: dict[str, tuple[str, ...]] = {
     "geth": ("Geth/v1.17.5-stable-9621c6ad/linux-amd64/go1.26.5",
              "Geth/v1.17.4-stable-2b1f7a3e/linux-amd64/go1.26.3"),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -15,6 +17,33 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EXAMPLE = REPO / "inventories" / "example"
 LAB_INV = REPO / "inventories" / "lab"
+
+
+def lab_image(name: str) -> Path:
+    """A file the lab bakes into its images (``fleetlab/image-files/NAME``, e.g. ``front.py``), from
+    the fleetlab that is imported: the checkout's in dev, the installed wheel's in CI."""
+    from importlib.resources import files
+
+    return Path(str(files("fleetlab") / "image-files" / name))
+
+
+def lab_script(name: str) -> ModuleType:
+    """The image script ``NAME.py`` as a module, loaded by file path (it is package data, not a
+    fleetlab module), once per run: cached in sys.modules as ``fleetlab_images_NAME``."""
+    key = f"fleetlab_images_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    path = lab_image(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(key, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module  # dataclasses look their module up there while it runs
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[key]
+        raise
+    return module
 
 
 def fleetctl_bin() -> str:
@@ -48,7 +77,7 @@ def lab_session():
     """The lab for the whole run: torn down at the end (it is brought up by `lab` and the guard)."""
     if os.environ.get("FLEETCTL_SKIP_LAB"):
         pytest.skip("FLEETCTL_SKIP_LAB is set")
-    from fleetctl.lab.manager import Lab
+    from fleetlab.manager import Lab
 
     lab = Lab()
     yield lab

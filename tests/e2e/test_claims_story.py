@@ -3,7 +3,7 @@ claimed, proven and settled on the lab chain; a RelayMiner made to skip its proo
 expired (PROOF_MISSING) and its supplier slashed, and fleetctl claims / health / stakes say so.
 
 The lab chain runs 4-block sessions at 1 s a block with short claim and proof windows
-(fleetctl/lab/seed.py), so each story takes seconds. The RelayMiner stand-ins learn their
+(lab/fleetlab/seed.py), so each story takes seconds. The RelayMiner stand-ins learn their
 suppliers' addresses from their keyring (public `.info` records written here, as an operator's
 key import would leave them)."""
 
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from fleetctl.lab import manager as M
 from fleetctl.provision.dockerssh import docker_client
 from fleetctl.spec.loader import load_inventory
+from fleetlab import manager as M
 
 from conftest import LAB_INV, apply_json, run_cli, wipe_managed
 from test_health import Receiver, wait_until

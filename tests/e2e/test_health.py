@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from fleetctl.lab import manager as M
 from fleetctl.provision.dockerssh import docker_client
 from fleetctl.spec.loader import load_inventory
+from fleetlab import manager as M
 
 from conftest import LAB_INV, apply_json, run_cli, wipe_managed
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fleetctl.lab import manager as M
 from fleetctl.plan import scale
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.address import shannon_address_problem
 from fleetctl.spec.loader import load_inventory
 from fleetctl.workflows import scale as wscale
+from fleetlab import manager as M
 
 from conftest import LAB_INV, apply_json, run_cli, wipe_managed
 

@@ -32,14 +32,14 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetctl.lab import manager as M
-from fleetctl.lab import pocketd as P
-from fleetctl.lab.pocket_standin import StandinControl, StandinControlError
+from fleetlab import manager as M
+P = lab_script("pocketd")
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.address import shannon_address_problem
 from fleetctl.spec.loader import load_inventory
+from fleetlab.pocket_standin import StandinControl, StandinControlError
 
-from conftest import LAB_INV, REPO
+from conftest import LAB_INV, REPO, lab_script
 
 pytestmark = pytest.mark.lab
 

@@ -1,9 +1,9 @@
-"""Integration tests of the lab's consensus-client front (fleetctl/lab/beacon_front.py).
+"""Integration tests of the lab's consensus-client front (lab/fleetlab/image-files/beacon_front.py).
 
 No lab: anvil, an execution front (front.py) with its Engine API, and beacon fronts, all on
 127.0.0.1, the fronts under the system ``/usr/bin/python3 -I -S`` (standard library only). Every
 answer is validated against the response schema of the ethereum/beacon-APIs spec file the front
-keeps beside it (fleetctl/lab/beacon-APIs, v4.0.0), $refs resolved across its files.
+keeps beside it (lab/fleetlab/image-files/beacon-APIs, v4.0.0), $refs resolved across its files.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import jsonschema
 import pytest
 import yaml
 
+from conftest import lab_image
 from test_front import LOCALHOST, SYSTEM_PYTHON, Anvil, anvil, free_port_pair, head_of  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[2]
-LAB = REPO / "fleetctl" / "lab"
+LAB = lab_image("beacon_front.py").parent  # fleetlab/image-files/
 BEACON = LAB / "beacon_front.py"
 FRONT = LAB / "front.py"
 SPEC = LAB / "beacon-APIs"

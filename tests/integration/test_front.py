@@ -1,4 +1,4 @@
-"""Integration tests of the lab's execution-client front (fleetctl/lab/front.py) against anvil.
+"""Integration tests of the lab's execution-client front (lab/fleetlab/image-files/front.py) against anvil.
 
 Everything binds and connects to 127.0.0.1 only. The fronts run under the system
 ``/usr/bin/python3 -I -S``, which proves they need nothing beyond the standard library.
@@ -24,8 +24,10 @@ from typing import Any
 
 import pytest
 
+from conftest import lab_image
+
 REPO = Path(__file__).resolve().parents[2]
-FRONT = REPO / "fleetctl" / "lab" / "front.py"
+FRONT = lab_image("front.py")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 ANVIL_FALLBACK = REPO / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 LOCALHOST = "127.0.0.1"

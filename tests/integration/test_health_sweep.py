@@ -1,7 +1,7 @@
 """`fleetctl health`, the exporter and --remediate against real servers on 127.0.0.1.
 
 One anvil (no block time: the chain only moves when told, so lags are exact), four client fronts
-over it (fleetctl/lab/front.py under the system Python, presenting as Geth, Geth, Nethermind and
+over it (lab/fleetlab/image-files/front.py under the system Python, presenting as Geth, Geth, Nethermind and
 Erigon), anvil itself as a fifth endpoint (it does not serve net_peerCount), the Pocket stand-in
 with its CometBFT listener, and Debian's HAProxy with its runtime API on a unix socket. Every
 fault a front can inject is applied through its control port and `fleetctl health` (the
@@ -34,17 +34,17 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, fleetctl_bin, run_cli
+from conftest import REPO, fleetctl_bin, lab_image, run_cli
 from fleetctl.health import execution as ex
 from fleetctl.health import remediate as rm
 from fleetctl.health import services as sv
 from fleetctl.health import sweep as sw
-from fleetctl.lab.pocket_standin import PocketStandin, lab_address
 from fleetctl.core.levels import Level
 from fleetctl.spec.loader import load_inventory
+from fleetlab.pocket_standin import PocketStandin, lab_address
 
 LOCALHOST = "127.0.0.1"
-FRONT = REPO / "fleetctl" / "lab" / "front.py"
+FRONT = lab_image("front.py")
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 HAPROXY = Path("/usr/sbin/haproxy")
 ENV = {"PYTHONPATH": str(REPO)}

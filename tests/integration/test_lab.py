@@ -14,9 +14,9 @@ import paramiko
 import pytest
 
 from fleetctl.core.errors import FleetError
-from fleetctl.lab import manager as M
 from fleetctl.provision.dockerssh import docker_client
 from fleetctl.spec.loader import load_inventory
+from fleetlab import manager as M
 
 from conftest import LAB_INV, run_cli
 

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from comet_events_node import CometNode
-from conftest import REPO, fleetctl_bin
+from conftest import REPO, fleetctl_bin, lab_script
 from fleetctl.health.sweep import CACHE_SUFFIX
 from test_claims import A, B, C, LATEST, story
 from test_health_claims import inventory as claims_inventory
@@ -150,7 +150,7 @@ def serve_relays(metrics: Any, n: int) -> None:
 def relayminer_server() -> tuple[ThreadingHTTPServer, Any]:
     """A RelayMiner's /metrics as the lab RelayMiner renders it (pkg/relayer/metrics.go names),
     after relays, errors and a dropped relay, and its ping server's 204 on the same port."""
-    from fleetctl.lab.relayminer import Metrics
+    Metrics = lab_script("relayminer").Metrics
 
     metrics = Metrics(["eth"])
     serve_relays(metrics, 200)
@@ -193,7 +193,7 @@ def seed_relayminer_container(db: Path) -> None:
 @pytest.fixture(scope="module")
 def claims_fleet(tmp_path_factory) -> Iterator[tuple[Path, int, Any]]:
     """The claims fleet's inventory, its RelayMiner's port and metrics."""
-    from fleetctl.lab.pocket_standin import PocketStandin
+    from fleetlab.pocket_standin import PocketStandin
 
     rest = PocketStandin({
         "height": LATEST,

@@ -1,4 +1,4 @@
-"""Integration tests of the lab's Morse node stand-in (fleetctl/lab/morse_node.py): its height.
+"""Integration tests of the lab's Morse node stand-in (lab/fleetlab/image-files/morse_node.py): its height.
 
 Each test runs ``morse_node.py pocket start`` as a subprocess on 127.0.0.1 (a port chosen by the
 OS) following a Pocket stand-in on loopback (``POCKET_NETWORK_RPC``), and talks to both over HTTP.
@@ -22,10 +22,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from fleetctl.lab.pocket_standin import PocketStandin
+from fleetlab.pocket_standin import PocketStandin
+
+from conftest import lab_image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MORSE_NODE = REPO_ROOT / "fleetctl" / "lab" / "morse_node.py"
+MORSE_NODE = lab_image("morse_node.py")
 SPEC_DIR = Path(os.environ.get("POCKET_SPEC_DIR", REPO_ROOT.parent / "shared" / "pocket"))
 HEIGHT = 1005
 #: pocket-core's error writer (``WriteErrorResponse``), as the Pocket stand-in shapes it too.

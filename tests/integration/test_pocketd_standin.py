@@ -1,4 +1,4 @@
-"""The lab's ``pocketd`` stand-in (fleetctl/lab/pocketd.py) and ``fleetctl stake --batch`` on it.
+"""The lab's ``pocketd`` stand-in (lab/fleetlab/image-files/pocketd.py) and ``fleetctl stake --batch`` on it.
 
 pocketd: keys add/show/list with the cosmos-sdk output shapes, addresses that fleetctl's own
 bech32 code accepts and that an independent derivation (hashlib, the curve equation) agrees with,
@@ -31,13 +31,16 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetctl.lab import pocketd as P
-from fleetctl.lab.pocket_standin import PocketStandin, StandinControl, lab_address
 from fleetctl.spec.address import bech32_decode, shannon_address_problem
+from fleetlab.pocket_standin import PocketStandin, StandinControl, lab_address
+
+from conftest import lab_image, lab_script
+
+P = lab_script("pocketd")
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "pocket"
-POCKETD = REPO / "fleetctl" / "lab" / "pocketd.py"
+POCKETD = lab_image("pocketd.py")
 CHAIN_ID = "pocket-test"
 MIN_STAKE = 59_500_000_000  # the stand-in's mainnet supplier min_stake
 

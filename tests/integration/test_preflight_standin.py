@@ -27,12 +27,12 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from conftest import run_cli
-from fleetctl.lab.pocket_standin import PocketStandin, StandinControl, lab_address
+from conftest import lab_image, run_cli
 from fleetctl.plan.model import BALANCER_PORT_BASE
+from fleetlab.pocket_standin import PocketStandin, StandinControl, lab_address
 
 REPO = Path(__file__).resolve().parents[2]
-POCKETD = REPO / "fleetctl" / "lab" / "pocketd.py"
+POCKETD = lab_image("pocketd.py")
 CHAIN_ID = "pocket-test"
 POKT = 1_000_000
 MIN_STAKE = 59_500_000_000

@@ -18,7 +18,7 @@ Not installed is a FAILURE naming the installer's one-line reason, not a skip: a
 whenever its tool is missing proves nothing on the machine where it matters.
 
 The cheap tests need no node: fleetctl's Beacon API readers on the bodies the real client gave
-(tests/fixtures/beacon/lodestar/), and the lab's beacon front (fleetctl/lab/beacon_front.py)
+(tests/fixtures/beacon/lodestar/), and the lab's beacon front (lab/fleetlab/image-files/beacon_front.py)
 answering every captured route with the real bodies' structure (keys and value kinds), save the
 fields the spec added after 1.5.1.
 """
@@ -42,7 +42,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, lab_script, run_cli
 
 HOST = "127.0.0.1"
 TOOLS = REPO / ".tools" / "lodestar"
@@ -335,7 +335,7 @@ def drop(tree: dict[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def test_the_lab_front_answers_in_the_real_clients_shape() -> None:
-    from fleetctl.lab import beacon_front as bf
+    bf = lab_script("beacon_front")
 
     head = 56  # the captured head slot
     beacon = bf.Beacon("lodestar", bf.PERSONAS["lodestar"].version_string(VERSION),

@@ -1,4 +1,4 @@
-"""The lab's RelayMiner stand-in (fleetctl/lab/relayminer.py) on 127.0.0.1, no lab.
+"""The lab's RelayMiner stand-in (lab/fleetlab/image-files/relayminer.py) on 127.0.0.1, no lab.
 
 It runs as the lab runs it (a subprocess, ``relayminer start --config …``) over a JSON-RPC
 backend and a chain: a small chain written here that follows the issue-12 contract
@@ -32,10 +32,12 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetctl.lab.pocket_standin import lab_address
+from fleetlab.pocket_standin import lab_address
+
+from conftest import lab_image, lab_script
 
 REPO = Path(__file__).resolve().parents[2]
-RELAYMINER = REPO / "fleetctl" / "lab" / "relayminer.py"
+RELAYMINER = lab_image("relayminer.py")
 SUP_A = lab_address("rm-sup-a")
 SUP_B = lab_address("rm-sup-b")
 NOT_STAKED = lab_address("rm-sup-unstaked")
@@ -523,7 +525,7 @@ class _FakeContainer:
 
 
 def test_lab_fault_reaches_the_relayminer_through_its_control_file(chain, start_relayminer, monkeypatch) -> None:
-    from fleetctl.lab import manager as M
+    from fleetlab import manager as M
 
     state, url = chain
     rm = start_relayminer(url)
@@ -583,7 +585,7 @@ def block_events(comet_url: str, low: int, high: int) -> list[tuple[int, str, di
 def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
     """The lab's Pocket stand-in, short sessions: a session's claims and proofs settle; with
     skip_proofs the next session's claim expires (PROOF_MISSING) and its supplier is slashed."""
-    from fleetctl.lab.pocket_standin import PocketStandin
+    from fleetlab.pocket_standin import PocketStandin
 
     seed = {
         "height": 8, "block_time": 0.4,
@@ -636,7 +638,7 @@ def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
 
 def test_a_proof_the_chain_does_not_require(start_relayminer) -> None:
     """The stand-in always submits; the chain's "proof not required" ends the session quietly."""
-    from fleetctl.lab.pocket_standin import PocketStandin
+    from fleetlab.pocket_standin import PocketStandin
 
     seed = {
         "height": 8, "block_time": 0.4,
@@ -683,7 +685,7 @@ def test_hostile_chain_answers_keep_the_last_good_height(chain, start_relayminer
 
 
 def test_shared_params_parse() -> None:
-    from fleetctl.lab.relayminer import SharedParams
+    SharedParams = lab_script("relayminer").SharedParams
 
     good = {"params": {k: str(v) for k, v in PARAMS.items()}}
     params = SharedParams.parse(good)

@@ -29,8 +29,6 @@ from typing import Any
 import pytest
 
 from conftest import run_cli
-from fleetctl.lab import pocket_standin
-from fleetctl.lab.pocket_standin import PocketStandin, lab_address
 from fleetctl.core.levels import Level
 from fleetctl.pocket.base import ChainStatus
 from fleetctl.state.schema import SCHEMA_VERSION
@@ -40,6 +38,8 @@ from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter
 from fleetctl.pocket.stakes import check_stakes
 from fleetctl.spec.loader import load_inventory
+from fleetlab import pocket_standin
+from fleetlab.pocket_standin import PocketStandin, lab_address
 
 POKT = 1_000_000
 MIN = 1_000 * POKT

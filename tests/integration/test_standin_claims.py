@@ -3,8 +3,8 @@
 Each test starts its own stand-in on 127.0.0.1 (ports chosen by the OS) with a frozen height
 and drives it through the control API (``/__lab/tx``, ``/__lab/height``, ``/__lab/events``,
 ``/__lab/reorg``). Shapes are checked against the spec files kept beside the stand-in:
-CometBFT v0.38's ``rpc/openapi/openapi.yaml`` (fleetctl/lab/cometbft-rpc/) and poktroll's event
-protos (fleetctl/lab/poktroll-protos/), parsed here for the field names.
+CometBFT v0.38's ``rpc/openapi/openapi.yaml`` (lab/fleetlab/standin/cometbft-rpc/) and poktroll's event
+protos (lab/fleetlab/standin/poktroll-protos/), parsed here for the field names.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from fleetctl.lab.pocket_standin import (
+from fleetlab.pocket_standin import (
     COMET_HISTORY_BLOCKS,
     ChainState,
     PocketStandin,
@@ -30,7 +31,7 @@ from fleetctl.lab.pocket_standin import (
     lab_block_hash,
 )
 
-LAB_DIR = Path(__file__).resolve().parents[2] / "fleetctl" / "lab"
+LAB_DIR = Path(str(files("fleetlab") / "standin"))  # the spec files kept beside the stand-in
 OPENAPI = LAB_DIR / "cometbft-rpc" / "openapi.yaml"
 PROTOS = LAB_DIR / "poktroll-protos" / "pocket"
 

@@ -40,7 +40,7 @@ from fleetctl.spec.model import HealthPolicy, Host, Secret
 ENV = {"PYTHONPATH": str(REPO)}
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# The real web3_clientVersion strings (fleetctl/lab/front.py personas and the clients' own code).
+# The real web3_clientVersion strings (lab/fleetlab/image-files/front.py personas and the clients' own code).
 VERSIONS = {
     "geth": "Geth/v1.17.5-stable-9621c6ad/linux-amd64/go1.26.5",
     "nethermind": "Nethermind/v1.39.3+28cbe2a0/linux-x64/dotnet10.0.10",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+from importlib.resources import files
 from pathlib import Path
 
 import fleetctl
@@ -16,7 +18,21 @@ def test_shipped_data_is_found():
     assert (lab_inventory() / "hosts.yml").is_file()
     assert (data_dir("playbooks")).is_dir()
     assert (data_dir("tui") / "__init__.py").is_file()
-    assert (Path(fleetctl.__file__).parent / "lab" / "front.py").is_file()
+
+
+def test_the_lab_is_its_own_distribution():
+    """fleetctl ships without the lab; fleetlab (lab/) carries it, its image scripts as package
+    data (files, not modules), the stand-in's spec files beside it."""
+    assert not (Path(fleetctl.__file__).parent / "lab").exists()
+    images = files("fleetlab") / "image-files"
+    for name in ("front.py", "beacon_front.py", "pocketd.py", "relayminer.py", "morse_node.py"):
+        assert (images / name).is_file(), name
+    assert not (images / "__init__.py").is_file()
+    assert (images / "beacon-APIs" / "beacon-node-oapi.yaml").is_file()
+    assert (files("fleetlab") / "standin" / "cometbft-rpc" / "openapi.yaml").is_file()
+    assert (files("fleetlab") / "standin" / "poktroll-protos" / "pocket" / "proof" / "event.proto").is_file()
+    for name in ("front", "beacon_front", "pocketd", "relayminer", "morse_node"):
+        assert importlib.util.find_spec(f"fleetlab.{name}") is None, name
 
 
 def test_non_editable_install_carries_its_own_copy():

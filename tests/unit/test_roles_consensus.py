@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, lab_script
 
 PLAYBOOKS = REPO / "playbooks"
 ROLES = PLAYBOOKS / "roles"
@@ -276,7 +276,7 @@ def test_the_labs_beacon_front_reads_each_roles_command_as_the_client_would(rend
     """The lab runs these very command lines in its fleetlab/<client> images: the stand-in must
     find in them the Beacon API port, the Engine API and the JWT the real client would use
     (not, say, Lodestar's p2p --port, or --jwtSecret missed for --jwt-secret)."""
-    from fleetctl.lab import beacon_front
+    beacon_front = lab_script("beacon_front")
 
     pair = by_name(scenario)
     cons = pair["consensus"]

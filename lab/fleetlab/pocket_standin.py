@@ -294,7 +294,7 @@ Shannon addresses are checked as bech32 where the chain checks them (session, ba
 filters): use :func:`lab_address` to make valid ones. The servers bind to loopback or lab-range
 addresses only.
 
-CLI: ``python -m fleetctl.lab.pocket_standin --state SEED.json --shannon-listen 127.0.0.1:1317
+CLI: ``python -m fleetlab.pocket_standin --state SEED.json --shannon-listen 127.0.0.1:1317
 --morse-listen 127.0.0.1:8081 [--comet-listen 127.0.0.1:26657] [--block-time S] [--latency-ms N]
 [--verbose]`` prints ``ready shannon=URL morse=URL`` (and `` comet=URL`` with ``--comet-listen``)
 once listening and exits cleanly on SIGTERM or SIGINT.
@@ -3838,7 +3838,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-#: The local lab's address range (fleetctl.lab.manager.LAB_RANGE, blackholed in the root namespace).
+#: The local lab's address range (fleetlab.manager.LAB_RANGE, blackholed in the root namespace).
 LAB_RANGE = ipaddress.ip_network("10.213.0.0/16")
 
 
@@ -4116,7 +4116,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stand-in until SIGTERM or SIGINT; print ``ready shannon=URL morse=URL``
     (`` comet=URL`` appended with ``--comet-listen``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m fleetctl.lab.pocket_standin",
+        prog="python -m fleetlab.pocket_standin",
         description="Pocket Network stand-in (Shannon REST + Morse RPC [+ CometBFT RPC])")
     parser.add_argument("--state", type=Path, help="seed state JSON file (see module docs)")
     parser.add_argument("--shannon-listen", type=_listen_address, default=("127.0.0.1", 1317))

@@ -95,7 +95,7 @@ Faults (``fleetctl lab fault <relayminer container> skip_claims|skip_proofs|drop
     Sessions whose window passes while a fault holds are lost, as on a real RelayMiner; a fault
     cleared while a window is still open lets the claim or proof go. Unknown words in the file
     are named once on stderr and ignored. ``lab fault`` writes the file through ``docker exec``
-    (fleetctl/lab/manager.py).
+    (fleetlab/manager.py).
 
 Metrics (when ``metrics.enabled``; ``GET /metrics`` on ``metrics.addr``, ``:PORT`` = all
 interfaces), Prometheus text, names and labels as ``pkg/relayer/metrics.go`` (labels sorted by

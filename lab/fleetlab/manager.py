@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fleetctl.core.errors import FleetError
+from fleetlab import images_dir
 
 # Fixed paths: inventories/lab/hosts.yml names the key and known_hosts under LAB_DIR.
 LAB_DIR = Path("/var/lib/fleetctl-lab")
@@ -477,14 +478,14 @@ class Lab:
         RelayMiner it dispatches to) on the host's Python, for commands run on a lab host
         (``fleetctl stake --batch --execute`` with ``fleet_pocketd`` pointing here)."""
         BIN_DIR.mkdir(parents=True, exist_ok=True)
-        here = Path(__file__).parent
+        here = images_dir()
         for name in ("pocketd.py", "relayminer.py"):
             tmp = BIN_DIR / f".{name}.tmp"
             tmp.write_bytes((here / name).read_bytes())
             os.chmod(tmp, 0o644)
             os.replace(tmp, BIN_DIR / name)
         tmp = BIN_DIR / ".pocketd.tmp"
-        tmp.write_text("#!/bin/sh\n# fleetctl lab: the pocketd stand-in (fleetctl/lab/pocketd.py) on the host's Python.\n"
+        tmp.write_text("#!/bin/sh\n# fleetctl lab: the pocketd stand-in (fleetlab/image-files/pocketd.py) on the host's Python.\n"
                        f'exec /usr/bin/python3 {BIN_DIR / "pocketd.py"} "$@"\n')
         os.chmod(tmp, 0o755)
         os.replace(tmp, POCKETD_BIN)
@@ -555,10 +556,10 @@ class Lab:
             return
         self._stop(pidfile)  # one from before a listener was added, or half up
         seed = self.dir / "pocket" / "seed.json"
-        from fleetctl.lab.seed import lab_seed
+        from fleetlab.seed import lab_seed
 
         seed.write_text(json.dumps(lab_seed(), indent=1))
-        cmd = [sys.executable, "-m", "fleetctl.lab.pocket_standin", "--state", str(seed),
+        cmd = [sys.executable, "-m", "fleetlab.pocket_standin", "--state", str(seed),
                "--shannon-listen", f"{BRIDGE_IP}:{SHANNON_PORT}", "--morse-listen", f"{BRIDGE_IP}:{MORSE_PORT}",
                "--comet-listen", f"{BRIDGE_IP}:{COMET_PORT}", "--block-time", str(BLOCK_TIME)]
         pid = self._spawn("pocket", cmd, pidfile)
@@ -1022,7 +1023,7 @@ def lab_images() -> list[tuple[str, bytes, list[str]]]:
     * fleetlab/haproxy:lab: the host's HAProxy with the libraries it links, self-contained, with
       its configuration where the official image keeps it (/usr/local/etc/haproxy).
     """
-    here = Path(__file__).parent
+    here = images_dir()
     images: list[tuple[str, bytes, list[str]]] = []
     # The execution images carry the beacon front too: Erigon's serves Caplin's Beacon API with it.
     fronts = {"opt/fleetlab/front.py": (here / "front.py").read_bytes(),
@@ -1100,8 +1101,9 @@ def _pinned_versions() -> dict[str, str]:
 
     import yaml
 
-    for candidate in (Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "images.yml",
-                      Path(__file__).resolve().parents[1] / "playbooks" / "vars" / "images.yml"):
+    from fleetctl.core.resources import data_dir
+
+    for candidate in (data_dir("playbooks") / "vars" / "images.yml",):
         try:
             pinned = (yaml.safe_load(candidate.read_text()) or {}).get("fleet_pinned_images") or {}
         except (OSError, ValueError, AttributeError, yaml.YAMLError):

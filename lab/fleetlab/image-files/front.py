@@ -7,7 +7,7 @@ to misbehave. Fronts run in containers that bind-mount the host's ``/usr`` read-
 is self-contained and uses the Python standard library only (Python >= 3.11)::
 
     /usr/bin/python3 front.py --client geth --upstream http://127.0.0.1:8545 --port 18545
-    python -m fleetctl.lab.front ...
+    python3 lab/fleetlab/image-files/front.py ...   # from the repository
 
 Command line
     ``--client geth|nethermind|erigon`` (env ``FRONT_CLIENT``), ``--upstream URL`` (env
