@@ -172,7 +172,7 @@ def diversity(out: Out, report: dict[str, Any]) -> None:
 
 from typing import TYPE_CHECKING  # noqa: E402 - this section's own imports
 
-from fleetctl.spec.model import format_upokt  # noqa: E402
+from fleetctl.core.units import format_upokt  # noqa: E402
 
 if TYPE_CHECKING:  # importing them for real would load the stake sweep for every command
     from fleetctl.state.stakes import Trend

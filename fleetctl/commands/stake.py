@@ -124,7 +124,7 @@ def _detail(e: Any) -> str:
 
 
 def render(out: Any, report: Any) -> None:
-    from fleetctl.spec.model import format_upokt
+    from fleetctl.core.units import format_upokt
 
     if out.json:
         out.emit_json(report.as_dict())

@@ -48,7 +48,8 @@ from fleetctl.core.levels import Level, worst
 from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.provision.sshexec import SshResult, ssh_run
 from fleetctl.core.redact import has_secret, safe_url, scrub, secret_parts
-from fleetctl.spec.model import CAPLIN, Fleet, HealthPolicy, Host, format_upokt
+from fleetctl.core.units import format_upokt
+from fleetctl.spec.model import CAPLIN, Fleet, HealthPolicy, Host
 
 __all__ = ["SweepResult", "judge_host", "sweep"]
 

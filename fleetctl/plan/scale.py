@@ -385,10 +385,9 @@ class ScaleModel:
 
 def _amount(text: str) -> int | None:
     """``"60000 POKT"``, ``"60000000000upokt"``, or digits alone (upokt, as in fleet.yml)."""
-    from fleetctl.spec.loader import parse_amount
+    from fleetctl.core.units import parse_amount_option
 
-    t = text.strip()
-    return int(t) if t.isdigit() else parse_amount(t)
+    return parse_amount_option(text)
 
 
 def check_options(*, target_share: str | None = None, budget: str | None = None, stake: str | None = None,

@@ -25,7 +25,8 @@ from fleetctl.core.levels import Level
 from fleetctl.core.redact import safe_url
 from fleetctl.pocket.base import field as member, parse_height, parse_int
 from fleetctl.pocket.http import QueryError
-from fleetctl.spec.model import Supplier, format_upokt
+from fleetctl.core.units import format_upokt
+from fleetctl.spec.model import Supplier
 
 __all__ = [
     "BLOCK_TIME_S",
@@ -309,7 +310,7 @@ def parse_account(body: Any, address: str, what: str) -> Account:
 def parse_fee(text: str) -> int:
     """``--fee-per-tx``: upokt as digits, or an amount such as ``"0.3 POKT"``/``"300000upokt"``;
     ValueError with a one-line reason."""
-    from fleetctl.spec.loader import parse_amount as parse_text_amount
+    from fleetctl.core.units import parse_amount as parse_text_amount
 
     value = int(text) if text.strip().isdigit() and len(text.strip()) <= 20 else parse_text_amount(text.strip())
     if value is None or value > 10**17:

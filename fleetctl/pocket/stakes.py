@@ -48,7 +48,8 @@ from fleetctl.core.redact import has_secret, safe_url, scrub
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter
-from fleetctl.spec.model import Fleet, StakePolicy, Supplier, format_upokt
+from fleetctl.core.units import format_upokt
+from fleetctl.spec.model import Fleet, StakePolicy, Supplier
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

@@ -66,9 +66,9 @@ from fleetctl.core.layout import MORSE_RPC_PORT  # noqa: E402  (pocket-core Defa
 
 def parse_stake(text: str) -> int:
     """``--stake``: "60000 POKT", "60000000000upokt" or an integer of upokt; UserError otherwise."""
-    from fleetctl.spec.loader import parse_amount
+    from fleetctl.core.units import parse_amount_option
 
-    value = int(text) if text.strip().isdigit() else parse_amount(text)
+    value = parse_amount_option(text)
     if not value:
         raise UserError(f"--stake: expected an amount above 0 such as \"60000 POKT\" or 60000000000 "
                         f"(upokt), got {text!r}")

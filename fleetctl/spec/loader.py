@@ -20,7 +20,8 @@ from fleetctl.spec.errors import InventoryError, SpecError
 from fleetctl.spec.model import AlertPolicy, Fleet, HealthPolicy, Host, StakePolicy
 from fleetctl.spec.sections.alerts import ALERT_KEYS, load_alerts
 from fleetctl.spec.sections.chains import load_chains
-from fleetctl.spec.sections.common import Ctx, parse_amount
+from fleetctl.core.units import parse_amount
+from fleetctl.spec.sections.common import Ctx
 from fleetctl.spec.sections.health import HEALTH_KEYS, load_health
 from fleetctl.spec.sections.hosts import HostsView, load_hosts
 from fleetctl.spec.sections.pocket import load_pocket, load_protocol

@@ -121,7 +121,8 @@ from fleetctl.pocket.preflight import (
     parse_supplier,
     read_account,
 )
-from fleetctl.spec.model import Fleet, Supplier, format_upokt
+from fleetctl.core.units import format_upokt
+from fleetctl.spec.model import Fleet, Supplier
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

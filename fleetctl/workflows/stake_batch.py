@@ -108,7 +108,8 @@ from fleetctl.pocket.staking import (
     DEFAULT_HOME, MORSE_RPC_PORT, RELAYMINER_HOME, RELAYMINER_VOLUME, home_word, morse_stake_command,
     render_config, shell, stake_supplier_command, tx_outcome,
 )
-from fleetctl.spec.model import Fleet, Supplier, format_upokt
+from fleetctl.core.units import format_upokt
+from fleetctl.spec.model import Fleet, Supplier
 from fleetctl.state.db import StateError, connect, ensure_state_dir, resolve_db_path
 
 __all__ = [

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleetctl.core.units import UPOKT_PER_POKT, parse_duration
+from fleetctl.core.units import parse_duration
 from fleetctl.spec import yamlsafe
 from fleetctl.spec.errors import SpecError, quote
 from fleetctl.spec.model import Capacity
 from fleetctl.spec.yamlsafe import Y
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-AMOUNT = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*(upokt|pokt)\s*$", re.IGNORECASE)
 PERCENT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 MAX_CAPACITY = {"cpus": 4096.0, "memory_gb": 65536.0, "disk_gb": 10_000_000.0}  # one host (10 PB of disk)
 
@@ -178,28 +176,6 @@ def closest(word: str, options: set[str]) -> str | None:
 
     found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.7)
     return found[0] if found else None
-
-
-def parse_amount(text: Any) -> int | None:
-    """An amount in upokt from an integer (upokt) or a string like ``"59,500 POKT"`` / ``"10upokt"``.
-
-    Exact: POKT amounts go through Decimal, and more than six decimals are refused."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text if text >= 0 else None
-    if not isinstance(text, str):
-        return None
-    m = AMOUNT.match(text)
-    if not m:
-        return None
-    digits, unit = m.group(1).replace("_", "").replace(",", ""), m.group(2).lower()
-    try:
-        value = Decimal(digits)
-    except InvalidOperation:
-        return None
-    scaled = value * (UPOKT_PER_POKT if unit == "pokt" else 1)
-    if scaled != scaled.to_integral_value():
-        return None
-    return int(scaled)
 
 
 def read_string_map(ctx: Ctx, node: Y, fld: str) -> dict[str, str] | None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetctl.core.units import UPOKT_PER_POKT
+from fleetctl.core.units import UPOKT_PER_POKT, parse_amount
 from fleetctl.spec.errors import quote
 from fleetctl.spec.model import Margin, StakePolicy
 from fleetctl.spec.sections.common import (
     PERCENT,
     Ctx,
     kind_of,
-    parse_amount,
     read_duration,
 )
 from fleetctl.spec.yamlsafe import Y
