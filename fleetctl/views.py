@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetctl.render import Out
 from fleetctl.spec.model import Fleet
+
+if TYPE_CHECKING:  # the report's type only: the diversity job loads when the command runs
+    from fleetctl.plan.diversity import DiversityReport
 
 
 def inventory_dict(fleet: Fleet, section: str = "all") -> dict[str, Any]:
@@ -146,24 +149,23 @@ def apply_result(out: Out, result: Any, plan: Any) -> None:
     out.line(f"apply: {result.changes} {verb} in {result.seconds:.1f} s{tail}")
 
 
-def diversity(out: Out, report: dict[str, Any]) -> None:
+def diversity(out: Out, report: DiversityReport) -> None:
+    """``fleetctl diversity``: a row per chain, layer and client (a client above the quota is
+    WARNING), the notes, the overall level; ``-o json``: :meth:`DiversityReport.as_dict`."""
     if out.json:
-        out.emit_json(report)
+        out.emit_json(report.as_dict())
         return
     rows = []
-    for cid, c in report["chains"].items():
-        for layer in ("execution", "consensus"):
-            lc = c.get(layer) or (c if layer == "execution" else None)
-            if lc is None:
-                continue
-            for client, n in sorted(lc["counts"].items()):
-                share = lc["shares"].get(client, 0.0)
-                status = "WARNING" if client in lc["over_quota"] else "OK"
-                rows.append([cid, layer, client, n, f"{share:.0%}", f"{c['quota']:.0%}", status])
+    for c in report.chains:
+        for layer in (c.execution, c.consensus):
+            for client, n in sorted(layer.counts.items()):
+                share = round(layer.shares.get(client, 0.0), 4)
+                status = "WARNING" if client in layer.over_quota else "OK"
+                rows.append([c.chain, layer.layer, client, n, f"{share:.0%}", f"{c.quota:.0%}", status])
     out.table(["chain", "layer", "client", "nodes", "share", "quota", "status"], rows, status_col=6)
-    for note in report["notes"]:
+    for note in report.notes:
         out.info(f"note: {note}")
-    out.line(f"diversity: {out.paint(report['status'])}")
+    out.line(f"diversity: {out.paint(report.level.name)}")
 
 
 # ---------------------------------------------------------------------------------------------

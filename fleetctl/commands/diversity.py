@@ -12,11 +12,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from fleetctl import views
-    from fleetctl.plan.diversity import diversity
+    from fleetctl.plan.diversity import check_diversity
     from fleetctl.provision.observe import observe
 
     fleet = load_or_exit(args)
-    report = diversity(fleet, observe(fleet))
+    report = asyncio.run(check_diversity(fleet, observe(fleet)))
     views.diversity(args.out, report)
-    return {"OK": 0, "WARNING": 1, "CRITICAL": 2}.get(report["status"], 3)
+    return report.exit_code

@@ -1,7 +1,8 @@
-"""`fleetctl diversity` asks each adopted endpoint its web3_clientVersion: the answer is hostile
-input. A deep or huge body, a version that is no short printable string, a redirect, a slow drip
-or a hang is "not counted" with one short note, within the probe's timeout, never a traceback,
-never an escape sequence on the operator's terminal, and never the endpoint's credentials."""
+"""`fleetctl diversity` asks each adopted endpoint its web3_clientVersion (a consensus endpoint its
+Beacon API version): the answer is hostile input. A deep or huge body, a version that is no short
+printable string, a redirect, a slow drip or a hang is "not counted" with one short note (and an
+UNKNOWN CheckDone), within the probe's timeout, never a traceback, never an escape sequence on the
+operator's terminal, and never the endpoint's credentials; a cancel drops the probes in flight."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from fleetctl.plan.diversity import diversity, read_version
+from fleetctl.core.events import Cancelled, CancelToken, CheckDone
+from fleetctl.core.levels import Level
+from fleetctl.plan.diversity import check_diversity, diversity, read_version
 from fleetctl.spec.loader import load_inventory
 
 USER, PASSWORD, TOKEN = "opsuser", "pw-Div3rs1ty-77", "tok-Div3rs1ty-88"
@@ -187,3 +190,114 @@ def test_read_version_accepts_only_short_printable_strings():
     assert read_version(200, b'{"result": "anvil/v1.7.1"}') == (None, "anvil/v1.7.1")
     assert read_version(200, b'{"result": ""}')[0] is None
     assert read_version(503, b'{"result": "Geth/v1"}') == (None, "no answer (HTTP 503)")
+
+
+# --- the async job: check_diversity, its events and its cancel token ---------------------------------
+
+def beacon(data: Any) -> bytes:
+    return http(json.dumps({"data": data}).encode())
+
+
+def fleet_with_layers(tmp_path: Path, execution: list[str], consensus: list[str]) -> Any:
+    """eth with execution endpoints declared geth and consensus endpoints declared lighthouse."""
+    root = tmp_path / "inv2"
+    root.mkdir()
+    (root / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+    eps = [f"      - {{name: el{i}, url: '{u}', client: geth, host: h1}}" for i, u in enumerate(execution)]
+    eps += [f"      - {{name: cl{i}, url: '{u}', client: lighthouse, host: h1}}" for i, u in enumerate(consensus)]
+    (root / "fleet.yml").write_text(
+        "protocol: shannon\npocket: {rest_url: 'http://127.0.0.1:9'}\n"
+        "chains:\n  eth:\n    clients: [geth, erigon]\n    replicas: 2\n    consensus_clients: [lighthouse, teku]\n"
+        "    endpoints:\n" + "\n".join(eps) + "\n")
+    return load_inventory(root)
+
+
+GARBAGE_VERSIONS = {
+    "empty": version(""),
+    "null": version(None),
+    "object": version({"name": "Geth"}),
+    "bool": version(True),
+    "nul-byte": version("Geth/v1.14\x00"),
+    "newline": version("Geth/v1.14\nErigon/v3"),
+    "201-chars": version("Geth/" + "1" * 196),
+    "no-result": http(json.dumps({"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "nope"}}).encode()),
+    "top-level-list": http(b'[{"result": "Geth/v1.14"}]'),
+    "not-json": http(b"Geth/v1.14.0"),
+    "truncated-json": http(b'{"result": "Geth/v1.'),
+    "nan": http(b'{"result": NaN}'),
+    **HOSTILE,
+}
+
+
+@pytest.mark.parametrize("name", list(GARBAGE_VERSIONS))
+def test_check_diversity_counts_no_garbage_version_and_says_unknown_for_it(tmp_path, endpoints, name):
+    ep = endpoints(lambda request: GARBAGE_VERSIONS[name])
+    good = endpoints(lambda request: version("Geth/v1.14.0-stable/linux-amd64/go1.22"))
+    fleet = fleet_with_layers(tmp_path, [f"http://127.0.0.1:{ep.port}", f"http://127.0.0.1:{good.port}"], [])
+    events: list = []
+    report = asyncio.run(check_diversity(fleet, {}, probe_timeout=2, on_event=events.append))
+    (eth,) = report.chains
+    assert dict(eth.execution.counts) == {"geth": 1, "erigon": 0}
+    bad, fine = report.probes
+    assert bad.client is None and bad.detail.isprintable() and len(bad.detail) < 200, bad
+    assert fine.client == "geth"
+    probes = {e.target: e for e in events if e.target in ("el0", "el1")}
+    assert probes["el0"].level is Level.UNKNOWN and "not counted" in probes["el0"].summary
+    assert probes["el1"].level is Level.OK
+    assert all(isinstance(e, CheckDone) and e.job == "diversity" for e in events)
+    assert [e.target for e in events][-1] == "eth" and len(events) == 3
+    # geth is 100% of the execution layer (WARNING) and no consensus client answers (UNKNOWN):
+    # the chain and the run are UNKNOWN (UNKNOWN outranks WARNING), exit code 3
+    assert eth.execution.level is Level.WARNING and eth.consensus.level is Level.UNKNOWN
+    assert eth.level is report.level is Level.UNKNOWN and report.exit_code == 3
+
+
+BEACON_GARBAGE = {
+    "data-a-string": beacon("Lighthouse/v5"),
+    "version-a-number": beacon({"version": 5}),
+    "version-escape": beacon({"version": "Lighthouse/v5\x1b]0;pwned\x07"}),
+    "version-huge": beacon({"version": "Lighthouse/" + "v" * 500}),
+    "not-json": http(b"<html>ok</html>"),
+    "deep": http(b'{"data":' + b"[" * 100 + b"]" * 100 + b"}"),
+}
+
+
+@pytest.mark.parametrize("name", list(BEACON_GARBAGE))
+def test_a_hostile_beacon_version_is_not_counted(tmp_path, endpoints, name):
+    ep = endpoints(lambda request: BEACON_GARBAGE[name])
+    good = endpoints(lambda request: beacon({"version": "teku/v24.10.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21"}))
+    fleet = fleet_with_layers(tmp_path, [], [f"http://127.0.0.1:{ep.port}", f"http://127.0.0.1:{good.port}"])
+    report = asyncio.run(check_diversity(fleet, {}, probe_timeout=2))
+    assert dict(report.chains[0].consensus.counts) == {"lighthouse": 0, "teku": 1, "caplin": 0}
+    assert ep.requests and ep.requests[0].startswith(b"GET /eth/v1/node/version HTTP/1.1")
+    note = next(n for n in report.notes if n.startswith("cl0: "))
+    assert "not counted" in note and note.isprintable() and len(note) < 200, note
+
+
+def test_a_timeout_is_one_unknown_check_within_the_probe_timeout(tmp_path, endpoints):
+    hang = endpoints(lambda request: None)
+    fleet = fleet_with_layers(tmp_path, [f"http://127.0.0.1:{hang.port}"], [f"http://127.0.0.1:{hang.port}"])
+    events: list = []
+    start = time.monotonic()
+    report = asyncio.run(check_diversity(fleet, {}, probe_timeout=1, on_event=events.append))
+    assert time.monotonic() - start < 3
+    assert [(e.target, e.level) for e in events] == [("el0", Level.UNKNOWN), ("cl0", Level.UNKNOWN),
+                                                     ("eth", Level.UNKNOWN)] or \
+        [(e.target, e.level) for e in events] == [("cl0", Level.UNKNOWN), ("el0", Level.UNKNOWN),
+                                                  ("eth", Level.UNKNOWN)]
+    assert all(p.client is None and p.detail == "no answer within 1 s" for p in report.probes)
+    assert report.level is Level.UNKNOWN
+
+
+def test_cancel_drops_the_probes_in_flight(tmp_path, endpoints):
+    hang = endpoints(lambda request: None)
+    fleet = fleet_with_layers(tmp_path, [f"http://127.0.0.1:{hang.port}"] * 3, [])
+    token = CancelToken()
+    timer = threading.Timer(0.3, token.cancel, args=("operator pressed q",))
+    timer.start()
+    start = time.monotonic()
+    events: list = []
+    with pytest.raises(Cancelled, match="diversity: operator pressed q"):
+        asyncio.run(check_diversity(fleet, {}, probe_timeout=30, on_event=events.append, cancel=token))
+    assert time.monotonic() - start < 2 and events == []
+    assert len(hang.requests) == 3  # they were in flight, and were dropped
