@@ -149,8 +149,6 @@ def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], Non
             capacities[name] = None
     existing = []
     if observed:
-        from fleetctl.provision.observe import existing_nodes
-
         existing = existing_nodes(observed, fleet)
     placement = plan_placement(fleet, capacities, existing)
     hv, desired = host_vars(fleet, placement)
@@ -169,3 +167,22 @@ def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], Non
     for h in hv:
         hv[h]["fleet_remove"] = removes.get(h, [])
     return Plan(fleet, placement, actions, hv, unreachable, offline)
+
+
+def existing_nodes(states: dict[str, Any], fleet: Fleet) -> list[pm.NodePlacement]:
+    """Running or stopped full-node containers (observed: a ``provision.observe.HostState`` per
+    host) as placements, so the planner keeps them.
+
+    A node is its execution container (role ``node``); its consensus client is the one its
+    ``io.fleetctl.consensus`` label names (so a running pair stays a pair). Consensus containers
+    (role ``consensus``) are observed, and diffed, but are no nodes of their own. A node without
+    the label (from before pairs) gets a consensus client from the planner."""
+    nodes = []
+    for st in states.values():
+        for c in st.containers:
+            if c.role == "node" and c.chain and c.client and c.slot is not None:
+                chain = fleet.chains.get(c.chain)
+                nodes.append(pm.NodePlacement(name=c.name, chain=c.chain, client=c.client, host=c.host,
+                                              mode=chain.mode if chain else "full", slot=c.slot,
+                                              consensus=c.consensus or ""))
+    return nodes

@@ -37,22 +37,8 @@ from fleetctl.core.layout import (  # noqa: F401
     balancer_name,
 )
 
-
-@dataclass(frozen=True, order=True)
-class Resources:
-    cpus: float
-    memory_gb: float
-    disk_gb: float
-
-    def __add__(self, other: "Resources") -> "Resources":
-        return Resources(self.cpus + other.cpus, self.memory_gb + other.memory_gb, self.disk_gb + other.disk_gb)
-
-    def __sub__(self, other: "Resources") -> "Resources":
-        return Resources(self.cpus - other.cpus, self.memory_gb - other.memory_gb, self.disk_gb - other.disk_gb)
-
-    def fits_in(self, other: "Resources") -> bool:
-        eps = 1e-9
-        return self.cpus <= other.cpus + eps and self.memory_gb <= other.memory_gb + eps and self.disk_gb <= other.disk_gb + eps
+#: A host's or a client's CPUs, memory and disk: an inventory value (spec.model), used by the planner.
+from fleetctl.spec.model import Resources  # noqa: F401
 
 
 @dataclass(frozen=True, order=True)

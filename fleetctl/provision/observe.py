@@ -14,8 +14,8 @@ from typing import Callable
 
 from fleetctl.core.errors import FleetError
 from fleetctl.core.events import CancelToken
-from fleetctl.plan import model as pm
-from fleetctl.spec.model import Fleet, Host
+from fleetctl.core import layout as pm
+from fleetctl.spec.model import Fleet, Host, Resources
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class HostState:
     reachable: bool
     error: str | None = None
     containers: list[Container] = field(default_factory=list)
-    capacity: pm.Resources | None = None  # from facts; None when they could not be read
+    capacity: Resources | None = None  # from facts; None when they could not be read
 
 
 def _observe_host(host: Host, timeout: float) -> HostState:
@@ -83,7 +83,7 @@ def _observe_host(host: Host, timeout: float) -> HostState:
             disk_gb = host.capacity.disk_gb
         capacity = None
         if info.get("NCPU") and info.get("MemTotal") and disk_gb is not None:
-            capacity = pm.Resources(float(info["NCPU"]), info["MemTotal"] / 2**30, disk_gb)
+            capacity = Resources(float(info["NCPU"]), info["MemTotal"] / 2**30, disk_gb)
         return HostState(host.name, True, None, sorted(containers, key=lambda c: c.name), capacity)
     except Exception as exc:  # docker.errors.APIError, requests errors, paramiko errors
         return HostState(host.name, False, f"docker engine over ssh failed: {exc}")
@@ -170,21 +170,3 @@ def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
         # A cancelled observation leaves at once: sessions under way end by their own timeout.
         pool.shutdown(wait=not (cancel is not None and cancel.cancelled), cancel_futures=True)
     return {n: out[n] for n in names}
-
-
-def existing_nodes(states: dict[str, HostState], fleet: Fleet) -> list[pm.NodePlacement]:
-    """Running or stopped full-node containers as placements, so the planner keeps them.
-
-    A node is its execution container (role ``node``); its consensus client is the one its
-    ``io.fleetctl.consensus`` label names (so a running pair stays a pair). Consensus containers
-    (role ``consensus``) are observed, and diffed, but are no nodes of their own. A node without
-    the label (from before pairs) gets a consensus client from the planner."""
-    nodes = []
-    for st in states.values():
-        for c in st.containers:
-            if c.role == "node" and c.chain and c.client and c.slot is not None:
-                chain = fleet.chains.get(c.chain)
-                nodes.append(pm.NodePlacement(name=c.name, chain=c.chain, client=c.client, host=c.host,
-                                              mode=chain.mode if chain else "full", slot=c.slot,
-                                              consensus=c.consensus or ""))
-    return nodes

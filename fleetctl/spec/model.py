@@ -35,6 +35,23 @@ CHAIN_MODES = ("full", "archive")
 DEFAULT_MAX_CLIENT_SHARE = 0.34
 
 
+@dataclass(frozen=True, order=True)
+class Resources:
+    cpus: float
+    memory_gb: float
+    disk_gb: float
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(self.cpus + other.cpus, self.memory_gb + other.memory_gb, self.disk_gb + other.disk_gb)
+
+    def __sub__(self, other: "Resources") -> "Resources":
+        return Resources(self.cpus - other.cpus, self.memory_gb - other.memory_gb, self.disk_gb - other.disk_gb)
+
+    def fits_in(self, other: "Resources") -> bool:
+        eps = 1e-9
+        return self.cpus <= other.cpus + eps and self.memory_gb <= other.memory_gb + eps and self.disk_gb <= other.disk_gb + eps
+
+
 @dataclass(frozen=True)
 class Capacity:
     cpus: float

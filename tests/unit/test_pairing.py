@@ -21,7 +21,8 @@ from fleetctl.plan.diversity import diversity
 from fleetctl.plan.model import Infeasible, NodePlacement, Resources
 from fleetctl.plan.placement import plan_placement
 from fleetctl.plan.vars import host_vars
-from fleetctl.provision.observe import Container, HostState, existing_nodes
+from fleetctl.plan.diff import existing_nodes
+from fleetctl.provision.observe import Container, HostState
 from fleetctl.spec.errors import InventoryError
 from fleetctl.spec.loader import load_inventory
 from fleetctl.spec.model import (CAPLIN, CONSENSUS_CLIENTS, NETWORK_SUPPORT, NETWORKS, PROVISIONED_CLIENTS, Chain, Endpoint,

@@ -7,7 +7,8 @@ import dataclasses
 from fleetctl.plan import model as pm
 from fleetctl.plan.diff import diff, make_plan
 from fleetctl.plan.vars import host_vars
-from fleetctl.provision.observe import Container, HostState, existing_nodes
+from fleetctl.plan.diff import existing_nodes
+from fleetctl.provision.observe import Container, HostState
 from fleetctl.spec.loader import load_inventory
 
 from conftest import EXAMPLE, LAB_INV

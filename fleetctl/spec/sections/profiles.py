@@ -19,7 +19,7 @@ MAX_RELAYS_PER_S = 1_000_000.0  # one full node
 def load_profiles(ctx: Ctx, node: Y) -> tuple[dict[tuple[str, str], Any], dict[tuple[str, str], float]]:
     """``profiles: {geth: {full: {cpus, memory_gb, disk_gb, relays_per_s}}}``: the operator's own
     sizing (the three resources together) and each node's relay capacity (alone or with them)."""
-    from fleetctl.plan.model import Resources
+    from fleetctl.spec.model import Resources
 
     out: dict[tuple[str, str], Any] = {}
     relays: dict[tuple[str, str], float] = {}
