@@ -55,9 +55,23 @@ def make_plan(args: argparse.Namespace, fleet: Any, offline: bool = False) -> An
     try:
         return make(fleet, offline=offline, progress=args.out.debug)
     except Infeasible as exc:
-        for reason in exc.reasons:
-            args.out.error(f"infeasible: {reason}")
-        raise SystemExit(EXIT_ERROR) from None
+        infeasible(args, exc)
+
+
+def infeasible(args: argparse.Namespace, exc: Any) -> None:
+    """Each reason a plan cannot be placed on stderr, then exit 1."""
+    for reason in exc.reasons:
+        args.out.error(f"infeasible: {reason}")
+    raise SystemExit(EXIT_ERROR) from None
+
+
+def apply_cancelled(out: Any, result: Any) -> int:
+    """A cancelled apply's one line: where it stopped and what is left; exit 130, as for ^C."""
+    where = f"before '{result.stopped_before}'" if result.stopped_before else "before its first task"
+    done = f"{len(result.tasks_done)} task(s) done" if result.tasks_done else "no task done"
+    left = f"; not finished on {', '.join(result.hosts_left)}" if result.hosts_left else ""
+    out.error(f"apply: cancelled {where} ({done}){left}; run apply again to converge")
+    return 130
 
 
 def confirm(out: Any, question: str | None, *, yes: bool, what: str, hint: str = "pass --yes",

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from fleetctl.commands import EXIT_ERROR, EXIT_OK
-from fleetctl.commands._common import confirm, load_or_exit
+from fleetctl.commands._common import apply_cancelled, confirm, infeasible, load_or_exit
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         progress.finish()
     views.apply_result(out, result, plan)
     if result.cancelled:
-        return cancelled(out, result)
+        return apply_cancelled(out, result)
     return EXIT_OK if not result.failed_hosts and not plan.unreachable else EXIT_ERROR
 
 
@@ -67,19 +67,3 @@ def prepare(args: argparse.Namespace, fleet: Any) -> Any:
     except Infeasible as exc:
         infeasible(args, exc)
         raise  # not reached
-
-
-def infeasible(args: argparse.Namespace, exc: Any) -> None:
-    """Each reason a plan cannot be placed on stderr, then exit 1."""
-    for reason in exc.reasons:
-        args.out.error(f"infeasible: {reason}")
-    raise SystemExit(EXIT_ERROR) from None
-
-
-def cancelled(out: Any, result: Any) -> int:
-    """A cancelled apply's one line: where it stopped and what is left; exit 130, as for ^C."""
-    where = f"before '{result.stopped_before}'" if result.stopped_before else "before its first task"
-    done = f"{len(result.tasks_done)} task(s) done" if result.tasks_done else "no task done"
-    left = f"; not finished on {', '.join(result.hosts_left)}" if result.hosts_left else ""
-    out.error(f"apply: cancelled {where} ({done}){left}; run apply again to converge")
-    return 130

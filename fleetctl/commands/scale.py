@@ -37,8 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fleetctl import views
-    from fleetctl.commands.apply import cancelled as apply_cancelled
-    from fleetctl.commands.apply import infeasible
+    from fleetctl.commands._common import apply_cancelled, infeasible
     from fleetctl.plan.model import Infeasible
     from fleetctl.progress import Progress, ScaleSteps, sigint_cancels
     from fleetctl.workflows import scale as workflow
