@@ -82,7 +82,7 @@ from comet_events_node import (  # noqa: E402
 from fleetctl.pocket.claims import BATCH_SIZE, DEFAULT_CONCURRENCY, sync_events  # noqa: E402
 from fleetctl.pocket.events import _schema, parse_block_results  # noqa: E402
 from fleetctl.state.db import connect  # noqa: E402
-from fleetlab.pocket_standin import lab_address  # noqa: E402
+from fleetlab.standin import lab_address  # noqa: E402
 
 GOAL_SPEEDUP, GOAL_WALL_S = 10.0, 2.0
 HEAD = 10_000

@@ -4,7 +4,7 @@
 Starts on 127.0.0.1, as subprocesses stopped at the end (also on Ctrl-C, errors, or if this
 script dies):
 
-* the Pocket stand-in (lab/fleetlab/pocket_standin.py) with 1,000 staked suppliers of one owner;
+* the Pocket stand-in (lab/fleetlab/standin/) with 1,000 staked suppliers of one owner;
   by default (``--pocket replay``) the checkers reach it through the JSON-RPC farm's replay port,
   which answers each distinct request as the stand-in first did, after ``--latency-ms``: the
   stand-in is a threaded Python server (~0.3 ms of CPU per request) whose CPU would otherwise
@@ -78,7 +78,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rpc_farm import client_of  # noqa: E402  (benchmarks/rpc_farm.py, beside this file)
 import stakes  # noqa: E402  (benchmarks/stakes.py: the stand-in's start)
 
-from fleetlab.pocket_standin import lab_address  # noqa: E402
+from fleetlab.standin import lab_address  # noqa: E402
 
 MIN_STAKE = 59_500_000_000
 OWNER = lab_address("bench-owner")

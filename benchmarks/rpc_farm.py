@@ -28,7 +28,7 @@ list. While hanging is on (``--hang`` at start, SIGUSR1 turns it on, SIGUSR2 off
 connection is dropped when the client closes it.
 
 Pocket replay (``--pocket-proxy URL``): one more port answers the Pocket REST/RPC requests of
-the checkers by replaying what the Pocket stand-in (lab/fleetlab/pocket_standin.py, at URL,
+the checkers by replaying what the Pocket stand-in (lab/fleetlab/standin/, at URL,
 run without latency) answered the first time it was asked the same thing (method, path and
 query, body), after the same ``--latency-ms``. The stand-in is a threaded Python server that
 spends ~0.3 ms of CPU per request; on a 2-CPU machine that CPU competes with the checker being

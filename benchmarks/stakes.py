@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`fleetctl stakes` on 1,000 Shannon suppliers against a sequential reader, same run.
 
-Starts the Pocket stand-in (lab/fleetlab/pocket_standin.py) in a subprocess on 127.0.0.1 with
+Starts the Pocket stand-in (lab/fleetlab/standin/) in a subprocess on 127.0.0.1 with
 1,000 staked suppliers and 10 ms of latency on every chain response, writes an inventory that
 declares them all, then measures:
 
@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fleetlab.pocket_standin import lab_address
+from fleetlab.standin import lab_address
 
 MIN_STAKE = 59_500_000_000
 OWNER = lab_address("bench-owner")
@@ -84,7 +84,7 @@ def write_inventory(folder: Path, url: str, addresses: list[str], *, owners: boo
 def standin_argv(state: Path) -> list[str]:
     """The Pocket stand-in on loopback, ephemeral ports, seeded from ``state`` (also used by
     benchmarks/health.py and benchmarks/staking.py)."""
-    return [sys.executable, "-m", "fleetlab.pocket_standin", "--state", str(state),
+    return [sys.executable, "-m", "fleetlab.standin", "--state", str(state),
             "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"]
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`fleetctl stake --batch` (dry run) for 1,000 new suppliers against the by-hand way, same run.
 
-Starts the Pocket stand-in (lab/fleetlab/pocket_standin.py) on 127.0.0.1 with ``--latency-ms``
+Starts the Pocket stand-in (lab/fleetlab/standin/) on 127.0.0.1 with ``--latency-ms``
 of latency on every chain response and nothing staked but the fleet's owner, writes an inventory
 declaring 1,000 suppliers with operator addresses the chain does not know yet, and measures:
 
@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stakes  # noqa: E402  (benchmarks/stakes.py, beside this file: the stand-in's start)
 
-from fleetlab.pocket_standin import lab_address  # noqa: E402
+from fleetlab.standin import lab_address  # noqa: E402
 
 OWNER = lab_address("bench-stake-owner")
 GOAL_WALL_S = 1.0

@@ -559,7 +559,7 @@ class Lab:
         from fleetlab.seed import lab_seed
 
         seed.write_text(json.dumps(lab_seed(), indent=1))
-        cmd = [sys.executable, "-m", "fleetlab.pocket_standin", "--state", str(seed),
+        cmd = [sys.executable, "-m", "fleetlab.standin", "--state", str(seed),
                "--shannon-listen", f"{BRIDGE_IP}:{SHANNON_PORT}", "--morse-listen", f"{BRIDGE_IP}:{MORSE_PORT}",
                "--comet-listen", f"{BRIDGE_IP}:{COMET_PORT}", "--block-time", str(BLOCK_TIME)]
         pid = self._spawn("pocket", cmd, pidfile)

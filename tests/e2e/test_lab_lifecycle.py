@@ -42,7 +42,7 @@ def look_alikes(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != M.LAB_ENV}
     procs.append(subprocess.Popen([anvil, "--host", "127.0.0.1", "--port", str(_free_port()), "--silent"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
-    procs.append(subprocess.Popen([sys.executable, "-m", "fleetlab.pocket_standin",
+    procs.append(subprocess.Popen([sys.executable, "-m", "fleetlab.standin",
                                    "--shannon-listen", f"127.0.0.1:{_free_port()}",
                                    "--morse-listen", f"127.0.0.1:{_free_port()}",
                                    "--comet-listen", f"127.0.0.1:{_free_port()}"],

@@ -37,7 +37,7 @@ P = lab_script("pocketd")
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.address import shannon_address_problem
 from fleetctl.spec.loader import load_inventory
-from fleetlab.pocket_standin import StandinControl, StandinControlError
+from fleetlab.standin import StandinControl, StandinControlError
 
 from conftest import LAB_INV, REPO, lab_script
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from fleetlab.pocket_standin import lab_address
+from fleetlab.standin import lab_address
 
 POKT = 1_000_000
 MIN = 1_000 * POKT

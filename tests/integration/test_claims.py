@@ -31,7 +31,7 @@ from comet_events_node import (
 from conftest import fleetctl_bin, run_cli
 from fleetctl.pocket.claims import observed_relays_per_session, proofs_missed_per_day, txs_per_day
 from fleetctl.state.schema import SCHEMA_VERSION
-from fleetlab.pocket_standin import lab_address
+from fleetlab.standin import lab_address
 
 A, B, C = (lab_address(f"claims-test-{x}") for x in "abc")
 OTHER = lab_address("claims-test-other")
@@ -235,7 +235,7 @@ def test_against_the_pocket_standin(tmp_path):
     """The lab's Pocket stand-in (its CometBFT listener and Shannon REST): a proven claim
     settles, a missed required proof expires and slashes, a pending one is at risk; then a
     re-org of the last block read and an injected malformed event."""
-    from fleetlab.pocket_standin import PocketStandin
+    from fleetlab.standin import PocketStandin
 
     sups = [lab_address(f"claims-standin-{i}") for i in range(3)]
     app = lab_address("claims-standin-app")

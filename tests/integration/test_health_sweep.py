@@ -41,7 +41,7 @@ from fleetctl.health import services as sv
 from fleetctl.health import sweep as sw
 from fleetctl.core.levels import Level
 from fleetctl.spec.loader import load_inventory
-from fleetlab.pocket_standin import PocketStandin, lab_address
+from fleetlab.standin import PocketStandin, lab_address
 
 LOCALHOST = "127.0.0.1"
 FRONT = lab_image("front.py")

@@ -193,7 +193,7 @@ def seed_relayminer_container(db: Path) -> None:
 @pytest.fixture(scope="module")
 def claims_fleet(tmp_path_factory) -> Iterator[tuple[Path, int, Any]]:
     """The claims fleet's inventory, its RelayMiner's port and metrics."""
-    from fleetlab.pocket_standin import PocketStandin
+    from fleetlab.standin import PocketStandin
 
     rest = PocketStandin({
         "height": LATEST,

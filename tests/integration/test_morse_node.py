@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from fleetlab.pocket_standin import PocketStandin
+from fleetlab.standin import PocketStandin
 
 from conftest import lab_image
 

@@ -1,4 +1,4 @@
-"""Integration tests of the Pocket Network stand-in (lab/fleetlab/pocket_standin.py).
+"""Integration tests of the Pocket Network stand-in (lab/fleetlab/standin/).
 
 Each test starts its own stand-in on 127.0.0.1 (ports chosen by the OS) and talks to it over
 HTTP. Response shapes are checked against the official specs (``poktroll-openapi.yml``,
@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import yaml
 
-from fleetlab.pocket_standin import (
+from fleetlab.standin import (
     MAINNET_MORSE_PARAMS,
     MAINNET_SHANNON_PARAMS,
     ChainState,
@@ -1203,7 +1203,7 @@ def test_cli_ready_line_and_signal(tmp_path: Path, signum: int) -> None:
     seed_file = tmp_path / "seed.json"
     seed_file.write_text(json.dumps(make_seed()))
     process = subprocess.Popen(
-        [sys.executable, "-m", "fleetlab.pocket_standin", "--state", str(seed_file),
+        [sys.executable, "-m", "fleetlab.standin", "--state", str(seed_file),
          "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0",
          "--block-time", "0", "--latency-ms", "1"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1229,7 +1229,7 @@ def test_cli_comet_listener(tmp_path: Path) -> None:
     seed_file = tmp_path / "seed.json"
     seed_file.write_text(json.dumps(make_seed()))
     process = subprocess.Popen(
-        [sys.executable, "-m", "fleetlab.pocket_standin", "--state", str(seed_file),
+        [sys.executable, "-m", "fleetlab.standin", "--state", str(seed_file),
          "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0",
          "--comet-listen", "127.0.0.1:0"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

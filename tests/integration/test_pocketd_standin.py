@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from fleetctl.spec.address import bech32_decode, shannon_address_problem
-from fleetlab.pocket_standin import PocketStandin, StandinControl, lab_address
+from fleetlab.standin import PocketStandin, StandinControl, lab_address
 
 from conftest import lab_image, lab_script
 

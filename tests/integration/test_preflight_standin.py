@@ -29,7 +29,7 @@ import yaml
 
 from conftest import lab_image, run_cli
 from fleetctl.plan.model import BALANCER_PORT_BASE
-from fleetlab.pocket_standin import PocketStandin, StandinControl, lab_address
+from fleetlab.standin import PocketStandin, StandinControl, lab_address
 
 REPO = Path(__file__).resolve().parents[2]
 POCKETD = lab_image("pocketd.py")

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetlab.pocket_standin import lab_address
+from fleetlab.standin import lab_address
 
 from conftest import lab_image, lab_script
 
@@ -585,7 +585,7 @@ def block_events(comet_url: str, low: int, high: int) -> list[tuple[int, str, di
 def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
     """The lab's Pocket stand-in, short sessions: a session's claims and proofs settle; with
     skip_proofs the next session's claim expires (PROOF_MISSING) and its supplier is slashed."""
-    from fleetlab.pocket_standin import PocketStandin
+    from fleetlab.standin import PocketStandin
 
     seed = {
         "height": 8, "block_time": 0.4,
@@ -638,7 +638,7 @@ def test_the_story_on_the_lab_stand_in(start_relayminer) -> None:
 
 def test_a_proof_the_chain_does_not_require(start_relayminer) -> None:
     """The stand-in always submits; the chain's "proof not required" ends the session quietly."""
-    from fleetlab.pocket_standin import PocketStandin
+    from fleetlab.standin import PocketStandin
 
     seed = {
         "height": 8, "block_time": 0.4,

@@ -1,6 +1,6 @@
 """Cross-check of fleetctl/pocket/sessions.py against the Pocket stand-in on 127.0.0.1.
 
-The stand-in (lab/fleetlab/pocket_standin.py, ``ChainState.query_session``) implements the
+The stand-in (lab/fleetlab/standin/, ``ChainState.query_session``) implements the
 Shannon session hydrator on its own; ``GET /pokt-network/poktroll/session/get_session`` must
 give the session id and the suppliers, in order, that :func:`shannon_session_id` and
 :func:`shannon_session_suppliers` compute from the same inputs: the lab chain's block hash at
@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from fleetlab.standin import PocketStandin, lab_address, lab_block_hash
 from fleetctl.plan.sessions_sim import pick, what_if
-from fleetlab.pocket_standin import PocketStandin, lab_address, lab_block_hash
 from fleetctl.pocket.sessions import (
     ShannonRewardParams,
     p_at_least_one,

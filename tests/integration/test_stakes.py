@@ -38,8 +38,8 @@ from fleetctl.pocket.morse import MorseAdapter
 from fleetctl.pocket.shannon import ShannonAdapter
 from fleetctl.pocket.stakes import check_stakes
 from fleetctl.spec.loader import load_inventory
-from fleetlab import pocket_standin
-from fleetlab.pocket_standin import PocketStandin, lab_address
+from fleetlab import standin as pocket_standin
+from fleetlab.standin import PocketStandin, lab_address
 
 POKT = 1_000_000
 MIN = 1_000 * POKT

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from conftest import run_cli
-from fleetlab.pocket_standin import (
+from fleetlab.standin import (
     ChainState,
     PocketStandin,
     SeedError,

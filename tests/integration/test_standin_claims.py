@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetlab.pocket_standin import (
+from fleetlab.standin import (
     COMET_HISTORY_BLOCKS,
     ChainState,
     PocketStandin,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetctl.pocket.http import QueryError
-from fleetlab.pocket_standin import lab_address
+from fleetlab.standin import lab_address
 from fleetctl.pocket.preflight import (
     DEFAULT_FEE_PER_TX_UPOKT,
     ChainSupplier,
