@@ -2,7 +2,8 @@
 # Install everything fleetctl and its local lab need, on Debian 12, as root. Idempotent.
 #   apt: Python venv, iproute2, OpenSSH server, Docker engine (docker.io), Node.js/npm
 #   npm: anvil (the lab's Ethereum JSON-RPC node) into .tools/; with --test also Lodestar (scripts/lodestar.sh)
-#   venv: .venv with fleetctl installed from this checkout (not editable: what users get)
+#   venv: .venv with fleetctl and its lab (lab/, fleetctl-lab) installed from this checkout (not
+#   editable: what users get)
 #   --test: fleetctl's test extras too; --bench: also the peers benchmarks/health.py measures
 #   against (apt: monitoring-plugins-basic for check_http, prometheus-blackbox-exporter)
 set -euo pipefail
@@ -77,10 +78,11 @@ py=python3
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 extra=""
 for arg in "$@"; do case "$arg" in --test) extra="[test]" ;; esac; done
-echo "setup: pip install .${extra} into .venv"
-# A fresh wheel every time, so the venv holds exactly this checkout.
-rm -rf build ./*.egg-info
-if ! .venv/bin/python -m pip install --disable-pip-version-check --no-warn-script-location ".${extra}" > .venv/pip-install.log 2>&1; then
+echo "setup: pip install .${extra} ./lab into .venv"
+# A fresh wheel every time, so the venv holds exactly this checkout. The lab (`fleetctl lab`) is
+# its own distribution in lab/, installed after fleetctl (it depends on it) by the same command.
+rm -rf build ./*.egg-info lab/build lab/*.egg-info
+if ! .venv/bin/python -m pip install --disable-pip-version-check --no-warn-script-location ".${extra}" ./lab > .venv/pip-install.log 2>&1; then
   cat .venv/pip-install.log >&2
   echo "setup: pip install failed (log above, also in .venv/pip-install.log)" >&2
   exit 1

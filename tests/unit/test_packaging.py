@@ -43,3 +43,16 @@ def test_non_editable_install_carries_its_own_copy():
         return
     for name in ("inventories", "playbooks", "tui"):
         assert data_dir(name).resolve() == installed / name, name
+
+
+def test_every_package_of_the_checkout_is_in_the_wheel():
+    """Both pyprojects (fleetctl's, the lab's) list their packages by name: a new one missing
+    there would be left out of the wheel (and of every non-editable install) while the
+    checkout's tests still pass. fleetctl lists no lab package."""
+    import tomllib
+
+    for root, package in ((REPO, "fleetctl"), (REPO / "lab", "fleetlab")):
+        listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+        found = {".".join(init.parent.relative_to(root).parts) for init in (root / package).rglob("__init__.py")}
+        assert found - listed == set(), root
+        assert not any(name.startswith(("fleetctl.lab", "fleetlab.image")) for name in listed), root
