@@ -609,7 +609,7 @@ def test_cli_prints_its_status_line_whatever_raises(chains, tmp_path, monkeypatc
     def broken(*args: Any, **kw: Any) -> Any:
         raise TypeError(f"unforeseen, apikey={TOKEN} in http://u:{PASSWORD}@h/?apikey={TOKEN}")
 
-    monkeypatch.setattr(stakes_mod, "check_stakes", broken)
+    monkeypatch.setattr(stakes_mod, "sweep_stakes", broken)  # what the stakes job runs
     monkeypatch.setenv("FLEETCTL_STATE_DIR", str(tmp_path / "state"))
     args = {"json": ["-o", "json"], "nagios": ["--nagios"], "table": []}[mode]
     code = main(["-i", str(inventory), "stakes", *args])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from fleetctl.pocket.http import QueryError
 from fleetlab.standin import lab_address
-from fleetctl.pocket.preflight import (
+from fleetctl.workflows.preflight import (
     DEFAULT_FEE_PER_TX_UPOKT,
     ChainSupplier,
     Endpoint,
