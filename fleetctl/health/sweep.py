@@ -851,25 +851,9 @@ async def _wait_all(runner: _Runner, deadline: float, exclude: set[Any], *, canc
 def store_locked(db: Path, wait: float) -> bool:
     """True when another process holds the state store's write lock for longer than ``wait``
     seconds (a stuck writer); False when the lock was free (or the store does not exist)."""
-    import sqlite3
+    from fleetctl.state.db import write_locked
 
-    if not db.is_file():
-        return False
-    try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=wait,
-                               isolation_level=None)
-    except sqlite3.Error:
-        return False
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError as exc:
-        return "locked" in str(exc) or "busy" in str(exc)
-    except sqlite3.Error:
-        return False  # anything else is the store's own problem, reported where it is used
-    finally:
-        conn.close()
+    return write_locked(db, wait)
 
 
 def locked_check(db: Path) -> Check:
@@ -880,18 +864,9 @@ def locked_check(db: Path) -> Check:
 
 def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
     """Servers --remediate took out of rotation, by (host, balancer)."""
-    import sqlite3
+    from fleetctl.state.remediation import pulled_servers
 
-    if not db.exists():
-        return {}
-    try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
-        try:
-            rows = conn.execute("SELECT host, balancer, server FROM remediations").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return {}
+    rows = pulled_servers(db, busy_timeout_s=LOCK_WAIT_S)
     out: dict[tuple[str, str], set[str]] = {}
     for host, balancer, server in rows:
         out.setdefault((host, balancer), set()).add(server)

@@ -19,8 +19,8 @@ Two halves:
     cursor below that block, so the next run reads it again; the run is UNKNOWN meanwhile.
   - The hash of the last block read is kept; when the node later reports another hash at that
     height (a re-org of the last block) the block's events are deleted and it is read again.
-  - The events are written in one ``BEGIN IMMEDIATE`` transaction with the store's busy
-    timeout, as the stake history is. ``UNIQUE(height, kind, supplier, service, application,
+  - The events are written in one transaction with the store's busy timeout, as the stake
+    history is (the rows: :mod:`fleetctl.state.claims`). ``UNIQUE(height, kind, supplier, service, application,
     session_end)`` + ``INSERT OR IGNORE`` make a height read twice (overlapping cron runs) change
     nothing; the cursor only moves forward (the higher of the stored and the new). Events more
   than :data:`RETENTION_DAYS` days (by the node's block time) below the cursor are deleted.
@@ -43,10 +43,7 @@ a proof only when the chain requires it, so most of them are never proven, right
 from __future__ import annotations
 
 import asyncio
-import operator
 import re
-import sqlite3
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,7 +57,8 @@ from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import parse_height, settle
 from fleetctl.pocket.events import (ChainEvent, ClaimParams, EventError, Unusable, answer_error,
                                      answer_id, decode_answers, parse_answer, parse_block_results)
-from fleetctl.state.db import BUSY_TIMEOUT_S, HistoryError, connect, store_error
+from fleetctl.state import claims as store
+from fleetctl.state.db import BUSY_TIMEOUT_S, HistoryError
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.core.redact import has_secret, safe_url, scrub
 
@@ -102,12 +100,6 @@ _HASH = re.compile(r"[0-9A-Fa-f]{64}")
 _PRUNED = re.compile(r"height \d+ is not available|lowest height is \d+")
 _AHEAD = re.compile(r"must be less than or equal to the current blockchain height")
 _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-_COLUMNS = ("height", "kind", "supplier", "service", "application", "session_end", "num_relays",
-            "compute_units", "claimed_upokt", "settled_upokt", "minted_upokt", "reason",
-            "penalty_upokt", "stake_after_upokt", "proof_requirement")
-_ROW = operator.attrgetter(*_COLUMNS)  # an event's values in _COLUMNS' order, as one tuple
-_INSERT = (f"INSERT OR IGNORE INTO chain_events ({', '.join(_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 
 
 def rpc_base(node_rpc_url: str) -> str:
@@ -158,13 +150,6 @@ class SyncResult:
                 "gaps": [list(g) for g in self.gaps], "reorg": self.reorg, "left": self.left,
                 "block_time_ms": self.block_time_ms, "errors": list(self.errors),
                 "notes": list(self.notes), "recorded": self.recorded}
-
-
-@dataclass(frozen=True)
-class _Cursor:
-    last_height: int
-    last_hash: str | None
-    block_time_ms: int | None
 
 
 class _Gap(QueryError):
@@ -387,62 +372,18 @@ def _ranges(heights: Sequence[int]) -> list[tuple[int, int]]:
     return spans
 
 
-def _read_cursor(path: Path, endpoint: str, busy_timeout_s: float) -> _Cursor | None:
-    conn = connect(path, create=False, busy_timeout_s=busy_timeout_s)
-    if conn is None:
-        return None
-    try:
-        row = conn.execute("SELECT last_height, last_hash, block_time_ms FROM chain_cursor "
-                           "WHERE endpoint = ?", (endpoint,)).fetchone()
-    except sqlite3.Error as exc:
-        raise store_error(path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()
-    if row is None:
-        return None
-    height, digest, block_time = row
-    if not isinstance(height, int) or not 0 <= height <= 10**12:
-        raise HistoryError(f"state store {path}: chain_cursor row {endpoint!r}: last_height is "
-                           f"not a height; delete the row to read again")
-    return _Cursor(height, digest if isinstance(digest, str) else None,
-                   block_time if isinstance(block_time, int) else None)
-
-
 def _write(path: Path, endpoint: str, events: Sequence[ChainEvent], cursor: int | None,
            cursor_hash: str | None, block_time_ms: int | None, reorg: int | None,
            busy_timeout_s: float) -> int:
-    """Store the events and move the cursor forward, in one transaction; the new rows."""
-    conn = connect(path, create=True, busy_timeout_s=busy_timeout_s)
-    assert conn is not None
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        before = conn.total_changes
-        if reorg is not None:
-            conn.execute("DELETE FROM chain_events WHERE height = ?", (reorg,))
-        deleted = conn.total_changes - before
-        conn.executemany(_INSERT, map(_ROW, events))
-        stored = conn.total_changes - before - deleted
-        if cursor is not None:
-            per_day, _ = _blocks_per_day(block_time_ms)
-            conn.execute("DELETE FROM chain_events WHERE height < ?",
-                         (cursor - RETENTION_DAYS * per_day,))
-        if cursor is not None:
-            row = conn.execute("SELECT last_height FROM chain_cursor WHERE endpoint = ?",
-                               (endpoint,)).fetchone()
-            if row is None or not isinstance(row[0], int) or row[0] <= cursor or reorg is not None:
-                conn.execute(
-                    "INSERT INTO chain_cursor (endpoint, last_height, last_hash, block_time_ms, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET "
-                    "last_height = excluded.last_height, last_hash = excluded.last_hash, "
-                    "block_time_ms = COALESCE(excluded.block_time_ms, block_time_ms), "
-                    "updated_at = excluded.updated_at",
-                    (endpoint, cursor, cursor_hash, block_time_ms, time.time()))
-        conn.execute("COMMIT")
-        return stored
-    except sqlite3.Error as exc:
-        raise store_error(path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()  # without COMMIT: rolled back
+    """Store the events and move the cursor forward, in one transaction; the new rows. Events
+    more than :data:`RETENTION_DAYS` days of blocks below the cursor go."""
+    prune_below = None
+    if cursor is not None:
+        per_day, _ = _blocks_per_day(block_time_ms)
+        prune_below = cursor - RETENTION_DAYS * per_day
+    return store.write_events(path, endpoint, map(store.row_of, events), cursor=cursor, cursor_hash=cursor_hash,
+                              block_time_ms=block_time_ms, reorg=reorg, prune_below=prune_below,
+                              busy_timeout_s=busy_timeout_s)
 
 
 async def sync_events(fleet: Any, store_path: Path, *, timeout: float = DEFAULT_TIMEOUT_S,
@@ -472,7 +413,7 @@ async def sync_events(fleet: Any, store_path: Path, *, timeout: float = DEFAULT_
 async def _sync(fleet: Any, path: Path, base: str, endpoint: str, *, timeout: float, backfill: int,
                 concurrency: int, record: bool, max_blocks: int, wait: float) -> SyncResult:
     suppliers = frozenset(s.operator_address for s in fleet.suppliers if s.operator_address)
-    cursor = await asyncio.to_thread(_read_cursor, path, endpoint, wait)
+    cursor = await asyncio.to_thread(store.read_cursor, path, endpoint, wait)
     notes: list[str] = []
     errors: list[str] = []
     # The deadline grows with the blocks to read (a backfill), bounded all the same.
@@ -736,38 +677,7 @@ class _Claim:
 
 def _load(path: Path | None, suppliers: frozenset[str], since_height: int,
           busy_timeout_s: float) -> list[ChainEvent]:
-    if path is None:
-        return []
-    conn = connect(path, create=False, busy_timeout_s=busy_timeout_s)
-    if conn is None:
-        return []
-    try:
-        rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM chain_events WHERE session_end >= ? "
-                            "ORDER BY height, id", (since_height,)).fetchall()
-    except sqlite3.Error as exc:
-        raise store_error(path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()
-    found = []
-    for row in rows:
-        if row[2] not in suppliers:
-            continue
-        try:
-            found.append(_row_event(row))
-        except (TypeError, ValueError) as exc:
-            raise HistoryError(f"state store {path}: chain_events row at height {row[0]!r}: {exc}; "
-                               "move the store aside or delete the row") from None
-    return found
-
-
-def _row_event(row: Sequence[Any]) -> ChainEvent:
-    ints = {0, 5, 6, 7, 8, 9, 10, 12, 13}
-    for index, value in enumerate(row):
-        if index in ints and value is not None and (not isinstance(value, int) or value < 0):
-            raise ValueError(f"{_COLUMNS[index]} is not a non-negative integer")
-        if index not in ints and value is not None and not isinstance(value, str):
-            raise ValueError(f"{_COLUMNS[index]} is not text")
-    return ChainEvent(*row)
+    return [ChainEvent(*row) for row in store.load_events(path, suppliers, since_height, busy_timeout_s)]
 
 
 def _blocks_per_day(block_time_ms: int | None) -> tuple[int, bool]:
@@ -777,19 +687,7 @@ def _blocks_per_day(block_time_ms: int | None) -> tuple[int, bool]:
 
 
 def _stored_block_time(path: Path | None, busy_timeout_s: float) -> int | None:
-    if path is None:
-        return None
-    conn = connect(path, create=False, busy_timeout_s=busy_timeout_s)
-    if conn is None:
-        return None
-    try:
-        row = conn.execute("SELECT block_time_ms FROM chain_cursor WHERE block_time_ms IS NOT NULL "
-                           "ORDER BY updated_at DESC LIMIT 1").fetchone()
-    except sqlite3.Error as exc:
-        raise store_error(path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()
-    return row[0] if row and isinstance(row[0], int) and 0 < row[0] <= 3_600_000 else None
+    return store.stored_block_time(path, busy_timeout_s)
 
 
 def default_warn_blocks(params: ClaimParams) -> int:
@@ -1037,27 +935,11 @@ class TxsPerDay:
     days_observed: float
 
 
-def _operator_events(store_path: Path, operator: str, busy_timeout_s: float
-                     ) -> tuple[list[tuple[int, str, str | None]], int | None]:
-    conn = connect(store_path, create=False, busy_timeout_s=busy_timeout_s)
-    if conn is None:
-        return [], None
-    try:
-        top = conn.execute("SELECT MAX(height) FROM chain_events").fetchone()[0]
-        rows = conn.execute("SELECT height, kind, reason FROM chain_events WHERE supplier = ? "
-                            "AND height > ?", (operator, (top or 0) - 10**7)).fetchall()
-    except sqlite3.Error as exc:
-        raise store_error(store_path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()
-    return rows, top if isinstance(top, int) else None
-
-
 def txs_per_day(store_path: Path, operator: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S
                 ) -> TxsPerDay | None:
     """Claims, proofs and missed proofs per day of ``operator`` over the last day of stored
     blocks (None: nothing stored for it yet). Raises :class:`HistoryError` for the store."""
-    rows, top = _operator_events(store_path, operator, busy_timeout_s)
+    rows, top = store.operator_events(store_path, operator, busy_timeout_s)
     if top is None or not rows:
         return None
     per_day, _ = _blocks_per_day(_stored_block_time(store_path, busy_timeout_s))
@@ -1093,25 +975,12 @@ def observed_relays_per_session(store_path: Path, suppliers: Iterable[str], *,
     """Relays one of ``suppliers`` served per session it claimed in (all its claims of the
     session summed: one per application), averaged over the last ``sessions`` session ends
     stored; None when nothing is stored. Claims updated later count once (the newest)."""
-    wanted = set(suppliers)
-    conn = connect(store_path, create=False, busy_timeout_s=busy_timeout_s)
-    if conn is None or not wanted:
-        if conn is not None:
-            conn.close()
+    rows = store.claim_relays(store_path, suppliers, service, busy_timeout_s)
+    if rows is None:
         return None
-    try:
-        query = ("SELECT supplier, service, application, session_end, num_relays, height FROM "
-                 "chain_events WHERE kind IN ('claim_created', 'claim_updated')"
-                 + (" AND service = ?" if service else "") + " ORDER BY height")
-        rows = conn.execute(query, (service,) if service else ()).fetchall()
-    except sqlite3.Error as exc:
-        raise store_error(store_path, exc, busy_timeout_s) from None
-    finally:
-        conn.close()
     newest: dict[tuple[str, str, str, int], int] = {}
-    for supplier, svc, app, end, relays, _ in rows:
-        if supplier in wanted and isinstance(relays, int):
-            newest[(supplier, svc, app, end)] = relays
+    for supplier, svc, app, end, relays in rows:
+        newest[(supplier, svc, app, end)] = relays
     if not newest:
         return None
     ends = sorted({k[3] for k in newest}, reverse=True)[:sessions]

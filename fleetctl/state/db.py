@@ -48,12 +48,14 @@ __all__ = [
     "StoreCorrupt",
     "StoreLocked",
     "StoreReadOnly",
+    "begin",
     "connect",
     "default_db_path",
     "ensure_state_dir",
     "resolve_db_path",
     "store_error",
     "transaction",
+    "write_locked",
 ]
 
 DB_NAME = "fleetctl.db"
@@ -131,18 +133,52 @@ def transaction(path: Path, *, write: bool,
         yield None
         return
     try:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
+        with begin(conn, write=write):
             yield conn
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise store_error(path, exc, busy_timeout_s) from None
     finally:
         conn.close()  # without COMMIT: rolled back
+
+
+@contextlib.contextmanager
+def begin(conn: sqlite3.Connection, *, write: bool) -> Iterator[sqlite3.Connection]:
+    """One transaction on an open connection of :func:`connect`: ``BEGIN IMMEDIATE`` when
+    writing, else ``BEGIN``; ``COMMIT`` when the block ends, ``ROLLBACK`` when it raises. An
+    ``sqlite3`` error goes on as it is, for a caller that words it its own way;
+    :func:`transaction` (open, begin, close, one-line errors) is this plus the connection."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def write_locked(path: Path, wait: float) -> bool:
+    """True when another process holds the store's write lock for longer than ``wait`` seconds
+    (a stuck writer); False when the lock was free, the store does not exist, or it cannot be
+    opened (anything else is the store's own problem, reported where it is used). Takes the
+    lock for an instant and changes nothing: no migration, no WAL switch, no file created."""
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=wait,
+                               isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        return "locked" in str(exc) or "busy" in str(exc)
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def store_error(path: Path, exc: BaseException, busy_timeout_s: float) -> StateError:

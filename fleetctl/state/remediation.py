@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from fleetctl.state.db import BUSY_TIMEOUT_S, transaction
 
-__all__ = ["pulled", "record"]
+__all__ = ["pulled", "pulled_servers", "record"]
 
 
 def pulled(path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> list[tuple[Any, ...]]:
@@ -19,6 +20,22 @@ def pulled(path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> list[tuple[
         assert conn is not None
         return conn.execute("SELECT host, balancer, server, reason, pulled_at, healthy_runs, last_run_started "
                             "FROM remediations").fetchall()
+
+
+def pulled_servers(path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> list[tuple[Any, ...]]:
+    """Every row's (host, balancer, server), read only: the file is opened read-only as it is
+    (never created, migrated or switched to WAL), and a store that does not exist or cannot be
+    read (no such table yet, locked past ``busy_timeout_s``, not a database) has none."""
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_s)
+        try:
+            return conn.execute("SELECT host, balancer, server FROM remediations").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []
 
 
 def record(path: Path, action: str, key: tuple[str, str, str], *, reason: str, pulled_at: str,

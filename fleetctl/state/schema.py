@@ -4,8 +4,8 @@ Migration *n* brings a file from ``PRAGMA user_version`` *n - 1* to *n*; :func:`
 runs those above a file's version, in order, in one transaction, and records the new version.
 Version 1: the stake history (:mod:`fleetctl.state.stakes`). Version 2: the alert state and
 its outbox (:mod:`fleetctl.state.alerts`, :mod:`fleetctl.state.outbox`) and the remediations
-(:mod:`fleetctl.state.remediation`). Version 3: ``stakes_batch`` (:mod:`fleetctl.pocket.staking`).
-Version 4: ``chain_events`` and ``chain_cursor`` (:mod:`fleetctl.pocket.claims`).
+(:mod:`fleetctl.state.remediation`). Version 3: ``stakes_batch`` (:mod:`fleetctl.state.batches`).
+Version 4: ``chain_events`` and ``chain_cursor`` (:mod:`fleetctl.state.claims`).
 
 Append only: never edit a migration that has shipped.
 """
@@ -125,7 +125,7 @@ _V2 = (
 )
 
 #: Version 3: the stake transactions of ``fleetctl stake --batch --execute``
-#: (:mod:`fleetctl.pocket.staking`), one row per supplier and batch. A supplier's newest row (the
+#: (:mod:`fleetctl.state.batches`), one row per supplier and batch. A supplier's newest row (the
 #: highest rowid) is what the next batch resumes from: ``pending`` (about to be sent, or the run
 #: died while sending), ``submitted`` (the chain accepted the tx: ``txhash``), ``confirmed`` (the
 #: chain shows the supplier), ``failed`` (``error``, one line).
@@ -146,7 +146,7 @@ _V3 = (
 )
 
 #: Version 4: the chain's claim, proof, settlement and slash events of the fleet's suppliers
-#: (:mod:`fleetctl.pocket.claims`, read from CometBFT ``/block_results``), and how far each
+#: (:mod:`fleetctl.state.claims`, read from CometBFT ``/block_results``), and how far each
 #: node's blocks have been read. A claim is (supplier, service, application, session_end); the
 #: UNIQUE key makes a height read twice (overlapping cron runs, a re-read after a re-org)
 #: change nothing. Amounts are upokt; NULL: the event does not carry the field.

@@ -65,7 +65,7 @@ marked confirmed); one whose last record is ``submitted`` or ``pending`` and tha
 not show yet is *not* resent until ``--confirm-timeout`` (default 10 min) has passed since, as
 its transaction may still land; a ``failed`` one is sent again; one confirmed earlier that the
 chain no longer knows was unstaked, and is staked again only with ``--restake``. Records are
-claimed in one ``BEGIN IMMEDIATE`` transaction, so two batches running at once do not both send.
+claimed in one write transaction (:mod:`fleetctl.state.batches`), so two batches running at once do not both send.
 A cancelled batch resumes the same way: what it sent is on chain or awaiting, what it did not
 send has no record.
 
@@ -88,7 +88,6 @@ import re
 import secrets
 import shlex
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -96,7 +95,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import (
@@ -110,7 +109,10 @@ from fleetctl.pocket.staking import (
 )
 from fleetctl.core.units import format_upokt
 from fleetctl.spec.model import Fleet, Supplier
-from fleetctl.state.db import StateError, connect, ensure_state_dir, resolve_db_path
+from fleetctl.state.db import StateError, ensure_state_dir, resolve_db_path
+
+if TYPE_CHECKING:
+    from fleetctl.state.batches import BatchRecord
 
 __all__ = [
     "CANCELLED_REASON",
@@ -379,116 +381,54 @@ def stake_command(fleet: Fleet, host: str, config: str, operator: str, *, keyrin
 # ----------------------------------------------------------------------------- the store
 
 
-@dataclass(frozen=True)
-class _Record:
-    batch_id: str
-    state: str
-    txhash: str | None
-    error: str | None
-    updated_at: float
-    config_sha256: str
-
-
-def _latest(conn: sqlite3.Connection | None, addresses: Sequence[str]) -> dict[str, _Record]:
-    """Each address's newest ``stakes_batch`` row."""
-    if conn is None or not addresses:
-        return {}
-    wanted = set(addresses)
-    rows = conn.execute(
-        "SELECT operator_address, batch_id, state, txhash, error, updated_at, config_sha256 "
-        "FROM stakes_batch WHERE rowid IN (SELECT max(rowid) FROM stakes_batch GROUP BY operator_address)")
-    return {r[0]: _Record(*r[1:]) for r in rows if r[0] in wanted}
-
-
 class _Store:
-    """The ``stakes_batch`` table of the store at ``path`` (created by the first write)."""
+    """The ``stakes_batch`` records (:class:`fleetctl.state.batches.BatchStore`), their errors
+    as the stake front shows them ("stake: the store PATH …")."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        from fleetctl.state.batches import BatchStore
 
-    def read(self, addresses: Sequence[str]) -> dict[str, _Record]:
-        try:
-            conn = connect(self.path, create=False)
-        except (OSError, sqlite3.Error, StateError) as exc:
-            raise FleetError(f"stake: the store {self.path} cannot be read: {exc}") from None
-        try:
-            return _latest(conn, addresses)
-        finally:
-            if conn is not None:
-                conn.close()
+        self._store = BatchStore(path)
 
-    def _write(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            conn = connect(self.path, create=True)
-            assert conn is not None
-        except (OSError, sqlite3.Error, StateError) as exc:
-            raise FleetError(f"stake: the store {self.path} cannot be written: {exc}") from None
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return result
-        except sqlite3.Error as exc:
-            raise FleetError(f"stake: the store {self.path}: {exc}") from None
-        finally:
-            conn.close()
+            return method(*args, **kwargs)
+        except StateError as exc:
+            raise FleetError(f"stake: {exc}") from None
 
-    def claim(self, batch_id: str, host: str, entries: Sequence[BatchEntry], in_doubt: Callable[[_Record], bool]
+    def read(self, addresses: Sequence[str]) -> dict[str, BatchRecord]:
+        result: dict[str, BatchRecord] = self._call(self._store.read, addresses)
+        return result
+
+    def claim(self, batch_id: str, host: str, entries: Sequence[BatchEntry], in_doubt: Callable[[BatchRecord], bool]
               ) -> list[BatchEntry]:
         """Record ``pending`` rows for the entries no other batch has in flight (checked in the
-        same transaction, so concurrent batches never both send); the entries claimed."""
-        now = time.time()
+        same transaction, so concurrent batches never both send); the entries claimed. The
+        others become ``awaiting``."""
+        from fleetctl.state.batches import Pending
 
-        def work(conn: sqlite3.Connection) -> list[BatchEntry]:
-            latest = _latest(conn, [e.operator_address for e in entries])
-            claimed = []
-            for e in entries:
-                previous = latest.get(e.operator_address)
-                if previous is not None and in_doubt(previous):
-                    e.status, e.reason = "awaiting", _awaiting_reason(previous)
-                    continue
-                conn.execute(
-                    "INSERT INTO stakes_batch (batch_id, name, operator_address, config_sha256, state, "
-                    "updated_at, host) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                    (batch_id, e.name, e.operator_address, e.config_sha256, now, host))
+        held = self._call(self._store.claim, batch_id, host,
+                          [Pending(e.name, e.operator_address, e.config_sha256) for e in entries], in_doubt)
+        claimed = []
+        for e, previous in zip(entries, held, strict=True):
+            if previous is not None:
+                e.status, e.reason = "awaiting", _awaiting_reason(previous)
+            else:
                 claimed.append(e)
-            return claimed
-
-        return self._write(work)
+        return claimed
 
     def update(self, batch_id: str, address: str, state: str, *, txhash: str | None = None,
                error: str | None = None) -> None:
-        self._write(lambda conn: conn.execute(
-            "UPDATE stakes_batch SET state = ?, txhash = coalesce(?, txhash), error = ?, updated_at = ? "
-            "WHERE batch_id = ? AND operator_address = ?", (state, txhash, error, time.time(), batch_id, address)))
+        self._call(self._store.update, batch_id, address, state, txhash=txhash, error=error)
 
     def confirm(self, addresses: Sequence[str]) -> None:
-        """Mark each address's newest row confirmed (a submitted/pending one the chain now shows)."""
-        if not addresses:
-            return
-
-        def work(conn: sqlite3.Connection) -> None:
-            latest = _latest(conn, addresses)
-            for address, rec in latest.items():
-                if rec.state in ("pending", "submitted", "failed"):
-                    conn.execute("UPDATE stakes_batch SET state = 'confirmed', error = NULL, updated_at = ? "
-                                 "WHERE batch_id = ? AND operator_address = ?", (time.time(), rec.batch_id, address))
-
-        self._write(work)
+        self._call(self._store.confirm, addresses)
 
     def forget(self, batch_id: str, addresses: Sequence[str]) -> None:
-        """Drop the pending rows of commands that never ran."""
-        if addresses:
-            self._write(lambda conn: conn.executemany(
-                "DELETE FROM stakes_batch WHERE batch_id = ? AND operator_address = ? AND state = 'pending'",
-                [(batch_id, a) for a in addresses]))
+        self._call(self._store.forget, batch_id, addresses)
 
 
-def _awaiting_reason(rec: _Record) -> str:
+def _awaiting_reason(rec: BatchRecord) -> str:
     when = datetime.fromtimestamp(rec.updated_at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     sent = f"submitted ({rec.txhash})" if rec.state == "submitted" else "maybe sent (the run stopped while sending)"
     return f"{sent} by batch {rec.batch_id} at {when}, not on chain yet: not resent before the confirm timeout"

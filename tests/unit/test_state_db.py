@@ -168,3 +168,110 @@ def test_transaction_write_waits_then_says_locked(tmp_path):
 
 def test_history_error_is_the_state_error():
     assert state_db.HistoryError is StateError
+
+
+def _master(path):
+    with sqlite3.connect(path) as conn:
+        return {(r[0], r[1]): r[2] for r in conn.execute("SELECT type, name, sql FROM sqlite_master")}
+
+
+def test_upgraded_store_has_the_fresh_schema_and_its_batches_and_claims(tmp_path):
+    """A store of the previous release upgraded in place has what a fresh one has (every table
+    and index; the new ones with the same SQL), and its stake batch rows are read, resumed and
+    written through fleetctl.state.batches; the claims tables through fleetctl.state.claims."""
+    from fleetctl.state.batches import BatchStore, Pending
+    from fleetctl.state.claims import read_cursor, write_events
+
+    fresh = tmp_path / "fresh.db"
+    connect(fresh, create=True).close()
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V3_DDL)
+        conn.execute("PRAGMA user_version = 3")
+        conn.execute("INSERT INTO stakes_batch VALUES ('b1', 's1', 'pokt1old', 'abc', 'submitted', 'TX', NULL,"
+                     " 1.0, 'h')")
+    os.chmod(path, 0o600)
+    store = BatchStore(path)
+    old = store.read(["pokt1old", "pokt1new"])  # a read upgrades a writable file
+    assert _version(path) == schema.SCHEMA_VERSION
+    assert set(_master(path)) == set(_master(fresh))
+    for key, sql in _master(fresh).items():
+        if key[1].startswith("chain_"):
+            assert _master(path)[key] == sql, key
+    assert list(old) == ["pokt1old"] and (old["pokt1old"].state, old["pokt1old"].txhash) == ("submitted", "TX")
+    # the old batch's row is in doubt: not claimed again; the new supplier is
+    held = store.claim("b2", "h2", [Pending("s1", "pokt1old", "abc"), Pending("s2", "pokt1new", "def")],
+                       lambda rec: rec.state in ("pending", "submitted"))
+    assert held[0] is not None and held[0].batch_id == "b1" and held[1] is None
+    store.update("b2", "pokt1new", "submitted", txhash="TX2")
+    store.confirm(["pokt1old", "pokt1new"])
+    store.forget("b2", ["pokt1new"])  # not pending any more: kept
+    assert {a: (r.batch_id, r.state, r.txhash) for a, r in store.read(["pokt1old", "pokt1new"]).items()} == {
+        "pokt1old": ("b1", "confirmed", "TX"), "pokt1new": ("b2", "confirmed", "TX2")}
+    assert read_cursor(path, "http://n", 1.0) is None
+    row = (7, "claim_created", "pokt1old", "eth", "app", 5, 10, 20, 30, None, None, None, None, None, None)
+    assert write_events(path, "http://n", [row, row], cursor=7, cursor_hash="AB", block_time_ms=30_000,
+                        reorg=None, prune_below=None, busy_timeout_s=1.0) == 1
+    cursor = read_cursor(path, "http://n", 1.0)
+    assert (cursor.last_height, cursor.last_hash, cursor.block_time_ms) == (7, "AB", 30_000)
+
+
+def test_batch_store_errors_say_which_store(tmp_path):
+    from fleetctl.state.batches import BatchStore, Pending
+
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(StateError, match=f"^the store {folder} cannot be read: state store {folder} is not a "):
+        BatchStore(folder).read(["pokt1a"])
+    with pytest.raises(StateError, match=f"^the store {folder} cannot be written: "):
+        BatchStore(folder).confirm(["pokt1a"])
+    path = tmp_path / "fleetctl.db"
+    store = BatchStore(path)
+    assert store.read(["pokt1a"]) == {} and not path.exists()  # a read never creates the store
+    store.claim("b1", "h", [Pending("s", "pokt1a", "abc")], lambda rec: False)
+    # an SQLite error inside the write: the store's path and SQLite's own words; rolled back
+    with pytest.raises(StateError, match=f"^the store {path}: UNIQUE constraint failed"):
+        store.claim("b2", "h", [Pending("s", "pokt1b", "abc"), Pending("s", "pokt1b", "abc")], lambda rec: False)
+    assert set(store.read(["pokt1a", "pokt1b"])) == {"pokt1a"}
+
+
+def test_lock_probe_and_read_only_remediations(tmp_path):
+    from fleetctl.state.remediation import pulled_servers, record
+
+    path = tmp_path / "fleetctl.db"
+    assert state_db.write_locked(path, 0.1) is False and pulled_servers(path) == []
+    assert not path.exists()  # neither creates the store
+    record(path, "pull", ("h", "lb-eth", "eth-geth-1"), reason="down", pulled_at="2026-01-01T00:00:00Z",
+           run_started=1.0)
+    assert pulled_servers(path) == [("h", "lb-eth", "eth-geth-1")]
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert state_db.write_locked(path, 0.1) is True
+        assert pulled_servers(path, busy_timeout_s=0.1) == [("h", "lb-eth", "eth-geth-1")]  # WAL: readers never wait
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert state_db.write_locked(path, 0.1) is False
+    # an older store (no remediations table yet) is read as none, and left as it is
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as conn:
+        conn.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+        conn.execute("PRAGMA user_version = 1")
+    assert pulled_servers(old) == [] and _version(old) == 1
+
+
+def test_begin_commits_or_rolls_back_and_leaves_sqlite_errors_as_they_are(tmp_path):
+    path = tmp_path / "fleetctl.db"
+    conn = connect(path, create=True)
+    try:
+        with state_db.begin(conn, write=True):
+            conn.execute("INSERT INTO silences (pattern, until, reason, created_at) VALUES ('a', 2, '', 1)")
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            with state_db.begin(conn, write=True):
+                conn.execute("INSERT INTO silences (pattern, until, reason, created_at) VALUES ('b', 2, '', 1)")
+                conn.execute("INSERT INTO no_such_table VALUES (1)")
+        assert conn.execute("SELECT pattern FROM silences").fetchall() == [("a",)]
+        assert not conn.in_transaction
+    finally:
+        conn.close()
