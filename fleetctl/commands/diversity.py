@@ -12,13 +12,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from fleetctl import views
-    from fleetctl.plan.diversity import check_diversity
-    from fleetctl.provision.observe import observe
+    from fleetctl.workflows import diversity
 
     fleet = load_or_exit(args)
-    report = asyncio.run(check_diversity(fleet, observe(fleet)))
+    report = diversity.execute(fleet)
     views.diversity(args.out, report)
     return report.exit_code
