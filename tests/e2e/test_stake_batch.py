@@ -33,13 +33,14 @@ import pytest
 import yaml
 
 from fleetlab import manager as M
-P = lab_script("pocketd")
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.address import shannon_address_problem
 from fleetctl.spec.loader import load_inventory
 from fleetlab.standin import StandinControl, StandinControlError
 
 from conftest import LAB_INV, REPO, lab_script
+
+P = lab_script("pocketd")  # the lab's pocketd stand-in script (package data), as a module
 
 pytestmark = pytest.mark.lab
 
