@@ -190,7 +190,7 @@ class _Conn(asyncio.BufferedProtocol):
         self._head: tuple[int, dict[str, str], str] | None = None
         self._mode = ""  # length | chunked | close
         self._need = 0
-        self._chunks: list[bytes] = []
+        self._chunks: list[bytes | bytearray] = []
         self._chunk_state = "size"  # size | data | crlf | trailer
         self._body_len = 0
         self._trailer = 0
@@ -459,7 +459,7 @@ class HttpPool:
         self._all: set[_Conn] = set()
         self._ssl: ssl.SSLContext | None = None  # made on the first https request
         self._base_headers = {"User-Agent": user_agent, **(headers or {})}
-        self._origins: dict[str, tuple[str, str, int, str]] = {}
+        self._origins: dict[str, tuple[str, str, int, str, str | None]] = {}
 
     def _origin(self, url: str) -> tuple[str, str, int, str, str | None]:
         """(scheme, host, port, target, authorization) of ``url``, cached per URL (the sweep

@@ -234,7 +234,7 @@ async def _probe_all(urls: Sequence[str], timeout: float, layers: Sequence[str] 
                 on_done(i, *result)
             return result
 
-        return list(await asyncio.gather(*(one(i, u, l) for i, (u, l) in
+        return list(await asyncio.gather(*(one(i, u, layer) for i, (u, layer) in
                                            enumerate(zip(urls, layers or ["execution"] * len(urls))))))
 
 

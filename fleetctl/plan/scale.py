@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.spec.model import Fleet, Supplier
@@ -72,7 +72,7 @@ KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 class ServiceView:
     """One service as the chain and the inventory see it."""
 
-    protocol: str
+    protocol: Literal["shannon", "morse"]
     service: str  # the service id (Shannon) or the chain's name in fleet.yml (Morse)
     chain_id: str  # the id on chain: the service id, or the Morse relay chain id
     eligible: int  # N: identities eligible for the service on chain

@@ -338,7 +338,7 @@ def _mc_hits_shannon(N: int, K: int, m: int, sessions: int, seed: int) -> int:
         base = sha3(join((block_hash, b".", service, b".", apps_b[app], b".",
                           start.to_bytes(8, "little"), b".")))
         copy = base.copy
-        digests = []
+        digests: list[bytes] = []
         append = digests.append
         for address in encoded:
             state = copy()

@@ -98,9 +98,9 @@ def host_vars(fleet: Fleet, placement: pm.Placement) -> tuple[dict[str, dict[str
             backends.append({"name": be.name, "client": be.client, "address": u.hostname, "port": u.port or 80})
         entry = {"name": b.name, "chain": b.chain, "listen_address": addr, "port": b.port,
                  "stats_port": b.port + layout.BALANCER_STATS_OFFSET, "backends": backends}
-        entry["spec"] = _spec({**entry, "image": host_image(fleet, b.host, "haproxy")})
+        spec = entry["spec"] = _spec({**entry, "image": host_image(fleet, b.host, "haproxy")})
         out[b.host]["fleet_balancers"].append(entry)
-        desired.append(Desired(b.host, b.name, "balancer", entry["spec"], b.chain))
+        desired.append(Desired(b.host, b.name, "balancer", spec, b.chain))
     by_host: dict[str, list[pm.SupplierPlacement]] = {}
     for sp in placement.suppliers:
         by_host.setdefault(sp.host, []).append(sp)

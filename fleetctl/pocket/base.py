@@ -16,7 +16,7 @@ import asyncio
 import enum
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -314,6 +314,7 @@ def parse_fraction(value: Any, what: str) -> Fraction:
         raise QueryError(f"{what}: expected a decimal, got {_shown(value)}")
     if not 0 <= number <= 1:
         raise QueryError(f"{what}: {_shown(value)} is not between 0 and 1")
-    if number != 0 and number.as_tuple().exponent < -36:
+    exponent = number.as_tuple().exponent  # an int: the number is finite
+    if number != 0 and isinstance(exponent, int) and exponent < -36:
         raise QueryError(f"{what}: {_shown(value)} has more than 36 decimal places")
     return Fraction(number)

@@ -290,14 +290,14 @@ def parse_account(body: Any, address: str, what: str) -> Account:
     for name in ("account_number", "sequence"):
         if name in base:
             parse_int(base[name], f"{what}.account.{name}")
-    key = base.get("pub_key")
-    if key is None:
+    pub_key = base.get("pub_key")
+    if pub_key is None:
         return Account(found, None)
-    if not isinstance(key, dict):
+    if not isinstance(pub_key, dict):
         raise QueryError(f"{what}.account.pub_key: expected an object or null")
-    kind = _text(member(key, "@type", where=f"{what}.account.pub_key"), f"{what}.account.pub_key.@type")
+    kind = _text(member(pub_key, "@type", where=f"{what}.account.pub_key"), f"{what}.account.pub_key.@type")
     if kind == SECP256K1:
-        raw = member(key, "key", where=f"{what}.account.pub_key")
+        raw = member(pub_key, "key", where=f"{what}.account.pub_key")
         try:
             decoded = base64.b64decode(raw, validate=True) if isinstance(raw, str) and len(raw) <= 100 else b""
         except (binascii.Error, ValueError):

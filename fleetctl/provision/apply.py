@@ -460,7 +460,7 @@ def _strategy_env(strategy: str) -> dict[str, str]:
     env = {"ANSIBLE_PIPELINING": "True"}
     if strategy in ("auto", "mitogen"):
         try:
-            import ansible_mitogen  # type: ignore[import-not-found]
+            import ansible_mitogen
         except ImportError:
             if strategy == "mitogen":
                 raise FleetError("--strategy mitogen: mitogen is not installed (pip install mitogen)") from None

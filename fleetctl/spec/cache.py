@@ -72,7 +72,7 @@ def holds_secret(fleet: Fleet) -> bool:
 
     urls = [u for u in vars(fleet.pocket).values() if isinstance(u, str) and "://" in u]
     urls += [e.url for e in fleet.endpoints]
-    urls += [c.checkpoint_sync_url for c in fleet.chains.values() if getattr(c, "checkpoint_sync_url", None)]
+    urls += [str(c.checkpoint_sync_url) for c in fleet.chains.values() if getattr(c, "checkpoint_sync_url", None)]
     if any(has_secret(u) for u in urls):
         return True
     secrets = [s.url for s in fleet.alerts.sinks] + ([fleet.alerts.deadman] if fleet.alerts.deadman else [])

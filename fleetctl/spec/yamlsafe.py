@@ -115,7 +115,8 @@ def load_text(data: bytes | str, name: str, *, ansible: bool = False) -> tuple[Y
                 depth += 1
                 if depth > MAX_DEPTH:
                     m = event.start_mark
-                    return None, [SpecError(name, m.line + 1, m.column + 1, "", f"nesting deeper than {MAX_DEPTH} levels")]
+                    line, col = (m.line + 1, m.column + 1) if m is not None else (0, 0)
+                    return None, [SpecError(name, line, col, "", f"nesting deeper than {MAX_DEPTH} levels")]
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
         node = yaml.compose(data, Loader=_Loader)

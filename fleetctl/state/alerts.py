@@ -14,7 +14,7 @@ import fnmatch
 import json
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,7 +196,7 @@ def _v_labels(value: object) -> dict[str, str]:
     return data
 
 
-def _optional(check):  # type: ignore[no-untyped-def]
+def _optional(check: Callable[[Any], Any]) -> Callable[[object], Any]:
     def optional(value: object) -> Any:
         return None if value is None else check(value)
     return optional

@@ -37,22 +37,23 @@ class HealthPlan:
     record: bool
 
 
-def prepare(fleet: Fleet, options: HealthOptions = HealthOptions()) -> HealthPlan:
+def prepare(fleet: Fleet, options: HealthOptions | None = None) -> HealthPlan:
+    options = options or HealthOptions()
     return HealthPlan(tuple(fleet.hosts), sum(len(c.execution_endpoints) for c in fleet.chains.values()),
                       sum(len(c.consensus_endpoints) for c in fleet.chains.values()),
                       sum(1 for s in fleet.suppliers if not s.planned), options.remediate, options.record)
 
 
-async def execute_async(fleet: Fleet, options: HealthOptions = HealthOptions(), *,
+async def execute_async(fleet: Fleet, options: HealthOptions | None = None, *,
                         on_event: EventSink | None = None, cancel: CancelToken | None = None,
                         on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
     """One run inside an event loop (the TUI's, the exporter's)."""
     from fleetctl.health.run import run_health_async
 
-    return await run_health_async(fleet, options, on_step, on_event=on_event, cancel=cancel)
+    return await run_health_async(fleet, options or HealthOptions(), on_step, on_event=on_event, cancel=cancel)
 
 
-def execute(fleet: Fleet, options: HealthOptions = HealthOptions(), *, on_event: EventSink | None = None,
+def execute(fleet: Fleet, options: HealthOptions | None = None, *, on_event: EventSink | None = None,
             cancel: CancelToken | None = None, on_step: Callable[[str], None] = lambda s: None) -> HealthReport:
     """One run from synchronous code: never raises for a fleet problem, and a bug is a report
     that says so (UNKNOWN, exit 3); only a cancel raises (:class:`Cancelled`)."""

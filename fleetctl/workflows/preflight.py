@@ -365,17 +365,17 @@ async def _run(fleet: Fleet, report: PreflightReport, only: Sequence[str], new: 
     try:
         async with adapter:
             client = adapter.client
-            height, blocks = await asyncio.gather(settle(adapter.height()), settle(blocks_per_session(client)))
-            if isinstance(height, QueryError):
-                report.message = f"cannot read the chain at {adapter.url}: {height}"
-                height = None
+            height_read, blocks_read = await asyncio.gather(settle(adapter.height()),
+                                                            settle(blocks_per_session(client)))
+            height: int | None = None
+            if isinstance(height_read, QueryError):
+                report.message = f"cannot read the chain at {adapter.url}: {height_read}"
             else:
-                report.height = height
-            if isinstance(blocks, QueryError):
-                report.problems.append(Problem(Level.UNKNOWN, "fees", f"no fee estimate per day: {blocks}"))
-                blocks = None
+                height = report.height = height_read
+            if isinstance(blocks_read, QueryError):
+                report.problems.append(Problem(Level.UNKNOWN, "fees", f"no fee estimate per day: {blocks_read}"))
             else:
-                report.fee_per_day_upokt = fee_per_day(fee_per_tx, blocks)
+                report.fee_per_day_upokt = fee_per_day(fee_per_tx, blocks_read)
             here = [s for s in targets if s.name in expected]
             hosts = sorted({expected[s.name].host for s in here})
             nodes = _group((url, expected[s.name].host) for s in here for url in expected[s.name].node_urls.values())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Iterable, Set as AbstractSet
 from urllib.parse import urlsplit
 
 from fleetctl.core.units import parse_duration
@@ -47,7 +47,7 @@ class Ctx:
             line, col = pos
         self.errors.append(SpecError(self.file, line, col, fld, message))
 
-    def mapping(self, node: Y | None, fld: str, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Y] | None:
+    def mapping(self, node: Y | None, fld: str, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()) -> dict[str, Y] | None:
         """A mapping with only ``allowed`` keys and all ``required`` ones, or None (error logged)."""
         if node is None or node.kind != "map":
             self.err(node, fld, f"expected a mapping, got {kind_of(node)}")
@@ -143,7 +143,7 @@ def shown_url(text: str) -> str:
     return "the URL" if safe == "<invalid URL>" else quote(safe)
 
 
-def listing(names: set[str] | dict[str, Any], limit: int = 100) -> str:
+def listing(names: Iterable[str], limit: int = 100) -> str:
     """``a, b, c`` sorted, cut at a name boundary with ``…`` (an error line stays short)."""
     out = ""
     for name in sorted(names):
@@ -171,7 +171,7 @@ def join(prefix: str, key: str | int) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def closest(word: str, options: set[str]) -> str | None:
+def closest(word: str, options: Iterable[str]) -> str | None:
     import difflib
 
     found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.7)

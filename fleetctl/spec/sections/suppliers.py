@@ -66,12 +66,12 @@ def load_suppliers(ctx: Ctx, node: Y, protocol: str, chains: set[str], host_name
             if count is None or prefix is None or len(ctx.errors) != before:
                 continue
             for k in range(1, count + 1):
-                name = f"{prefix}-{k}"
-                if name in seen_name:
-                    ctx.err(snode, fld, f"generated name {quote(name)} clashes with another supplier (first at line {seen_name[name].line}); set name_prefix")
+                generated = f"{prefix}-{k}"
+                if generated in seen_name:
+                    ctx.err(snode, fld, f"generated name {quote(generated)} clashes with another supplier (first at line {seen_name[generated].line}); set name_prefix")
                     break
-                seen_name[name] = snode
-                out.append(Supplier(name=name, services=tuple(services), owner_address=owner, host=host))
+                seen_name[generated] = snode
+                out.append(Supplier(name=generated, services=tuple(services), owner_address=owner, host=host))
             continue
         op = address("operator_address") if "operator_address" in s else None
         if op is not None and op in seen_addr:
