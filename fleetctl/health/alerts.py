@@ -94,6 +94,7 @@ Hostile or broken state
 
 from __future__ import annotations
 
+import builtins  # AlertStore.list shadows list in the class body's annotations
 import contextlib
 import os
 import sqlite3
@@ -360,7 +361,7 @@ class AlertStore:
                 first = alert.notified_at is None
                 escalated = (not first and alert.notified_level is not None
                              and _SEVERITY[name] > _SEVERITY[alert.notified_level])
-                due = (not first and policy.renotify_s > 0
+                due = (alert.notified_at is not None and policy.renotify_s > 0
                        and now - alert.notified_at >= policy.renotify_s)
                 if muted:
                     alert.held = True
@@ -528,7 +529,7 @@ class AlertStore:
         return [self._state(a, silences, now) for a in alerts]
 
     def silences(self, *, now: float | None = None,
-                 corrupt: list[Corrupt] | None = None) -> list[Silence]:
+                 corrupt: builtins.list[Corrupt] | None = None) -> builtins.list[Silence]:
         """The active silences, with the open alerts each matches (corrupted silences are
         left out and added to ``corrupt`` when it is given)."""
         now = time.time() if now is None else now
@@ -537,7 +538,9 @@ class AlertStore:
                 return []
             found = rows.read_silences(conn, now, [] if corrupt is None else corrupt)
             keys = rows.open_keys(conn)
-        return [Silence(*row, tuple(k for k, t in keys if matches(row[1], k, t))) for row in found]
+        return [Silence(silence_id, pattern, until, reason, created_at,
+                        tuple(k for k, t in keys if matches(pattern, k, t)))
+                for silence_id, pattern, until, reason, created_at in found]
 
     def mute(self, pattern: str, until: float, reason: str = "", *,
              now: float | None = None) -> Silence:
@@ -555,7 +558,7 @@ class AlertStore:
         return Silence(silence_id, pattern, until, reason.strip(), now,
                        tuple(k for k, t in keys if matches(pattern, k, t)))
 
-    def ack(self, pattern: str, until: float, *, now: float | None = None) -> list[AlertState]:
+    def ack(self, pattern: str, until: float, *, now: float | None = None) -> builtins.list[AlertState]:
         """Acknowledge the firing alerts matching ``pattern`` until ``until`` (or they resolve)."""
         now = time.time() if now is None else now
         pattern = pattern.strip()
@@ -584,7 +587,7 @@ class AlertStore:
                 return 0
             return rows.remove_silences(conn, text)
 
-    def repair(self, *, now: float | None = None) -> list[Corrupt]:
+    def repair(self, *, now: float | None = None) -> builtins.list[Corrupt]:
         """Delete every corrupted row (an alert, a silence, a notice and its deliveries, an
         outbox row; a corrupted stale-run guard is reset); what was deleted (one transaction)."""
         now = time.time() if now is None else now

@@ -227,7 +227,8 @@ async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any
 async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> ExecProbe:
     """Step 1: the batch. Falls back to single calls if the endpoint refuses batches."""
     probe = ExecProbe(target)
-    batch = [{"jsonrpc": "2.0", "id": i, "method": m, "params": []} for i, m in enumerate(BATCH)]
+    batch: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": i, "method": m, "params": []}
+                                   for i, m in enumerate(BATCH)]
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -281,6 +282,7 @@ def read_batch(probe: ExecProbe, answers: dict[int, Any]) -> None:
     served = 0
     for index, method in enumerate(BATCH):
         answer = answers.get(index)
+        error: Any  # an answer's "error": anything the endpoint sent
         if not isinstance(answer, dict):
             result, error = None, {"message": "no answer in the batch"}
         else:

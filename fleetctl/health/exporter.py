@@ -102,7 +102,7 @@ class Exporter:
         from prometheus_client import CollectorRegistry, start_http_server
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(self)  # type: ignore[arg-type]
+        registry.register(self)
         server, thread = start_http_server(port, addr=host, registry=registry)
         self._log(f"exporter: serving http://{host}:{port}/metrics, sweeping every {self.interval:g} s")
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -173,7 +173,8 @@ def container_of(c: dict[str, Any]) -> Container | None:
     slot = int(slot_text) if slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 5 else None
     if slot is not None and slot > MAX_SLOT:
         slot = None
-    name = labels.get(pm.LABEL_NAME) or (c.get("Names") if isinstance(c.get("Names"), str) else "").split(",")[0]
+    names = c.get("Names")
+    name = labels.get(pm.LABEL_NAME) or (names if isinstance(names, str) else "").split(",")[0]
     if not name:
         return None
     return Container(
@@ -273,7 +274,7 @@ def parse_facts(text: str) -> HostFacts:
     by_device: dict[str, list[str]] = {}
     for mount in sorted(mounts, key=lambda m: (-len(volumes_on[m]), -len(m))):
         by_device.setdefault(device_of[mount], []).append(mount)
-    for device, names in sorted(by_device.items()):
+    for _device, names in sorted(by_device.items()):
         size, avail = mounts[names[0]]
         vols = sorted({v for m in names for v in volumes_on[m]})
         facts.disks.append(Disk(names[0], size, avail, tuple(vols)))

@@ -242,7 +242,7 @@ def metric_families(report: HealthReport) -> Iterator[Any]:
     # (an adopted endpoint has no host label, a provisioned node has one: neither loses it).
     rows: dict[str, list[tuple[dict[str, str], float]]] = {}
     for c in report.checks:
-        base = {"target": c.target, **{k: c.labels[k] for k in ("chain", "client", "host", "name") if k in c.labels}}
+        base: dict[str, str] = {"target": c.target, **{k: c.labels[k] for k in ("chain", "client", "host", "name") if k in c.labels}}
         for s in c.samples:
             if s.name.startswith("fleetctl_"):
                 rows.setdefault(s.name, []).append((dict(s.labels), s.value))
@@ -275,7 +275,7 @@ def exposition(report: HealthReport) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ReportCollector(report))  # type: ignore[arg-type]
+    registry.register(ReportCollector(report))
     return generate_latest(registry)
 
 

@@ -76,7 +76,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -431,10 +431,10 @@ async def _settle(store: AlertStore, token: str, rows: Sequence[Delivery],
         elif done[r.outbox_id] is not None:
             failures.setdefault((r.sink, str(done[r.outbox_id])), []).append(r.outbox_id)
     await asyncio.to_thread(store.mark_delivered, token, delivered, now=now)
-    for (sink, reason), ids in failures.items():
-        await asyncio.to_thread(store.release, token, ids, reason, now=now)
+    for (_sink, failure), ids in failures.items():
+        await asyncio.to_thread(store.release, token, ids, failure, now=now)
     deadline = f"not sent: the {2 * policy.timeout_s:g} s delivery deadline came first (next run)"
-    for sink, ids in untried.items():
+    for _sink, ids in untried.items():
         await asyncio.to_thread(store.release, token, ids, deadline, now=now, attempted=False)
     for r in rows:
         sink_report = report.sinks[r.sink]
