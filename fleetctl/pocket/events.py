@@ -459,14 +459,16 @@ def _schema() -> Any:
             # would otherwise be traversed by every collection while they live.
             return msgspec.defstruct(name, fields, gc=False)
 
-        attr = d("Attr", [("key", str), ("value", str | None, None)])
-        events = list[d("Event", [("type", str), ("attributes", list[attr] | None, None)])] | None
-        tx = d("Tx", [("code", int, 0), ("events", events, None)])
-        result = d("Result", [("height", str), ("txs_results", list[tx] | None, None),
-                              ("finalize_block_events", events, None), ("end_block_events", events, None)])
-        answer = d("Answer", [("result", result | None, None),
-                              ("error", msgspec.Raw, msgspec.Raw(b"")),  # b"": no error member
-                              ("id", int | str | None, None)])
+        # Types built at run time (msgspec reads them): values to mypy, not aliases.
+        attr: Any = d("Attr", [("key", str), ("value", str | None, None)])
+        event: Any = d("Event", [("type", str), ("attributes", list[attr] | None, None)])
+        events: Any = list[event] | None
+        tx: Any = d("Tx", [("code", int, 0), ("events", events, None)])
+        result: Any = d("Result", [("height", str), ("txs_results", list[tx] | None, None),
+                                   ("finalize_block_events", events, None), ("end_block_events", events, None)])
+        answer: Any = d("Answer", [("result", result | None, None),
+                                   ("error", msgspec.Raw, msgspec.Raw(b"")),  # b"": no error member
+                                   ("id", int | str | None, None)])
         _SCHEMA = (msgspec, msgspec.json.Decoder(answer), msgspec.json.Decoder(list[answer]), answer)
     return _SCHEMA or None
 

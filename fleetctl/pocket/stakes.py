@@ -176,12 +176,14 @@ def estimate_fees(services: int, claim_params: Any, tx_fee: int) -> FeeEstimate:
     if not isinstance(nbps, int) or nbps <= 0:
         return FeeEstimate(None, "unknown: num_blocks_per_session not read and no claims stored")
     p = getattr(claim_params, "proof_request_probability", None)
-    notes = []
+    notes: list[str] = []
     if not isinstance(p, Fraction | int) or not 0 <= p <= 1:
-        p, _ = Fraction(1), notes.append("proof_request_probability not read: a proof every claim")
+        p = Fraction(1)
+        notes.append("proof_request_probability not read: a proof every claim")
     submission = getattr(claim_params, "proof_submission_fee_upokt", None)
     if not isinstance(submission, int) or submission < 0:
-        submission, _ = 0, notes.append("proof_submission_fee not read: 0")
+        submission = 0
+        notes.append("proof_submission_fee not read: 0")
     sessions = Fraction(86_400, _ASSUMED_BLOCK_TIME_S * nbps)
     per_day = services * sessions * (tx_fee + Fraction(p) * (tx_fee + submission))
     upokt = -(-per_day.numerator // per_day.denominator)
