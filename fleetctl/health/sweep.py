@@ -380,8 +380,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
             beacon_probes[t.name] = runner.start(cl.probe_beacon(http, t, timeout))
 
     def take_containers(host: Host, containers: list[Container]) -> None:
-        for t in _beacon_targets(fleet, host, containers):
-            probe_beacon(t)
+        for beacon in _beacon_targets(fleet, host, containers):
+            probe_beacon(beacon)
         for c in containers:
             t = _exec_target(fleet, host, c)
             if t is not None:
@@ -471,16 +471,16 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     # Phase 2: block hashes at each chain's common height.
     by_chain: dict[str, list[ex.ExecProbe]] = {}
     finished: dict[str, ex.ExecProbe] = {}
-    for name, task in probes.items():
+    for name, ptask in probes.items():
         t = targets[name]
-        if task.done() and not task.cancelled() and task.exception() is None:
-            finished[name] = task.result()
-        elif _failure(task) is not None:  # a bug or an answer no reader foresaw: this endpoint only
-            finished[name] = ex.ExecProbe(t, invalid=[f"check failed: {_failure(task)}"])
+        if ptask.done() and not ptask.cancelled() and ptask.exception() is None:
+            finished[name] = ptask.result()
+        elif _failure(ptask) is not None:  # a bug or an answer no reader foresaw: this endpoint only
+            finished[name] = ex.ExecProbe(t, invalid=[f"check failed: {_failure(ptask)}"])
         else:
             finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)", unchecked=True)
         by_chain.setdefault(t.chain, []).append(finished[name])
-    for chain_id, chain_probes in by_chain.items():
+    for _chain_id, chain_probes in by_chain.items():
         height = ex.compare_height(chain_probes, policy.hash_depth)
         if height is None:
             continue
@@ -499,16 +499,16 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         else:
             bp = cl.BeaconProbe(bt, error="not checked in time (the sweep's deadline)", unchecked=True)
         beacon_by_chain.setdefault(bt.chain, []).append(bp)
-    for chain_id, bps in beacon_by_chain.items():
+    for _chain_id, bps in beacon_by_chain.items():
         fin = cl.finality_reference(bps)
         for bp in bps:
             if cl.needs_finality_check(bp, fin):
                 assert fin.epoch is not None and fin.root is not None
                 runner.start(cl.probe_finality(http, bp, fin.epoch, fin.root, timeout))
     await _wait_all(runner, hard_deadline, exclude=set(), cancel=cancel, on_event=on_event)
-    for task in runner.tasks:
-        if not task.done():
-            task.cancel()
+    for late in runner.tasks:
+        if not late.done():
+            late.cancel()
     if cancel is not None and cancel.cancelled:
         await runner.stop(http)
         raise Cancelled(f"health: {cancel.reason}")
@@ -794,7 +794,7 @@ def _gauge(value: Any) -> float | None:
 
 
 def _secret_urls(fleet: Fleet) -> list[str]:
-    urls = [e.url for chain in fleet.chains.values() for e in chain.endpoints]
+    urls: list[str | None] = [e.url for chain in fleet.chains.values() for e in chain.endpoints]
     pocket = fleet.pocket
     urls += [getattr(pocket, name, None) for name in ("rest_url", "rpc_url", "node_rpc_url", "grpc_url")]
     return [u for u in urls if isinstance(u, str) and u and has_secret(u)]

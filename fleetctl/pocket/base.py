@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.spec.model import Supplier
@@ -141,7 +141,7 @@ class PocketAdapter(ABC):
         """The endpoint as it may be shown or stored: credentials and query values hidden."""
         return self.client.shown_url
 
-    async def __aenter__(self) -> PocketAdapter:
+    async def __aenter__(self) -> Self:
         await self.client.__aenter__()
         return self
 

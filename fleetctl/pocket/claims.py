@@ -46,7 +46,7 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,11 +176,11 @@ async def _block(client: JsonClient, height: int, endpoint: str, suppliers: froz
     try:
         body = await client.get("/block_results", {"height": str(height)})
     except QueryError as exc:
-        text = _rpc_error(exc.body) or ""
-        if _PRUNED.search(text):
-            raise _Gap(text) from None
-        if _AHEAD.search(text):
-            raise _Ahead(text) from None
+        refused = _rpc_error(exc.body) or ""
+        if _PRUNED.search(refused):
+            raise _Gap(refused) from None
+        if _AHEAD.search(refused):
+            raise _Ahead(refused) from None
         raise QueryError(f"{endpoint} height {height}: {exc}") from None
     text = _rpc_error(body)
     if text is not None:
@@ -294,7 +294,7 @@ class _RawReader:
                 answers = {}
         results: list[Any] = []
         for height in heights:
-            judged = None
+            judged: tuple[list[ChainEvent], dict[str, int]] | QueryError | None = None
             if height in answers:
                 try:
                     judged = self._judge(answers[height], height)
@@ -458,7 +458,8 @@ async def _sync(fleet: Any, path: Path, base: str, endpoint: str, *, timeout: fl
         try:
             chunks = [heights[i:i + size] for i in range(0, len(heights), size)]
             meta_read = settle(_metas(client, endpoint, max(1, end - 19), end))
-            *batches, metas_or_error = await asyncio.gather(*(raw.batch(c) for c in chunks), meta_read)
+            batches, metas_or_error = await asyncio.gather(asyncio.gather(*(raw.batch(c) for c in chunks)),
+                                                           meta_read)
         finally:
             await raw.close()
         results = [r for chunk in batches for r in chunk]
@@ -681,9 +682,9 @@ def _load(path: Path | None, suppliers: frozenset[str], since_height: int,
 
 
 def _blocks_per_day(block_time_ms: int | None) -> tuple[int, bool]:
-    assumed = block_time_ms is None
-    per_block = ASSUMED_BLOCK_TIME_MS if assumed else max(1, block_time_ms)  # type: ignore[arg-type]
-    return max(1, _DAY_MS // per_block), assumed
+    if block_time_ms is None:
+        return max(1, _DAY_MS // ASSUMED_BLOCK_TIME_MS), True
+    return max(1, _DAY_MS // max(1, block_time_ms)), False
 
 
 def _stored_block_time(path: Path | None, busy_timeout_s: float) -> int | None:
