@@ -10,12 +10,26 @@ bash scripts/setup.sh --test
 # The tests import the installed package (tests/ has no __init__.py, so pytest does not put the
 # checkout on sys.path): they test what `pip install .` ships.
 PYTEST=(.venv/bin/pytest -q -p no:cacheprovider --durations=25)
+
+# The architecture's rules (README "Architecture"; configured in pyproject.toml): the import
+# contracts, ruff and mypy, over the checkout's library. Any of them failing fails the run.
+checks() {
+  local rc=0
+  echo "== architecture: import contracts (import-linter), ruff, mypy"
+  PYTHONPATH=. .venv/bin/lint-imports --no-cache || rc=1
+  .venv/bin/ruff check --no-cache fleetctl || rc=1
+  .venv/bin/mypy --no-incremental --cache-dir=/dev/null || rc=1
+  return $rc
+}
+
 set +e
 if [ $# -gt 0 ]; then
   # With arguments (a -k filter, a path), one run as asked.
   "${PYTEST[@]}" "$@" tests
   rc=$?
 else
+  checks
+  checks_rc=$?
   # Two CPUs: the lab tests (one shared lab, so one at a time; mostly waiting on Ansible, SSH and
   # the hosts' engines) run beside the unit tests and the integration tests that measure no time
   # bound; then the hostile tests and the integration tests whose time bounds are part of what
@@ -39,9 +53,9 @@ else
   echo "== hostile tests and timed integration tests"
   "${PYTEST[@]}" -m "not lab" tests/hostile "${timed[@]}"
   rest_rc=$?
-  echo "== lab: exit $lab_rc, unit and untimed integration: exit $side_rc, hostile and timed integration: exit $rest_rc"
+  echo "== architecture checks: exit $checks_rc, lab: exit $lab_rc, unit and untimed integration: exit $side_rc, hostile and timed integration: exit $rest_rc"
   rc=0
-  for part in "$lab_rc" "$side_rc" "$rest_rc"; do
+  for part in "$checks_rc" "$lab_rc" "$side_rc" "$rest_rc"; do
     [ "$part" = 0 ] || rc=1
   done
 fi
