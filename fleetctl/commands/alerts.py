@@ -32,10 +32,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from fleetctl.commands import add_common
-from fleetctl.core.errors import FleetError, UserError
+from fleetctl.core.errors import UserError
 from fleetctl.core.units import parse_duration as _seconds
 
 if TYPE_CHECKING:
@@ -121,16 +121,6 @@ def _db_path(args: argparse.Namespace) -> Path:
     return resolve_db_path(None, fleet)
 
 
-#: How long a command waits for another process's lock on the store before saying so.
-STORE_WAIT_S = 10.0
-
-
-def _store(args: argparse.Namespace):
-    from fleetctl.health.alerts import AlertStore
-
-    return AlertStore(_db_path(args), busy_timeout_s=STORE_WAIT_S)
-
-
 class _store_path:  # noqa: N801 - the store's path, as the renderers below name it (store.path)
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -143,18 +133,6 @@ def _pattern(text: str, field: str = "PATTERN") -> str:
     if "\n" in pattern:
         raise UserError(f"{field}: must be one line")
     return pattern
-
-
-def _run(func: Callable[[], Any]) -> Any:
-    """Turn the store's errors into one line (exit 1) and bad values into usage errors."""
-    from fleetctl.state.db import HistoryError
-
-    try:
-        return func()
-    except HistoryError as exc:
-        raise FleetError(f"alerts: {exc}") from None
-    except ValueError as exc:
-        raise UserError(f"alerts: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- commands

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard
 
-from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink
+from fleetctl.core.aio import until_cancelled
+from fleetctl.core.events import CancelToken, CheckDone, EventSink
 from fleetctl.core.levels import Level, worst
 from fleetctl.core.redact import safe_url
 from fleetctl.spec.model import Fleet
@@ -43,15 +44,11 @@ MAX_ANSWER = 65536
 #: The longest client name a container's label may give (fleetctl's own are under 12 characters).
 MAX_CLIENT_LABEL = 64
 _BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "web3_clientVersion", "params": []}).encode()
-#: How often a cancellable probe looks at its token while requests are in flight.
-_POLL_S = 0.05
 
 
 _CL_PREFIXES = {"lighthouse/": "lighthouse", "prysm/": "prysm", "teku/": "teku", "nimbus/": "nimbus",
                 "lodestar/": "lodestar", "caplin/": "caplin", "erigon/": "caplin", "grandine/": "grandine"}
 LAYERS = ("execution", "consensus")
-
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,25 +240,6 @@ def probe_client(url: str, timeout: float = 3.0) -> tuple[str | None, str]:
     return asyncio.run(_probe_all([url], timeout))[0]
 
 
-async def _until_cancelled(coro: Awaitable[T], cancel: CancelToken | None) -> T:
-    """``await coro``; when ``cancel`` is cancelled first, its task is cancelled (probes in
-    flight are dropped) and :class:`~fleetctl.core.events.Cancelled` is raised."""
-    if cancel is None:
-        return await coro
-    task = asyncio.ensure_future(coro)
-    try:
-        while not task.done():
-            if cancel.cancelled:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                raise Cancelled(f"{JOB}: {cancel.reason}")
-            await asyncio.wait({task}, timeout=_POLL_S)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    return task.result()
-
-
 # ---------------------------------------------------------------------------------------------
 # the job
 # ---------------------------------------------------------------------------------------------
@@ -338,8 +316,8 @@ async def check_diversity(fleet: Fleet, observed: Mapping[str, Any], *, probe_ti
             on_event(CheckDone(JOB, e.name, Level.OK if client is not None else Level.UNKNOWN,
                                f"{client} ({detail})" if client is not None else f"{detail}: not counted"))
 
-    answers = await _until_cancelled(
-        _probe_all([e.url for e in endpoints], probe_timeout, [e.layer for e in endpoints], probed), cancel
+    answers = await until_cancelled(
+        _probe_all([e.url for e in endpoints], probe_timeout, [e.layer for e in endpoints], probed), cancel, JOB
     ) if endpoints else []
     probes: list[EndpointProbe] = []
     for e, (client, detail) in zip(endpoints, answers):

@@ -25,12 +25,13 @@ Amounts are integers of upokt throughout; fractions are exact; nothing is a floa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from fleetctl.core.aio import until_cancelled
 from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.core.levels import Level, worst
 from fleetctl.pocket.base import (
@@ -676,7 +677,7 @@ async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
         if cancel is None:
             chain = await read_chain(adapter, targets)
         else:
-            chain = await _until_cancelled(read_chain(adapter, targets), cancel)
+            chain = await until_cancelled(read_chain(adapter, targets), cancel, "stakes")
             cancel.raise_if_cancelled("stakes")  # a cancelled sweep is never judged nor recorded
         wait = timeout if busy_timeout_s is None else busy_timeout_s
         report = await asyncio.to_thread(_settle, fleet, targets, chain, db, record, wait)
@@ -689,29 +690,6 @@ async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
             on_event(CheckDone("stakes", row.name, row.level, row.reasons[0] if row.reasons else ""))
         on_event(Progress("stakes", len(report.suppliers), len(report.suppliers), "suppliers"))
     return report
-
-
-T = TypeVar("T")
-
-#: How often a cancellable sweep looks at its token while queries are in flight.
-CANCEL_POLL_S = 0.05
-
-
-async def _until_cancelled(coro: Awaitable[T], cancel: CancelToken) -> T:
-    """``await coro``, unless ``cancel`` is cancelled first: then the task is cancelled (its
-    queries waiting for the client's semaphore never start) and Cancelled is raised."""
-    task = asyncio.ensure_future(coro)
-    try:
-        while not task.done():
-            if cancel.cancelled:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                raise Cancelled(f"stakes: {cancel.reason}")
-            await asyncio.wait({task}, timeout=CANCEL_POLL_S)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    return task.result()
 
 
 def _secrets(fleet: Fleet) -> list[str]:

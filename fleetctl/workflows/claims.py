@@ -48,7 +48,7 @@ def prepare(fleet: Fleet, db: str | None = None) -> ClaimsPlan:
 async def execute_async(fleet: Fleet, store_path: Path, *, on_event: EventSink | None = None,
                         cancel: CancelToken | None = None, **options: Any) -> Any:
     from fleetctl.pocket.claims import check_claims
-    from fleetctl.workflows._cancel import until_cancelled
+    from fleetctl.core.aio import until_cancelled
 
     report = await until_cancelled(check_claims(fleet, store_path, **options), cancel, JOB)
     if on_event is not None:
@@ -62,6 +62,6 @@ def execute(fleet: Fleet, store_path: Path, *, on_event: EventSink | None = None
     """The report (never raises for a chain or store problem: UNKNOWN); Cancelled on cancel.
     ``options``: :func:`fleetctl.pocket.claims.check_claims`'s (timeout, backfill, concurrency,
     record, warn_blocks, sessions)."""
-    from fleetctl.workflows._cancel import run_sync
+    from fleetctl.core.aio import run_sync
 
     return run_sync(execute_async(fleet, store_path, on_event=on_event, cancel=cancel, **options))

@@ -115,7 +115,7 @@ def execute(fleet: Fleet, *, on_event: EventSink | None = None, cancel: CancelTo
     """One run from synchronous code (the CLI): observe in this thread, then probe and judge.
     Raises :class:`~fleetctl.core.events.Cancelled` on cancel; whatever ``observe`` raises
     goes on as it is."""
-    from fleetctl.workflows._cancel import run_sync
+    from fleetctl.core.aio import run_sync
 
     with _step(on_event, "observe", f"{len(fleet.hosts)} host(s)") as done:
         observed = _observe(fleet, observe_timeout, on_event, cancel)

@@ -49,7 +49,7 @@ def execute(fleet: Fleet, *, on_event: EventSink | None = None, cancel: CancelTo
             record: bool = True, busy_timeout_s: float | None = None) -> Any:
     """The report (never raises for a chain or store problem: UNKNOWN); Cancelled on cancel."""
     from fleetctl.pocket import stakes
-    from fleetctl.workflows._cancel import run_sync
+    from fleetctl.core.aio import run_sync
 
     return run_sync(execute_async(fleet, on_event=on_event, cancel=cancel,
                                   concurrency=concurrency or stakes.DEFAULT_CONCURRENCY,
