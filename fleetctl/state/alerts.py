@@ -147,7 +147,7 @@ COUNT_MAX = 2**53
 
 def _v_time(value: object) -> float:
     if (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and abs(value) < _TIME_MAX):
+            and 0 <= value < _TIME_MAX):  # 1970 to year 5138: before 1970 no clock of ours ran
         return float(value)
     kind = _sql_type(value)
     kind = "a number out of range" if kind in ("a number", "an integer") else kind

@@ -377,6 +377,9 @@ CORRUPTIONS = {
     "state_unknown": ("alerts", "UPDATE alerts SET state = 'exploded' WHERE target = 'bad'", "state"),
     "runs_text": ("alerts", "UPDATE alerts SET runs = 'many' WHERE target = 'bad'", "runs"),
     "first_seen_text": ("alerts", "UPDATE alerts SET first_seen = 'yesterday' WHERE target = 'bad'", "first_seen"),
+    # Before 1 Jan of year 1: datetime cannot show it (found by the property test below).
+    "first_seen_year_0": ("alerts", "UPDATE alerts SET first_seen = -62135596801 WHERE target = 'bad'", "first_seen"),
+    "fired_at_before_1970": ("alerts", "UPDATE alerts SET fired_at = -1 WHERE target = 'bad'", "fired_at"),
     "fired_at_blob": ("alerts", "UPDATE alerts SET fired_at = x'00ff' WHERE target = 'bad'", "fired_at"),
     "message_blob": ("alerts", "UPDATE alerts SET message = x'ff00' WHERE target = 'bad'", "message"),
     "notified_level_bad": ("alerts", "UPDATE alerts SET notified_level = 'LOUD' WHERE target = 'bad'", "notified_level"),
