@@ -1,4 +1,5 @@
-"""One helper the jobs share: await a coroutine unless a CancelToken is cancelled first."""
+"""asyncio helpers every job shares: await a coroutine unless a CancelToken is cancelled first
+(the sweeps, diversity, claims), and run one coroutine from synchronous code."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fleetctl.core.events import Cancelled, CancelToken
 
 T = TypeVar("T")
 
-#: How often a cancellable job looks at its token while its requests are in flight.
+#: How often a cancellable job looks at its token while its requests are in flight (50 ms).
 POLL_S = 0.05
 
 
