@@ -61,12 +61,12 @@ def list_alerts(db: Path, *, include_resolved: bool = False, now: float | None =
 
 
 def matching(db: Path, pattern: str, *, now: float | None = None) -> list[Any]:
-    """The open alerts ``pattern`` would mute or acknowledge (no write)."""
-    from fnmatch import fnmatchcase
+    """The open alerts ``pattern`` would mute or acknowledge (no write): the store's own rule
+    (:func:`fleetctl.state.alerts.matches`, the alert's key or target)."""
+    from fleetctl.state.alerts import matches
 
     listed = list_alerts(db, now=now)
-    return [a for a in listed.alerts if a.state != "resolved"
-            and (fnmatchcase(a.key, pattern) or fnmatchcase(getattr(a, "target", ""), pattern))]
+    return [a for a in listed.alerts if a.state != "resolved" and matches(pattern, a.key, a.target)]
 
 
 def mute(db: Path, pattern: str, seconds: float, reason: str = "", *, now: float | None = None) -> Any:

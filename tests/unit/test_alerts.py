@@ -718,3 +718,20 @@ def test_cli_store_errors_are_one_line(tmp_path):
     proc = alerts_cli("list", "--db", str(db))
     assert proc.returncode == 1 and proc.stderr.startswith("fleetctl: alerts: ") and "newer" in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
+
+
+def test_the_alerts_job_previews_what_a_mute_would_match_with_the_stores_rule(db):
+    """workflows.alerts.matching (the job's side-effect-free preview) matches exactly what
+    mute then silences: by key or by target, open alerts only, nothing written."""
+    from fleetctl.workflows import alerts as job
+
+    runs = Runs(db, AlertPolicy())
+    runs.run(ob("eth-geth-1"), ob("eth-neth-1"), ob("cl-teku", kind="consensus"))
+    before = db.read_bytes()
+    previewed = job.matching(db, "eth-*", now=runs.t + 10)
+    assert sorted(a.target for a in previewed) == ["eth-geth-1", "eth-neth-1"]
+    assert db.read_bytes() == before  # a preview writes nothing
+    by_key = job.matching(db, previewed[0].key, now=runs.t + 10)
+    assert [a.key for a in by_key] == [previewed[0].key]
+    silence = job.mute(db, "eth-*", 3600, "maintenance", now=runs.t + 10)
+    assert sorted(silence.matches) == sorted(a.key for a in previewed)

@@ -115,3 +115,15 @@ def test_confirm_keeps_each_commands_messages(monkeypatch):
     assert out.errors == ["scale: cancelled, nothing changed"]
     monkeypatch.setattr("builtins.input", lambda q: " Yes ")
     assert confirm(out, "Apply? ", yes=False, what="apply") is True
+
+
+@pytest.mark.parametrize("sub", ["up", "down", "status"])
+def test_lab_commands_without_the_lab_installed_say_so_in_one_line(sub):
+    """fleetlab is its own distribution: without it, `fleetctl lab X` is one line, exit 2."""
+    code = ("import sys; sys.modules['fleetlab'] = None\n"  # import fleetlab -> ModuleNotFoundError
+            "from fleetctl.cli import main\n"
+            f"sys.exit(main(['lab', '{sub}']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == "fleetctl: lab: the lab is not installed: pip install ./lab\n"
