@@ -78,6 +78,8 @@ commands_dict: dict[str, CommandInfo] = {
     "exporter": CommandInfo("fleetctl.commands.exporter", "serve the health sweep's metrics on /metrics for "
                             "Prometheus, sweeping in the background (binds to 127.0.0.1 unless --listen says "
                             "otherwise)"),
+    "tui": CommandInfo("fleetctl.commands.tui", "the operator's terminal app: fleet, diversity, stakes, health, "
+                       "scale, runs, claims and alerts views, live, with every action one key away"),
     "lab": CommandInfo("fleetctl.commands.lab", "the local lab: a small real fleet on this machine (root)"),
 }
 

@@ -1,0 +1,142 @@
+"""The App: one mode per view (k9s' resources), the ``:`` command bar, ``?`` help, quitting.
+
+Switching views keeps each view's screen (cursor, filter, drill-down stack): ``:stakes`` then
+``:health`` then ``:stakes`` is where you were. The views come from :data:`fleetctl.tui.screens.VIEWS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from fleetctl.core.events import CancelToken
+from fleetctl.tui.options import TuiOptions
+from fleetctl.tui.screens import VIEWS, ViewInfo, resolve
+from fleetctl.tui.source import Source
+
+__all__ = ["FleetApp", "Fetcher"]
+
+Fetcher = Callable[[CancelToken], Any]
+
+
+def _factory(view: ViewInfo) -> Callable[[], Screen[Any]]:
+    def make() -> Screen[Any]:
+        cls = getattr(importlib.import_module(view.module), view.cls)
+        return cls()  # type: ignore[no-any-return]
+    return make
+
+
+class FleetApp(App[int]):
+    """``fleetctl tui``. ``fetchers`` (tests, benchmarks) replace a view's fetch by name."""
+
+    CSS_PATH = "styles/app.tcss"
+    TITLE = "fleetctl"
+    ENABLE_COMMAND_PALETTE = True
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {v.name: _factory(v) for v in VIEWS}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("colon", "command_bar", "command", key_display=":"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(self, options: TuiOptions, *, source: Source | None = None,
+                 fetchers: Mapping[str, Fetcher] | None = None) -> None:
+        super().__init__()
+        self.options = options
+        self.source = source or Source(options)
+        self.fetchers: dict[str, Fetcher] = dict(fetchers or {})
+
+    # ------------------------------------------------------------------ views
+    def on_mount(self) -> None:
+        start = resolve(self.options.start)
+        self.switch_mode(start.name if start else "fleet")
+
+    def fetcher(self, screen: Any) -> Fetcher | None:
+        """A test's or benchmark's fetch for ``screen`` (by its crumb, then its view), else None."""
+        return self.fetchers.get(getattr(screen, "crumb", "")) or self.fetchers.get(getattr(screen, "VIEW", ""))
+
+    def go(self, word: str) -> bool:
+        """Switch to the view ``word`` names (``:stakes``, ``:s``); False (and a notice) if none."""
+        view = resolve(word)
+        if view is None:
+            names = " ".join(f":{v.name}" for v in VIEWS)
+            self.notify(f"no view '{word}': {names}", severity="error")
+            return False
+        if self.current_mode != view.name:
+            self.switch_mode(view.name)
+        return True
+
+    def breadcrumbs(self) -> str:
+        crumbs = [str(getattr(s, "crumb", "")) for s in self.screen_stack]
+        return " ▸ ".join(["fleetctl", *[c for c in crumbs if c]])
+
+    # ------------------------------------------------------------------ actions
+    def action_command_bar(self) -> None:
+        from fleetctl.tui.widgets.command_bar import CommandBar
+
+        bars = self.screen.query(CommandBar)
+        if bars:
+            bars.first().open()
+
+    def on_command_bar_go(self, message: Any) -> None:
+        command = message.command.strip().lower()
+        if command in ("q", "quit", "q!"):
+            self.exit(0)
+        elif command in ("help", "?"):
+            self.action_help()
+        else:
+            self.go(command)
+
+    def action_help(self) -> None:
+        from fleetctl.tui.widgets.help import HelpScreen
+
+        rows: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.screen.active_bindings.items():
+            b = active.binding
+            if not b.description or key in seen:
+                continue
+            seen.add(key)
+            where = "app" if active.node is self else type(active.node).__name__
+            rows.append((b.key_display or self.get_key_display(b), b.description, where))
+        view = str(getattr(self.screen, "crumb", "") or self.current_mode)
+        self.push_screen(HelpScreen(view, rows))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for v in VIEWS:
+            yield SystemCommand(f"View: {v.name}", v.summary, lambda name=v.name: self.go(name))
+
+    # ------------------------------------------------------------------ guards
+    def refuse_if_read_only(self, what: str) -> bool:
+        """True (and says so) when started with --read-only: the caller changes nothing."""
+        if not self.options.read_only:
+            return False
+        self.notify(f"read-only: {what} refused (fleetctl tui was started with --read-only)",
+                    severity="warning", timeout=6)
+        return True
+
+    def confirm(self, title: str, lines: list[str], command: str, then: Callable[[], None], *,
+                danger: bool = False) -> None:
+        """Ask (showing ``command``, the CLI line that does the same); run ``then`` on yes."""
+        from fleetctl.tui.widgets.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+            else:
+                self.notify(f"{title}: not done", timeout=3)
+
+        self.push_screen(ConfirmScreen(title, lines, command, danger=danger), answered)
+
+
+def run(options: TuiOptions) -> int:
+    app = FleetApp(options)
+    code = app.run()
+    return int(code or 0)

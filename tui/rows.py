@@ -1,0 +1,114 @@
+"""Rows, filters and cells: what every table view shares. No textual here (unit-testable).
+
+A view turns a workflow's result into :class:`Row` values: a stable ``key`` (so a refresh keeps
+the cursor on the same supplier, backend or host), the cells shown, a :class:`Level` when the row
+has one, and ``data``: every field the library has for it (``d`` shows it, JSON-like).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetctl.core.levels import Level
+from fleetctl.core.redact import scrub
+
+__all__ = ["Filter", "Row", "bar", "describe_text", "level_style", "parse_filter"]
+
+LEVEL_STYLES = {Level.OK: "green", Level.WARNING: "yellow", Level.CRITICAL: "bold red", Level.UNKNOWN: "magenta"}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: tuple[Any, ...]
+    level: Level | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """What a filter matches: every cell's text, tab-separated."""
+        return "\t".join("" if c is None else str(c) for c in self.cells)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``/text`` (a regex, case-insensitive; text that is not a valid regex is matched literally)
+    and ``/!text`` (the rows that do not match)."""
+
+    text: str = ""
+    pattern: re.Pattern[str] | None = None
+    invert: bool = False
+    literal: bool = False  # the text was not a valid regex
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+    def keep(self, row: Row) -> bool:
+        if self.pattern is None:
+            return True
+        found = self.pattern.search(row.text()) is not None
+        return found != self.invert
+
+    def apply(self, rows: Iterable[Row]) -> list[Row]:
+        return [r for r in rows if self.keep(r)]
+
+
+def parse_filter(text: str) -> Filter:
+    raw = text
+    invert = text.startswith("!")
+    if invert:
+        text = text[1:]
+    if not text:
+        return Filter(raw, None, invert)
+    try:
+        return Filter(raw, re.compile(text, re.IGNORECASE), invert)
+    except re.error:
+        return Filter(raw, re.compile(re.escape(text), re.IGNORECASE), invert, literal=True)
+
+
+def level_style(level: Level | None) -> str:
+    return LEVEL_STYLES.get(level, "") if level is not None else ""
+
+
+def bar(fraction: float | None, width: int = 10, *, mark: float | None = None) -> str:
+    """A text bar ``███▌      `` of ``fraction`` (0..1, clipped) ``width`` cells wide; ``mark``
+    (0..1) draws a ``│`` where a quota line is. Unknown: ``?`` padded."""
+    if fraction is None or fraction != fraction:  # None or NaN
+        return "?".ljust(width)
+    f = min(max(fraction, 0.0), 1.0)
+    eighths = round(f * width * 8)
+    full, part = divmod(eighths, 8)
+    cells = ["█"] * full + ([" ▏▎▍▌▋▊▉"[part]] if part else [])
+    cells += [" "] * (width - len(cells))
+    if mark is not None and 0 <= mark <= 1:
+        at = min(int(mark * width), width - 1)
+        cells[at] = "│" if cells[at] == " " else "┃"
+    return "".join(cells[:width])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Level):
+        return value.name
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    as_dict = getattr(value, "as_dict", None)
+    if callable(as_dict):
+        return _jsonable(as_dict())
+    return str(value)
+
+
+def describe_text(data: Mapping[str, Any] | Sequence[Any]) -> str:
+    """Every field, JSON-like and indented; secrets scrubbed (a URL's credentials, tokens)."""
+    text = json.dumps(_jsonable(data), indent=2, ensure_ascii=False, sort_keys=False)
+    lines = []
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        lines.append(line[: len(line) - len(body)] + scrub(body, sink_style=False, limit=4000))
+    return "\n".join(lines)

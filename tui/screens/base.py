@@ -1,0 +1,340 @@
+"""What every view shares: the chrome (breadcrumbs, ``:`` bar, status line, footer) and, for
+table views, refreshing in a worker without moving the cursor, the live ``/`` filter, ``d``
+describe, ``enter`` drill-down, ``l`` logs and ``esc`` back.
+
+A table view says what it shows in four methods: :meth:`TableView.fetch` (one workflow's result,
+called in a worker thread with a cancel token), :meth:`TableView.rows` (the result as
+:class:`~fleetctl.tui.rows.Row` values), and optionally :meth:`TableView.drill` and
+:meth:`TableView.logs` (the screen ``enter``/``l`` open for a row).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from fleetctl.core.errors import FleetError
+from fleetctl.core.events import Cancelled, CancelToken
+from fleetctl.core.redact import scrub
+from fleetctl.tui.rows import Filter, Row, describe_text, parse_filter
+from fleetctl.tui.widgets.command_bar import CommandBar
+
+__all__ = ["Refreshed", "TableView", "ViewScreen", "error_line"]
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a failed fetch: a FleetError's own words, else the exception's type and text;
+    URLs' credentials and tokens scrubbed."""
+    text = str(exc) if isinstance(exc, FleetError) else f"{type(exc).__name__}: {exc}"
+    return scrub(text.splitlines()[0] if text else type(exc).__name__, sink_style=False, limit=200)
+
+
+class Refreshed(Message):
+    """A fetch ended: its result, or the one-line error that replaced it."""
+
+    def __init__(self, result: Any, error: str | None, at: float, duration: float) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error
+        self.at = at
+        self.duration = duration
+
+
+class ViewScreen(Screen[None]):
+    """A view: breadcrumbs on top, the ``:`` bar, the body, a status line and the footer."""
+
+    VIEW: ClassVar[str] = ""
+    #: what the breadcrumbs call this screen
+    crumb: str = ""
+
+    def __init__(self, crumb: str | None = None) -> None:
+        super().__init__()
+        self.crumb = crumb or self.VIEW
+        self.status_text = ""
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="breadcrumbs", classes="breadcrumbs")
+        bar = CommandBar()
+        bar.display = False
+        yield bar
+        yield from self.compose_body()
+        yield Static(id="status", classes="status")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs())  # type: ignore[attr-defined]
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs())  # type: ignore[attr-defined]
+
+    def set_status(self, text: str, error: str | None = None) -> None:
+        self.status_text, self.error = text, error
+        line = Text(text)
+        if self.app.options.read_only:  # type: ignore[attr-defined]
+            line.append("  · read-only", style="bold yellow")
+        if error:
+            line.append("  · " + error, style="bold red")
+        self.query_one("#status", Static).update(line)
+
+
+class TableView(ViewScreen):
+    """A table of rows that refreshes on the app's interval and on ``ctrl+r``."""
+
+    COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = ()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("enter", "drill", "open"),
+        Binding("d", "describe", "describe"),
+        Binding("l", "logs", "logs", show=False),
+        Binding("ctrl+r", "refresh_now", "refresh"),
+        Binding("escape", "back", "back"),
+    ]
+
+    def __init__(self, crumb: str | None = None) -> None:
+        super().__init__(crumb)
+        self.result: Any = None
+        self.all_rows: list[Row] = []
+        self.shown: list[Row] = []
+        self.filter: Filter = Filter()
+        self.refreshed_at: float | None = None
+        self.refresh_duration: float = 0.0
+        self._token: CancelToken | None = None
+        self._inflight = False
+        self._again = False
+        self._timer: Timer | None = None
+
+    # ------------------------------------------------------------------ what a view says
+    def fetch(self, source: Any, cancel: CancelToken) -> Any:
+        raise NotImplementedError
+
+    def rows(self, result: Any) -> list[Row]:
+        raise NotImplementedError
+
+    def summary(self, result: Any) -> str:
+        """One line above the table (a report's status line)."""
+        return ""
+
+    def drill(self, row: Row) -> Screen[Any] | None:
+        return None
+
+    def logs(self, row: Row) -> Screen[Any] | None:
+        return None
+
+    # ------------------------------------------------------------------ chrome
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="summary", classes="summary")
+        table: DataTable[Any] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+        yield table
+        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter")
+        f.display = False
+        yield f
+
+    def on_mount(self) -> None:
+        # (Textual calls every class's on_mount/on_screen_resume in the MRO: no super() calls.)
+        table = self.query_one("#table", DataTable)
+        for label, width in self.COLUMNS:
+            table.add_column(label, width=width, key=label)
+        table.focus()
+        self.set_status("loading…")
+        self.start_refresh()
+        every = self.app.options.refresh_s  # type: ignore[attr-defined]
+        if every and every > 0:
+            self._timer = self.set_interval(every, self.start_refresh)
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._timer is not None:
+            self._timer.resume()
+            every = self.app.options.refresh_s  # type: ignore[attr-defined]
+            if self.refreshed_at is None or time.time() - self.refreshed_at >= every:
+                self.start_refresh()
+
+    def on_unmount(self) -> None:
+        if self._token is not None:
+            self._token.cancel("view closed")
+
+    # ------------------------------------------------------------------ refresh
+    def _fetcher(self) -> Callable[[CancelToken], Any]:
+        override = self.app.fetcher(self)  # type: ignore[attr-defined]
+        if override is not None:
+            return override  # type: ignore[no-any-return]
+        return lambda cancel: self.fetch(self.app.source, cancel)  # type: ignore[attr-defined]
+
+    def start_refresh(self) -> None:
+        """Fetch in a worker thread; one at a time (a tick during a slow sweep asks for one more)."""
+        if self._inflight:
+            self._again = True
+            return
+        self._inflight, self._again = True, False
+        token = self._token = CancelToken()
+        fetch = self._fetcher()
+        started = time.monotonic()
+
+        def work() -> None:
+            try:
+                result, error = fetch(token), None
+            except Cancelled:
+                result, error = None, "cancelled"
+            except Exception as exc:  # noqa: BLE001 - shown in the status line; the view keeps its rows
+                result, error = None, error_line(exc)
+            self.post_message(Refreshed(result, error, time.time(), time.monotonic() - started))
+
+        self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
+
+    @on(Refreshed)
+    def _refreshed(self, message: Refreshed) -> None:
+        self._inflight = False
+        if message.error is None:
+            try:
+                rows = self.rows(message.result)
+                summary = self.summary(message.result)
+            except Exception as exc:  # noqa: BLE001 - a result the view cannot show is an error, not a crash
+                message.error = error_line(exc)
+            else:
+                self.result, self.all_rows = message.result, rows
+                self.refreshed_at, self.refresh_duration = message.at, message.duration
+                self.query_one("#summary", Static).update(Text(summary))
+                self.render_rows()
+        if message.error is not None:
+            when = datetime.fromtimestamp(message.at).strftime("%H:%M:%S")
+            self.set_status(self._status(), f"refresh failed {when}: {message.error}")
+        else:
+            self.set_status(self._status())
+        if self._again and self.is_attached:
+            self.start_refresh()
+
+    def _status(self) -> str:
+        parts = [self.crumb]
+        if self.refreshed_at is not None:
+            parts.append(f"{len(self.shown)}/{len(self.all_rows)} rows")
+            parts.append(f"refreshed {datetime.fromtimestamp(self.refreshed_at).strftime('%H:%M:%S')} "
+                         f"({self.refresh_duration:.1f} s)")
+        else:
+            parts.append("loading…")
+        if self.filter:
+            parts.append(f"filter /{self.filter.text}" + (" (literal)" if self.filter.literal else ""))
+        every = self.app.options.refresh_s  # type: ignore[attr-defined]
+        parts.append(f"every {every:g} s" if every else "refresh: ctrl+r")
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------------ rows
+    def current_row(self) -> Row | None:
+        table = self.query_one("#table", DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    def render_rows(self) -> None:
+        """Show the filtered rows; the cursor stays on the same key (else the same position)."""
+        table = self.query_one("#table", DataTable)
+        before = self.current_row()
+        index = table.cursor_row
+        shown = self.filter.apply(self.all_rows)
+        keys = [r.key for r in shown]
+        if keys == [r.key for r in self.shown] and table.row_count == len(shown):
+            for i, (old, new) in enumerate(zip(self.shown, shown)):
+                if old.cells != new.cells:
+                    for j, cell in enumerate(new.cells):
+                        if j >= len(old.cells) or old.cells[j] != cell:
+                            table.update_cell_at((i, j), _cell(cell))
+            self.shown = shown
+            return
+        self.shown = shown
+        table.clear()
+        seen: set[str] = set()
+        for row in shown:
+            key = row.key if row.key not in seen else f"{row.key}#{len(seen)}"
+            seen.add(key)
+            table.add_row(*(_cell(c) for c in row.cells), key=key)
+        if not shown:
+            return
+        if before is not None and before.key in keys:
+            index = keys.index(before.key)
+        table.move_cursor(row=max(0, min(index, len(shown) - 1)), animate=False)
+
+    # ------------------------------------------------------------------ keys
+    def action_refresh_now(self) -> None:
+        self.start_refresh()
+
+    def action_filter(self) -> None:
+        f = self.query_one("#filter", Input)
+        f.display = True
+        f.value = self.filter.text
+        f.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter = parse_filter(event.value)
+        self.render_rows()
+        self.set_status(self._status(), self.error)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        f = self.query_one("#filter", Input)
+        f.display = bool(self.filter)
+        self.query_one("#table", DataTable).focus()
+
+    def clear_filter(self) -> None:
+        f = self.query_one("#filter", Input)
+        f.value = ""
+        f.display = False
+        self.filter = Filter()
+        self.render_rows()
+        self.set_status(self._status(), self.error)
+        self.query_one("#table", DataTable).focus()
+
+    def action_back(self) -> None:
+        if self.filter or self.query_one("#filter", Input).has_focus:
+            self.clear_filter()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
+    def action_describe(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.app.notify("nothing selected", severity="warning")
+            return
+        from fleetctl.tui.widgets.describe import DescribeScreen
+
+        self.app.push_screen(DescribeScreen(f"{row.key}", describe_text(row.data)))
+
+    def action_drill(self) -> None:
+        row = self.current_row()
+        if row is None:
+            return
+        screen = self.drill(row)
+        if screen is not None:
+            self.app.push_screen(screen)
+
+    def action_logs(self) -> None:
+        row = self.current_row()
+        screen = self.logs(row) if row is not None else None
+        if screen is None:
+            self.app.notify("no logs for this row", severity="warning")
+        else:
+            self.app.push_screen(screen)
+
+
+def _cell(value: Any) -> Any:
+    """A cell as Rich text: data from a chain or an engine is never read as markup."""
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))

@@ -1,0 +1,1 @@
+"""The TUI's widgets and modal screens: command bar, confirmation, describe, help."""

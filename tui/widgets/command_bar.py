@@ -1,0 +1,46 @@
+"""The ``:`` command bar (k9s): a view's name or alias, completed as you type; enter goes there."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.message import Message
+from textual.suggester import SuggestFromList
+from textual.widgets import Input
+
+from fleetctl.tui.screens import VIEWS
+
+WORDS = sorted({v.name for v in VIEWS} | {"quit", "help"})
+
+
+class CommandBar(Input):
+    """Hidden until ``:``; ``esc`` hides it again without doing anything."""
+
+    BINDINGS = [("escape", "dismiss", "close")]
+
+    class Go(Message):
+        def __init__(self, command: str) -> None:
+            super().__init__()
+            self.command = command
+
+    def __init__(self) -> None:
+        super().__init__(placeholder=":fleet :diversity :stakes :health :scale :runs :claims :alerts  (esc closes)",
+                         suggester=SuggestFromList(WORDS, case_sensitive=False), id="command-bar")
+
+    def open(self) -> None:
+        self.value = ""
+        self.display = True
+        self.focus()
+
+    def action_dismiss(self) -> None:
+        self.value = ""
+        self.display = False
+        self.app.set_focus(None)
+        self.screen.focus_next()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        command = event.value.strip().lstrip(":")
+        self.action_dismiss()
+        if command:
+            self.post_message(self.Go(command))
