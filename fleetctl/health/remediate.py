@@ -41,7 +41,8 @@ from fleetctl.health.services import BalancerRead, ServerState
 from fleetctl.provision.sshexec import ssh_run
 from fleetctl.spec.model import Fleet, Host
 
-__all__ = ["BAD_STATES", "admin_socket", "plan_actions", "remediate", "runtime_command"]
+__all__ = ["BAD_STATES", "admin_socket", "bad_state", "healthy_in_rotation", "is_healthy", "log_action", "plan_actions",
+           "remediate", "runtime_command", "send_runtime", "server_command"]
 
 #: Endpoint states that take a backend out of rotation.
 BAD_STATES = ("diverged", "lagging", "syncing", "consensus")
@@ -94,6 +95,35 @@ def runtime_command(host: Host, balancer: str, command: str) -> str:
     return " ".join(shlex.quote(part) for part in (python, "-c", _SOCKET_CLIENT, admin_socket(host, balancer), command))
 
 
+def server_command(chain: str, server: str, state: str) -> str:
+    """The runtime API command that sets one server of the chain's pool to ``state`` (``maint``:
+    out of rotation; ``ready``: back in)."""
+    return f"set server {chain}-nodes/{server} state {state}"
+
+
+def bad_state(verdicts: dict[str, Verdict], name: str) -> str | None:
+    """The first of :data:`BAD_STATES` the endpoint ``name`` is in (None: none, or no verdict)."""
+    v = verdicts.get(name)
+    if v is None:
+        return None
+    found = [s for s in v.states if s in BAD_STATES]
+    return found[0] if found else None
+
+
+def is_healthy(verdicts: dict[str, Verdict], name: str) -> bool:
+    """The endpoint ``name`` has a verdict, and it is healthy (answering, in sync, on the majority chain)."""
+    v = verdicts.get(name)
+    return v is not None and v.healthy
+
+
+def healthy_in_rotation(read: BalancerRead, verdicts: dict[str, Verdict], *,
+                        excluding: tuple[str, ...] = ()) -> list[str]:
+    """The servers of the pool that are up, in rotation and healthy (``excluding`` left out): a
+    server may leave the rotation only while this is not empty (never the last healthy one)."""
+    return [s.name for s in read.servers if s.name not in excluding and s.up and not s.maint
+            and bad_state(verdicts, s.name) is None and is_healthy(verdicts, s.name)]
+
+
 def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[str, dict[str, Any]],
                  rise: int) -> list[dict[str, Any]]:
     """What to do on one balancer (pure): ``pull``, ``restore``, ``keep`` (refused: last healthy),
@@ -102,18 +132,12 @@ def plan_actions(read: BalancerRead, verdicts: dict[str, Verdict], pulled: dict[
     servers: dict[str, ServerState] = {s.name: s for s in read.servers}
 
     def bad(name: str) -> str | None:
-        v = verdicts.get(name)
-        if v is None:
-            return None
-        found = [s for s in v.states if s in BAD_STATES]
-        return found[0] if found else None
+        return bad_state(verdicts, name)
 
     def healthy(name: str) -> bool:
-        v = verdicts.get(name)
-        return v is not None and v.healthy
+        return is_healthy(verdicts, name)
 
-    in_rotation_ok = [s.name for s in read.servers if s.up and not s.maint and bad(s.name) is None
-                      and healthy(s.name)]
+    in_rotation_ok = healthy_in_rotation(read, verdicts)
     actions: list[dict[str, Any]] = []
     for name in sorted(pulled):
         if name not in servers:
@@ -169,7 +193,7 @@ async def remediate(fleet: Fleet, result: Any, *, db: Path, run_started: float, 
             entry = {"host": read.host, "balancer": read.name, "chain": read.chain, **act}
             if act["action"] in ("pull", "restore"):
                 pull = act["action"] == "pull"
-                command = f"set server {read.chain}-nodes/{server} state " + ("maint" if pull else "ready")
+                command = server_command(read.chain, server, "maint" if pull else "ready")
                 error = await _runtime(host, read.name, command, timeout)
                 if error is not None:
                     entry["ok"] = False
@@ -196,6 +220,12 @@ async def remediate(fleet: Fleet, result: Any, *, db: Path, run_started: float, 
     for taken in await asyncio.gather(*(one_balancer(read) for read in usable)):
         done.extend(taken)
     return done
+
+
+async def send_runtime(host: Host, balancer: str, command: str, timeout: float) -> str | None:
+    """Send one runtime API command to the balancer on ``host`` (over SSH, as remediation does);
+    None on success, else a one-line reason."""
+    return await _runtime(host, balancer, command, timeout)
 
 
 async def _runtime(host: Host, balancer: str, command: str, timeout: float) -> str | None:
@@ -227,8 +257,14 @@ def _record(db: Path, read: BalancerRead, act: dict[str, Any], run_started: floa
 
 def _log(db: Path, entry: dict[str, Any], on_step: Callable[[str], None]) -> None:
     """Every action (and refusal) to stderr through ``on_step`` and to remediation.log."""
-    line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
     on_step(f"remediation: {entry['message']}")
+    log_action(db, entry)
+
+
+def log_action(db: Path, entry: dict[str, Any]) -> None:
+    """Append one action (a dict with its ``message``) to ``remediation.log`` beside the store,
+    as a JSON line with the time; a log that cannot be written is skipped."""
+    line = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **entry}
     path = db.with_name(LOG_NAME)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
