@@ -13,12 +13,20 @@ PYTEST=(.venv/bin/pytest -q -p no:cacheprovider --durations=25)
 
 # The architecture's rules (README "Architecture"; configured in pyproject.toml): the import
 # contracts, ruff and mypy, over the checkout's library. Any of them failing fails the run.
+# tui/ ships as fleetctl.tui (pyproject's package-dir): the contracts and mypy see the package as
+# the wheel lays it out, from a staged copy (fleetctl/ with tui/ inside it).
 checks() {
-  local rc=0
+  local rc=0 root stage
   echo "== architecture: import contracts (import-linter), ruff, mypy"
-  PYTHONPATH=. .venv/bin/lint-imports --no-cache || rc=1
-  .venv/bin/ruff check --no-cache fleetctl || rc=1
-  .venv/bin/mypy --no-incremental --cache-dir=/dev/null || rc=1
+  root=$(pwd)
+  stage=$(mktemp -d /tmp/fleetctl-checks.XXXXXX)
+  cp -r fleetctl "$stage/fleetctl"
+  cp -r tui "$stage/fleetctl/tui"
+  find "$stage" -name __pycache__ -prune -exec rm -rf {} +
+  (cd "$stage" && PYTHONPATH="$stage" "$root/.venv/bin/lint-imports" --config "$root/pyproject.toml" --no-cache) || rc=1
+  .venv/bin/ruff check --no-cache fleetctl tui || rc=1
+  (cd "$stage" && "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" --no-incremental --cache-dir=/dev/null) || rc=1
+  rm -rf "$stage"
   return $rc
 }
 

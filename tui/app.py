@@ -27,7 +27,7 @@ Fetcher = Callable[[CancelToken], Any]
 def _factory(view: ViewInfo) -> Callable[[], Screen[Any]]:
     def make() -> Screen[Any]:
         cls = getattr(importlib.import_module(view.module), view.cls)
-        return cls()  # type: ignore[no-any-return]
+        return cls()
     return make
 
 

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -175,7 +176,7 @@ class TableView(ViewScreen):
     def _fetcher(self) -> Callable[[CancelToken], Any]:
         override = self.app.fetcher(self)  # type: ignore[attr-defined]
         if override is not None:
-            return override  # type: ignore[no-any-return]
+            return override
         return lambda cancel: self.fetch(self.app.source, cancel)  # type: ignore[attr-defined]
 
     def start_refresh(self) -> None:
@@ -254,7 +255,7 @@ class TableView(ViewScreen):
                 if old.cells != new.cells:
                     for j, cell in enumerate(new.cells):
                         if j >= len(old.cells) or old.cells[j] != cell:
-                            table.update_cell_at((i, j), _cell(cell))
+                            table.update_cell_at(Coordinate(i, j), _cell(cell))
             self.shown = shown
             return
         self.shown = shown
