@@ -97,14 +97,16 @@ class FleetApp(App[int]):
         from fleetctl.tui.widgets.help import HelpScreen
 
         rows: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        for key, active in self.screen.active_bindings.items():
-            b = active.binding
-            if not b.description or key in seen:
-                continue
-            seen.add(key)
-            where = "app" if active.node is self else type(active.node).__name__
-            rows.append((b.key_display or self.get_key_display(b), b.description, where))
+        seen: set[tuple[str, str]] = set()
+        # Every binding from the focused widget up to the app (a table's enter and the view's
+        # enter both listed: the view's is what enter does on a row).
+        for node in self.screen.focused.ancestors_with_self if self.screen.focused else [self.screen, self]:
+            for key, b in node._bindings:
+                if not b.description or (key, b.description) in seen:
+                    continue
+                seen.add((key, b.description))
+                where = "app" if node is self else type(node).__name__
+                rows.append((b.key_display or self.get_key_display(b), b.description, where))
         view = str(getattr(self.screen, "crumb", "") or self.current_mode)
         self.push_screen(HelpScreen(view, rows))
 

@@ -317,6 +317,11 @@ class TableView(ViewScreen):
 
         self.app.push_screen(DescribeScreen(f"{row.key}", describe_text(row.data)))
 
+    @on(DataTable.RowSelected, "#table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the table took enter: open the row
+        self.action_drill()
+
     def action_drill(self) -> None:
         row = self.current_row()
         if row is None:

@@ -1,0 +1,266 @@
+"""``fleetctl tui``: the app's chrome over a real Pocket stand-in (fleetlab.standin on 127.0.0.1).
+
+The Stakes view is the table view under test here (the other views have their own files): the
+app switches views with ``:``, filters live, describes and drills down, keeps the cursor on the
+same supplier across refreshes while the chain changes under it, shows a refresh error and
+recovers from it, refuses changes in read-only mode and quits with exit code 0. The command's
+own checks (terminal, --refresh, --view, a bad inventory) run the installed console script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import run_cli
+from fleetlab.standin import PocketStandin, lab_address
+from fleetctl.core.levels import Level
+from fleetctl.tui.app import FleetApp
+from fleetctl.tui.options import TuiOptions
+from fleetctl.tui.rows import bar, describe_text, parse_filter, Row
+
+POKT = 1_000_000
+MIN = 1_000 * POKT
+NAMES = {"risky": MIN + 10 * POKT, "middle": MIN + 60 * POKT, "safe": MIN + 500 * POKT,
+         "safer": MIN + 700 * POKT}
+
+
+def addr(name: str) -> str:
+    return lab_address(f"tui-test-{name}")
+
+
+@pytest.fixture()
+def chain() -> Iterator[PocketStandin]:
+    suppliers = [{"operator_address": addr(n), "stake_upokt": s} for n, s in NAMES.items()]
+    seed = {"height": 1000,
+            "shannon": {"params": {"supplier": {"min_stake": MIN}, "proof": {"proof_missing_penalty": POKT},
+                                   "shared": {"num_blocks_per_session": 10,
+                                              "supplier_unbonding_period_sessions": 2}},
+                        "suppliers": suppliers},
+            "balances": {addr(n): 50 * POKT for n in NAMES}}
+    server = PocketStandin(seed).start()
+    yield server
+    server.stop()
+
+
+def inventory(root: Path, url: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "hosts.yml").write_text("all:\n  hosts:\n    h1: {ansible_host: 127.0.0.1}\n")
+    lines = "\n".join(f"  - {{name: {n}, operator_address: '{addr(n)}', services: [eth]}}" for n in NAMES)
+    (root / "fleet.yml").write_text(
+        f"protocol: shannon\npocket: {{rest_url: '{url}'}}\n"
+        "chains:\n  eth: {clients: [geth], replicas: 1}\n"
+        f"suppliers:\n{lines}\n"
+        "stake: {warning_margin: 100 POKT, critical_margin: 20 POKT, min_operator_balance: 10 POKT}\n")
+    return root
+
+
+def app_for(inv: Path, tmp_path: Path, **options: Any) -> FleetApp:
+    opts = {"inventory": str(inv), "refresh_s": 0, "start": "stakes", "db": str(tmp_path / "state.db"), **options}
+    return FleetApp(TuiOptions(**opts))
+
+
+async def refreshed(pilot: Any, screen: Any, after: float | None = None, limit: int = 400) -> None:
+    """Wait until ``screen`` applied a refresh newer than ``after`` (or failed one): no time bound
+    is asserted, the loop only gives the worker thread its turn."""
+    for _ in range(limit):
+        await pilot.pause(0.05)
+        if screen.refreshed_at is not None and screen.refreshed_at != after and not screen._inflight:
+            return
+        if screen.error and not screen._inflight:
+            return
+    raise AssertionError(f"no refresh: {screen.status_text} {screen.error}")
+
+
+def names(screen: Any) -> list[str]:
+    return [str(r.cells[1]) for r in screen.shown]
+
+
+# ----------------------------------------------------------------------------- pure parts
+
+
+def test_filter_regex_invert_and_literal() -> None:
+    rows = [Row("a", ("OK", "lab-sup-1")), Row("b", ("CRITICAL", "lab-sup-22")), Row("c", ("OK", "x[1"))]
+    assert [r.key for r in parse_filter("sup-2").apply(rows)] == ["b"]
+    assert [r.key for r in parse_filter("!sup").apply(rows)] == ["c"]
+    assert [r.key for r in parse_filter("^ok").apply(rows)] == ["a", "c"]  # case-insensitive regex
+    f = parse_filter("x[1")  # not a regex: matched literally
+    assert f.literal and [r.key for r in f.apply(rows)] == ["c"]
+    assert [r.key for r in parse_filter("").apply(rows)] == ["a", "b", "c"]
+
+
+def test_bar_and_describe() -> None:
+    assert bar(0.5, 4) == "██  " and bar(None, 3) == "?  " and bar(2.0, 2) == "██"
+    assert bar(0.0, 10, mark=0.5)[5] == "│" and bar(1.0, 10, mark=0.5)[5] == "┃"
+    text = describe_text({"url": "http://user:hunter2@10.0.0.1:8545/key/abc", "level": Level.WARNING})
+    assert "hunter2" not in text and '"WARNING"' in text
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def test_views_filter_describe_drill_and_quit(chain: PocketStandin, tmp_path: Path) -> None:
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    from fleetctl.workflows.stakes import execute
+    from fleetctl.spec.loader import load_inventory
+
+    execute(load_inventory(inv), db=tmp_path / "state.db")  # one recorded run: the history to drill into
+    chain.control.slash_supplier(addr("risky"), 5 * POKT)
+    execute(load_inventory(inv), db=tmp_path / "state.db")
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            assert app.current_mode == "stakes" and screen.error is None
+            assert names(screen) == ["risky", "middle", "safe", "safer"]  # riskiest first
+            assert screen.shown[0].level is Level.CRITICAL
+            # live filter, inverted, cleared
+            await pilot.press("slash", *"saf")
+            assert names(screen) == ["safe", "safer"]
+            await pilot.press("backspace", "backspace", "backspace", "exclamation_mark", *"saf")
+            assert names(screen) == ["risky", "middle"]
+            await pilot.press("enter")  # keeps the filter, back to the table
+            assert screen.filter.text == "!saf" and "filter /!saf" in screen.status_text
+            await pilot.press("escape")
+            assert names(screen) == ["risky", "middle", "safe", "safer"] and not screen.filter
+            # the cursor followed "middle" (the one row every filter step kept); back to the top
+            assert screen.current_row().cells[1] == "middle"
+            await pilot.press("up")
+            # describe: every field of the supplier
+            await pilot.press("d")
+            assert type(app.screen).__name__ == "DescribeScreen"
+            assert f'"address": "{addr("risky")}"' in app.screen.text
+            assert '"penalties_to_minimum"' in app.screen.text
+            await pilot.press("escape")
+            assert app.screen is screen
+            # drill down: the history with its slash, breadcrumbs, back
+            await pilot.press("enter")
+            history = app.screen
+            assert type(history).__name__ == "StakeHistoryView"
+            await refreshed(pilot, history)
+            assert app.breadcrumbs() == "fleetctl ▸ stakes ▸ risky history"
+            assert len(history.shown) == 2 and "1 slash" in str(history.query_one("#slashes").render())
+            await pilot.press("escape")
+            assert app.screen is screen
+            # the command bar: an alias, an unknown word (a notice, no switch), back again
+            await pilot.press("colon", *"s", "enter")
+            assert app.current_mode == "stakes"
+            await pilot.press("colon", *"nope", "enter")
+            assert app.current_mode == "stakes"
+            assert any("no view 'nope'" in str(n.message) for n in app._notifications)
+            # help lists the view's keys and the app's
+            await pilot.press("question_mark")
+            help_rows = app.screen.rows
+            keys = {r[1] for r in help_rows}
+            assert {"filter", "describe", "open", "refresh", "command", "quit"} <= keys
+            await pilot.press("escape")
+            await pilot.press("q")
+        assert app.return_code == 0
+
+    asyncio.run(run())
+
+
+def test_cursor_kept_across_refresh_and_refresh_error_recovered(chain: PocketStandin, tmp_path: Path) -> None:
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            await pilot.press("down", "down")  # on "safe"
+            assert screen.current_row().cells[1] == "safe"
+            # the chain changes under it: "safe" is slashed to the riskiest and moves up
+            chain.control.slash_supplier(addr("safe"), 495 * POKT)
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await refreshed(pilot, screen, before)
+            assert names(screen)[0] == "safe"
+            assert screen.current_row().cells[1] == "safe"  # the cursor followed the supplier
+            # the inventory breaks: the error shows, the rows stay, the next good refresh clears it
+            good = (inv / "fleet.yml").read_text()
+            (inv / "fleet.yml").write_text(good.replace("protocol: shannon", "protocol: nonsense"))
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await refreshed(pilot, screen, before)
+            assert screen.error and "refresh failed" in screen.error and "protocol" in screen.error
+            assert names(screen)[0] == "safe" and screen.current_row().cells[1] == "safe"
+            (inv / "fleet.yml").write_text(good)
+            await pilot.press("ctrl+r")
+            await refreshed(pilot, screen, before)
+            assert screen.error is None and screen.current_row().cells[1] == "safe"
+    asyncio.run(run())
+
+
+def test_read_only_refuses_and_says_so(chain: PocketStandin, tmp_path: Path) -> None:
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path, read_only=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await refreshed(pilot, app.screen)
+            assert app.refuse_if_read_only("apply") is True
+            await pilot.pause()
+            assert any("read-only: apply refused" in str(n.message) for n in app._notifications)
+            assert "read-only" in str(app.screen.query_one("#status").render())
+        writable = app_for(inv, tmp_path)
+        async with writable.run_test(size=(80, 24)):
+            assert writable.refuse_if_read_only("apply") is False
+    asyncio.run(run())
+
+
+def test_confirmation_shows_the_cli_command_refused_and_accepted(chain: PocketStandin, tmp_path: Path) -> None:
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    done: list[str] = []
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            app.confirm("apply", ["lab-h1: 2 to create"], "fleetctl apply --limit lab-h1 --yes",
+                        lambda: done.append("yes"))
+            await pilot.pause()
+            assert "fleetctl apply --limit lab-h1 --yes" in str(app.screen.query_one("#confirm-command").render())
+            await pilot.press("n")
+            assert done == []
+            app.confirm("apply", ["lab-h1"], "fleetctl apply --yes", lambda: done.append("yes"))
+            await pilot.pause()
+            await pilot.press("y")
+            assert done == ["yes"]
+    asyncio.run(run())
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_command_needs_a_terminal_and_checks_its_options(chain: PocketStandin, tmp_path: Path) -> None:
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    proc = run_cli("-i", str(inv), "tui", timeout=30)  # stdin/stdout are pipes here
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "needs a terminal" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("-i", str(inv), "tui", "--refresh", "0.2s", timeout=30)
+    assert proc.returncode == 2 and "--refresh" in proc.stderr
+    proc = run_cli("-i", str(inv), "tui", "--view", "nope", timeout=30)
+    assert proc.returncode == 2 and "--view 'nope'" in proc.stderr
+    (inv / "fleet.yml").write_text("protocol: shannon\nchains: [\n")
+    proc = run_cli("-i", str(inv), "tui", timeout=30)
+    assert proc.returncode == 2 and "fleet.yml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_and_other_commands_do_not_import_textual() -> None:
+    code = ("import sys\nfrom fleetctl.cli import main\n"
+            "for argv in (['--help'], ['tui', '--help'], ['validate', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('textual' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
