@@ -50,7 +50,7 @@ else
   ignore=()
   for f in "${timed[@]}"; do ignore+=("--ignore=$f"); done
   side_log=$(mktemp /tmp/fleetctl-side-tests.XXXXXX)
-  "${PYTEST[@]}" -m "not lab" "${ignore[@]}" tests/unit tests/integration >"$side_log" 2>&1 &
+  "${PYTEST[@]}" -m "not lab" "${ignore[@]}" tests/unit tests/integration tests/tui >"$side_log" 2>&1 &
   side_pid=$!
   echo "== lab tests (the unit tests and the untimed integration tests run beside them)"
   "${PYTEST[@]}" -m lab tests
