@@ -7,6 +7,7 @@ Switching views keeps each view's screen (cursor, filter, drill-down stack): ``:
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -46,9 +47,11 @@ class FleetApp(App[int]):
     ]
 
     def __init__(self, options: TuiOptions, *, source: Source | None = None,
-                 fetchers: Mapping[str, Fetcher] | None = None) -> None:
+                 fetchers: Mapping[str, Fetcher] | None = None, clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.options = options
+        #: the wall clock the status lines show (a snapshot test fixes it)
+        self.clock: Callable[[], float] = clock or time.time
         self.source = source or Source(options)
         self.fetchers: dict[str, Fetcher] = dict(fetchers or {})
 

@@ -10,7 +10,6 @@ called in a worker thread with a cancel token), :meth:`TableView.rows` (the resu
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -165,7 +164,7 @@ class TableView(ViewScreen):
         if self._timer is not None:
             self._timer.resume()
             every = self.app.options.refresh_s  # type: ignore[attr-defined]
-            if self.refreshed_at is None or time.time() - self.refreshed_at >= every:
+            if self.refreshed_at is None or self.app.clock() - self.refreshed_at >= every:  # type: ignore[attr-defined]
                 self.start_refresh()
 
     def on_unmount(self) -> None:
@@ -187,7 +186,8 @@ class TableView(ViewScreen):
         self._inflight, self._again = True, False
         token = self._token = CancelToken()
         fetch = self._fetcher()
-        started = time.monotonic()
+        clock = self.app.clock  # type: ignore[attr-defined]
+        started = clock()
 
         def work() -> None:
             try:
@@ -196,7 +196,8 @@ class TableView(ViewScreen):
                 result, error = None, "cancelled"
             except Exception as exc:  # noqa: BLE001 - shown in the status line; the view keeps its rows
                 result, error = None, error_line(exc)
-            self.post_message(Refreshed(result, error, time.time(), time.monotonic() - started))
+            ended = clock()
+            self.post_message(Refreshed(result, error, ended, max(0.0, ended - started)))
 
         self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
 
