@@ -1,0 +1,85 @@
+"""Ask how long (a mute, an ack): a duration as the CLI takes it (``90s``, ``30m``, ``4h``, ``2d``
+or seconds), and optionally a reason. A bad duration is one line under the field; nothing is
+returned until it is right, ``esc`` returns None."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from fleetctl.core.units import parse_duration
+
+__all__ = ["MAX_DURATION_S", "Duration", "DurationScreen", "duration_error"]
+
+#: What ``fleetctl alerts mute/ack --for`` accept (commands.alerts.parse_duration): above 0, at most 10 years.
+MAX_DURATION_S = 3650 * 86400.0
+
+
+@dataclass(frozen=True)
+class Duration:
+    text: str  # as typed (what the CLI command repeats)
+    seconds: float
+    reason: str = ""
+
+
+def duration_error(text: str) -> str | None:
+    """None when ``text`` is a duration the CLI accepts, else one line saying why not."""
+    seconds = parse_duration(text.strip()) if text.strip() else None
+    if seconds is None or seconds <= 0 or seconds > MAX_DURATION_S:
+        return f"{text.strip()!r} is not a duration: say 90s, 30m, 4h, 2d or a number of seconds, above 0"
+    return None
+
+
+class DurationScreen(ModalScreen[Duration | None]):
+    """``enter`` in a field submits; ``esc`` gives up (None)."""
+
+    BINDINGS = [("escape", "give_up", "cancel")]
+    DEFAULT_CSS = """
+    DurationScreen { align: center middle; }
+    #duration-box { width: 70; max-width: 95%; height: auto; border: thick $accent; background: $surface;
+                    padding: 1 2; }
+    #duration-box Input { margin-top: 1; }
+    #duration-error { color: $error; height: auto; }
+    """
+
+    def __init__(self, title: str, default: str, *, reason: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.default = default
+        self.ask_reason = reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="duration-box"):
+            yield Static(Text(self.title_text, style="bold"), id="duration-title")
+            yield Input(value=self.default, placeholder="how long: 90s, 30m, 4h, 2d", id="duration")
+            if self.ask_reason:
+                yield Input(placeholder="reason (optional, shown by alerts list)", id="duration-reason")
+            yield Static("", id="duration-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#duration", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = self.query_one("#duration", Input).value.strip()
+        error = duration_error(text)
+        if error is not None:
+            self.query_one("#duration-error", Static).update(Text(error))
+            self.query_one("#duration", Input).focus()
+            return
+        seconds = parse_duration(text)
+        assert seconds is not None
+        reason = ""
+        if self.ask_reason:
+            reason = " ".join(self.query_one("#duration-reason", Input).value.split())
+        self.dismiss(Duration(text, seconds, reason))
+
+    def action_give_up(self) -> None:
+        self.dismiss(None)
