@@ -22,7 +22,9 @@ for arg in "$@"; do
   case "$arg" in --bench) pkgs+=(monitoring-plugins-basic prometheus-blackbox-exporter) ;; esac
   # --test: scripts/lodestar.sh builds two native modules with node-gyp against Node's own headers
   # (NodeSource's nodejs ships them; Debian's nodejs 18 has them in libnode-dev).
-  case "$arg" in --test) pkgs+=(g++ make); [ -f /usr/include/node/node.h ] || pkgs+=(libnode-dev) ;; esac
+  # tmux: the TUI's end-to-end test drives `fleetctl tui` in a real terminal (and benchmarks/tui.py).
+  case "$arg" in --test) pkgs+=(g++ make tmux); [ -f /usr/include/node/node.h ] || pkgs+=(libnode-dev) ;; esac
+  case "$arg" in --bench) pkgs+=(tmux) ;; esac
 done
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
