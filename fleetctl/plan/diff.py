@@ -40,6 +40,8 @@ class Plan:
     vars: dict[str, dict[str, Any]]
     unreachable: dict[str, str] = field(default_factory=dict)
     offline: bool = False
+    #: every container the plan wants (unreachable hosts' too, which get no actions)
+    desired: list[Desired] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -128,13 +130,18 @@ def _rejoin_namespaces(actions: list[Action], observed: dict[str, Any], hv: dict
 
 
 def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], None] = lambda s: None,
-              cancel: Any = None) -> Plan:
+              cancel: Any = None, observed: dict[str, Any] | None = None) -> Plan:
     """Observe (unless offline), place, and diff.  Raises Infeasible with every reason;
-    ``cancel`` (a CancelToken) stops the observation between hosts (Cancelled)."""
+    ``cancel`` (a CancelToken) stops the observation between hosts (Cancelled). ``observed``:
+    the hosts' states a caller has already observed (``provision.observe.observe``): the plan
+    is made against them and nothing is observed again."""
     from fleetctl.plan.placement import plan_placement
 
-    observed: dict[str, Any] = {}
-    if not offline:
+    given = observed is not None
+    if given:
+        offline = False
+    observed = dict(observed or {})
+    if not offline and not given:
         from fleetctl.provision.observe import observe
 
         observed = observe(fleet, on_host=lambda st: progress(f"observed {st.name}: " + (f"{len(st.containers)} containers" if st.reachable else f"UNREACHABLE ({st.error})")), cancel=cancel)
@@ -166,7 +173,7 @@ def make_plan(fleet: Fleet, offline: bool = False, progress: Callable[[str], Non
         removes.setdefault(a.host, []).append(a.target)
     for h in hv:
         hv[h]["fleet_remove"] = removes.get(h, [])
-    return Plan(fleet, placement, actions, hv, unreachable, offline)
+    return Plan(fleet, placement, actions, hv, unreachable, offline, desired)
 
 
 def existing_nodes(states: dict[str, Any], fleet: Fleet) -> list[pm.NodePlacement]:

@@ -37,6 +37,11 @@ class Container:
     #: a consensus container whose execution container (re)started after it: it is left in the
     #: network namespace the execution container had then, cut off from its Engine API
     stale_namespace: bool = False
+    #: the engine's ``State.StartedAt`` (RFC 3339, UTC, as the engine wrote it; a string of at
+    #: most 64 characters, else None); only read by ``observe(..., details=True)``
+    started_at: str | None = None
+    #: the engine's ``RestartCount`` (restarts by its restart policy); ``details=True`` only
+    restart_count: int | None = None
 
 
 @dataclass
@@ -48,7 +53,7 @@ class HostState:
     capacity: Resources | None = None  # from facts; None when they could not be read
 
 
-def _observe_host(host: Host, timeout: float) -> HostState:
+def _observe_host(host: Host, timeout: float, details: bool = False) -> HostState:
     from fleetctl.provision.dockerssh import docker_client
 
     try:
@@ -77,7 +82,9 @@ def _observe_host(host: Host, timeout: float) -> HostState:
                 pair=labels.get(pm.LABEL_PAIR) or None,
                 consensus=labels.get(pm.LABEL_CONSENSUS) or None,
             ))
-        containers = _mark_stale_namespaces(client, containers)
+        if details:
+            containers = _inspect_details(client, containers)
+        containers = _mark_stale_namespaces(client, containers, details)
         disk_gb = _read_df(df)
         if disk_gb is None and host.capacity is not None:
             disk_gb = host.capacity.disk_gb
@@ -91,7 +98,30 @@ def _observe_host(host: Host, timeout: float) -> HostState:
         client.close()
 
 
-def _mark_stale_namespaces(client, containers: list[Container]) -> list[Container]:
+def _inspect_details(client, containers: list[Container]) -> list[Container]:
+    """Each container's start time and restart count (one inspection each); what does not
+    read as expected (a container gone meanwhile, an odd answer) stays None."""
+    import dataclasses
+
+    out = []
+    for c in containers:
+        try:
+            doc = client.api.inspect_container(c.name)
+        except Exception:  # gone meanwhile, or the engine failed: no details for it
+            out.append(c)
+            continue
+        state = doc.get("State") if isinstance(doc, dict) else None
+        started = state.get("StartedAt") if isinstance(state, dict) else None
+        restarts = doc.get("RestartCount") if isinstance(doc, dict) else None
+        out.append(dataclasses.replace(
+            c,
+            started_at=started if isinstance(started, str) and 0 < len(started) <= 64 else None,
+            restart_count=restarts if type(restarts) is int and 0 <= restarts < 10**9 else None,
+        ))
+    return out
+
+
+def _mark_stale_namespaces(client, containers: list[Container], details: bool = False) -> list[Container]:
     """A consensus container joins its execution container's network namespace when it starts;
     when the execution container restarts (a crash, an OOM kill, ``docker restart``) it gets a new
     namespace and the consensus container stays in the old one, where no Engine API answers, until
@@ -103,11 +133,14 @@ def _mark_stale_namespaces(client, containers: list[Container]) -> list[Containe
     for c in containers:
         el = by_name.get(c.pair or "")
         if c.role == "consensus" and c.running and el is not None and el.running:
-            try:
-                mine = client.api.inspect_container(c.name)["State"]["StartedAt"]
-                theirs = client.api.inspect_container(el.name)["State"]["StartedAt"]
-            except Exception:  # gone meanwhile, or an odd answer: judged at the next plan
-                mine = theirs = ""
+            if details:  # read already (_inspect_details)
+                mine, theirs = c.started_at or "", el.started_at or ""
+            else:
+                try:
+                    mine = client.api.inspect_container(c.name)["State"]["StartedAt"]
+                    theirs = client.api.inspect_container(el.name)["State"]["StartedAt"]
+                except Exception:  # gone meanwhile, or an odd answer: judged at the next plan
+                    mine = theirs = ""
             # RFC 3339 with nanoseconds, UTC ("2026-12-03T21:40:01.123456789Z"): they sort as text.
             if isinstance(mine, str) and isinstance(theirs, str) and mine and theirs and theirs > mine:
                 c = dataclasses.replace(c, stale_namespace=True)
@@ -141,8 +174,13 @@ def _read_df(out) -> float | None:
 
 
 def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
-            on_host: Callable[[HostState], None] | None = None, cancel: CancelToken | None = None) -> dict[str, HostState]:
+            on_host: Callable[[HostState], None] | None = None, cancel: CancelToken | None = None,
+            details: bool = False) -> dict[str, HostState]:
     """Every host's managed containers and facts, in parallel (one SSH session per host).
+
+    ``details``: also inspect every container for its start time and restart count
+    (``Container.started_at``, ``restart_count``; one more request per container), for the
+    fleet tree's uptime.
 
     ``cancel``: checked between hosts; once cancelled, hosts not yet started are not observed
     and :class:`~fleetctl.core.events.Cancelled` says how many were (observing changes nothing)."""
@@ -154,7 +192,8 @@ def observe(fleet: Fleet, hosts: list[str] | None = None, timeout: float = 15.0,
         cancel.raise_if_cancelled("observe: no host observed")
     pool = cf.ThreadPoolExecutor(max_workers=min(32, len(names)))
     try:
-        futures = {pool.submit(_observe_host, fleet.hosts[n], timeout): n for n in names}
+        extra = (True,) if details else ()
+        futures = {pool.submit(_observe_host, fleet.hosts[n], timeout, *extra): n for n in names}
         pending = set(futures)
         while pending:
             done, pending = cf.wait(pending, timeout=None if cancel is None else 0.2,
