@@ -29,8 +29,8 @@ def level_text(name: str, level: Any) -> Text:
 class StakesView(TableView):
     VIEW = "stakes"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
-        ("LEVEL", 8), ("SUPPLIER", 18), ("STAKE", 14), ("MARGIN", 18), ("TO MIN", 7), ("TOP-UP", 12),
-        ("BALANCE", 12), ("REASON", None),
+        ("LEVEL", None), ("SUPPLIER", None), ("STAKE", None), ("MARGIN", None), ("TO MIN", None),
+        ("TOP-UP", None), ("BALANCE", None), ("REASON", None),
     )
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
@@ -45,10 +45,15 @@ class StakesView(TableView):
     def rows(self, result: Any) -> list[Row]:
         rows = []
         for s in sorted(result.suppliers, key=lambda s: s.sort_key()):
-            fraction = None
-            if s.margin_bp is not None:
+            # The bar: the margin above the minimum against twice the warning margin, the warning
+            # margin marked at its middle (a bar left of the mark is inside the warning margin).
+            fraction = mark = None
+            if s.margin_upokt is not None and s.warning_margin_upokt:
+                fraction, mark = s.margin_upokt / (2 * s.warning_margin_upokt), 0.5
+            elif s.margin_bp is not None:
                 fraction = s.margin_bp / 10_000
-            margin = f"{bar(fraction, 8)} {'' if s.margin_bp is None else f'{s.margin_bp / 100:.1f}%'}"
+            percent = "" if s.margin_bp is None else f" {s.margin_bp / 100:.1f}%"
+            margin = Text(bar(fraction, 10, mark=mark) + percent, style=level_style(s.level))
             to_min = "∞" if s.missed_proofs_unbounded else ("?" if s.penalties_to_minimum is None
                                                              else str(s.penalties_to_minimum))
             rows.append(Row(
