@@ -254,7 +254,7 @@ def _scrub(text: str) -> str:
     """A message safe to show: one line, no control characters, no secret of a URL in it."""
     from fleetctl.core.redact import scrub
 
-    return scrub(_CONTROL.sub(" ", text), sink_style=False)
+    return scrub(_CONTROL.sub(" ", text)[:1000], sink_style=False)  # shown: 300 (scrub's URL search is quadratic)
 
 
 def _plan(fleet: Fleet, observed: dict[str, HostState] | None) -> tuple[Plan | None, list[str]]:
