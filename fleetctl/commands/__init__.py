@@ -69,6 +69,9 @@ commands_dict: dict[str, CommandInfo] = {
     "health": CommandInfo("fleetctl.commands.health", "check everything in the fleet at once: execution clients "
                           "(sync, lag, block-hash agreement, peers, version), balancers, RelayMiners, Pocket nodes, "
                           "stakes and hosts; exit code is Nagios (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"),
+    "rotation": CommandInfo("fleetctl.commands.rotation", "take one backend out of its balancer's rotation "
+                            "(recorded: health --remediate puts it back once healthy; never the last healthy one), "
+                            "or put it back"),
     "scale": CommandInfo("fleetctl.commands.scale", "how many identities to add to win more sessions, what they "
                          "cost and earn (--what-if, the default), and adding them (--apply)"),
     "alerts": CommandInfo("fleetctl.commands.alerts", "alert state of `fleetctl health`: list, mute, acknowledge"),
