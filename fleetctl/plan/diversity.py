@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from fleetctl.core.aio import until_cancelled
@@ -32,7 +32,7 @@ from fleetctl.core.redact import safe_url
 from fleetctl.spec.model import Fleet
 
 __all__ = [
-    "LAYERS", "ChainDiversity", "DiversityReport", "EndpointProbe", "LayerShare", "check_diversity",
+    "LAYERS", "ChainDiversity", "DiversityReport", "EndpointProbe", "LayerShare", "Member", "check_diversity",
     "client_of", "diversity", "probe_client", "read_beacon_version", "read_version",
 ]
 
@@ -57,9 +57,26 @@ LAYERS = ("execution", "consensus")
 
 
 @dataclass(frozen=True)
+class Member:
+    """One counted node: a running container (``kind`` "container", on ``host``; ``detail``:
+    its engine status, or "caplin" for Erigon's own consensus layer) or an adopted endpoint
+    that answered (``kind`` "endpoint"; ``detail``: the version it answered)."""
+
+    kind: str
+    name: str
+    host: str | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "host": self.host, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class LayerShare:
     """One layer of one chain: each client's count and share, those above the quota, its level
-    (WARNING: a client above the quota; UNKNOWN: nothing counted on a chain that wants nodes)."""
+    (WARNING: a client above the quota; UNKNOWN: nothing counted on a chain that wants nodes);
+    ``members``: what was counted for each client, sorted (not in :meth:`as_dict`, whose keys
+    stay as they were)."""
 
     layer: str
     total: int
@@ -67,6 +84,7 @@ class LayerShare:
     shares: Mapping[str, float]
     over_quota: tuple[str, ...]
     level: Level
+    members: Mapping[str, tuple[Member, ...]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"total": self.total, "shares": {c: round(s, 4) for c, s in self.shares.items()},
@@ -245,12 +263,14 @@ def probe_client(url: str, timeout: float = 3.0) -> tuple[str | None, str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _layer(layer: str, counts: dict[str, int], quota: float, replicas: int) -> LayerShare:
+def _layer(layer: str, counts: dict[str, int], quota: float, replicas: int,
+           members: Mapping[str, list[Member]]) -> LayerShare:
     total = sum(counts.values())
     shares = {c: (n / total if total else 0.0) for c, n in counts.items()}
     over = tuple(c for c, s in shares.items() if s > quota + 1e-9)
     level = Level.WARNING if over else (Level.UNKNOWN if total == 0 and replicas > 0 else Level.OK)
-    return LayerShare(layer, total, counts, shares, over, level)
+    found = {c: tuple(sorted(ms, key=lambda m: (m.kind, m.host or "", m.name))) for c, ms in members.items()}
+    return LayerShare(layer, total, counts, shares, over, level, found)
 
 
 def _chain_summary(c: ChainDiversity) -> str:
@@ -285,10 +305,12 @@ async def check_diversity(fleet: Fleet, observed: Mapping[str, Any], *, probe_ti
         counts[cid] = {"execution": dict.fromkeys(chain.clients, 0), "consensus": cl}
     notes: list[str] = []
     unreachable: list[str] = []
+    members: dict[tuple[str, str], dict[str, list[Member]]] = {}
 
-    def add(cid: str, layer: str, client: str) -> None:
+    def add(cid: str, layer: str, client: str, member: Member) -> None:
         layer_counts = counts[cid][layer]
         layer_counts[client] = layer_counts.get(client, 0) + 1
+        members.setdefault((cid, layer), {}).setdefault(client, []).append(member)
 
     for st in observed.values():
         if not st.reachable:
@@ -301,12 +323,14 @@ async def check_diversity(fleet: Fleet, observed: Mapping[str, Any], *, probe_ti
             if not _short_printable(c.client, MAX_CLIENT_LABEL):  # a host's engine labels are its own word
                 notes.append(f"{st.name}: container {c.name!r:.80}: its client label is no client name: not counted")
                 continue
+            status = c.status if _short_printable(c.status, MAX_VERSION) else ""
+            member = Member("container", c.name, st.name, status)
             if c.role == "node":
-                add(c.chain, "execution", c.client)
+                add(c.chain, "execution", c.client, member)
                 if getattr(c, "consensus", None) == "caplin":  # Erigon's own consensus layer
-                    add(c.chain, "consensus", "caplin")
+                    add(c.chain, "consensus", "caplin", Member("container", c.name, st.name, "caplin"))
             elif c.role == "consensus":
-                add(c.chain, "consensus", c.client)
+                add(c.chain, "consensus", c.client, member)
 
     endpoints = fleet.endpoints
 
@@ -327,12 +351,13 @@ async def check_diversity(fleet: Fleet, observed: Mapping[str, Any], *, probe_ti
             continue
         if client != e.client:
             notes.append(f"{e.name}: declared {e.client} but answers as {detail}")
-        add(e.chain, e.layer, client)
+        add(e.chain, e.layer, client, Member("endpoint", e.name, e.host, detail))
 
     chains: list[ChainDiversity] = []
     for cid, chain in fleet.chains.items():
         entry = ChainDiversity(cid, chain.max_client_share,
-                               *(_layer(layer, counts[cid][layer], chain.max_client_share, chain.replicas)
+                               *(_layer(layer, counts[cid][layer], chain.max_client_share, chain.replicas,
+                                        members.get((cid, layer), {}))
                                  for layer in LAYERS))
         chains.append(entry)
         if on_event is not None:

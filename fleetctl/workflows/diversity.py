@@ -13,15 +13,19 @@ reason) and ``Progress`` (hosts); then ``check_diversity``'s own ``CheckDone`` p
 endpoint (OK: counted; UNKNOWN: not) and per chain. A cancelled token stops the observation
 between hosts, or drops the probes in flight, and raises :class:`~fleetctl.core.events.Cancelled`
 (exit 130): a cancelled job is never a report.
+
+:func:`overview` (the TUI's Diversity view) is :func:`execute` plus, beside each share, the share
+the plan wants: the placement :func:`fleetctl.plan.diff.make_plan` makes against the hosts just
+observed (nothing is observed twice, nothing is changed), in a :class:`DiversityOverview`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from fleetctl.core.events import CancelToken, EventSink, HostTask, Progress, StepFinished, StepStarted, emit
 from fleetctl.spec.model import Fleet
@@ -30,7 +34,8 @@ if TYPE_CHECKING:
     from fleetctl.plan.diversity import DiversityReport
     from fleetctl.provision.observe import HostState
 
-__all__ = ["JOB", "DiversityPlan", "PlannedProbe", "execute", "execute_async", "prepare"]
+__all__ = ["JOB", "DiversityOverview", "DiversityPlan", "PlannedProbe", "execute", "execute_async", "overview",
+           "prepare"]
 
 JOB = "diversity"
 #: How long one host's observation may take (observe's default).
@@ -66,6 +71,37 @@ def prepare(fleet: Fleet) -> DiversityPlan:
     return DiversityPlan(tuple(sorted(fleet.hosts)),
                          tuple(PlannedProbe(e.name, e.chain, e.layer, e.client, safe_url(e.url)) for e in fleet.endpoints),
                          tuple(fleet.chains))
+
+
+@dataclass(frozen=True)
+class DiversityOverview:
+    """The report and what the plan wants beside it: ``planned[chain][layer][client]``, the
+    nodes the placement gives each client (fleetctl's pairs plus the adopted endpoints, as
+    ``fleetctl plan`` places them against what runs); ``plan_error``: why the fleet cannot be
+    placed (then ``planned`` is empty)."""
+
+    report: DiversityReport
+    planned: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    plan_error: str | None = None
+
+    def planned_count(self, chain: str, layer: str, client: str) -> int | None:
+        """The nodes the plan gives ``client`` (None: no plan, or the chain is not planned)."""
+        counts = self.planned.get(chain, {}).get(layer)
+        return None if counts is None else counts.get(client, 0)
+
+    def planned_share(self, chain: str, layer: str, client: str) -> float | None:
+        """``client``'s share of the layer's planned nodes (None: no plan for the chain)."""
+        counts = self.planned.get(chain, {}).get(layer)
+        if counts is None:
+            return None
+        total = sum(counts.values())
+        return counts.get(client, 0) / total if total else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report's JSON form plus ``planned`` and ``plan_error``."""
+        return {**self.report.as_dict(), "planned": {c: {layer: dict(n) for layer, n in layers.items()}
+                                                     for c, layers in self.planned.items()},
+                "plan_error": self.plan_error}
 
 
 def _host_event(state: HostState) -> HostTask:
@@ -121,6 +157,34 @@ def execute(fleet: Fleet, *, on_event: EventSink | None = None, cancel: CancelTo
         observed = _observe(fleet, observe_timeout, on_event, cancel)
         done(_reachable(observed))
     return run_sync(_check(fleet, observed, on_event, cancel, probe_timeout))
+
+
+def overview(fleet: Fleet, *, on_event: EventSink | None = None, cancel: CancelToken | None = None,
+             observe_timeout: float = OBSERVE_TIMEOUT_S, probe_timeout: float = PROBE_TIMEOUT_S) -> DiversityOverview:
+    """:func:`execute` and the planned shares beside (a third step, "plan": the placement made
+    against the hosts observed, no I/O). Raises Cancelled on cancel; an infeasible fleet is the
+    overview's ``plan_error``, not an error."""
+    from fleetctl.core.aio import run_sync
+    from fleetctl.plan.diff import make_plan
+    from fleetctl.plan.model import Infeasible
+
+    with _step(on_event, "observe", f"{len(fleet.hosts)} host(s)") as done:
+        observed = _observe(fleet, observe_timeout, on_event, cancel)
+        done(_reachable(observed))
+    report = run_sync(_check(fleet, observed, on_event, cancel, probe_timeout))
+    if cancel is not None:
+        cancel.raise_if_cancelled(JOB)
+    with _step(on_event, "plan", f"{len(fleet.chains)} chain(s)") as done:
+        try:
+            placement = make_plan(fleet, observed=observed).placement
+        except Infeasible as exc:
+            done("infeasible")
+            return DiversityOverview(report, {}, str(exc))
+        planned = {cid: {"execution": dict(placement.counts.get(cid, {})),
+                         "consensus": dict(placement.consensus_counts.get(cid, {}))}
+                   for cid in fleet.chains if cid in placement.counts}
+        done(f"{len(planned)} chain(s) planned")
+    return DiversityOverview(report, planned)
 
 
 async def _check(fleet: Fleet, observed: dict[str, HostState], on_event: EventSink | None,
