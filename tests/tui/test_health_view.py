@@ -111,6 +111,8 @@ class Calls:
             found = self.plans[(backend, action)]
             if isinstance(found, Exception):
                 raise found
+            if callable(found):
+                return found(cancel)
             return found
 
         def execute(fleet: Any, plan: Any, *, db: Any = None, on_event: Any = None, cancel: Any = None) -> Any:
@@ -299,8 +301,15 @@ def test_r_shows_why_a_change_is_refused_and_picks_in_for_a_server_out(tmp_path:
     last = plan("eth-geth-1", "out", healthy_others=False)
     assert last.refused is not None  # the last healthy backend: the planner refuses
     back = plan("lab-h1/lb-eth/eth-reth-1", "in")
+    def slow(cancel: Any) -> Any:  # a pool that takes long to read: ctrl+x stops it
+        from fleetctl.core.events import Cancelled
+
+        assert cancel.wait(60), "never cancelled"
+        raise Cancelled(f"rotation: {cancel.reason}")
+
     calls = Calls(monkeypatch, {("eth-geth-1", "out"): last, ("lab-h1/lb-eth/eth-reth-1", "in"): back,
-                                ("eth-neth-1", "out"): rotation.UnknownBackend("rotation: no backend eth-neth-1")})
+                                ("eth-neth-1", "out"): rotation.UnknownBackend("rotation: no backend eth-neth-1"),
+                                ("eth-erigon-1", "out"): slow})
 
     async def run() -> None:
         app = app_for(inventory(tmp_path / "inv"), tmp_path, fetch=lambda cancel: report())
@@ -316,6 +325,15 @@ def test_r_shows_why_a_change_is_refused_and_picks_in_for_a_server_out(tmp_path:
             await pilot.press("r")
             await until(pilot, lambda: any("rotation: no backend eth-neth-1" in n for n in notices(app)), "the error")
             assert app.screen is screen
+            # ctrl+x while the pool is read: cancelled, nothing asked
+            select(screen, "execution/eth-erigon-1")
+            await pilot.press("r")
+            await until(pilot, lambda: calls.prepared[-1][0] == "eth-erigon-1", "the prepare")
+            await pilot.press("r")  # one at a time
+            assert any("already under way" in n for n in notices(app))
+            await pilot.press("ctrl+x")
+            await until(pilot, lambda: any("cancelled from the TUI" in n for n in notices(app)), "the cancel")
+            assert app.screen is screen and calls.executed == [] and not screen._rotating
             # in the pool view, a server in maintenance is put back ("in"), named host/balancer/server
             select(screen, "balancer/lab-h1/lb-eth")
             await pilot.press("enter")

@@ -94,11 +94,15 @@ class _Rotation(TableView):
     """``r`` on a backend: prepare (reads the balancer, no change) -> refused: why / confirm with
     the ``fleetctl rotation`` command -> execute -> the result -> refresh."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "remediate", "rotation out/in")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "remediate", "rotation out/in"),
+        Binding("ctrl+x", "cancel_rotation", "cancel", show=False),
+    ]
 
     def __init__(self, crumb: str | None = None) -> None:
         super().__init__(crumb)
         self._rotating = False
+        self._rotation_token: CancelToken | None = None
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.workflows.health import HealthOptions, execute
@@ -130,7 +134,7 @@ class _Rotation(TableView):
         self._rotating = True
         self.app.notify(f"rotation {action} {backend}: reading its balancer and the pool's health…", timeout=4)
         source = self.app.source  # type: ignore[attr-defined]
-        token = CancelToken()
+        token = self._rotation_token = CancelToken()
 
         def work() -> None:
             from fleetctl.workflows import rotation
@@ -143,6 +147,12 @@ class _Rotation(TableView):
             self.post_message(RotationPrepared(plan, error))
 
         self.run_worker(work, thread=True, group="rotation", exit_on_error=False, name=f"rotation {action} {backend}")
+
+    def action_cancel_rotation(self) -> None:
+        """ctrl+x: stop reading the pool (nothing changed), or stop a change before its command is sent."""
+        if self._rotating and self._rotation_token is not None:
+            self._rotation_token.cancel("cancelled from the TUI")
+            self.app.notify("rotation: cancelling…", timeout=3)
 
     @on(RotationPrepared)
     def _prepared(self, message: RotationPrepared) -> None:
@@ -180,7 +190,7 @@ class _Rotation(TableView):
     def _execute(self, plan: Any) -> None:
         self._rotating = True
         source = self.app.source  # type: ignore[attr-defined]
-        token = CancelToken()
+        token = self._rotation_token = CancelToken()
 
         def work() -> None:
             from fleetctl.workflows import rotation
