@@ -71,6 +71,7 @@ __all__ = [
     "ClaimParams",
     "ClaimRow",
     "ClaimsReport",
+    "SessionClaim",
     "SyncResult",
     "Totals",
     "TxsPerDay",
@@ -581,6 +582,38 @@ class AtRisk:
                 "level": self.level.name}
 
 
+@dataclass(frozen=True, slots=True)
+class SessionClaim:
+    """One claim (a supplier, service, application and session) of the report's windows (the
+    last sessions, or with an event in the last 24 h): where it stands. ``outcome``: settled,
+    expired or discarded (None: not yet); heights None where that event was not read."""
+
+    name: str
+    supplier: str
+    service: str
+    application: str
+    session_end: int
+    claimed_height: int | None
+    relays: int | None
+    claimed_upokt: int | None
+    proof_height: int | None
+    outcome: str | None
+    outcome_height: int | None
+    reason: str | None
+    settled_upokt: int | None
+    slashes: int
+    slashed_upokt: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "supplier": self.supplier, "service": self.service,
+                "application": self.application, "session_end": self.session_end,
+                "claimed_height": self.claimed_height, "relays": self.relays,
+                "claimed_upokt": self.claimed_upokt, "proof_height": self.proof_height,
+                "outcome": self.outcome, "outcome_height": self.outcome_height, "reason": self.reason,
+                "settled_upokt": self.settled_upokt, "slashes": self.slashes,
+                "slashed_upokt": self.slashed_upokt}
+
+
 @dataclass(frozen=True)
 class ClaimsReport:
     status: Level
@@ -596,6 +629,8 @@ class ClaimsReport:
     history_db: str | None = None
     message: str | None = None
     notes: tuple[str, ...] = ()
+    #: every claim of the windows, newest session first (not in :meth:`as_dict`: its keys stay)
+    claims: tuple[SessionClaim, ...] = ()
 
     @property
     def level(self) -> Level:
@@ -759,6 +794,7 @@ def claims_report(fleet: Any, store_path: Path | None, *, params: ClaimParams,
     critical: dict[str, list[str]] = defaultdict(list)
     warning: dict[str, list[str]] = defaultdict(list)
     at_risk: list[AtRisk] = []
+    listed: list[SessionClaim] = []
     unknown_windows = 0
     threshold = params.proof_requirement_threshold_upokt
     probability = params.proof_request_probability
@@ -773,6 +809,9 @@ def claims_report(fleet: Any, store_path: Path | None, *, params: ClaimParams,
             _add(totals, claim, include)
         name = names.get(claim.supplier, claim.supplier)
         out = claim.outcome
+        if claim.session_end in recent or any(e is not None and e.height > day_start for e in
+                                              (claim.created, claim.proof, out, *claim.slashes)):
+            listed.append(_session_claim(name, claim))
         if out is not None and out.height > day_start:
             if out.kind == "claim_expired":
                 critical[name].append(f"claim of session {claim.session_end} ({claim.service}) "
@@ -832,11 +871,23 @@ def claims_report(fleet: Any, store_path: Path | None, *, params: ClaimParams,
         checks.append(("claims/sync", Level.UNKNOWN, "; ".join(problems)))
     ordered = sorted(rows.values(), key=lambda r: (r.name, r.service))
     at_risk.sort(key=lambda a: (a.level is Level.OK, a.blocks_left, a.name))
+    listed.sort(key=lambda c: (-c.session_end, c.name, c.service, c.application))
     status = worst(level for _, level, _ in checks)
     return ClaimsReport(status, latest_height, checked_at, tuple(ordered), tuple(at_risk),
                         tuple(checks), tuple(ends), per_day, assumed, sync,
                         None if store_path is None else str(store_path),
-                        "; ".join(problems) or None, tuple(notes))
+                        "; ".join(problems) or None, tuple(notes), tuple(listed))
+
+
+def _session_claim(name: str, claim: _Claim) -> SessionClaim:
+    created, proof, out = claim.created, claim.proof, claim.outcome
+    return SessionClaim(
+        name, claim.supplier, claim.service, claim.application, claim.session_end,
+        None if created is None else created.height, None if created is None else created.num_relays,
+        None if created is None else created.claimed_upokt, None if proof is None else proof.height,
+        None if out is None else out.kind.removeprefix("claim_"), None if out is None else out.height,
+        None if out is None else out.reason, None if out is None else out.settled_upokt,
+        len(claim.slashes), sum(e.penalty_upokt or 0 for e in claim.slashes))
 
 
 def _more(items: list[str]) -> str:
