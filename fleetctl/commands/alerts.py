@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Callable
 
 from fleetctl.commands import add_common
 from fleetctl.core.errors import UserError
-from fleetctl.core.units import parse_duration as _seconds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,11 +45,9 @@ __all__ = ["DEFAULT_ACK", "add_arguments", "parse_duration", "run"]
 DEFAULT_ACK = "24h"
 def parse_duration(text: str, field: str = "--for") -> float:
     """Seconds from ``90s``, ``30m``, ``4h``, ``2d`` or ``3600``; UserError naming ``field``."""
-    seconds = _seconds(text or "") or 0.0
-    if seconds <= 0 or seconds > 3650 * 86400:
-        raise UserError(f"{field}: {text!r} is not a duration (say 90s, 30m, 4h, 2d or a number "
-                        "of seconds, above 0)")
-    return seconds
+    from fleetctl.workflows.alerts import silence_seconds
+
+    return silence_seconds(text, field)
 
 
 def add_arguments(parent: argparse.ArgumentParser) -> None:

@@ -17,11 +17,26 @@ from typing import Any, TypeVar
 
 from fleetctl.core.errors import FleetError, UserError
 
-__all__ = ["STORE_WAIT_S", "AlertsList", "ack", "list_alerts", "matching", "mute", "repair", "store", "unmute"]
+__all__ = ["MAX_SILENCE_S", "STORE_WAIT_S", "AlertsList", "ack", "list_alerts", "matching", "mute", "repair",
+           "silence_seconds", "store", "unmute"]
 
 #: How long a command waits for another process's lock on the store before saying so.
 STORE_WAIT_S = 10.0
+#: The longest mute or acknowledgement: ten years.
+MAX_SILENCE_S = 3650 * 86400.0
 T = TypeVar("T")
+
+
+def silence_seconds(text: str, field: str = "--for") -> float:
+    """A mute's or ack's length from ``90s``, ``30m``, ``4h``, ``2d`` or ``3600`` (above 0, at most
+    :data:`MAX_SILENCE_S`); UserError naming ``field`` otherwise. The CLI and the TUI both ask this."""
+    from fleetctl.core.units import parse_duration
+
+    seconds = parse_duration((text or "").strip()) or 0.0
+    if seconds <= 0 or seconds > MAX_SILENCE_S:
+        raise UserError(f"{field}: {text!r} is not a duration (say 90s, 30m, 4h, 2d or a number "
+                        "of seconds, above 0)")
+    return seconds
 
 
 @dataclass

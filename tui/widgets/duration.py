@@ -13,12 +13,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from fleetctl.core.units import parse_duration
+from fleetctl.core.errors import UserError
+from fleetctl.workflows.alerts import silence_seconds
 
-__all__ = ["MAX_DURATION_S", "Duration", "DurationScreen", "duration_error"]
-
-#: What ``fleetctl alerts mute/ack --for`` accept (commands.alerts.parse_duration): above 0, at most 10 years.
-MAX_DURATION_S = 3650 * 86400.0
+__all__ = ["Duration", "DurationScreen", "duration_error"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +28,10 @@ class Duration:
 
 def duration_error(text: str) -> str | None:
     """None when ``text`` is a duration the CLI accepts, else one line saying why not."""
-    seconds = parse_duration(text.strip()) if text.strip() else None
-    if seconds is None or seconds <= 0 or seconds > MAX_DURATION_S:
-        return f"{text.strip()!r} is not a duration: say 90s, 30m, 4h, 2d or a number of seconds, above 0"
+    try:
+        silence_seconds(text, "duration")  # the rule `fleetctl alerts mute/ack --for` applies
+    except UserError as exc:
+        return str(exc)
     return None
 
 
@@ -74,8 +73,7 @@ class DurationScreen(ModalScreen[Duration | None]):
             self.query_one("#duration-error", Static).update(Text(error))
             self.query_one("#duration", Input).focus()
             return
-        seconds = parse_duration(text)
-        assert seconds is not None
+        seconds = silence_seconds(text, "duration")
         reason = ""
         if self.ask_reason:
             reason = " ".join(self.query_one("#duration-reason", Input).value.split())
