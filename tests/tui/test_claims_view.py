@@ -131,10 +131,10 @@ def test_the_story_from_the_chain_with_no_store_creates_none(node: tuple[CometNo
             assert [(r[1], r[2]) for r in rows] == [("sup-a", "eth"), ("sup-b", "anvil"), ("sup-c", "eth"),
                                                     ("sup-d", "")]
             a, b, c, d = rows
-            assert a[0] == "WARNING" and a[3] == "1 due, 2 blk left" and "2 block(s) left" in a[10]
+            assert a[0] == "WARNING" and a[3] == "1 due in 2 blk" and "2 block(s) left" in a[10]
             assert a[4:8] == ["2", "55,000", "30,000", "28,000"] and a[8] == "OVERSERVICING 2,000"
             assert b[0] == "CRITICAL" and b[8] == "PROOF_MISSING 50,000" and b[9] == "1 (-1,000,000)"
-            assert c[0] == "OK" and c[3] == "1 maybe, 2 blk" and c[10] == ""
+            assert c[0] == "OK" and c[3] == "1 maybe in 2 blk" and c[10] == ""
             assert d[0] == "OK" and d[10] == "no claim in the blocks read"
             assert "claims CRITICAL at height 198" in summary(screen) and "not stored" in summary(screen)
             # d: the row's fields as the report has them
@@ -257,7 +257,7 @@ def test_filter_cursor_window_and_a_refresh_error(tmp_path: Path) -> None:
             screen = app.screen
             await refreshed(pilot, screen)
             assert [r[1] for r in table(screen)] == ["bravo", "charlie", "alpha"]
-            assert table(screen)[0][3] == "1 due, 3 blk left"
+            assert table(screen)[0][3] == "1 due in 3 blk"
             assert table(screen)[2][4:6] == ["4", "20,000"]  # the last 24 h
             # w: the last sessions
             await pilot.press("w")
@@ -282,7 +282,7 @@ def test_filter_cursor_window_and_a_refresh_error(tmp_path: Path) -> None:
             assert screen.current_row().cells[1] == "alpha"
             await pilot.press("escape")  # the filter goes; the cursor stays on alpha
             assert [r[1] for r in table(screen)] == ["bravo", "charlie", "alpha"]
-            assert table(screen)[0][3] == "1 due, 1 blk left"
+            assert table(screen)[0][3] == "1 due in 1 blk"
             assert screen.current_row().cells[1] == "alpha"
             # enter on bravo: its one session, its proof's window
             await pilot.press("up", "up", "enter")

@@ -195,8 +195,9 @@ def test_real_workflow_over_loopback_endpoints_and_a_refusing_host(servers: dict
             # 3 pairs to provision (nimbus, lodestar, Erigon's caplin) beside the adopted lighthouse
             assert planned_cl == dict.fromkeys(["caplin", "lighthouse", "lodestar", "nimbus"], "1 · 25%")
             # the refusing host and the silent endpoint are UNKNOWN rows, and the summary says so
-            assert rows["host/h1"][0] == "UNKNOWN" and "unreachable" in rows["host/h1"][5]
+            assert rows["host/h1"][0] == "UNKNOWN" and rows["host/h1"][5] == "unreachable"
             assert rows["endpoint/c-erigon"][0] == "UNKNOWN" and rows["endpoint/c-erigon"][3] == "erigon?"
+            assert rows["endpoint/c-erigon"][7] == "c-erigon: not counted"
             summary = str(screen.query_one("#summary").render())
             assert "diversity UNKNOWN" in summary and "unreachable (not counted): h1" in summary
             # describe: the host's reason (from the workflow's notes)
@@ -235,8 +236,8 @@ def test_rows_bars_quota_planned_and_members_from_the_report(tmp_path: Path) -> 
             rows = cells(screen)
             # execution: geth 2 of 3 running (the exited nethermind is not counted): above 50%
             assert rows["eth/execution/geth"][:5] == ["WARNING", "eth", "execution", "geth", "2"]
-            assert rows["eth/execution/geth"][5] == "█████┃▋     67%"
-            assert rows["eth/execution/erigon"][0] == "OK" and rows["eth/execution/erigon"][5] == "███▍ │      33%"
+            assert rows["eth/execution/geth"][5] == "████┃▍    67%"
+            assert rows["eth/execution/erigon"][0] == "OK" and rows["eth/execution/erigon"][5] == "██▋ │     33%"
             assert rows["eth/execution/nethermind"][4] == "0" and rows["eth/execution/geth"][7] == "1 · 33%"
             # consensus: nimbus, lodestar and Erigon's caplin, one each
             assert {k: v[4] for k, v in rows.items() if "/consensus/" in k} == {

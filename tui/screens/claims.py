@@ -53,17 +53,20 @@ def _lost(lost: dict[str, int]) -> str:
 
 
 def _due(items: list[Any]) -> Text:
-    """The missing proofs: the required ones and the blocks left before the first window closes,
-    then the possibly required (probabilistic) ones."""
+    """The missing proofs: the required ones and the blocks left before the first window closes
+    (``2 due in 3 blk``), then the possibly required (probabilistic) ones (``+1?``, or ``1 maybe
+    in 8 blk`` alone)."""
     required = [a for a in items if a.requirement == "THRESHOLD"]
     maybe = [a for a in items if a.requirement != "THRESHOLD"]
-    parts = []
     if required:
-        parts.append(f"{len(required)} due, {min(a.blocks_left for a in required)} blk left")
-    if maybe:
-        parts.append(f"{len(maybe)} maybe, {min(a.blocks_left for a in maybe)} blk")
+        text = f"{len(required)} due in {min(a.blocks_left for a in required)} blk"
+        text += f" +{len(maybe)}?" if maybe else ""
+    elif maybe:
+        text = f"{len(maybe)} maybe in {min(a.blocks_left for a in maybe)} blk"
+    else:
+        text = "-"
     worst = Level.WARNING if any(a.level is Level.WARNING for a in items) else None
-    return Text("; ".join(parts) or "-", style=level_style(worst) if worst else "")
+    return Text(text, style=level_style(worst) if worst else "")
 
 
 def supplier_rows(report: Any, window: str = "24h") -> list[Row]:
@@ -114,8 +117,8 @@ def supplier_rows(report: Any, window: str = "24h") -> list[Row]:
 class ClaimsView(TableView):
     VIEW = "claims"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
-        ("LEVEL", 8), ("SUPPLIER", 14), ("SERVICE", 8), ("PROOFS MISSING", 22), ("CLAIMS", 6),
-        ("CLAIMED", 11), ("PROVEN", 11), ("SETTLED", 11), ("LOST", 22), ("SLASHED", 12), ("REASON", None),
+        ("LEVEL", 8), ("SUPPLIER", 12), ("SERVICE", 8), ("PROOFS MISSING", 18), ("CLAIMS", 6),
+        ("CLAIMED", 10), ("PROVEN", 10), ("SETTLED", 10), ("LOST", 20), ("SLASHED", 12), ("REASON", None),
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("w", "window", "24h/sessions")]
 

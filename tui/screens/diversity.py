@@ -21,8 +21,8 @@ from fleetctl.tui.screens.base import TableView
 
 __all__ = ["DiversityMembersView", "DiversityView", "client_rows"]
 
-#: The share bar's width in cells (the quota line is drawn inside it).
-BAR = 10
+#: The share bar's width in cells (the quota line is drawn inside it): the table fits 80 columns.
+BAR = 8
 
 
 def _level(level: Level) -> Text:
@@ -71,7 +71,7 @@ def client_rows(overview: Any) -> list[Row]:
         notes = [n for n in report.notes if n.startswith(f"{host}: ")]
         rows.append(Row(
             key=f"host/{host}",
-            cells=(_level(Level.UNKNOWN), "*", "host", host, "?", "unreachable: not counted", "", ""),
+            cells=(_level(Level.UNKNOWN), "*", "host", host, "?", "unreachable", "", "its nodes not counted"),
             level=Level.UNKNOWN, data={"host": host, "reachable": False, "status": Level.UNKNOWN.name,
                                        "notes": notes}))
     for p in report.probes:
@@ -79,8 +79,8 @@ def client_rows(overview: Any) -> list[Row]:
             continue
         rows.append(Row(
             key=f"endpoint/{p.name}",
-            cells=(_level(Level.UNKNOWN), p.chain, p.layer, f"{p.declared}?", "?",
-                   Text(f"{p.name}: not counted", style=level_style(Level.UNKNOWN)), "", ""),
+            cells=(_level(Level.UNKNOWN), p.chain, p.layer, f"{p.declared}?", "?", "no version", "",
+                   Text(f"{p.name}: not counted", style=level_style(Level.UNKNOWN))),
             level=Level.UNKNOWN,
             data={"endpoint": p.name, "chain": p.chain, "layer": p.layer, "declared": p.declared, "url": p.url,
                   "answered": p.client, "detail": p.detail, "status": Level.UNKNOWN.name}))
@@ -90,7 +90,7 @@ def client_rows(overview: Any) -> list[Row]:
 class DiversityView(TableView):
     VIEW = "diversity"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
-        ("LEVEL", 7), ("CHAIN", 8), ("LAYER", 9), ("CLIENT", 11), ("NODES", 5), ("SHARE │QUOTA", BAR + 5),
+        ("LEVEL", 7), ("CHAIN", 7), ("LAYER", 9), ("CLIENT", 10), ("NODES", 5), ("SHARE", BAR + 5),
         ("QUOTA", 5), ("PLANNED", None),
     )
 
