@@ -94,18 +94,20 @@ def prepare(fleet: Fleet, service: str, *, apply: bool = False, rows: int = 10,
             target_share: str | None = None, add: int | None = None, budget: str | None = None,
             timeout: float = 5.0, owner: str | None = None, name_prefix: str | None = None,
             hosts: list[str] | None = None, names: list[str] | None = None, imported: bool = False,
-            view: ServiceView | None = None) -> ScalePlan:
+            view: ServiceView | None = None, cancel: CancelToken | None = None) -> ScalePlan:
     """The what-if of ``service`` and, with ``apply``, the identities to add (none when the
     current count reaches the target). Reads the chain (unless ``view`` is given); changes
     nothing. Raises UserError for the options' own mistakes (before the chain is read), for
-    ``apply`` without a count; FleetError when the backends could not carry the target."""
+    ``apply`` without a count; FleetError when the backends could not carry the target;
+    Cancelled when ``cancel`` is cancelled while the chain is read (requests in flight dropped)."""
     import asyncio
 
+    from fleetctl.core.aio import until_cancelled
     from fleetctl.plan import scale
 
     scale.check_options(target_share=target_share, budget=budget, stake=stake, apps=apps)
     if view is None:
-        view = asyncio.run(scale.read_service(fleet, service, timeout=timeout))
+        view = asyncio.run(until_cancelled(scale.read_service(fleet, service, timeout=timeout), cancel, JOB))
     model = scale.model_for(fleet, view, rows=rows, relays_per_session=relays_per_session,
                             upokt_per_relay=upokt_per_relay, apps=apps, block_time_s=block_time_s,
                             stake=stake, target_share=target_share, add=add, budget=budget)
