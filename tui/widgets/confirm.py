@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -29,7 +29,8 @@ class ConfirmScreen(ModalScreen[bool]):
             body.append(line + "\n")
         with Vertical(id="confirm"):
             yield Static(Text(self.title_text, style="bold"), id="confirm-title")
-            yield Static(body, id="confirm-body")
+            with VerticalScroll(id="confirm-scroll"):  # a long list scrolls; the buttons stay on screen
+                yield Static(body, id="confirm-body")
             yield Static(Text.assemble(("same as: ", "dim"), (self.command, "bold")), id="confirm-command")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error" if self.danger else "primary")
