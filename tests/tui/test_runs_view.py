@@ -25,7 +25,7 @@ from fleetctl.provision.apply import ApplyResult, HostResult, run_playbook_file
 from fleetctl.spec.loader import load_inventory
 from fleetctl.tui.app import FleetApp
 from fleetctl.tui.options import TuiOptions
-from fleetctl.tui.screens.runs import HostPlanView, RunsView, StakeBatchView, plan_line
+from fleetctl.tui.screens.runs import HostPlanView, RunsView, StakeBatchView, cli_command, plan_line
 from fleetctl.tui.widgets.confirm import ConfirmScreen
 from fleetctl.workflows import apply as apply_workflow
 from fleetctl.workflows import stake_batch as sb
@@ -141,6 +141,55 @@ async def test_the_plan_is_a_diff_per_host_and_enter_lists_a_hosts_actions(inv: 
         await pilot.press("escape")
         assert app.screen is view
 
+        await pilot.press("down", "enter")
+        drill = app.screen
+        assert isinstance(drill, HostPlanView) and drill.host == "lab-h2"
+        await loaded(pilot, drill)
+        await pilot.press("a")  # apply this host: back on the plan, its confirmation on top
+        assert command_of(app) == f"fleetctl -i {inv} apply --limit lab-h2 --yes"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is view and view.job is None
+
+
+async def test_the_views_own_fetch_observes_the_hosts_and_shows_the_unreachable(tmp_path: Path) -> None:
+    """The real workflow (apply.prepare observing every host over SSH) against 127.0.0.1 ports
+    that refuse: each host is UNREACHABLE with the reason, and gets no action."""
+    import socket
+
+    holders, ports = [], []
+    for _ in range(3):  # bound, never listening: connections are refused
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        holders.append(sock)
+        ports.append(sock.getsockname()[1])
+    root = tmp_path / "inv"
+    root.mkdir()
+    shutil.copy(LAB_INV / "fleet.yml", root / "fleet.yml")
+    (tmp_path / "known_hosts").write_text("")
+    hosts = "".join(f"    lab-h{i + 1}: {{ansible_host: 127.0.0.1, ansible_port: {p}}}\n" for i, p in enumerate(ports))
+    (root / "hosts.yml").write_text(
+        "all:\n  vars:\n    ansible_user: fleet\n"
+        f"    fleet_known_hosts: {tmp_path / 'known_hosts'}\n"
+        "    fleet_capacity: {cpus: 2, memory_gb: 8, disk_gb: 50}\n"
+        f"  hosts:\n{hosts}")
+    app = app_for(root, fetchers={})
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            view = app.screen
+            assert isinstance(view, RunsView)
+            await loaded(pilot, view)
+            plan = view.result
+            assert not plan.offline and sorted(plan.unreachable) == ["lab-h1", "lab-h2", "lab-h3"]
+            for i, host in enumerate(("lab-h1", "lab-h2", "lab-h3")):
+                assert cells(view, host)[:2] == [host, "UNREACHABLE"]
+                assert f"127.0.0.1:{ports[i]}" in view.shown[i].data["unreachable"]
+            summary = str(view.query_one("#summary").render())
+            assert summary.startswith("plan: 0 change(s)") and "UNREACHABLE: lab-h1 (" in summary
+    finally:
+        for sock in holders:
+            sock.close()
+
 
 # ----------------------------------------------------------------------------- apply: refused
 
@@ -188,6 +237,12 @@ async def test_a_refused_confirmation_runs_nothing(inv: Path, monkeypatch: pytes
         await pilot.press("n")
         await pilot.pause()
         assert execute.calls == [] and view.job is None and view.run is None
+
+
+async def test_the_command_is_quoted_for_a_shell() -> None:
+    options = TuiOptions(inventory="/srv/my fleet", db="/var/lib/state db/f.db")
+    assert cli_command(options, "stake", "--batch", "--db", str(options.db)) == \
+        "fleetctl -i '/srv/my fleet' stake --batch --db '/var/lib/state db/f.db'"
 
 
 async def test_the_command_names_no_inventory_when_the_environment_does(inv: Path,
@@ -328,7 +383,7 @@ async def test_ctrl_x_stops_a_real_ansible_run_before_its_next_task(inv: Path, t
         await pilot.press("ctrl+x")
         (call,) = execute.calls
         token = call["cancel"]
-        assert token.cancelled
+        assert token.cancelled and call["limit"] == ["lab-h1"] and call["plan"] is view.result
         assert cells(view, "lab-h1")[2] == "stopping"
         await until(pilot, lambda: view.job.done, "the run stopped", limit=2400)
         result = view.run.result
