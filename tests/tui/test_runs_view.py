@@ -21,6 +21,7 @@ from rich.text import Text
 from conftest import LAB_INV
 from fleetctl.core.errors import FleetError
 from fleetctl.core.events import CancelToken, Event, HostTask, StepFinished, StepStarted, Warn
+from fleetctl.core.units import format_upokt
 from fleetctl.provision.apply import ApplyResult, HostResult, run_playbook_file
 from fleetctl.spec.loader import load_inventory
 from fleetctl.tui.app import FleetApp
@@ -479,12 +480,14 @@ async def test_stake_batch_dry_run_rows_and_a_refused_confirmation(stake_env: St
         report = view.result
         assert isinstance(report, sb.BatchReport) and report.dry_run and report.stake_upokt
         row = cells(view, "n-1")
-        assert row[:3] == ["n-1", "local-h1", "to stake"] and row[4] == "eth"
-        assert row[3] and row[5].startswith(str(env.hosts["local-h1"]["fleet_pocketd"]).split()[0])
-        assert "stake-supplier" in row[5] and fresh in row[5]
-        assert cells(view, "n-2")[2] == "staked" and cells(view, "n-2")[3] == ""
+        assert row[:4] == ["n-1", "local-h1", "to stake", "eth"]
+        # what would be sent: the exact command (the host's pocketd), with the stake in the summary
+        assert row[4] == (report.entries[0].command or "") and "stake-supplier" in row[4] and fresh in row[4]
+        assert row[4].startswith(str(env.hosts["local-h1"]["fleet_pocketd"]).split()[0])
+        assert cells(view, "n-2")[2] == "staked" and cells(view, "n-2")[4].startswith("already on chain")
         summary = str(view.query_one("#summary").render())
-        assert summary.startswith("stake --batch (dry run): 1 staked, 1 to stake; stake ")
+        assert summary.startswith("stake --batch (dry run): 1 staked, 1 to stake; "
+                                  f"stake {format_upokt(report.stake_upokt)} each")
         assert not (env.tmp / "out").exists() and not env.db.exists()  # a dry run writes nothing
         assert "stake batch" in app.breadcrumbs()
 
@@ -539,8 +542,8 @@ async def test_stake_batch_executed_and_cancelled_between_suppliers(stake_env: S
         report = view.result
         assert report.cancelled and not report.dry_run, report.as_dict()
         assert [cells(view, n)[2] for n in names] == ["confirmed", "not attempted", "not attempted"]
-        assert cells(view, "c-1")[5].startswith("txhash ")
-        assert cells(view, "c-2")[5] == sb.CANCELLED_REASON
+        assert cells(view, "c-1")[4].startswith("txhash ")
+        assert cells(view, "c-2")[4] == sb.CANCELLED_REASON
         line = "stake batch: cancelled: 2 supplier(s) not sent (c-2, c-3); the next run resumes"
         assert view.job_text == line and line in view.log_widget.plain
         assert any(x.startswith("stake: c-1: submitted, txhash") for x in view.log_widget.plain)

@@ -71,7 +71,7 @@ def _same_path(a: str, b: str) -> bool:
 
 def _clean(text: Any) -> str:
     """A host's or a chain's words for a cell: one line, URLs' credentials and tokens scrubbed."""
-    return scrub(str(text or ""), sink_style=False, limit=400)
+    return scrub(str(text or ""), sink_style=False, limit=2000)
 
 
 def _plain(cell: Any) -> str:
@@ -673,7 +673,7 @@ class StakeBatchView(JobView):
     VIEW = "stake batch"
     CSS_PATH = "../styles/runs.tcss"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
-        ("SUPPLIER", 16), ("HOST", 10), ("STATUS", 13), ("STAKE", 14), ("SERVICES", 12), ("DETAIL", None),
+        ("SUPPLIER", 16), ("HOST", 10), ("STATUS", 13), ("SERVICES", 10), ("DETAIL", None),
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("e", "execute", "execute")]
 
@@ -728,13 +728,12 @@ class StakeBatchView(JobView):
     def rows(self, result: Any) -> list[Row]:
         rows = []
         for e in result.entries:
+            # (the stake each one sends is the summary's: one amount for the whole batch)
             status, detail = self.live.get(e.name, (e.status, _stake_detail(e)))
-            sent = status in ("to_stake", "sending", "submitted", "confirmed", "mismatch")
-            stake = format_upokt(result.stake_upokt) if sent and result.stake_upokt is not None else ""
             rows.append(Row(key=e.name,
                             cells=(e.name, e.host or "-", Text(status.replace("_", " "),
                                                                style=_STAKE_STYLES.get(status, "")),
-                                   stake, ",".join(e.services), _clean(detail)),
+                                   ",".join(e.services), _clean(detail)),
                             data={**e.as_dict(), "live_status": status} if e.name in self.live else e.as_dict()))
         return rows
 
