@@ -256,7 +256,7 @@ class TableView(ViewScreen):
                 if old.cells != new.cells:
                     for j, cell in enumerate(new.cells):
                         if j >= len(old.cells) or old.cells[j] != cell:
-                            table.update_cell_at(Coordinate(i, j), _cell(cell))
+                            table.update_cell_at(Coordinate(i, j), _cell(cell), update_width=True)
             self.shown = shown
             return
         self.shown = shown
