@@ -14,15 +14,15 @@ what runs is :func:`fleetctl.provision.observe.observe`'s (over SSH to each host
 is observed: their ``status`` is "not observed", ``running`` None). :func:`execute` observes every
 host (``details=True``: start times for the uptime), plans against what runs, and builds the tree.
 
-Keys are stable path ids, so a front keeps its cursor across refreshes::
+Keys are stable ids, so a front keeps its cursor across refreshes::
 
     lab-h1                                            host
     lab-h1/pair/eth-geth-1                            pair (named after its execution container)
     lab-h1/container/eth-geth-1-nimbus                container (of a pair, or of none)
     lab-h1/relayminer/relayminer                      relayminer (a Morse node: .../pocket-morse)
     lab-h1/relayminer/relayminer/supplier/pokt1...    supplier (its operator address, else its name)
-    .../supplier/pokt1.../balancer/lb-eth             balancer (one per service of the supplier)
-    .../balancer/lb-eth/backend/eth-geth-1            backend (a full node or an adopted endpoint)
+    lab-h1/balancer/lb-eth                            balancer (one per service of the supplier)
+    lab-h1/balancer/lb-eth/backend/eth-geth-1         backend (a full node or an adopted endpoint)
     lab-h1/endpoint/lab-h1-geth                       endpoint (adopted; one without a host is a
                                                       root of its own: endpoint/NAME)
 
@@ -33,10 +33,14 @@ carry their container's level. What was not observed (``prepare``, a host that d
 pairs, suppliers and adopted endpoints (health probes them, not this job) have none
 (:attr:`TreeNode.worst` rolls a subtree's levels up).
 
-Size: every supplier lists its balancer's backends, so a RelayMiner's part of the tree grows as
-its suppliers times the backends of their balancers (each balancer's data and its backends' data
-are built once and shared: read them, never change them). 1,000 suppliers over balancers of
-350 backends each is some 350,000 nodes, built in about 2.5 s.
+Shared subtrees: a balancer serves every supplier of its host that has its service, so its node
+(with its backends under it) is built once per host and the SAME node is a child of each of those
+suppliers; its key is its own (``lab-h1/balancer/lb-eth``), not a path through one supplier. The
+tree is therefore a DAG of O(hosts + containers + suppliers + backends) nodes (1,000 suppliers
+over balancers of 350 backends each: some 2,400 nodes, not 350,000). :meth:`TreeNode.walk`,
+:meth:`FleetTree.walk`, ``find``, ``worst`` and ``as_dict`` visit each node once; a front that
+shows the tree lists a shared node under every parent and makes its row ids from the path
+(parent id + "/" + key).
 
 Events of :func:`execute`: ``StepStarted``/``StepFinished`` for "observe" and "plan"; per host
 observed a ``HostTask`` (task "observe", "ok" with its container count or "unreachable" with the
@@ -78,10 +82,11 @@ TEXT_LIMIT = 200
 
 @dataclass(frozen=True, slots=True)
 class TreeNode:
-    """One line of the tree. ``key``: a stable unique path id; ``label``: what the line shows;
+    """One line of the tree. ``key``: a stable unique id; ``label``: what the line shows;
     ``level``: where something is wrong (else OK, or None when nothing was judged); ``data``:
-    every field the library has for it, JSON-able (what a describe shows; read-only: a
-    balancer's and its backends' dicts are shared by every supplier it serves)."""
+    every field the library has for it, JSON-able (what a describe shows). A balancer's node is
+    shared by every supplier it serves (the same object under each): read nodes, never change
+    them."""
 
     kind: str
     key: str
@@ -91,10 +96,9 @@ class TreeNode:
     children: tuple[TreeNode, ...] = ()
 
     def walk(self) -> Iterator[TreeNode]:
-        """This node and every node under it, depth first, in display order."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This node and every node under it, depth first, each once (a shared node where it
+        is first met)."""
+        return _walk((self,), set())
 
     @property
     def worst(self) -> Level | None:
@@ -103,9 +107,38 @@ class TreeNode:
         return worst(levels) if levels else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "label": self.label,
-                "level": self.level.name if self.level is not None else None,
-                "data": self.data, "children": [c.as_dict() for c in self.children]}
+        """The node and its subtree; a node met again (a shared balancer under its second
+        supplier) is ``{"kind", "key", "label", "level", "ref": true}``: its data and children are
+        where it was first met."""
+        return _as_dict(self, set())
+
+
+def _walk(nodes: tuple[TreeNode, ...], seen: set[int]) -> Iterator[TreeNode]:
+    # An explicit stack: no recursion limit, no generator per level.
+    stack = [iter(nodes)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        if node.children:
+            stack.append(iter(node.children))
+
+
+def _as_dict(node: TreeNode, seen: set[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": node.kind, "key": node.key, "label": node.label,
+                           "level": node.level.name if node.level is not None else None}
+    if id(node) in seen:
+        out["ref"] = True
+        return out
+    seen.add(id(node))
+    out["data"] = node.data
+    out["children"] = [_as_dict(c, seen) for c in node.children]
+    return out
 
 
 @dataclass(frozen=True)
@@ -121,8 +154,8 @@ class FleetTree:
     notes: tuple[str, ...] = ()
 
     def walk(self) -> Iterator[TreeNode]:
-        for root in self.roots:
-            yield from root.walk()
+        """Every node, depth first, each once (see :meth:`TreeNode.walk`)."""
+        return _walk(self.roots, set())
 
     def find(self, key: str) -> TreeNode | None:
         """The node with this key, or None (gone since: the front picks the nearest)."""
@@ -130,14 +163,15 @@ class FleetTree:
 
     @property
     def level(self) -> Level | None:
-        levels = [r.worst for r in self.roots]
-        known = [lv for lv in levels if lv is not None]
-        return worst(known) if known else None
+        levels = [n.level for n in self.walk() if n.level is not None]
+        return worst(levels) if levels else None
 
     def as_dict(self) -> dict[str, Any]:
         level = self.level
+        seen: set[int] = set()
         return {"observed_at": self.observed_at, "level": level.name if level is not None else None,
-                "errors": list(self.errors), "notes": list(self.notes), "roots": [r.as_dict() for r in self.roots]}
+                "errors": list(self.errors), "notes": list(self.notes),
+                "roots": [_as_dict(r, seen) for r in self.roots]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +351,7 @@ def _build(fleet: Fleet, plan: Plan | None, observed: Mapping[str, HostState] | 
     supplier_of = {s.name: s for s in fleet.suppliers}
     endpoints = fleet.endpoints
     endpoint_of = {(e.chain, e.name): e for e in endpoints}
-    pools: dict[tuple[str, str], tuple[dict[str, Any], Level | None, list[tuple[str, Level | None, dict[str, Any]]]]] = {}
+    lb_nodes: dict[tuple[str, str], TreeNode] = {}
 
     def cnode(host: str, name: str, kind: str = "container", key: str | None = None,
               extra: Mapping[str, Any] | None = None, children: tuple[TreeNode, ...] = ()) -> TreeNode:
@@ -361,12 +395,10 @@ def _build(fleet: Fleet, plan: Plan | None, observed: Mapping[str, HostState] | 
                     if b is None or (host, b.name) not in info:
                         continue
                     used.add(b.name)
-                    bal_key = f"{sup_key}/balancer/{b.name}"
-                    if (host, service) not in pools:  # once per balancer: its suppliers share it
-                        pools[host, service] = _pool(fleet, host, b, service, hv, node_host, info, endpoint_of, safe_url)
-                    bdata, blevel, pool = pools[host, service]
-                    backends = tuple(TreeNode("backend", f"{bal_key}/backend/{n}", n, lv, d) for n, lv, d in pool)
-                    lbs.append(TreeNode("balancer", bal_key, b.name, blevel, bdata, backends))
+                    if (host, service) not in lb_nodes:  # once per balancer: its suppliers share it
+                        lb_nodes[host, service] = _balancer(fleet, host, b, service, hv, node_host, info,
+                                                            endpoint_of, safe_url)
+                    lbs.append(lb_nodes[host, service])
                 sups.append(TreeNode("supplier", sup_key, sp.supplier, None, _supplier(s, sp), tuple(lbs)))
             children.append(cnode(host, name, "relayminer", rm_key, _pocket_vars(hv.get(host, {}), data["role"]),
                                   tuple(sups)))
@@ -495,16 +527,17 @@ def _pair(fleet: Fleet, host: str, pair: str, np: Any, members: list[dict[str, A
     return TreeNode("pair", f"{host}/pair/{pair}", label, None, data, children)
 
 
-def _pool(fleet: Fleet, host: str, b: Any, chain: str, hv: Mapping[str, Any], node_host: Mapping[str, str],
-          info: Mapping[tuple[str, str], tuple[dict[str, Any], Level | None]], endpoint_of: Mapping[tuple[str, str], Any],
-          safe_url: Any) -> tuple[dict[str, Any], Level | None, list[tuple[str, Level | None, dict[str, Any]]]]:
-    """A balancer's data and level, and each backend's name, level and data: built once per
-    balancer, the same (read-only) dicts under every supplier it serves."""
+def _balancer(fleet: Fleet, host: str, b: Any, chain: str, hv: Mapping[str, Any], node_host: Mapping[str, str],
+              info: Mapping[tuple[str, str], tuple[dict[str, Any], Level | None]],
+              endpoint_of: Mapping[tuple[str, str], Any], safe_url: Any) -> TreeNode:
+    """A balancer and its backends: built once per balancer, the same node under every
+    supplier it serves (``{host}/balancer/{name}``, its backends ``.../backend/{name}``)."""
     cdata, level = info[host, b.name]
     entry: dict[str, Any] = next((e for e in hv.get(host, {}).get("fleet_balancers", []) if e.get("name") == b.name), {})
     data = {**cdata, "port": b.port, "stats_port": entry.get("stats_port"), "service": chain,
             "backends": [be.name for be in b.backends]}
-    pool = []
+    key = f"{host}/balancer/{b.name}"
+    backends = []
     for be in b.backends:
         bdata: dict[str, Any] = {"name": be.name, "client": be.client, "chain": chain, "url": safe_url(be.url),
                                  "adopted": bool(be.adopted)}
@@ -520,8 +553,9 @@ def _pool(fleet: Fleet, host: str, b: Any, chain: str, hv: Mapping[str, Any], no
                 c, blevel = got
                 for k in ("status", "running", "uptime_s", "version", "image", "consensus", "observed", "exists"):
                     bdata[k] = c[k]
-        pool.append((be.name, blevel, bdata))
-    return data, level, pool
+        bdata["balancer"] = b.name
+        backends.append(TreeNode("backend", f"{key}/backend/{be.name}", be.name, blevel, bdata))
+    return TreeNode("balancer", key, b.name, level, data, tuple(backends))
 
 
 def _supplier(s: Any, sp: Any) -> dict[str, Any]:

@@ -85,6 +85,7 @@ def test_prepare_shapes_the_example_fleet_from_the_plan(example_tree):
     for sp in plan.placement.suppliers:
         by_host.setdefault(sp.host, []).append(sp)
     lbs = {(b.host, b.chain): b for b in plan.placement.balancers}
+    shared: dict[str, object] = {}
     for host, sps in by_host.items():
         (rm,) = _children(tree.find(host), "relayminer")
         assert rm.key == f"{host}/relayminer/relayminer" and rm.data["port"] == pm.RELAYMINER_PORT
@@ -97,11 +98,18 @@ def test_prepare_shapes_the_example_fleet_from_the_plan(example_tree):
             for bal in sup.children:
                 b = lbs[host, bal.data["chain"]]
                 assert bal.kind == "balancer" and bal.data["port"] == b.port
+                assert bal.key == f"{host}/balancer/{b.name}"  # its own key, not a path through a supplier
+                # one node per balancer: every supplier it serves holds the same object
+                assert shared.setdefault(bal.key, bal) is bal
                 assert [x.label for x in bal.children] == [be.name for be in b.backends]
                 assert all(x.kind == "backend" and x.key == f"{bal.key}/backend/{x.label}" for x in bal.children)
                 for x, be in zip(bal.children, b.backends):
                     assert x.data["adopted"] == be.adopted and x.data["client"] == be.client
     assert not any(_children(tree.find(h), "relayminer") for h in fleet.hosts if h not in by_host)
+    # the example has a host whose suppliers share a balancer: walk() lists it once
+    uses = Counter(b.key for n in tree.walk() if n.kind == "supplier" for b in n.children)
+    assert max(uses.values()) > 1
+    assert sorted(n.key for n in tree.walk() if n.kind == "balancer") == sorted(uses)
 
     # adopted endpoints under their host; nothing left over
     hel = tree.find("el-hel-1")
@@ -226,7 +234,8 @@ def test_execute_shows_what_runs_with_levels(engines, lab_fleet):
     (rm,) = _children(h1, "relayminer")
     assert rm.level == Level.OK and [s.label for s in rm.children] == ["lab-sup-1", "lab-sup-2"]
     bal = rm.children[0].children[0]
-    assert bal.key == "lab-h1/relayminer/relayminer/supplier/pokt1e8ksudsrczj875u87wzmn6t2639qhmhlwk3re2/balancer/lb-eth"
+    assert bal.key == "lab-h1/balancer/lb-eth" and rm.children[1].children == (bal,)  # shared by both suppliers
+    assert bal.data["host"] == "lab-h1" and bal.data["service"] == "eth" and bal.level == Level.OK
     backends = {b.label: b for b in bal.children}
     assert backends["eth-nethermind-1"].level == Level.CRITICAL and backends["eth-nethermind-1"].data["host"] == "lab-h2"
     assert backends["eth-geth-1"].level == Level.OK and backends["eth-geth-1"].data["running"] is True
@@ -267,6 +276,71 @@ def test_infeasible_fleet_still_shows_what_runs(engines, lab_fleet):
     h1 = tree.roots[0]
     assert _children(h1, "pair") and _children(h1, "relayminer")  # from the containers' labels
     assert _children(h1, "relayminer")[0].children == ()  # no plan: no placement of suppliers
+
+
+# ---------------------------------------------------------------------------------------------
+# Size: a balancer shared by its suppliers, not repeated under each
+# ---------------------------------------------------------------------------------------------
+
+
+def big_inventory(root, suppliers: int, endpoints: int):
+    """Three loopback hosts, ``endpoints`` adopted execution endpoints (never connected to: only
+    prepare() reads this inventory) and ``suppliers`` suppliers of the one service."""
+    from fleetlab.standin import lab_address
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "hosts.yml").write_text("all:\n  hosts:\n" + "".join(
+        f"    h{i}: {{ansible_host: 127.0.0.{i}}}\n" for i in (1, 2, 3)))
+    clients = ("geth", "nethermind", "erigon")
+    eps = "\n".join(f"      - {{name: ep-{i}, url: 'http://127.0.0.1:{20000 + i}', client: {clients[i % 3]}}}"
+                    for i in range(endpoints))
+    sups = "\n".join(f"  - {{name: sup-{i:04d}, operator_address: {lab_address(f'tree-{i}')}, services: [eth]}}"
+                     for i in range(suppliers))
+    (root / "fleet.yml").write_text(
+        "protocol: shannon\npocket: {rest_url: 'http://127.0.0.1:9'}\n"
+        f"chains:\n  eth:\n    clients: [geth, nethermind, erigon]\n    replicas: {endpoints + 6}\n"
+        "    max_client_share: 0.34\n    consensus_clients: [nimbus, lodestar]\n    erigon: {consensus: caplin}\n"
+        f"    endpoints:\n{eps}\nsuppliers:\n{sups}\n")
+    return root
+
+
+def test_a_balancer_is_one_node_under_all_its_suppliers(tmp_path, monkeypatch):
+    monkeypatch.setattr(observe_module, "observe", _no_ssh)
+    fleet = load_inventory(big_inventory(tmp_path / "inv", 1000, 300))
+    tree = job.prepare(fleet)
+    nodes = list(tree.walk())
+    by_kind = Counter(n.kind for n in nodes)
+    assert by_kind["supplier"] == 1000
+    balancers = [n for n in nodes if n.kind == "balancer"]
+    assert len(balancers) == len({(n.data["host"], n.label) for n in balancers}) >= 1
+    backends_per = {b.key: len(b.children) for b in balancers}
+    assert all(n >= 300 for n in backends_per.values())
+    # each balancer and backend once: the tree grows as suppliers + backends, not their product
+    assert by_kind["backend"] == sum(backends_per.values())
+    assert by_kind["endpoint"] == 300  # no host: a root each
+    assert len(nodes) < 1000 + sum(backends_per.values()) + 300 + 50  # + hosts, pairs, containers
+    keys = [n.key for n in nodes]
+    assert len(keys) == len(set(keys))
+    # ...and every supplier still reaches its balancer and the backends behind it
+    sups = [n for n in nodes if n.kind == "supplier"]
+    assert all(len(s.children) == 1 and s.children[0].key in backends_per for s in sups)
+    under = Counter(s.children[0].key for s in sups)
+    assert sum(under.values()) == 1000 and max(under.values()) > 1
+    # a front listing it as a tree, ids made from the path: unique though the nodes are shared
+    rm = next(n for n in nodes if n.kind == "relayminer" and n.children)
+    paths = [f"{rm.key}/{s.key}/{b.key}/{x.key}" for s in rm.children for b in s.children for x in b.children]
+    assert len(paths) == len(set(paths)) == sum(len(s.children[0].children) for s in rm.children)
+    # as_dict: a shared node in full where first met, then as a reference
+    doc = tree.as_dict()
+    listed = [b for r in doc["roots"] for c in r["children"] if c["kind"] == "relayminer"
+              for s in c["children"] for b in s["children"]]
+    assert len(listed) == 1000
+    full = [b for b in listed if "ref" not in b]
+    assert sorted(b["key"] for b in full) == sorted(backends_per)
+    assert all(b["ref"] is True and "children" not in b and "data" not in b for b in listed if b not in full)
+    json.dumps(doc)
+    # find sees what is under a shared node
+    assert tree.find(balancers[0].children[-1].key) is balancers[0].children[-1]
 
 
 # ---------------------------------------------------------------------------------------------
