@@ -108,7 +108,7 @@ def inv(lab, tmp_path_factory) -> Iterator[Path]:
     assert rc == 0, res
     yield root
     lab_fault(FAULTY, "--clear")
-    run_cli("rotation", "in", FAULTY, "-i", str(root), "--yes", timeout=60)
+    run_cli("rotation", "in", f"lab-h1/lb-eth/{FAULTY}", "-i", str(root), "--yes", timeout=60)
     wipe_managed()
 
 
@@ -130,26 +130,35 @@ def test_tui_on_the_lab(inv: Path, pane: Pane, tmp_path: Path) -> None:
                            lambda s: "fleetctl ▸ health" in s and FAULTY in s and "eth-geth-1" in s)
     assert pane.alternate_on()
     # switching views with the command bar, each showing its own rows
-    for word, needle in (("stakes", "lab-sup-1"), ("fleet", "lab-h2"), ("diversity", "nethermind"),
-                         ("alerts", "fleetctl ▸ alerts"), ("claims", "fleetctl ▸ claims"),
-                         ("runs", "fleetctl ▸ runs"), ("scale", "fleetctl ▸ scale"), ("h", "fleetctl ▸ health")):
+    for word, view, needle in (("stakes", "stakes", "lab-sup-1"), ("fleet", "fleet", "lab-h2"),
+                               ("diversity", "diversity", "nethermind"), ("alerts", "alerts", "firing"),
+                               ("claims", "claims", "lab-sup-2"), ("runs", "runs", "lab-h3"),
+                               ("scale", "scale", "eligible"), ("h", "health", FAULTY)):
         pane.keys(":")
         pane.type(word)
         pane.keys("Enter")
-        pane.wait_for(f":{word} shows {needle}", lambda s, n=needle: n in s)
+        pane.wait_for(f":{word} shows the {view} view with {needle}",
+                      lambda s, v=view, n=needle: s.splitlines()[0].strip() == f"fleetctl ▸ {v}" and n in s)
     # a fault injected from outside shows within a refresh (3 s) plus a sweep
     lab_fault(FAULTY, "--lag", "20")
     pane.wait_for(f"{FAULTY} lagging", lambda s: any(FAULTY in line and "lag" in line.lower()
                                                               for line in s.splitlines()), timeout=30)
-    # select it (filter), take it out of rotation from the TUI: the confirmation names the CLI command
+    # open lab-h1's balancer (its pool: each server's HAProxy status beside its endpoint's health),
+    # select the faulty server, take it out of rotation: the confirmation names the CLI command
+    pane.keys("/")
+    pane.type("lab-h1/lb-eth")
+    pane.keys("Enter", "Enter")
+    pane.wait_for("lab-h1's pool", lambda s: "lab-h1/lb-eth" in s.splitlines()[0] and "lab-h3-erigon" in s)
     pane.keys("/")
     pane.type(FAULTY)
-    pane.keys("Enter")
-    pane.keys("r")
-    pane.wait_for("the confirmation", lambda s: "fleetctl rotation out" in s, timeout=30)
+    pane.keys("Enter", "r")
+    pane.wait_for("the confirmation", lambda s: "fleetctl rotation out" in s and FAULTY in s, timeout=30)
     pane.keys("y")
-    pane.wait_for("pulled from rotation on every balancer",
-                  lambda s: all(stats(h.address).get(FAULTY) == "MAINT" for h in M.HOSTS), timeout=60)
+    pane.wait_for("taken out of lab-h1's rotation", lambda s: stats(M.HOSTS[0].address).get(FAULTY) == "MAINT",
+                  timeout=60)
+    assert M.HOSTS[0].name == "lab-h1"
+    assert all(stats(h.address).get(FAULTY) != "MAINT" for h in M.HOSTS[1:])  # the other pools untouched
+    pane.keys("Escape", "Escape")
     # quit: exit code 0, the terminal left the alternate screen
     pane.keys("q")
     pane.wait_for("the shell back", lambda s: pane.exit_file.exists(), timeout=30)

@@ -280,7 +280,7 @@ class TableView(ViewScreen):
         f = self.query_one("#filter", Input)
         f.display = True
         f.value = self.filter.text
-        f.focus()
+        self.set_focus(f)  # at once: the keys typed right after '/' are the filter's
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -292,7 +292,7 @@ class TableView(ViewScreen):
     def _filter_done(self, event: Input.Submitted) -> None:
         f = self.query_one("#filter", Input)
         f.display = bool(self.filter)
-        self.query_one("#table", DataTable).focus()
+        self.set_focus(self.query_one("#table", DataTable))  # at once: the next key is the table's
 
     def clear_filter(self) -> None:
         f = self.query_one("#filter", Input)
@@ -301,7 +301,7 @@ class TableView(ViewScreen):
         self.filter = Filter()
         self.render_rows()
         self.set_status(self._status(), self.error)
-        self.query_one("#table", DataTable).focus()
+        self.set_focus(self.query_one("#table", DataTable))
 
     def action_back(self) -> None:
         if self.filter or self.query_one("#filter", Input).has_focus:

@@ -29,13 +29,20 @@ class CommandBar(Input):
     def open(self) -> None:
         self.value = ""
         self.display = True
-        self.focus()
+        self._before = self.screen.focused
+        # Focus now, not on the next turn of the loop (Widget.focus defers it): the keys typed
+        # right after ':' may already be queued, and they belong to the bar.
+        self.screen.set_focus(self)
 
     def action_dismiss(self) -> None:
         self.value = ""
         self.display = False
-        self.app.set_focus(None)
-        self.screen.focus_next()
+        before = getattr(self, "_before", None)
+        if before is not None and before is not self and before.is_attached:
+            self.screen.set_focus(before)  # back where the operator was (the table, a tree)
+        else:
+            self.screen.set_focus(None)
+            self.screen.focus_next()
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
