@@ -40,7 +40,10 @@ class FleetApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {v.name: _factory(v) for v in VIEWS}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("colon", "command_bar", "command", key_display=":"),
+        # A priority binding runs as the key arrives, before the keys typed after it are handed to
+        # a widget: ':' then 'stakes' typed fast (or while a sweep keeps the loop busy) all lands in
+        # the bar. Not while an input has the focus (':' is then a character).
+        Binding("colon", "command_bar", "command", key_display=":", priority=True),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
@@ -80,6 +83,13 @@ class FleetApp(App[int]):
         return " ▸ ".join(["fleetctl", *[c for c in crumbs if c]])
 
     # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command_bar":
+            from textual.widgets import Input
+
+            return not isinstance(self.focused, Input)
+        return True
+
     def action_command_bar(self) -> None:
         from fleetctl.tui.widgets.command_bar import CommandBar
 

@@ -97,7 +97,7 @@ class TableView(ViewScreen):
 
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = ()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("slash", "filter", "filter", key_display="/", priority=True),  # see the app's ':'
         Binding("enter", "drill", "open"),
         Binding("d", "describe", "describe"),
         Binding("l", "logs", "logs", show=False),
@@ -273,6 +273,11 @@ class TableView(ViewScreen):
         table.move_cursor(row=max(0, min(index, len(shown) - 1)), animate=False)
 
     # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)  # '/' typed in an input is a character
+        return True
+
     def action_refresh_now(self) -> None:
         self.start_refresh()
 

@@ -253,7 +253,7 @@ class JobView(TableView):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_job":
             return True if self.slot.running() is not None else None  # shown, greyed when idle
-        return True
+        return super().check_action(action, parameters)
 
     def action_cancel_job(self) -> None:
         job = self.slot.running()
