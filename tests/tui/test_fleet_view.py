@@ -330,6 +330,10 @@ def test_filter_shows_matches_with_their_ancestors(tmp_path: Path, monkeypatch: 
             await pilot.pause()
             assert not screen.filter and ids(screen) == before
             assert not screen.query_one("#filter").display
+            # '/' typed in the filter is a character, not the key that opens it
+            await filtered(pilot, screen, "slash", *"http://127.0.0.1:15052")
+            assert screen.filter.text == "http://127.0.0.1:15052"
+            assert ids(screen) == ["h1", "h1/h1/endpoint/h1-lighthouse"]
 
     asyncio.run(run())
 

@@ -118,7 +118,7 @@ def app_for(inv: Path, **options: Any) -> FleetApp:
     return FleetApp(TuiOptions(**opts), fetchers={"fleet": lambda cancel: tree})
 
 
-async def until(pilot: Any, check: Any, what: str, limit: int = 500) -> None:
+async def until(pilot: Any, check: Any, what: str, limit: int = 3000) -> None:
     for _ in range(limit):
         if check():
             return
@@ -230,7 +230,13 @@ def test_search_highlights_jumps_and_esc_clears_first(tmp_path: Path, tails: Tai
             assert shown(screen)[-1] == "f error three"
             await pilot.press("slash", *"[unclosed")  # no regex: matched literally
             assert screen.match_lines() == []
-            await pilot.press("escape", "escape")
+            await pilot.press("escape")
+            tail.feed("datadir=/var/lib/geth")
+            await until(pilot, lambda: screen.received == 7, "7 lines read")
+            await pilot.press("slash", *"=/var/")  # '/' in the search is a character
+            assert screen.pattern is not None and screen.pattern.pattern == "=/var/"
+            assert screen.match_lines() == [len(shown(screen)) - 1]
+            await pilot.press("escape", "escape")  # the search, then back
             assert app.screen is fleet_view and tail.close_calls >= 1
 
     asyncio.run(run())

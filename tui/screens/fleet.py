@@ -220,7 +220,7 @@ class FleetView(ViewScreen):
     VIEW = "fleet"
     CSS_PATH = "../styles/fleet.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("slash", "filter", "filter", key_display="/", priority=True),  # see the app's ':'
         Binding("enter", "open_close", "open/close"),
         Binding("d", "describe", "describe"),
         Binding("l", "logs", "logs"),
@@ -586,6 +586,11 @@ class FleetView(ViewScreen):
             self._toggle(row)
 
     # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)  # '/' typed in an input is a character
+        return True
+
     def action_refresh_now(self) -> None:
         self.start_refresh()
 
@@ -593,7 +598,7 @@ class FleetView(ViewScreen):
         f = self.query_one("#filter", Input)
         f.display = True
         f.value = self.filter.text
-        f.focus()
+        self.set_focus(f)  # at once: the next keys are its
 
     def _set_filter(self, text: str) -> None:
         self.filter = parse_filter(text)
@@ -624,7 +629,7 @@ class FleetView(ViewScreen):
         self._apply_filter()
         f = self.query_one("#filter", Input)
         f.display = bool(self.filter)
-        self.query_one("#tree", Tree).focus()
+        self.set_focus(self.query_one("#tree", Tree))  # at once: the next keys are its
 
     def clear_filter(self) -> None:
         if self._filter_timer is not None:
@@ -636,7 +641,7 @@ class FleetView(ViewScreen):
             f.value = ""
         if self.filter:
             self._set_filter("")
-        self.query_one("#tree", Tree).focus()
+        self.set_focus(self.query_one("#tree", Tree))  # at once: the next keys are its
 
     def action_back(self) -> None:
         if self.filter or self.query_one("#filter", Input).has_focus:

@@ -106,7 +106,7 @@ class LogsView(ViewScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "pause", "pause/follow"),
         Binding("p", "pause", "pause/follow", show=False),
-        Binding("slash", "search", "search", key_display="/"),
+        Binding("slash", "search", "search", key_display="/", priority=True),  # see the app's ':'
         Binding("n", "next_match", "next match"),
         Binding("N", "previous_match", "previous match", key_display="N"),
         Binding("escape", "back", "back"),
@@ -199,13 +199,14 @@ class LogsView(ViewScreen):
             batch = list(self._waiting)
             self._waiting.clear()
             self._woken = False
+            dropped, self._dropped = self._dropped, 0  # older than the last MAX_LINES: never shown
         if not batch:
             return
         batch = [_LINE_BREAKS.sub(" ", line) for line in batch]
-        self.received += len(batch)
+        self.received += len(batch) + dropped
         if self.paused:
             self.held.extend(batch)
-            self.held_total += len(batch)
+            self.held_total += len(batch) + dropped
         else:
             self.query_one("#log", LogLines).write_lines(batch)
         self.set_status(self._status(), self.error)
@@ -236,6 +237,11 @@ class LogsView(ViewScreen):
         return " · ".join(parts)
 
     # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search":
+            return not isinstance(self.focused, Input)  # '/' typed in the search is a character
+        return True
+
     def action_pause(self) -> None:
         log = self.query_one("#log", LogLines)
         if self.paused:
@@ -253,7 +259,7 @@ class LogsView(ViewScreen):
     def action_search(self) -> None:
         f = self.query_one("#search", Input)
         f.display = True
-        f.focus()
+        self.set_focus(f)  # at once: the next keys are its
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -264,7 +270,7 @@ class LogsView(ViewScreen):
     @on(Input.Submitted, "#search")
     def _search_done(self, event: Input.Submitted) -> None:
         self.query_one("#search", Input).display = self.pattern is not None
-        self.query_one("#log", LogLines).focus()
+        self.set_focus(self.query_one("#log", LogLines))  # at once: the next keys are its
         if self.pattern is not None:
             self._jump(newer=False, start=None)
 
@@ -307,7 +313,7 @@ class LogsView(ViewScreen):
         f.display = False
         self.pattern = None
         self.query_one("#log", LogLines).search(None)
-        self.query_one("#log", LogLines).focus()
+        self.set_focus(self.query_one("#log", LogLines))  # at once: the next keys are its
         self.set_status(self._status(), self.error)
 
     def action_back(self) -> None:
