@@ -135,6 +135,13 @@ def runs_plan() -> Any:
     return apply.prepare(load_inventory(fixed_inventory("runs", *LAB_FILES)), offline=True)
 
 
+def fleet_tree() -> Any:
+    from fleetctl.spec.loader import load_inventory
+    from fleetctl.workflows import fleet
+
+    return fleet.prepare(load_inventory(fixed_inventory("fleet", *LAB_FILES)))  # no I/O: what the plan wants
+
+
 LAB_FILES = tuple((REPO / "inventories" / "lab" / name).read_text() for name in ("hosts.yml", "fleet.yml"))
 SCALE_INVENTORY = (
     "all:\n  vars:\n    fleet_capacity: {cpus: 8, memory_gb: 32, disk_gb: 4000}\n  hosts:\n"
@@ -156,9 +163,10 @@ VIEWS: dict[str, Callable[[], Any]] = {
     "alerts": alerts_list,
     "scale": scale_reading,
     "runs": runs_plan,
+    "fleet": fleet_tree,
 }
 #: Views that read their inventory besides the fixed fetch (the scale view's service list).
-INVENTORIES: dict[str, tuple[str, ...]] = {"scale": SCALE_INVENTORY, "runs": LAB_FILES}
+INVENTORIES: dict[str, tuple[str, ...]] = {"scale": SCALE_INVENTORY, "runs": LAB_FILES, "fleet": LAB_FILES}
 
 
 def app_for(view: str) -> FleetApp:
