@@ -51,10 +51,10 @@ class Pane:
         self.tmux("send-keys", "-t", self.target, "-l", f"{command}; echo $? > {shlex.quote(str(self.exit_file))}")
         self.tmux("send-keys", "-t", self.target, "Enter")
 
-    def keys(self, *keys: str, literal: bool = False) -> None:
+    def keys(self, *keys: str, literal: bool = False, pause: float = 0.05) -> None:
         for key in keys:
             self.tmux("send-keys", "-t", self.target, *(["-l"] if literal else []), key)
-            time.sleep(0.05)
+            time.sleep(pause)
 
     def type(self, text: str) -> None:
         self.keys(text, literal=True)
@@ -147,11 +147,11 @@ def test_tui_on_the_lab(inv: Path, pane: Pane, tmp_path: Path) -> None:
     # select the faulty server, take it out of rotation: the confirmation names the CLI command
     pane.keys("/")
     pane.type("lab-h1/lb-eth")
-    pane.keys("Enter", "Enter")
+    pane.keys("Enter", "Enter", pause=0.6)  # an operator's pace: the filter closes, then the row opens
     pane.wait_for("lab-h1's pool", lambda s: "lab-h1/lb-eth" in s.splitlines()[0] and "lab-h3-erigon" in s)
     pane.keys("/")
     pane.type(FAULTY)
-    pane.keys("Enter", "r")
+    pane.keys("Enter", "r", pause=0.6)
     # (the command line wraps inside the dialog: its words are checked, not the whole line)
     pane.wait_for("the confirmation", lambda s: "same as:" in s and "rotation out" in s.replace("\n", " ")
                   or ("same as:" in s and "otation out" in s and "Yes (y)" in s), timeout=60)
@@ -160,7 +160,9 @@ def test_tui_on_the_lab(inv: Path, pane: Pane, tmp_path: Path) -> None:
                   timeout=60)
     assert M.HOSTS[0].name == "lab-h1"
     assert all(stats(h.address).get(FAULTY) != "MAINT" for h in M.HOSTS[1:])  # the other pools untouched
-    pane.keys("Escape", "Escape")
+    # (an operator's pace: esc then a key within tmux's escape-time would read as alt+key)
+    pane.keys("Escape", "Escape", pause=0.8)
+    pane.wait_for("back on the Health view", lambda s: s.splitlines()[0].strip() == "fleetctl ▸ health")
     # quit: exit code 0, the terminal left the alternate screen
     pane.keys("q")
     pane.wait_for("the shell back", lambda s: pane.exit_file.exists(), timeout=30)

@@ -87,7 +87,7 @@ def supplier_rows(report: Any, window: str = "24h") -> list[Row]:
         required = [a.blocks_left for a in items if a.requirement == "THRESHOLD"]
         slashed = f"{t.slashes} (-{t.slashed_upokt:,})" if t.slashes else "0"
         found.append(((0 if required else 1, min(required, default=0),
-                       -(level.severity if level else 0), r.name, r.service),
+                       -(level.severity if level is not None else 0), r.name, r.service),
                       Row(key=f"{r.supplier}/{r.service}",
                           cells=(_level(level), r.name, r.service, _due(items), f"{t.claims:,}",
                                  f"{t.claimed_upokt:,}", f"{t.proven_upokt:,}", f"{t.settled_upokt:,}",
@@ -95,7 +95,7 @@ def supplier_rows(report: Any, window: str = "24h") -> list[Row]:
                                  Text(slashed, style="bold red" if t.slashes else ""),
                                  message if level not in (None, Level.OK) else ""),
                           level=level,
-                          data={**r.as_dict(), "status": level.name if level else None, "check": message,
+                          data={**r.as_dict(), "status": level.name if level is not None else None, "check": message,
                                 "proofs_missing": [a.as_dict() for a in items]})))
     for name, (level, message) in checks.items():
         if not name.startswith("claims/") or name == "claims/sync" or name[len("claims/"):] in seen:

@@ -290,7 +290,7 @@ class BackendsView(_Rotation):
             rows.append(Row(
                 key=server,
                 cells=(_rotation_text(pool), Text(server, style=state_style(state)),
-                       Text(level.name if level else "?", style=level_style(level)), _state_text(state),
+                       Text(level.name if level is not None else "?", style=level_style(level)), _state_text(state),
                        c.message if c is not None else "no health verdict for this server"),
                 level=level, data={"server": s, "balancer": self.balancer, "endpoint": c.as_dict() if c else None}))
         return rows
