@@ -9,16 +9,46 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import scrub
 
-__all__ = ["Filter", "Row", "bar", "describe_text", "level_style", "parse_filter"]
+__all__ = ["Filter", "LazyData", "Row", "bar", "describe_text", "level_style", "parse_filter"]
 
 LEVEL_STYLES = {Level.OK: "green", Level.WARNING: "yellow", Level.CRITICAL: "bold red", Level.UNKNOWN: "magenta"}
+
+
+class LazyData(Mapping[str, Any]):
+    """A row's ``data`` built on first read (``d``, a drill-down, an action), not on every
+    refresh: a thousand suppliers' ``as_dict()`` was most of what a Stakes refresh allocated."""
+
+    __slots__ = ("_make", "_value")
+
+    def __init__(self, make: Callable[[], Mapping[str, Any]]) -> None:
+        self._make: Callable[[], Mapping[str, Any]] | None = make
+        self._value: Mapping[str, Any] | None = None
+
+    def _data(self) -> Mapping[str, Any]:
+        if self._value is None:
+            make, self._make = self._make, None
+            self._value = make() if make is not None else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data())
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    def __repr__(self) -> str:
+        return "LazyData(" + ("…" if self._value is None else repr(self._value)) + ")"
 
 
 @dataclass(frozen=True)
@@ -29,7 +59,12 @@ class Row:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def text(self) -> str:
-        """What a filter matches: every cell's text, tab-separated."""
+        """What a filter matches: every cell's text, tab-separated (once per row: a filter
+        typed letter by letter matches the same rows again and again)."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         return "\t".join("" if c is None else str(c) for c in self.cells)
 
 

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -29,6 +28,7 @@ from fleetctl.core.events import Cancelled, CancelToken
 from fleetctl.core.redact import scrub
 from fleetctl.tui.rows import Filter, Row, describe_text, parse_filter
 from fleetctl.tui.widgets.command_bar import CommandBar
+from fleetctl.tui.widgets.table import FleetTable
 
 __all__ = ["Refreshed", "TableView", "ViewScreen", "error_line"]
 
@@ -138,7 +138,7 @@ class TableView(ViewScreen):
     # ------------------------------------------------------------------ chrome
     def compose_body(self) -> ComposeResult:
         yield Static(id="summary", classes="summary")
-        table: DataTable[Any] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+        table = FleetTable(id="table", cursor_type="row", zebra_stripes=True)
         yield table
         f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter")
         f.display = False
@@ -246,32 +246,26 @@ class TableView(ViewScreen):
 
     def render_rows(self) -> None:
         """Show the filtered rows; the cursor stays on the same key (else the same position)."""
-        table = self.query_one("#table", DataTable)
+        table = self.query_one("#table", FleetTable)
         before = self.current_row()
         index = table.cursor_row
         shown = self.filter.apply(self.all_rows)
         keys = [r.key for r in shown]
         if keys == [r.key for r in self.shown] and table.row_count == len(shown):
-            columns = table.ordered_columns
-            for i, (old, new) in enumerate(zip(self.shown, shown)):
-                if old.cells != new.cells:
-                    for j, cell in enumerate(new.cells):
-                        if j >= len(old.cells) or old.cells[j] != cell:
-                            value = _cell(cell)
-                            # Widen the column for a wider cell (constant time in DataTable). Never
-                            # ask for a narrower one: DataTable then measures the whole column again
-                            # for each such cell (1,000 balances changed: 10^6 measures, a 10 s freeze).
-                            wider = j < len(columns) and value.cell_len > columns[j].content_width
-                            table.update_cell_at(Coordinate(i, j), value, update_width=wider)
+            table.update_cells(
+                (i, j, _cell(cell))
+                for i, (old, new) in enumerate(zip(self.shown, shown)) if old.cells != new.cells
+                for j, cell in enumerate(new.cells) if j >= len(old.cells) or old.cells[j] != cell)
             self.shown = shown
             return
         self.shown = shown
-        table.clear()
         seen: set[str] = set()
+        rows: list[tuple[str, tuple[Any, ...]]] = []
         for row in shown:
             key = row.key if row.key not in seen else f"{row.key}#{len(seen)}"
             seen.add(key)
-            table.add_row(*(_cell(c) for c in row.cells), key=key)
+            rows.append((key, tuple(_cell(c) for c in row.cells)))
+        table.replace_rows(rows)
         if not shown:
             return
         if before is not None and before.key in keys:

@@ -9,6 +9,7 @@ alerts and remediates).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,7 +20,7 @@ from textual.screen import Screen
 
 from fleetctl.core.events import CancelToken
 from fleetctl.core.levels import Level
-from fleetctl.tui.rows import Row, level_style
+from fleetctl.tui.rows import LazyData, Row, level_style
 from fleetctl.tui.screens.base import TableView, error_line
 
 __all__ = ["BackendsView", "HealthView", "NOT_A_BACKEND", "pools", "state_style"]
@@ -215,6 +216,15 @@ class _Rotation(TableView):
         self.start_refresh()
 
 
+def _with_rotation(check: Any, found: list[dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    def make() -> dict[str, Any]:
+        data: dict[str, Any] = check.as_dict()
+        if found:
+            data["rotation"] = found
+        return data
+    return make
+
+
 class HealthView(_Rotation):
     VIEW = "health"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
@@ -229,14 +239,11 @@ class HealthView(_Rotation):
             state = state if isinstance(state, str) else None
             found = in_pools.get(c.target, []) if c.kind == "execution" else []
             stand_out = state_style(state)
-            data = c.as_dict()
-            if found:
-                data["rotation"] = found
             rows.append(Row(
                 key=c.key,
                 cells=(Text(c.level.name, style=level_style(c.level)), c.kind, Text(c.target, style=stand_out),
                        _state_text(state), _rotation_text(found), c.message),
-                level=c.level, data=data))
+                level=c.level, data=LazyData(_with_rotation(c, found))))
         return rows
 
     def backend(self, row: Row) -> tuple[str, str] | None:

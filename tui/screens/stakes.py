@@ -12,7 +12,7 @@ from textual.widgets import Sparkline, Static
 
 from fleetctl.core.events import CancelToken
 from fleetctl.core.units import format_upokt
-from fleetctl.tui.rows import Row, bar, level_style
+from fleetctl.tui.rows import LazyData, Row, bar, level_style
 from fleetctl.tui.screens.base import TableView
 
 __all__ = ["StakeHistoryView", "StakesView"]
@@ -61,7 +61,7 @@ class StakesView(TableView):
                 cells=(level_text(s.level.name, s.level), s.name, _amount(s.stake_upokt), margin, to_min,
                        "" if not s.topup_upokt else _amount(s.topup_upokt), _amount(s.balance_upokt),
                        s.reasons[0] if s.reasons else ""),
-                level=s.level, data=s.as_dict()))
+                level=s.level, data=LazyData(s.as_dict)))
         return rows
 
     def drill(self, row: Row) -> Screen[Any] | None:

@@ -1,0 +1,120 @@
+"""FleetTable's bulk operations show what DataTable's public calls show (tui/widgets/table.py).
+
+Both tables get the same rows (Text cells of mixed widths, wide characters, an empty cell,
+a multi-line cell, a number, a markup string), one through ``clear()`` + ``add_row()`` and
+``update_cell_at()``, the other through ``replace_rows()`` and ``update_cells()``; after the idle
+that measures columns, every rendered line, the column widths and the virtual size must match.
+If a textual release renames what FleetTable reaches into, this fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from fleetctl.tui.widgets.table import FleetTable, cell_width
+
+COLUMNS = ("LEVEL", "NAME", "STAKE", "NOTE")
+
+
+def rows(n: int, salt: str = "") -> list[tuple[str, tuple[Any, ...]]]:
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for i in range(n):
+        note: Any = Text(f"reason {i} " + "x" * (i % 13) + salt)
+        if i == 3:
+            note = Text("two\nlines, the first one shorter")
+        if i == 5:
+            note = None
+        if i == 7:
+            note = 12345.678
+        if i == 8:
+            note = "[b]markup[/b] string"
+        out.append((f"k{i}", (Text("OK" if i % 3 else "CRITICAL", style="bold red" if i % 3 == 0 else "green"),
+                              Text(f"supplier-{i:04d}" + ("漢字" if i == 2 else "")), Text(f"{i * 1000} upokt"), note)))
+    return out
+
+
+class Pair(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+        yield FleetTable(id="fleet", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        for t in self.query(DataTable):
+            for c in COLUMNS:
+                t.add_column(c, key=c)
+
+
+def lines(t: DataTable[Any]) -> list[str]:
+    return ["".join(seg.text for seg in t.render_line(y)) for y in range(t.size.height)]
+
+
+def same(a: DataTable[Any], b: DataTable[Any]) -> None:
+    assert [c.content_width for c in a.ordered_columns] == [c.content_width for c in b.ordered_columns]
+    assert a.virtual_size == b.virtual_size
+    assert a.row_count == b.row_count
+    assert a.cursor_coordinate == b.cursor_coordinate
+    assert lines(a) == lines(b)
+    for y in range(a.row_count):
+        assert a.get_row_at(y) == b.get_row_at(y)
+
+
+@pytest.mark.asyncio
+async def test_replace_and_update_show_what_the_public_calls_show() -> None:
+    app = Pair()
+    async with app.run_test(size=(120, 40)) as pilot:
+        plain, fleet = app.query_one("#plain", DataTable), app.query_one("#fleet", FleetTable)
+        for data in (rows(30), rows(12, "wider and wider"), rows(0), rows(25)):
+            plain.clear()
+            for key, cells in data:
+                plain.add_row(*cells, key=key)
+            fleet.replace_rows(data)
+            await pilot.pause()
+            same(plain, fleet)
+        # a few cells changed: one wider (widens its column), one narrower (the column stays)
+        changes = [(1, 1, Text("supplier-0001 renamed to something much longer")), (2, 3, Text("short")),
+                   (4, 0, Text("WARNING", style="yellow"))]
+        for i, j, v in changes:
+            wider = (cell_width(v) or 0) > plain.ordered_columns[j].content_width
+            plain.update_cell_at(Coordinate(i, j), v, update_width=wider)
+        assert fleet.update_cells(changes) == 3
+        await pilot.pause()
+        same(plain, fleet)
+        plain.move_cursor(row=20)
+        fleet.move_cursor(row=20)
+        await pilot.pause()
+        same(plain, fleet)
+
+
+@pytest.mark.asyncio
+async def test_bad_input_changes_nothing() -> None:
+    app = Pair()
+    async with app.run_test(size=(120, 40)) as pilot:
+        fleet = app.query_one("#fleet", FleetTable)
+        fleet.replace_rows(rows(5))
+        await pilot.pause()
+        with pytest.raises(ValueError):
+            fleet.replace_rows([("a", (Text("x"),)), ("a", (Text("y"),))])
+        with pytest.raises(ValueError):
+            fleet.replace_rows([("a", tuple(Text("x") for _ in range(len(COLUMNS) + 1)))])
+        assert fleet.row_count == 5
+        with pytest.raises(CellDoesNotExist):
+            fleet.update_cells([(99, 0, Text("x"))])
+        with pytest.raises(CellDoesNotExist):
+            fleet.update_cells([(0, 9, Text("x"))])
+
+
+def test_cell_width_is_richs_measure() -> None:
+    from rich.console import Console
+
+    console = Console(width=200)
+    for text in ("", "abc", "漢字 wide", "a\nlonger line\nb", "tab\there", "e\u0301 combining"):
+        t = Text(text)
+        assert cell_width(t) == t.__rich_measure__(console, console.options).maximum
+    assert cell_width("a str is markup") is None and cell_width(None) is None and cell_width(3) is None
