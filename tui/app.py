@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from fleetctl.core.events import CancelToken
+from fleetctl.tui.fetch import Prefetch
 from fleetctl.tui.options import TuiOptions
 from fleetctl.tui.screens import VIEWS, ViewInfo, resolve
 from fleetctl.tui.source import Source
@@ -50,13 +51,16 @@ class FleetApp(App[int]):
     ]
 
     def __init__(self, options: TuiOptions, *, source: Source | None = None,
-                 fetchers: Mapping[str, Fetcher] | None = None, clock: Callable[[], float] | None = None) -> None:
+                 fetchers: Mapping[str, Fetcher] | None = None, clock: Callable[[], float] | None = None,
+                 prefetch: Prefetch | None = None) -> None:
         super().__init__()
         self.options = options
         #: the wall clock the status lines show (a snapshot test fixes it)
         self.clock: Callable[[], float] = clock or time.time
         self.source = source or Source(options)
         self.fetchers: dict[str, Fetcher] = dict(fetchers or {})
+        #: the first view's first fetch, started before the app (fleetctl tui: first paint)
+        self.prefetch = prefetch
 
     # ------------------------------------------------------------------ views
     def on_mount(self) -> None:
@@ -64,8 +68,19 @@ class FleetApp(App[int]):
         self.switch_mode(start.name if start else "fleet")
 
     def fetcher(self, screen: Any) -> Fetcher | None:
-        """A test's or benchmark's fetch for ``screen`` (by its crumb, then its view), else None."""
-        return self.fetchers.get(getattr(screen, "crumb", "")) or self.fetchers.get(getattr(screen, "VIEW", ""))
+        """A test's or benchmark's fetch for ``screen`` (by its crumb, then its view); else, once,
+        the prefetch started for the first view's own screen; else None (the view's own fetch)."""
+        override = self.fetchers.get(getattr(screen, "crumb", "")) or self.fetchers.get(getattr(screen, "VIEW", ""))
+        if override is not None:
+            return override
+        view = getattr(screen, "VIEW", "")
+        if self.prefetch is not None and view == self.prefetch.view and getattr(screen, "crumb", "") == view:
+            return self.prefetch.take(getattr(screen, "workflow_event", None))
+        return None
+
+    def on_unmount(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.cancel()  # a quit before the first fetch ended stops it
 
     def go(self, word: str) -> bool:
         """Switch to the view ``word`` names (``:stakes``, ``:s``); False (and a notice) if none."""
@@ -151,7 +166,7 @@ class FleetApp(App[int]):
         self.push_screen(ConfirmScreen(title, lines, command, danger=danger), answered)
 
 
-def run(options: TuiOptions) -> int:
-    app = FleetApp(options)
+def run(options: TuiOptions, *, source: Source | None = None, prefetch: Prefetch | None = None) -> int:
+    app = FleetApp(options, source=source, prefetch=prefetch)
     code = app.run()
     return int(code or 0)

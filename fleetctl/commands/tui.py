@@ -51,8 +51,17 @@ def run(args: argparse.Namespace) -> int:
     no_color = bool(args.no_color) or "NO_COLOR" in os.environ
     if no_color:
         os.environ["NO_COLOR"] = "1"  # Textual's monochrome filter reads it
-    from fleetctl.tui.app import run as run_app
+    from fleetctl.tui.fetch import FETCHES, Prefetch
     from fleetctl.tui.options import TuiOptions
+    from fleetctl.tui.source import Source
 
-    return run_app(TuiOptions(inventory=path, read_only=args.read_only, refresh_s=args.refresh,
-                              no_color=no_color, db=args.db, start=args.view))
+    options = TuiOptions(inventory=path, read_only=args.read_only, refresh_s=args.refresh,
+                         no_color=no_color, db=args.db, start=args.view)
+    source = Source(options)
+    start = resolve(args.view)
+    # The first view's fetch starts now, in a thread: it runs while textual is imported and the
+    # app draws its chrome (first paint ~ the longer of the two, not their sum).
+    prefetch = Prefetch(start.name, source) if start is not None and start.name in FETCHES else None
+    from fleetctl.tui.app import run as run_app
+
+    return run_app(options, source=source, prefetch=prefetch)

@@ -264,3 +264,83 @@ def test_help_and_other_commands_do_not_import_textual() -> None:
                           env={**os.environ})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+# ----------------------------------------------------------------------------- the first fetch, started before the app
+
+
+def test_first_fetch_started_before_the_app_is_the_first_views(chain: PocketStandin, tmp_path: Path) -> None:
+    """fleetctl tui starts the first view's fetch before textual is imported; the view shows that
+    result (read before the chain changed), and its next refresh fetches anew."""
+    from fleetctl.tui.fetch import Prefetch
+    from fleetctl.tui.source import Source
+
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    options = TuiOptions(inventory=str(inv), refresh_s=0, start="stakes", db=str(tmp_path / "state.db"))
+    source = Source(options)
+    prefetch = Prefetch("stakes", source)
+    assert prefetch._done.wait(30)  # read now: "middle" is second
+    chain.control.slash_supplier(addr("safer"), 695 * POKT)  # ... and now "safer" is the riskiest
+
+    async def run() -> None:
+        app = FleetApp(options, source=source, prefetch=prefetch)
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            assert names(screen) == ["risky", "middle", "safe", "safer"]  # what was prefetched
+            assert prefetch.taken and prefetch.take() is None  # once
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await refreshed(pilot, screen, before)
+            assert names(screen)[0] == "safer"  # a fetch of its own
+            await pilot.press(":", *"health", "enter")  # another view never takes it
+            await pilot.pause(0.2)
+            assert app.fetcher(app.screen) is None
+    asyncio.run(run())
+
+
+def test_prefetch_error_cancel_and_events() -> None:
+    import threading
+
+    from fleetctl.core.events import Cancelled, CancelToken
+    from fleetctl.core.errors import UserError
+    from fleetctl.tui.fetch import Prefetch
+
+    def broken(source: Any, cancel: CancelToken, on_event: Any) -> Any:
+        raise UserError("fleet.yml:3: protocol: not shannon or morse")
+
+    p = Prefetch("stakes", None, broken)
+    with pytest.raises(UserError, match="protocol"):
+        p.take()(CancelToken())  # type: ignore[misc]
+
+    go = threading.Event()
+    seen: list[Any] = []
+
+    def slow(source: Any, cancel: CancelToken, on_event: Any) -> Any:
+        on_event("1/3")
+        on_event("2/3")
+        go.wait(10)
+        on_event("3/3")
+        cancel.raise_if_cancelled("observing")
+        return "tree"
+
+    p = Prefetch("fleet", None, slow)
+    for _ in range(200):
+        if p._last_event == "2/3":
+            break
+        threading.Event().wait(0.01)
+    wait = p.take(seen.append)
+    assert seen == ["2/3"]  # the progress that came before the view, then what follows
+    go.set()
+    assert wait is not None and wait(CancelToken()) == "tree" and seen == ["2/3", "3/3"]
+
+    go.clear()
+    p = Prefetch("fleet", None, slow)
+    token = CancelToken()
+    token.cancel("view closed")
+    with pytest.raises(Cancelled):
+        p.take()(token)  # type: ignore[misc]
+    assert p.token.cancelled  # the view's cancel reached the fetch
+    go.set()
+    p._thread.join(5)
+    assert not p._thread.is_alive()

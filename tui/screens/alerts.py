@@ -85,9 +85,9 @@ class AlertsView(TableView):
 
     # ------------------------------------------------------------------ the table
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.alerts import list_alerts
+        from fleetctl.tui import fetch
 
-        return list_alerts(source.db())
+        return fetch.alerts(source, cancel)
 
     def summary(self, result: Any) -> str:
         counts = {k: 0 for k in ORDER}

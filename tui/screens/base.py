@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -30,7 +31,7 @@ from fleetctl.tui.rows import Filter, Row, describe_text, parse_filter
 from fleetctl.tui.widgets.command_bar import CommandBar
 from fleetctl.tui.widgets.table import FleetTable
 
-__all__ = ["Refreshed", "TableView", "ViewScreen", "error_line"]
+__all__ = ["Refreshed", "RefreshingView", "TableView", "ViewScreen", "error_line"]
 
 
 def error_line(exc: BaseException) -> str:
@@ -70,10 +71,18 @@ class ViewScreen(Screen[None]):
         bar.display = False
         yield bar
         yield from self.compose_body()
-        yield Static(id="status", classes="status")
+        # The prompt (a filter, a search) shares the status line's row: showing it never resizes
+        # the body (a table re-laid out and redrawn for each '/' and esc took 160-230 ms).
+        with Horizontal(id="statusbar", classes="statusbar"):
+            yield from self.compose_prompt()
+            yield Static(id="status", classes="status")
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def compose_prompt(self) -> ComposeResult:
+        """A one-line input shown left of the status line (hidden until its key)."""
         yield from ()
 
     def on_mount(self) -> None:
@@ -92,66 +101,25 @@ class ViewScreen(Screen[None]):
         self.query_one("#status", Static).update(line)
 
 
-class TableView(ViewScreen):
-    """A table of rows that refreshes on the app's interval and on ``ctrl+r``."""
+class RefreshingView(ViewScreen):
+    """A view that fetches in a worker thread and handles :class:`Refreshed`: one fetch at a time
+    (a tick during a slow sweep asks for one more), on the app's interval (paused while the view
+    is hidden, caught up when it shows again) and on ``ctrl+r``; closing the view cancels it."""
 
-    COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = ()
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "filter", key_display="/", priority=True),  # see the app's ':'
-        Binding("enter", "drill", "open"),
-        Binding("d", "describe", "describe"),
-        Binding("l", "logs", "logs", show=False),
-        Binding("ctrl+r", "refresh_now", "refresh"),
-        Binding("escape", "back", "back"),
-    ]
+    _token: CancelToken | None = None
+    _inflight = False
+    _again = False
+    _timer: Timer | None = None
+    refreshed_at: float | None = None
+    refresh_duration: float = 0.0
 
-    def __init__(self, crumb: str | None = None) -> None:
-        super().__init__(crumb)
-        self.result: Any = None
-        self.all_rows: list[Row] = []
-        self.shown: list[Row] = []
-        self.filter: Filter = Filter()
-        self.refreshed_at: float | None = None
-        self.refresh_duration: float = 0.0
-        self._token: CancelToken | None = None
-        self._inflight = False
-        self._again = False
-        self._timer: Timer | None = None
-
-    # ------------------------------------------------------------------ what a view says
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         raise NotImplementedError
 
-    def rows(self, result: Any) -> list[Row]:
-        raise NotImplementedError
+    def workflow_event(self, event: Any) -> None:
+        """A workflow's event during a fetch (in a worker thread: post a message, touch nothing)."""
 
-    def summary(self, result: Any) -> str:
-        """One line above the table (a report's status line)."""
-        return ""
-
-    def drill(self, row: Row) -> Screen[Any] | None:
-        return None
-
-    def logs(self, row: Row) -> Screen[Any] | None:
-        return None
-
-    # ------------------------------------------------------------------ chrome
-    def compose_body(self) -> ComposeResult:
-        yield Static(id="summary", classes="summary")
-        table = FleetTable(id="table", cursor_type="row", zebra_stripes=True)
-        yield table
-        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter")
-        f.display = False
-        yield f
-
-    def on_mount(self) -> None:
-        # (Textual calls every class's on_mount/on_screen_resume in the MRO: no super() calls.)
-        table = self.query_one("#table", DataTable)
-        for label, width in self.COLUMNS:
-            table.add_column(label, width=width, key=label)
-        table.focus()
-        self.set_status("loading…")
-        self.start_refresh()
+    def start_timer(self) -> None:
         every = self.app.options.refresh_s  # type: ignore[attr-defined]
         if every and every > 0:
             self._timer = self.set_interval(every, self.start_refresh)
@@ -171,7 +139,6 @@ class TableView(ViewScreen):
         if self._token is not None:
             self._token.cancel("view closed")
 
-    # ------------------------------------------------------------------ refresh
     def _fetcher(self) -> Callable[[CancelToken], Any]:
         override = self.app.fetcher(self)  # type: ignore[attr-defined]
         if override is not None:
@@ -201,6 +168,75 @@ class TableView(ViewScreen):
 
         self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
 
+    def refresh_ended(self, message: Refreshed) -> None:
+        """After a view applied a result (or not): the status line, and the fetch asked for meanwhile."""
+        if message.error is not None:
+            when = datetime.fromtimestamp(message.at).strftime("%H:%M:%S")
+            self.set_status(self._status(), f"refresh failed {when}: {message.error}")
+        else:
+            self.set_status(self._status())
+        if self._again and self.is_attached:
+            self.start_refresh()
+
+    def _status(self) -> str:
+        raise NotImplementedError
+
+
+class TableView(RefreshingView):
+    """A table of rows that refreshes on the app's interval and on ``ctrl+r``."""
+
+    COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = ()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "filter", key_display="/", priority=True),  # see the app's ':'
+        Binding("enter", "drill", "open"),
+        Binding("d", "describe", "describe"),
+        Binding("l", "logs", "logs", show=False),
+        Binding("ctrl+r", "refresh_now", "refresh"),
+        Binding("escape", "back", "back"),
+    ]
+
+    def __init__(self, crumb: str | None = None) -> None:
+        super().__init__(crumb)
+        self.result: Any = None
+        self.all_rows: list[Row] = []
+        self.shown: list[Row] = []
+        self.filter: Filter = Filter()
+
+    # ------------------------------------------------------------------ what a view says
+    def rows(self, result: Any) -> list[Row]:
+        raise NotImplementedError
+
+    def summary(self, result: Any) -> str:
+        """One line above the table (a report's status line)."""
+        return ""
+
+    def drill(self, row: Row) -> Screen[Any] | None:
+        return None
+
+    def logs(self, row: Row) -> Screen[Any] | None:
+        return None
+
+    # ------------------------------------------------------------------ chrome
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="summary", classes="summary")
+        table = FleetTable(id="table", cursor_type="row", zebra_stripes=True)
+        yield table
+
+    def compose_prompt(self) -> ComposeResult:
+        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter", classes="prompt")
+        f.display = False
+        yield f
+
+    def on_mount(self) -> None:
+        # (Textual calls every class's on_mount/on_screen_resume in the MRO: no super() calls.)
+        table = self.query_one("#table", DataTable)
+        for label, width in self.COLUMNS:
+            table.add_column(label, width=width, key=label)
+        table.focus()
+        self.set_status("loading…")
+        self.start_refresh()
+        self.start_timer()
+
     @on(Refreshed)
     def _refreshed(self, message: Refreshed) -> None:
         self._inflight = False
@@ -215,13 +251,7 @@ class TableView(ViewScreen):
                 self.refreshed_at, self.refresh_duration = message.at, message.duration
                 self.query_one("#summary", Static).update(Text(summary))
                 self.render_rows()
-        if message.error is not None:
-            when = datetime.fromtimestamp(message.at).strftime("%H:%M:%S")
-            self.set_status(self._status(), f"refresh failed {when}: {message.error}")
-        else:
-            self.set_status(self._status())
-        if self._again and self.is_attached:
-            self.start_refresh()
+        self.refresh_ended(message)
 
     def _status(self) -> str:
         parts = [self.crumb]

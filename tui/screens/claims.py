@@ -10,7 +10,6 @@ sessions (each claim, its proof and its outcome); ``d``: every field the report 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,26 +17,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static
 
-from fleetctl.core.errors import UserError
 from fleetctl.core.events import CancelToken
 from fleetctl.core.levels import Level
 from fleetctl.tui.rows import Row, level_style
+from fleetctl.tui import fetch
 from fleetctl.tui.screens.base import TableView
 
-__all__ = ["ClaimsView", "SupplierSessionsView", "fetch_claims", "supplier_rows"]
+__all__ = ["ClaimsView", "SupplierSessionsView", "supplier_rows"]
 
 WINDOWS = ("24h", "sessions")
-
-
-def fetch_claims(source: Any, cancel: CancelToken) -> Any:
-    """The claims job as a viewer runs it: read, judge, record nothing."""
-    from fleetctl.workflows.claims import execute, prepare
-
-    fleet = source.fleet()
-    plan = prepare(fleet, source.options.db)
-    if plan.message is not None or plan.store is None:
-        raise UserError(plan.message or "claims: no state store")
-    return execute(fleet, Path(plan.store), cancel=cancel, record=False)
 
 
 def _level(level: Level | None) -> Text:
@@ -127,7 +115,7 @@ class ClaimsView(TableView):
         self.window = WINDOWS[0]
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        return fetch_claims(source, cancel)
+        return fetch.claims(source, cancel)
 
     def summary(self, result: Any) -> str:
         where = (f"height {result.latest_height:,}" if result.latest_height is not None else "height unknown")
@@ -183,7 +171,7 @@ class SupplierSessionsView(TableView):
         return super()._fetcher()
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        return fetch_claims(source, cancel)
+        return fetch.claims(source, cancel)
 
     def summary(self, result: Any) -> str:
         mine = [c for c in result.claims if c.supplier == self.supplier]

@@ -95,9 +95,9 @@ class DiversityView(TableView):
     )
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.diversity import overview
+        from fleetctl.tui import fetch
 
-        return overview(source.fleet(), cancel=cancel)
+        return fetch.diversity(source, cancel)
 
     def summary(self, result: Any) -> str:
         report = result.report
@@ -145,9 +145,9 @@ class DiversityMembersView(TableView):
         return super()._fetcher()
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.diversity import overview
+        from fleetctl.tui import fetch
 
-        return overview(source.fleet(), cancel=cancel)
+        return fetch.diversity(source, cancel)
 
     def _find(self, result: Any) -> Any:
         chain = next((c for c in result.report.chains if c.chain == self.chain_id), None)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -32,10 +32,10 @@ from textual.timer import Timer
 from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode as TNode
 
-from fleetctl.core.events import Cancelled, CancelToken, Event, Progress
+from fleetctl.core.events import CancelToken, Event, Progress
 from fleetctl.core.levels import Level, worst
 from fleetctl.tui.rows import Filter, describe_text, level_style, parse_filter
-from fleetctl.tui.screens.base import Refreshed, ViewScreen, error_line
+from fleetctl.tui.screens.base import Refreshed, RefreshingView, error_line
 
 __all__ = ["AUTO_OPEN", "FleetView", "human_s", "node_line"]
 
@@ -216,7 +216,7 @@ class _Observed(Message):
         self.done, self.total = done, total
 
 
-class FleetView(ViewScreen):
+class FleetView(RefreshingView):
     VIEW = "fleet"
     CSS_PATH = "../styles/fleet.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -232,29 +232,23 @@ class FleetView(ViewScreen):
         super().__init__(crumb)
         self.result: Any = None
         self.filter: Filter = Filter()
-        self.refreshed_at: float | None = None
-        self.refresh_duration: float = 0.0
         #: path ids the operator opened (hosts at first) and closed: kept across refreshes
         self.expanded: set[str] = set()
         self.collapsed: set[str] = set()
         #: the rows on screen by path id
         self.rows_by_id: dict[str, TNode[_Entry]] = {}
         self._roots_seen: set[str] = set()
-        self._token: CancelToken | None = None
-        self._inflight = False
-        self._again = False
-        self._timer: Timer | None = None
         self._progress = ""
         self._filter_timer: Timer | None = None
         self._clear_memos()
 
     # ------------------------------------------------------------------ what the view says
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.fleet import execute
+        from fleetctl.tui import fetch
 
-        return execute(source.fleet(), cancel=cancel, on_event=self._on_event)
+        return fetch.fleet(source, cancel, self.workflow_event)
 
-    def _on_event(self, event: Event) -> None:  # a worker thread
+    def workflow_event(self, event: Event) -> None:  # a worker thread
         if isinstance(event, Progress):
             self.post_message(_Observed(event.done, event.total))
 
@@ -293,7 +287,9 @@ class FleetView(ViewScreen):
         tree.auto_expand = False  # enter is the view's: it fills a node's children first
         tree.guide_depth = 3
         yield tree
-        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter")
+
+    def compose_prompt(self) -> ComposeResult:
+        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter", classes="prompt")
         f.display = False
         yield f
 
@@ -301,54 +297,7 @@ class FleetView(ViewScreen):
         self.query_one("#tree", Tree).focus()
         self.set_status(f"{self.crumb} · loading…")
         self.start_refresh()
-        every = self.app.options.refresh_s  # type: ignore[attr-defined]
-        if every and every > 0:
-            self._timer = self.set_interval(every, self.start_refresh)
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.pause()
-
-    def on_screen_resume(self) -> None:
-        if self._timer is not None:
-            self._timer.resume()
-            every = self.app.options.refresh_s  # type: ignore[attr-defined]
-            if self.refreshed_at is None or self.app.clock() - self.refreshed_at >= every:  # type: ignore[attr-defined]
-                self.start_refresh()
-
-    def on_unmount(self) -> None:
-        if self._token is not None:
-            self._token.cancel("view closed")
-
-    # ------------------------------------------------------------------ refresh (TableView's way)
-    def _fetcher(self) -> Callable[[CancelToken], Any]:
-        override = self.app.fetcher(self)  # type: ignore[attr-defined]
-        if override is not None:
-            return override
-        return lambda cancel: self.fetch(self.app.source, cancel)  # type: ignore[attr-defined]
-
-    def start_refresh(self) -> None:
-        """Fetch in a worker thread; one at a time (a tick during a slow observation asks for one more)."""
-        if self._inflight:
-            self._again = True
-            return
-        self._inflight, self._again = True, False
-        token = self._token = CancelToken()
-        fetch = self._fetcher()
-        clock = self.app.clock  # type: ignore[attr-defined]
-        started = clock()
-
-        def work() -> None:
-            try:
-                result, error = fetch(token), None
-            except Cancelled:
-                result, error = None, "cancelled"
-            except Exception as exc:  # noqa: BLE001 - shown in the status line; the view keeps its tree
-                result, error = None, error_line(exc)
-            ended = clock()
-            self.post_message(Refreshed(result, error, ended, max(0.0, ended - started)))
-
-        self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
+        self.start_timer()
 
     @on(_Observed)
     def _observed(self, message: _Observed) -> None:
@@ -379,13 +328,7 @@ class FleetView(ViewScreen):
             else:
                 self.refreshed_at, self.refresh_duration = message.at, message.duration
                 self.query_one("#summary", Static).update(summary)
-        if message.error is not None:
-            when = datetime.fromtimestamp(message.at).strftime("%H:%M:%S")
-            self.set_status(self._status(), f"refresh failed {when}: {message.error}")
-        else:
-            self.set_status(self._status())
-        if self._again and self.is_attached:
-            self.start_refresh()
+        self.refresh_ended(message)
 
     def _status(self) -> str:
         parts = [self.crumb]

@@ -106,12 +106,9 @@ class _Rotation(TableView):
         self._rotation_token: CancelToken | None = None
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.health import HealthOptions, execute
+        from fleetctl.tui import fetch
 
-        fleet = source.fleet()
-        # A viewer: cron records, alerts and remediates; the TUI only looks.
-        options = HealthOptions(record=False, alerts=False, remediate=False, db=source.options.db)
-        return execute(fleet, options, cancel=cancel)
+        return fetch.health(source, cancel)
 
     def summary(self, result: Any) -> str:
         return str(result.nagios_line().split(" | ")[0])

@@ -136,7 +136,10 @@ class LogsView(ViewScreen):
         yield Static(Text(f"{self.host}/{self.container}: the last {self.lines} lines, then new ones as they come"
                           " · space pause/follow · / search, n/N next/previous"), id="summary", classes="summary")
         yield LogLines(id="log")
-        f = Input(placeholder="search (regex; enter jumps to the newest match; esc clears)", id="search")
+
+    def compose_prompt(self) -> ComposeResult:
+        f = Input(placeholder="search (regex; enter jumps to the newest match; esc clears)", id="search",
+                  classes="prompt")
         f.display = False
         yield f
 

@@ -357,9 +357,9 @@ class RunsView(JobView):
 
     # ------------------------------------------------------------------ the plan
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows import apply as workflow
+        from fleetctl.tui import fetch
 
-        return workflow.prepare(source.fleet(), cancel=cancel)
+        return fetch.plan(source, cancel)
 
     def summary(self, result: Any) -> str:
         lines = [plan_line(result)]

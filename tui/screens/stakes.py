@@ -34,10 +34,9 @@ class StakesView(TableView):
     )
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        from fleetctl.workflows.stakes import execute
+        from fleetctl.tui import fetch
 
-        # A viewer: the history is cron's (`fleetctl stakes` records it); the TUI reads, never appends.
-        return execute(source.fleet(), cancel=cancel, db=source.options.db, record=False)
+        return fetch.stakes(source, cancel)
 
     def summary(self, result: Any) -> str:
         return str(result.nagios_line().split(" | ")[0])

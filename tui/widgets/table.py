@@ -98,10 +98,13 @@ class FleetTable(DataTable[Any]):
         columns = self.ordered_columns
         count = 0
         wider = False
-        for row_index, column_index, value in changes:
+        todo = list(changes)
+        for row_index, column_index, _ in todo:  # all checked before any changes
             if not self.is_valid_coordinate(Coordinate(row_index, column_index)):
                 raise CellDoesNotExist(f"Coordinate {(row_index, column_index)!r} is invalid.")
+        for row_index, column_index, value in todo:
             row_key = self._row_locations.get_key(row_index)
+            assert row_key is not None  # a valid coordinate
             column = columns[column_index]
             self._data[row_key][column.key] = value
             count += 1
