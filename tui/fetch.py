@@ -1,12 +1,11 @@
 """What each main view reads: one workflow call each, as a viewer (nothing recorded, no alert
-sent, nothing remediated). No textual here: ``fleetctl tui`` starts the first view's fetch in a
-thread (:class:`Prefetch`) before it imports textual, so the sweep runs while the app starts
-(first paint: the chrome took ~0.43 s and the Stakes sweep ~0.5 s one after the other).
+sent, nothing remediated). No textual here. :func:`run` reads in the fetch process when
+``fleetctl tui`` started one (:mod:`fleetctl.tui.fetch_process`), else in the caller's thread;
+:class:`Prefetch` asks for the first view's read before the app starts.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from fleetctl.core.errors import UserError
 from fleetctl.core.events import CancelToken
 
-__all__ = ["FETCHES", "Prefetch", "alerts", "claims", "diversity", "fleet", "health", "plan", "stakes"]
+__all__ = ["FETCHES", "Prefetch", "run", "alerts", "claims", "diversity", "fleet", "health", "plan", "stakes"]
 
 
 OnEvent = Callable[[Any], None]
@@ -78,61 +77,53 @@ FETCHES: dict[str, Callable[[Any, CancelToken, OnEvent | None], Any]] = {
 }
 
 
-class Prefetch:
-    """One view's first fetch, running in a thread from before the app starts; its view takes
-    it once (:meth:`wait` in the view's worker) instead of starting its own."""
+def run(view: str, source: Any, cancel: CancelToken, on_event: OnEvent | None = None) -> Any:
+    """``view``'s read: in the fetch process when there is one (fleetctl tui), else here."""
+    from fleetctl.tui.fetch_process import ROUTED, ProcessGone
 
-    def __init__(self, view: str, source: Any,
-                 fetch: Callable[[Any, CancelToken, OnEvent | None], Any] | None = None) -> None:
-        self.view = view
-        self.token = CancelToken()
-        self.taken = False
-        self._fetch = fetch or FETCHES[view]
-        self._source = source
-        self._done = threading.Event()
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._listener: OnEvent | None = None
-        self._last_event: Any = None
-        self._thread = threading.Thread(target=self._run, name=f"fleetctl tui: first {view} fetch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
+    process = getattr(source, "process", None)
+    if process is not None and view in ROUTED and process.alive:
         try:
-            self._result = self._fetch(self._source, self.token, self._event)
-        except BaseException as exc:  # noqa: BLE001 - handed to the view's worker, which shows it
-            self._error = exc
-        finally:
-            self._done.set()
+            call = process.submit(view)
+            call.listen(on_event)
+            return call.wait(cancel)
+        except ProcessGone:
+            pass  # it died: this thread reads, as without it
+    return FETCHES[view](source, cancel, on_event)
 
-    def _event(self, event: Any) -> None:
-        with self._lock:
-            listener, self._last_event = self._listener, event
-        if listener is not None:
-            listener(event)
+
+class Prefetch:
+    """The first view's read, asked of the fetch process before the app starts (before textual
+    is imported): the sweep runs beside the app's start on another core. Its view takes it
+    once (:meth:`take`) instead of asking again."""
+
+    def __init__(self, view: str, source: Any) -> None:
+        from fleetctl.tui.fetch_process import ROUTED, ProcessGone
+
+        process = getattr(source, "process", None)
+        if process is None or view not in ROUTED:
+            raise ProcessGone(f"{view}: no fetch process to read it")
+        self.view, self.source = view, source
+        self.taken = False
+        self.call = process.submit(view)
 
     def take(self, on_event: OnEvent | None = None) -> Callable[[CancelToken], Any] | None:
         """The fetch for the view's first refresh (once; None after); ``on_event`` hears its
-        events from now on, the latest one first (progress that came before the view)."""
+        events from now on, the latest one first."""
+        from fleetctl.tui.fetch_process import ProcessGone
+
         if self.taken:
             return None
         self.taken = True
-        with self._lock:
-            self._listener, last = on_event, self._last_event
-        if on_event is not None and last is not None and not self._done.is_set():
-            on_event(last)
-        return self.wait
+        self.call.listen(on_event)
 
-    def wait(self, cancel: CancelToken) -> Any:
-        """The result (or the fetch's exception) once ready; a cancelled ``cancel`` cancels it."""
-        while not self._done.wait(0.05):
-            if cancel.cancelled:
-                self.token.cancel(cancel.reason or "cancelled")
-                cancel.raise_if_cancelled()
-        if self._error is not None:
-            raise self._error
-        return self._result
+        def wait(cancel: CancelToken) -> Any:
+            try:
+                return self.call.wait(cancel)
+            except ProcessGone:
+                return FETCHES[self.view](self.source, cancel, on_event)  # it died: read here
+        return wait
 
     def cancel(self) -> None:
-        self.token.cancel("fleetctl tui quit")
+        if not self.call.done.is_set():
+            self.call.process.cancel(self.call.ident, "fleetctl tui quit")

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from rich.cells import cell_len
+from rich.text import Text
+
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import scrub
 
@@ -51,6 +54,24 @@ class LazyData(Mapping[str, Any]):
         return "LazyData(" + ("…" if self._value is None else repr(self._value)) + ")"
 
 
+def cell_width(value: Any) -> int | None:
+    """The width Rich measures for a ``Text`` cell (its widest line), else None (a str is markup
+    to DataTable, a number or another renderable is formatted first: measured the slow way)."""
+    if not isinstance(value, Text):
+        return None
+    plain = value.plain
+    if "\n" in plain or "\r" in plain:
+        return max((cell_len(line) for line in plain.splitlines()), default=0)
+    return cell_len(plain)
+
+
+def display_cell(value: Any) -> Text:
+    """A cell as Rich text: data from a chain or an engine is never read as markup."""
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))
+
+
 @dataclass(frozen=True)
 class Row:
     key: str
@@ -62,6 +83,16 @@ class Row:
         """What a filter matches: every cell's text, tab-separated (once per row: a filter
         typed letter by letter matches the same rows again and again)."""
         return self._text
+
+    @cached_property
+    def shown(self) -> tuple[Text, ...]:
+        """The cells as the table shows them (built once per row, not per filter letter)."""
+        return tuple(display_cell(c) for c in self.cells)
+
+    @cached_property
+    def widths(self) -> tuple[int, ...]:
+        """Each shown cell's width in terminal cells."""
+        return tuple(cell_width(c) or 0 for c in self.shown)
 
     @cached_property
     def _text(self) -> str:

@@ -24,9 +24,11 @@ class SourceError(UserError):
 class Source:
     """The inventory (reloaded when its files change, as the CLI's cache does) and the store."""
 
-    def __init__(self, options: TuiOptions) -> None:
+    def __init__(self, options: TuiOptions, process: Any | None = None) -> None:
         self.options = options
         self._lock = threading.Lock()
+        #: the fetch process (fleetctl.tui.fetch_process.FetchProcess) the views' reads go to, if any
+        self.process = process
 
     @property
     def read_only(self) -> bool:

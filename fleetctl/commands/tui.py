@@ -51,17 +51,35 @@ def run(args: argparse.Namespace) -> int:
     no_color = bool(args.no_color) or "NO_COLOR" in os.environ
     if no_color:
         os.environ["NO_COLOR"] = "1"  # Textual's monochrome filter reads it
-    from fleetctl.tui.fetch import FETCHES, Prefetch
+    from fleetctl.tui.fetch import Prefetch
+    from fleetctl.tui.fetch_process import ROUTED, FetchProcess, ProcessGone
     from fleetctl.tui.options import TuiOptions
     from fleetctl.tui.source import Source
 
     options = TuiOptions(inventory=path, read_only=args.read_only, refresh_s=args.refresh,
                          no_color=no_color, db=args.db, start=args.view)
-    source = Source(options)
+    # The views' reads run in a process of their own, forked now (before textual is imported,
+    # while this process has one thread), and the first view's read is asked for at once: the
+    # sweep runs beside the app's start and never holds the screen's GIL.
+    # FLEETCTL_TUI_FETCH=thread reads in the app's worker threads instead.
+    process = None
+    if os.environ.get("FLEETCTL_TUI_FETCH", "process") != "thread":
+        try:
+            process = FetchProcess(options)
+        except (OSError, ValueError) as exc:
+            out.info(f"tui: no fetch process ({exc}); the views read in the app's threads")
+    source = Source(options, process=process)
     start = resolve(args.view)
-    # The first view's fetch starts now, in a thread: it runs while textual is imported and the
-    # app draws its chrome (first paint ~ the longer of the two, not their sum).
-    prefetch = Prefetch(start.name, source) if start is not None and start.name in FETCHES else None
+    prefetch = None
+    if process is not None and start is not None and start.name in ROUTED:
+        try:
+            prefetch = Prefetch(start.name, source)
+        except ProcessGone:
+            prefetch = None
     from fleetctl.tui.app import run as run_app
 
-    return run_app(options, source=source, prefetch=prefetch)
+    try:
+        return run_app(options, source=source, prefetch=prefetch)
+    finally:
+        if process is not None:
+            process.close()

@@ -18,6 +18,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from fleetctl.tui.rows import display_cell
 from fleetctl.tui.widgets.table import FleetTable, cell_width
 
 COLUMNS = ("LEVEL", "NAME", "STAKE", "NOTE")
@@ -35,12 +36,18 @@ def rows(n: int, salt: str = "") -> list[tuple[str, tuple[Any, ...]]]:
             note = 12345.678
         if i == 8:
             note = "[b]markup[/b] string"
+        if i == 9:
+            note = Text.assemble(("styled ", "bold"), ("spans", "underline blue"), " and a tab\there")
+        stake = Text(f"{i * 1000} upokt", justify="right" if i % 2 else "left")
+        if i == 10:
+            stake = Text("a stake far wider than its fixed column", overflow="ellipsis")
         out.append((f"k{i}", (Text("OK" if i % 3 else "CRITICAL", style="bold red" if i % 3 == 0 else "green"),
-                              Text(f"supplier-{i:04d}" + ("漢字" if i == 2 else "")), Text(f"{i * 1000} upokt"), note)))
+                              Text(f"supplier-{i:04d}" + ("漢字" if i == 2 else "")), stake, note)))
     return out
 
 
 class Pair(App[None]):
+    CSS = "DataTable { height: 1fr; }"  # the same size each (a scrollbar in both or neither)
     def compose(self) -> ComposeResult:
         yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
         yield FleetTable(id="fleet", cursor_type="row", zebra_stripes=True)
@@ -48,21 +55,31 @@ class Pair(App[None]):
     def on_mount(self) -> None:
         for t in self.query(DataTable):
             for c in COLUMNS:
-                t.add_column(c, key=c)
+                t.add_column(c, key=c, width=12 if c == "STAKE" else None)  # a fixed width crops
 
 
-def lines(t: DataTable[Any]) -> list[str]:
-    return ["".join(seg.text for seg in t.render_line(y)) for y in range(t.size.height)]
+def lines(t: DataTable[Any]) -> list[list[tuple[str, Any]]]:
+    """Every line on screen as its segments: text and style (colours, the click metadata)."""
+    return [[(seg.text, seg.style) for seg in t.render_line(y)] for y in range(t.size.height)]
 
 
-def same(a: DataTable[Any], b: DataTable[Any]) -> None:
+async def same(pilot: Any, a: DataTable[Any], b: DataTable[Any]) -> None:
+    """Both tables show the same: unfocused, and each when it has the focus (the cursor's style)."""
     assert [c.content_width for c in a.ordered_columns] == [c.content_width for c in b.ordered_columns]
     assert a.virtual_size == b.virtual_size
     assert a.row_count == b.row_count
     assert a.cursor_coordinate == b.cursor_coordinate
-    assert lines(a) == lines(b)
     for y in range(a.row_count):
         assert a.get_row_at(y) == b.get_row_at(y)
+    pilot.app.set_focus(None)
+    await pilot.pause()
+    assert lines(a) == lines(b)
+    a.focus()
+    await pilot.pause(0.5)  # after the focus transition
+    focused_a = lines(a)
+    b.focus()
+    await pilot.pause(0.5)
+    assert focused_a == lines(b)
 
 
 @pytest.mark.asyncio
@@ -76,7 +93,16 @@ async def test_replace_and_update_show_what_the_public_calls_show() -> None:
                 plain.add_row(*cells, key=key)
             fleet.replace_rows(data)
             await pilot.pause()
-            same(plain, fleet)
+            await same(pilot, plain, fleet)
+        # as the views call it: Text cells (display_cell) with their widths given
+        for data in (rows(3), rows(40, "a longer note than any before")):
+            shown = [(key, tuple(display_cell(c) for c in cells)) for key, cells in data]
+            plain.clear()
+            for key, cells in shown:
+                plain.add_row(*cells, key=key)
+            fleet.replace_rows(shown, [tuple(cell_width(c) or 0 for c in cells) for _, cells in shown])
+            await pilot.pause()
+            await same(pilot, plain, fleet)
         # a few cells changed: one wider (widens its column), one narrower (the column stays)
         changes = [(1, 1, Text("supplier-0001 renamed to something much longer")), (2, 3, Text("short")),
                    (4, 0, Text("WARNING", style="yellow"))]
@@ -85,11 +111,17 @@ async def test_replace_and_update_show_what_the_public_calls_show() -> None:
             plain.update_cell_at(Coordinate(i, j), v, update_width=wider)
         assert fleet.update_cells(changes) == 3
         await pilot.pause()
-        same(plain, fleet)
+        await same(pilot, plain, fleet)
         plain.move_cursor(row=20)
         fleet.move_cursor(row=20)
         await pilot.pause()
-        same(plain, fleet)
+        await same(pilot, plain, fleet)
+        for t in (plain, fleet):  # hover and the cell cursor
+            t.cursor_type = "cell"
+            t.hover_coordinate = Coordinate(3, 2)
+            t.move_cursor(row=9, column=3)
+        await pilot.pause()
+        await same(pilot, plain, fleet)
 
 
 @pytest.mark.asyncio
@@ -103,6 +135,8 @@ async def test_bad_input_changes_nothing() -> None:
             fleet.replace_rows([("a", (Text("x"),)), ("a", (Text("y"),))])
         with pytest.raises(ValueError):
             fleet.replace_rows([("a", tuple(Text("x") for _ in range(len(COLUMNS) + 1)))])
+        with pytest.raises(ValueError):
+            fleet.replace_rows([("a", (Text("x"),))], widths=[])
         assert fleet.row_count == 5
         with pytest.raises(CellDoesNotExist):
             fleet.update_cells([(99, 0, Text("x"))])
@@ -118,3 +152,4 @@ def test_cell_width_is_richs_measure() -> None:
         t = Text(text)
         assert cell_width(t) == t.__rich_measure__(console, console.options).maximum
     assert cell_width("a str is markup") is None and cell_width(None) is None and cell_width(3) is None
+    assert display_cell(None).plain == "" and display_cell("[b]x[/b]").plain == "[b]x[/b]"  # never markup

@@ -266,20 +266,37 @@ def test_help_and_other_commands_do_not_import_textual() -> None:
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
-# ----------------------------------------------------------------------------- the first fetch, started before the app
+# ----------------------------------------------------------------------------- the fetch process
 
 
-def test_first_fetch_started_before_the_app_is_the_first_views(chain: PocketStandin, tmp_path: Path) -> None:
-    """fleetctl tui starts the first view's fetch before textual is imported; the view shows that
-    result (read before the chain changed), and its next refresh fetches anew."""
+@pytest.fixture()
+def process_for(tmp_path: Path) -> Iterator[Any]:
+    from fleetctl.tui.fetch_process import FetchProcess
+
+    started: list[Any] = []
+
+    def start(options: TuiOptions) -> Any:
+        started.append(FetchProcess(options))
+        return started[-1]
+    yield start
+    for p in started:
+        p.close()
+        assert not p._proc.is_alive()
+
+
+def test_first_read_asked_before_the_app_is_the_first_views(chain: PocketStandin, tmp_path: Path,
+                                                              process_for: Any) -> None:
+    """fleetctl tui asks the fetch process for the first view's read before textual is imported;
+    the view shows that result (read before the chain changed), and its next refresh reads anew
+    (in the process too)."""
     from fleetctl.tui.fetch import Prefetch
     from fleetctl.tui.source import Source
 
     inv = inventory(tmp_path / "inv", chain.shannon_url)
     options = TuiOptions(inventory=str(inv), refresh_s=0, start="stakes", db=str(tmp_path / "state.db"))
-    source = Source(options)
+    source = Source(options, process=process_for(options))
     prefetch = Prefetch("stakes", source)
-    assert prefetch._done.wait(30)  # read now: "middle" is second
+    assert prefetch.call.done.wait(60)  # read now: "middle" is second
     chain.control.slash_supplier(addr("safer"), 695 * POKT)  # ... and now "safer" is the riskiest
 
     async def run() -> None:
@@ -292,55 +309,72 @@ def test_first_fetch_started_before_the_app_is_the_first_views(chain: PocketStan
             before = screen.refreshed_at
             await pilot.press("ctrl+r")
             await refreshed(pilot, screen, before)
-            assert names(screen)[0] == "safer"  # a fetch of its own
+            assert names(screen)[0] == "safer"  # a read of its own
             await pilot.press(":", *"health", "enter")  # another view never takes it
             await pilot.pause(0.2)
             assert app.fetcher(app.screen) is None
     asyncio.run(run())
 
 
-def test_prefetch_error_cancel_and_events() -> None:
-    import threading
-
+def test_fetch_process_reads_what_a_thread_reads_errors_cancel_and_death(chain: PocketStandin, tmp_path: Path,
+                                                                         process_for: Any) -> None:
     from fleetctl.core.events import Cancelled, CancelToken
-    from fleetctl.core.errors import UserError
-    from fleetctl.tui.fetch import Prefetch
+    from fleetctl.tui import fetch
+    from fleetctl.tui.fetch_process import ProcessGone
+    from fleetctl.tui.source import Source, SourceError
 
-    def broken(source: Any, cancel: CancelToken, on_event: Any) -> Any:
-        raise UserError("fleet.yml:3: protocol: not shannon or morse")
-
-    p = Prefetch("stakes", None, broken)
-    with pytest.raises(UserError, match="protocol"):
-        p.take()(CancelToken())  # type: ignore[misc]
-
-    go = threading.Event()
-    seen: list[Any] = []
-
-    def slow(source: Any, cancel: CancelToken, on_event: Any) -> Any:
-        on_event("1/3")
-        on_event("2/3")
-        go.wait(10)
-        on_event("3/3")
-        cancel.raise_if_cancelled("observing")
-        return "tree"
-
-    p = Prefetch("fleet", None, slow)
-    for _ in range(200):
-        if p._last_event == "2/3":
-            break
-        threading.Event().wait(0.01)
-    wait = p.take(seen.append)
-    assert seen == ["2/3"]  # the progress that came before the view, then what follows
-    go.set()
-    assert wait is not None and wait(CancelToken()) == "tree" and seen == ["2/3", "3/3"]
-
-    go.clear()
-    p = Prefetch("fleet", None, slow)
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    options = TuiOptions(inventory=str(inv), refresh_s=0, start="stakes", db=str(tmp_path / "state.db"))
+    process = process_for(options)
+    remote, local = Source(options, process=process), Source(options)
+    a = fetch.run("stakes", remote, CancelToken())
+    b = fetch.run("stakes", local, CancelToken())
+    assert [s.as_dict() for s in a.suppliers] == [s.as_dict() for s in b.suppliers]
+    assert a.nagios_line().split(" | ")[0] == b.nagios_line().split(" | ")[0]
+    # a bad inventory: the process's error is the one a thread would raise
+    good = (inv / "fleet.yml").read_text()
+    (inv / "fleet.yml").write_text(good.replace("protocol: shannon", "protocol: nonsense"))
+    with pytest.raises(SourceError, match="protocol") as remote_error:
+        fetch.run("stakes", remote, CancelToken())
+    with pytest.raises(SourceError) as local_error:
+        fetch.run("stakes", local, CancelToken())
+    assert str(remote_error.value) == str(local_error.value)
+    (inv / "fleet.yml").write_text(good)
+    # cancelled: the wait ends at once with Cancelled; the process goes on serving
     token = CancelToken()
+    call = process.submit("health")
     token.cancel("view closed")
     with pytest.raises(Cancelled):
-        p.take()(token)  # type: ignore[misc]
-    assert p.token.cancelled  # the view's cancel reached the fetch
-    go.set()
-    p._thread.join(5)
-    assert not p._thread.is_alive()
+        call.wait(token)
+    assert fetch.run("alerts", remote, CancelToken()) is not None
+    # a view that is not read there is refused by the process (never run twice)
+    with pytest.raises(ProcessGone):
+        process.submit("runs").wait(CancelToken())
+    # the process dies: the calls in flight end with ProcessGone, reads fall back to the thread
+    process._proc.kill()
+    process._proc.join(5)
+    for _ in range(100):
+        if not process.alive:
+            break
+        process._reader.join(0.02)
+    assert not process.alive and "exited" in str(process.gone)
+    c = fetch.run("stakes", remote, CancelToken())
+    assert [s.name for s in c.suppliers] == [s.name for s in b.suppliers]
+
+
+def test_remote_call_replays_the_latest_event_then_follows() -> None:
+    from fleetctl.core.events import CancelToken
+    from fleetctl.tui.fetch_process import RemoteCall
+
+    call = RemoteCall(None, 1, "fleet")  # type: ignore[arg-type]
+    seen: list[str] = []
+    call.event("1/3")
+    call.event("2/3")
+    call.listen(seen.append)
+    call.event("3/3")
+    call.finish(result="tree")
+    assert seen == ["2/3", "3/3"] and call.wait(CancelToken()) == "tree"
+    failed = RemoteCall(None, 2, "stakes")  # type: ignore[arg-type]
+    failed.finish(error=ValueError("bad"))
+    with pytest.raises(ValueError, match="bad"):
+        failed.wait(CancelToken())

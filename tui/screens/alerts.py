@@ -87,7 +87,7 @@ class AlertsView(TableView):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.tui import fetch
 
-        return fetch.alerts(source, cancel)
+        return fetch.run("alerts", source, cancel)
 
     def summary(self, result: Any) -> str:
         counts = {k: 0 for k in ORDER}

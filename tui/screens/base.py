@@ -283,7 +283,7 @@ class TableView(RefreshingView):
         keys = [r.key for r in shown]
         if keys == [r.key for r in self.shown] and table.row_count == len(shown):
             table.update_cells(
-                (i, j, _cell(cell))
+                (i, j, new.shown[j])
                 for i, (old, new) in enumerate(zip(self.shown, shown)) if old.cells != new.cells
                 for j, cell in enumerate(new.cells) if j >= len(old.cells) or old.cells[j] != cell)
             self.shown = shown
@@ -294,8 +294,8 @@ class TableView(RefreshingView):
         for row in shown:
             key = row.key if row.key not in seen else f"{row.key}#{len(seen)}"
             seen.add(key)
-            rows.append((key, tuple(_cell(c) for c in row.cells)))
-        table.replace_rows(rows)
+            rows.append((key, row.shown))
+        table.replace_rows(rows, [row.widths for row in shown])
         if not shown:
             return
         if before is not None and before.key in keys:
@@ -373,10 +373,3 @@ class TableView(RefreshingView):
             self.app.notify("no logs for this row", severity="warning")
         else:
             self.app.push_screen(screen)
-
-
-def _cell(value: Any) -> Any:
-    """A cell as Rich text: data from a chain or an engine is never read as markup."""
-    if isinstance(value, Text):
-        return value
-    return Text("" if value is None else str(value))

@@ -115,7 +115,7 @@ class ClaimsView(TableView):
         self.window = WINDOWS[0]
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        return fetch.claims(source, cancel)
+        return fetch.run("claims", source, cancel)
 
     def summary(self, result: Any) -> str:
         where = (f"height {result.latest_height:,}" if result.latest_height is not None else "height unknown")
@@ -171,7 +171,7 @@ class SupplierSessionsView(TableView):
         return super()._fetcher()
 
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
-        return fetch.claims(source, cancel)
+        return fetch.run("claims", source, cancel)
 
     def summary(self, result: Any) -> str:
         mine = [c for c in result.claims if c.supplier == self.supplier]

@@ -97,7 +97,7 @@ class DiversityView(TableView):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.tui import fetch
 
-        return fetch.diversity(source, cancel)
+        return fetch.run("diversity", source, cancel)
 
     def summary(self, result: Any) -> str:
         report = result.report
@@ -147,7 +147,7 @@ class DiversityMembersView(TableView):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.tui import fetch
 
-        return fetch.diversity(source, cancel)
+        return fetch.run("diversity", source, cancel)
 
     def _find(self, result: Any) -> Any:
         chain = next((c for c in result.report.chains if c.chain == self.chain_id), None)

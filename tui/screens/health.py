@@ -108,7 +108,7 @@ class _Rotation(TableView):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.tui import fetch
 
-        return fetch.health(source, cancel)
+        return fetch.run("health", source, cancel)
 
     def summary(self, result: Any) -> str:
         return str(result.nagios_line().split(" | ")[0])

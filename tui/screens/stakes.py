@@ -36,7 +36,7 @@ class StakesView(TableView):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         from fleetctl.tui import fetch
 
-        return fetch.stakes(source, cancel)
+        return fetch.run("stakes", source, cancel)
 
     def summary(self, result: Any) -> str:
         return str(result.nagios_line().split(" | ")[0])
