@@ -86,10 +86,12 @@ class ViewScreen(Screen[None]):
         yield from ()
 
     def on_mount(self) -> None:
-        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs())  # type: ignore[attr-defined]
+        # one line, its width the screen's: no layout pass (it re-arranges and redraws the screen)
+        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs(), layout=False)  # type: ignore[attr-defined]
 
     def on_screen_resume(self) -> None:
-        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs())  # type: ignore[attr-defined]
+        # one line, its width the screen's: no layout pass (it re-arranges and redraws the screen)
+        self.query_one("#breadcrumbs", Static).update(self.app.breadcrumbs(), layout=False)  # type: ignore[attr-defined]
 
     def set_status(self, text: str, error: str | None = None) -> None:
         self.status_text, self.error = text, error
@@ -98,7 +100,7 @@ class ViewScreen(Screen[None]):
             line.append("  · read-only", style="bold yellow")
         if error:
             line.append("  · " + error, style="bold red")
-        self.query_one("#status", Static).update(line)
+        self.query_one("#status", Static).update(line, layout=False)  # one line: no layout pass
 
 
 class RefreshingView(ViewScreen):
@@ -201,6 +203,7 @@ class TableView(RefreshingView):
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
         self.filter: Filter = Filter()
+        self._summary_lines = -1
 
     # ------------------------------------------------------------------ what a view says
     def rows(self, result: Any) -> list[Row]:
@@ -249,7 +252,10 @@ class TableView(RefreshingView):
             else:
                 self.result, self.all_rows = message.result, rows
                 self.refreshed_at, self.refresh_duration = message.at, message.duration
-                self.query_one("#summary", Static).update(Text(summary))
+                # its height follows its text (one to three lines): a layout pass only if that changes
+                lines = summary.count("\n")
+                self.query_one("#summary", Static).update(Text(summary), layout=lines != self._summary_lines)
+                self._summary_lines = lines
                 self.render_rows()
         self.refresh_ended(message)
 
