@@ -378,3 +378,41 @@ def test_remote_call_replays_the_latest_event_then_follows() -> None:
     failed.finish(error=ValueError("bad"))
     with pytest.raises(ValueError, match="bad"):
         failed.wait(CancelToken())
+
+
+def test_rows_are_built_off_the_screens_thread_and_a_bad_result_is_an_error(chain: PocketStandin,
+                                                                              tmp_path: Path) -> None:
+    import threading
+
+    from fleetctl.tui.screens.stakes import StakesView
+
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    threads: list[str] = []
+    real = StakesView.rows
+
+    def rows(self: Any, result: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        if getattr(self, "_break", False):
+            raise KeyError("stake")
+        return real(self, result)
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            assert threads and threading.main_thread().name not in threads
+            screen._break = True
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if screen.error:
+                    break
+            assert screen.error and "refresh failed" in screen.error and "KeyError" in screen.error
+            assert screen.refreshed_at == before and names(screen)[0] == "risky"  # the rows stay
+    StakesView.rows = rows  # type: ignore[method-assign]
+    try:
+        asyncio.run(run())
+    finally:
+        StakesView.rows = real  # type: ignore[method-assign]

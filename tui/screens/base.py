@@ -42,14 +42,16 @@ def error_line(exc: BaseException) -> str:
 
 
 class Refreshed(Message):
-    """A fetch ended: its result, or the one-line error that replaced it."""
+    """A fetch ended: its result, or the one-line error that replaced it; ``prepared``: what the
+    view made of it in the worker thread (a table view's rows), None if nothing."""
 
-    def __init__(self, result: Any, error: str | None, at: float, duration: float) -> None:
+    def __init__(self, result: Any, error: str | None, at: float, duration: float, prepared: Any = None) -> None:
         super().__init__()
         self.result = result
         self.error = error
         self.at = at
         self.duration = duration
+        self.prepared = prepared
 
 
 class ViewScreen(Screen[None]):
@@ -118,6 +120,11 @@ class RefreshingView(ViewScreen):
     def fetch(self, source: Any, cancel: CancelToken) -> Any:
         raise NotImplementedError
 
+    def prepare(self, result: Any) -> Any:
+        """Called in the worker thread with a fetch's result: work that need not hold the screen
+        (it must not touch widgets). What it returns arrives as :attr:`Refreshed.prepared`."""
+        return None
+
     def workflow_event(self, event: Any) -> None:
         """A workflow's event during a fetch (in a worker thread: post a message, touch nothing)."""
 
@@ -159,6 +166,7 @@ class RefreshingView(ViewScreen):
         started = clock()
 
         def work() -> None:
+            prepared = None
             try:
                 result, error = fetch(token), None
             except Cancelled:
@@ -166,7 +174,12 @@ class RefreshingView(ViewScreen):
             except Exception as exc:  # noqa: BLE001 - shown in the status line; the view keeps its rows
                 result, error = None, error_line(exc)
             ended = clock()
-            self.post_message(Refreshed(result, error, ended, max(0.0, ended - started)))
+            if error is None:
+                try:
+                    prepared = self.prepare(result)
+                except Exception as exc:  # noqa: BLE001 - a result the view cannot show is an error, not a crash
+                    error = error_line(exc)
+            self.post_message(Refreshed(result, error, ended, max(0.0, ended - started), prepared))
 
         self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
 
@@ -188,6 +201,8 @@ class TableView(RefreshingView):
     """A table of rows that refreshes on the app's interval and on ``ctrl+r``."""
 
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = ()
+    #: rows() runs in the worker thread (False: a view whose rows read state the keys change)
+    ROWS_IN_WORKER: ClassVar[bool] = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "filter", key_display="/", priority=True),  # see the app's ':'
         Binding("enter", "drill", "open"),
@@ -204,6 +219,16 @@ class TableView(RefreshingView):
         self.shown: list[Row] = []
         self.filter: Filter = Filter()
         self._summary_lines = -1
+
+    def prepare(self, result: Any) -> list[Row] | None:
+        """The rows, their cells as shown and their widths, built off the screen's thread."""
+        if not self.ROWS_IN_WORKER:
+            return None
+        rows = self.rows(result)
+        for row in rows:
+            row.shown  # noqa: B018 - cached on the row
+            row.widths  # noqa: B018
+        return rows
 
     # ------------------------------------------------------------------ what a view says
     def rows(self, result: Any) -> list[Row]:
@@ -245,7 +270,7 @@ class TableView(RefreshingView):
         self._inflight = False
         if message.error is None:
             try:
-                rows = self.rows(message.result)
+                rows = message.prepared if message.prepared is not None else self.rows(message.result)
                 summary = self.summary(message.result)
             except Exception as exc:  # noqa: BLE001 - a result the view cannot show is an error, not a crash
                 message.error = error_line(exc)

@@ -103,6 +103,7 @@ def supplier_rows(report: Any, window: str = "24h") -> list[Row]:
 
 
 class ClaimsView(TableView):
+    ROWS_IN_WORKER = False  # its rows follow the window key (w)
     VIEW = "claims"
     COLUMNS: ClassVar[tuple[tuple[str, int | None], ...]] = (
         ("LEVEL", 8), ("SUPPLIER", 12), ("SERVICE", 8), ("PROOFS MISSING", 18), ("CLAIMS", 6),

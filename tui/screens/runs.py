@@ -156,6 +156,7 @@ _JOB_IDS = itertools.count(1)
 
 class JobView(TableView):
     """A table view that runs one job at a time in a worker, with a job line and its task log."""
+    ROWS_IN_WORKER = False  # its rows follow the live job's progress
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+x", "cancel_job", "cancel job", priority=True),
