@@ -126,6 +126,8 @@ class SupplierState:
     #: Morse, when jailed: RFC 3339 time from which it may unjail, and blocks spent jailed.
     jailed_until: str | None = None
     jailed_blocks: int | None = None
+    #: Shannon: the owner the chain names (what a listing by owner finds it under); None if unsaid.
+    owner: str | None = None
 
 
 class PocketAdapter(ABC):

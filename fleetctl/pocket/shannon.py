@@ -44,7 +44,7 @@ from fleetctl.pocket.base import (
     settle,
 )
 from fleetctl.pocket.events import ClaimParams
-from fleetctl.pocket.http import QueryError
+from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.spec.model import Supplier
 
 __all__ = ["ShannonAdapter"]
@@ -81,6 +81,14 @@ class ShannonAdapter(PocketAdapter):
     """Shannon suppliers, by operator address, over the REST gateway."""
 
     protocol = "shannon"
+
+    def __init__(self, client: JsonClient) -> None:
+        super().__init__(client)
+        #: operator -> owner as the chain named it on an earlier read (fleetctl.pocket.owners);
+        #: only a hint for grouping the reads: a wrong one costs a query, never a wrong answer
+        self.known_owners: dict[str, str] = {}
+        #: operator -> owner as the chain named it in this adapter's last read_suppliers
+        self.owners_seen: dict[str, str] = {}
 
     async def height(self) -> int:
         block = await self.client.get(_BLOCK)
@@ -174,13 +182,15 @@ class ShannonAdapter(PocketAdapter):
         return state
 
     async def read_suppliers(self, suppliers: Sequence[Supplier]) -> dict[str, SupplierState | QueryError]:
-        """One paginated listing per owner that declares at least :data:`OWNER_LISTING_MIN`
-        suppliers, then a query per address for the rest and for any supplier a listing did
-        not return (unknown to the chain, another owner on chain, or a listing that failed)."""
+        """One paginated listing per owner of at least :data:`OWNER_LISTING_MIN` suppliers (the
+        owner fleet.yml declares, else the one the chain named last time: :attr:`known_owners`),
+        then a query per address for the rest and for any supplier a listing did not return
+        (unknown to the chain, another owner on chain now, or a listing that failed)."""
         by_owner: dict[str, list[str]] = defaultdict(list)
         for s in suppliers:
-            if s.owner_address and s.operator_address:
-                by_owner[s.owner_address].append(s.operator_address)
+            owner = s.owner_address or (self.known_owners.get(s.operator_address) if s.operator_address else None)
+            if owner and s.operator_address:
+                by_owner[owner].append(s.operator_address)
         owners = [owner for owner, group in by_owner.items() if len(group) >= OWNER_LISTING_MIN]
         listed: dict[str, SupplierState] = {}
         for states in await asyncio.gather(*(settle(self.suppliers_of_owner(o)) for o in owners)):
@@ -189,6 +199,7 @@ class ShannonAdapter(PocketAdapter):
         rest = [s for s in suppliers if s.operator_address not in listed]
         found: dict[str, SupplierState | QueryError] = dict(listed)
         found.update(await super().read_suppliers(rest))
+        self.owners_seen = {a: st.owner for a, st in found.items() if isinstance(st, SupplierState) and st.owner}
         return {s.operator_address: found[s.operator_address]
                 for s in suppliers if s.operator_address is not None}
 
@@ -246,9 +257,11 @@ def _supplier_state(obj: Any, what: str) -> SupplierState:
     stake = _coin(field(obj, "stake", where=what), f"{what}.stake")
     unstake_end = parse_height(field(obj, "unstake_session_end_height", where=what),
                                f"{what}.unstake_session_end_height")
+    owner = obj.get("owner_address")  # a hint for the next read (owners.py), judged by nothing
     return SupplierState(
         address=operator,
         status=ChainStatus.UNBONDING if unstake_end else ChainStatus.STAKED,
         stake_upokt=stake,
         unstake_session_end_height=unstake_end,
+        owner=owner if isinstance(owner, str) and 0 < len(owner) <= 128 and owner.isprintable() else None,
     )

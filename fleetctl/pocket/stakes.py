@@ -674,11 +674,13 @@ async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
     try:
         targets = tuple(s for s in fleet.suppliers if not s.planned)
         adapter = adapter_for(fleet, timeout=timeout, concurrency=concurrency, deadline=deadline)
+        known = _recall_owners(adapter, targets)
         if cancel is None:
             chain = await read_chain(adapter, targets)
         else:
             chain = await until_cancelled(read_chain(adapter, targets), cancel, "stakes")
             cancel.raise_if_cancelled("stakes")  # a cancelled sweep is never judged nor recorded
+        _remember_owners(adapter, targets, known)
         wait = timeout if busy_timeout_s is None else busy_timeout_s
         report = await asyncio.to_thread(_settle, fleet, targets, chain, db, record, wait)
     except Cancelled:
@@ -690,6 +692,32 @@ async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
             on_event(CheckDone("stakes", row.name, row.level, row.reasons[0] if row.reasons else ""))
         on_event(Progress("stakes", len(report.suppliers), len(report.suppliers), "suppliers"))
     return report
+
+
+def _recall_owners(adapter: PocketAdapter, targets: Sequence[Supplier]) -> dict[str, str]:
+    """Give a Shannon adapter the owners the chain named last time for the suppliers whose
+    owner fleet.yml does not declare (pocket/owners.py); what was given."""
+    if not isinstance(adapter, ShannonAdapter) or all(s.owner_address for s in targets):
+        return {}
+    from fleetctl.pocket import owners
+
+    adapter.known_owners = owners.load(adapter.url)
+    return adapter.known_owners
+
+
+def _remember_owners(adapter: PocketAdapter, targets: Sequence[Supplier], known: dict[str, str]) -> None:
+    """Keep the owners this read saw for the undeclared suppliers (only if that changed)."""
+    if not isinstance(adapter, ShannonAdapter):
+        return
+    undeclared = [s.operator_address for s in targets if s.operator_address and not s.owner_address]
+    if not undeclared:
+        return
+    seen = adapter.owners_seen
+    now = {a: seen[a] if a in seen else known[a] for a in undeclared if a in seen or a in known}
+    if now != known:  # a new or moved owner, or a supplier the fleet no longer has
+        from fleetctl.pocket import owners
+
+        owners.save(adapter.url, now)
 
 
 def _secrets(fleet: Fleet) -> list[str]:

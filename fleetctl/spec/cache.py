@@ -49,16 +49,19 @@ DIR_NAME = "inventory-cache.v2"
 LEGACY_DIRS = ("inventory-cache",)
 
 
-def cache_dir() -> Path:
+def cache_base() -> Path:
     """``$FLEETCTL_CACHE_DIR``, else ``$XDG_CACHE_HOME/fleetctl``, else ``~/.cache/fleetctl``
-    (a cache, not state: removing it loses nothing), then ``inventory-cache.v2/``."""
+    (caches, not state: removing them loses nothing)."""
     explicit = os.environ.get("FLEETCTL_CACHE_DIR")
     if explicit:
-        base = Path(explicit)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg) if xdg else Path.home() / ".cache") / "fleetctl"
-    return base / DIR_NAME
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "fleetctl"
+
+
+def cache_dir() -> Path:
+    """The inventory cache: :func:`cache_base` then ``inventory-cache.v2/``."""
+    return cache_base() / DIR_NAME
 
 
 #: Host variables whose value is a credential (Ansible's ansible_password, ansible_become_pass,

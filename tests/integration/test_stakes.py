@@ -905,3 +905,50 @@ def test_the_table_shows_the_fee_runway_and_its_source(standin, tmp_path):
     proc = stakes_cli(inventory, "--no-record", state=tmp_path)
     assert "FEE RUNWAY" in proc.stdout.splitlines()[0]
     assert "fees a day from: estimate, no claims stored yet" in proc.stdout + proc.stderr
+
+
+def test_owners_the_chain_named_are_remembered_and_a_wrong_memory_costs_only_queries(standin, tmp_path):
+    """fleet.yml declares no owner: the first run reads each supplier by its address and keeps
+    the owner the chain names (pocket/owners.py); the next runs list that owner's suppliers in
+    one page. A memory that is garbage or names the wrong owner changes no answer."""
+    from fleetctl.pocket import owners
+
+    addresses = [shannon_address(f"undeclared-{i}") for i in range(8)]
+    server = standin(shannon_seed([{"operator_address": a, "owner_address": OWNER, "stake_upokt": MIN + 10 * W}
+                                   for a in addresses]))
+    inventory = write_inventory(tmp_path / "inv", server.shannon_url,
+                                [(f"undeclared-{i}", a) for i, a in enumerate(addresses)])
+    cache = tmp_path / "cache"
+    env = {"FLEETCTL_STATE_DIR": str(tmp_path / "state"), "FLEETCTL_CACHE_DIR": str(cache)}
+
+    def run() -> dict[str, dict[str, Any]]:
+        proc = run_cli("-i", str(inventory), "-o", "json", "stakes", "--no-record", env=env, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return by_name(json.loads(proc.stdout))
+
+    def all_ok(rows: dict[str, dict[str, Any]]) -> bool:
+        return [rows[f"undeclared-{i}"]["status"] for i in range(8)] == ["OK"] * 8
+
+    assert all_ok(run())
+    files = list((cache / owners.DIR_NAME).glob("*.json"))
+    assert len(files) == 1 and (files[0].stat().st_mode & 0o777) == 0o600
+    memory = json.loads(files[0].read_text())["owners"]
+    assert memory == {a: OWNER for a in addresses}
+    # every per-address query fails now: only a listing by the remembered owner reads them
+    server.control.set_fault("http500", path_prefix="/pokt-network/poktroll/supplier/supplier/")
+    assert all_ok(run())
+    # garbage in the memory: an empty memory (queries, which fail here: UNKNOWN, never a crash)
+    files[0].write_text("{not json")
+    rows = run()
+    assert all("HTTP 500" in rows[f"undeclared-{i}"]["reasons"][0] for i in range(8))
+    # the wrong owner remembered: its listing lacks them, each is read by its address, the memory mended
+    server.control.set_fault("none")
+    files[0].write_text(json.dumps({"owners": {a: lab_address("someone-else") for a in addresses}}))
+    assert all_ok(run())
+    assert json.loads(files[0].read_text())["owners"] == {a: OWNER for a in addresses}
+    # a declared owner needs no memory: nothing is read or written for it
+    files[0].unlink()
+    declared = write_inventory(tmp_path / "inv2", server.shannon_url,
+                               [(f"undeclared-{i}", a) for i, a in enumerate(addresses)], owner=OWNER)
+    proc = run_cli("-i", str(declared), "-o", "json", "stakes", "--no-record", env=env, timeout=60)
+    assert all_ok(by_name(json.loads(proc.stdout))) and not list((cache / owners.DIR_NAME).glob("*.json"))
