@@ -234,7 +234,7 @@ def set_hanging(farm: subprocess.Popen[str], on: bool) -> None:
         raise SystemExit(f"the JSON-RPC farm did not acknowledge: {line!r}")
 
 
-def write_inventory(folder: Path, t: Targets, timeout: float, health_section: bool) -> Path:
+def write_inventory(folder: Path, t: Targets, timeout: float, health_section: bool, owners: bool = True) -> Path:
     inventory = folder / "inventory"
     inventory.mkdir()
     (inventory / "hosts.yml").write_text(
@@ -243,7 +243,8 @@ def write_inventory(folder: Path, t: Targets, timeout: float, health_section: bo
         f"      - {{name: {t.endpoint_name(i)}, url: 'http://127.0.0.1:{p}', client: {client_of(i)}}}"
         for i, p in enumerate(t.ports))
     suppliers = "\n".join(
-        f"  - {{name: {name}, operator_address: {a}, owner_address: {OWNER}, services: [eth]}}"
+        f"  - {{name: {name}, operator_address: {a}" + (f", owner_address: {OWNER}" if owners else "")
+        + ", services: [eth]}"
         for name, a in zip(t.supplier_names, t.addresses, strict=True))
     health = f"health:\n  timeout: {timeout:g}\n" if health_section else ""
     (inventory / "fleet.yml").write_text(
@@ -610,6 +611,10 @@ def main() -> None:
     ap.add_argument("--pocket", choices=("replay", "standin"), default="replay",
                     help="Pocket targets: the stand-in's answers replayed by an asyncio server (default), "
                     "or the threaded stand-in itself")
+    ap.add_argument("--no-owners", action="store_true",
+                    help="fleet.yml declares no owner (as most fleets): the warm-up run reads each supplier "
+                         "by its address and fleetctl remembers the owners the chain names (pocket/owners.py); "
+                         "the timed runs read by owner listing")
     ap.add_argument("--no-health-section", action="store_true",
                     help="omit fleet.yml health: (for a loader that does not accept it yet)")
     args = ap.parse_args()
@@ -638,7 +643,10 @@ def main() -> None:
                       f"cache filled for check_http and the exporter in {prefill_replay(t):.2f} s")
             else:
                 print("Pocket requests go to the threaded stand-in itself (--pocket standin)")
-            inventory = write_inventory(folder, t, args.timeout, not args.no_health_section)
+            inventory = write_inventory(folder, t, args.timeout, not args.no_health_section, not args.no_owners)
+            print("fleet.yml declares " + ("no owner: the warm-up reads each supplier by its address, the timed "
+                                           "runs by the owners fleetctl remembered" if args.no_owners
+                                           else "every supplier's owner"))
             blackbox_url = ""
             if have_blackbox:
                 blackbox_url, blackbox_start = start_blackbox(children, folder)

@@ -12,8 +12,9 @@ declares them all, then measures:
 
 The goals are measured on an inventory that declares each supplier's owner, as operators do
 (inventories/example): fleetctl then reads the suppliers with one listing of the owner's and
-queries each operator balance. The same fleet without owners (a query per supplier) is
-measured too.
+queries each operator balance. The same fleet without owners is measured too, as most fleets
+are: its first run reads each supplier by its address (nothing remembered yet: a fresh
+FLEETCTL_CACHE_DIR), the later ones by the owner the chain named then (fleetctl/pocket/owners.py).
 
 Goals (issue "stake and slashing monitor"): >= 20x faster than the baseline, < 2 s, < 150 MB.
 Prints the figures and the goals; asserts nothing.
@@ -104,11 +105,13 @@ def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, shannon_url(proc)
 
 
-def run_fleetctl(argv: list[str]) -> tuple[float, float, int, str]:
-    """Wall seconds, peak RSS (MB), exit code and stdout of one cold run."""
+def run_fleetctl(argv: list[str], cache: Path | None = None) -> tuple[float, float, int, str]:
+    """Wall seconds, peak RSS (MB), exit code and stdout of one cold run (``cache``: its
+    FLEETCTL_CACHE_DIR)."""
+    env = {**os.environ, **({"FLEETCTL_CACHE_DIR": str(cache)} if cache else {})}
     with tempfile.TemporaryFile("w+") as stdout:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -149,35 +152,44 @@ def main() -> None:
         state, addresses = write_inputs(folder, args.suppliers, args.latency_ms)
         standin, url = start_standin(state)
         try:
-            figures = {}
+            figures: dict[str, tuple[float, float]] = {}
             for owners in (True, False):
                 inventory = write_inventory(folder, url, addresses, owners=owners)
                 argv = [exe, "-i", str(inventory), "-o", "json", "stakes",
                         "--db", str(folder / f"history-{owners}.db")]
+                cache = folder / f"cache-{owners}"  # fresh: nothing remembered before the first run
                 walls, rss = [], []
-                for _ in range(args.runs):
-                    wall, peak, code, out = run_fleetctl(argv)
+                for run in range(args.runs + (0 if owners else 1)):
+                    wall, peak, code, out = run_fleetctl(argv, cache)
                     doc = json.loads(out)
-                    walls.append(wall)
-                    rss.append(peak)
-                    print(f"fleetctl stakes ({'owners' if owners else 'no owners'}): {wall:.2f} s, "
+                    kind = "owners" if owners else ("no owners, first run" if run == 0 else "no owners, remembered")
+                    print(f"fleetctl stakes ({kind}): {wall:.2f} s, "
                           f"{peak:.0f} MB peak RSS, exit {code}, {len(doc['suppliers'])} suppliers, "
                           f"{doc['counts']}")
-                figures[owners] = (statistics.median(walls), max(rss))
+                    if kind == "no owners, first run":
+                        figures["first"] = (wall, peak)
+                        continue
+                    walls.append(wall)
+                    rss.append(peak)
+                figures["owners" if owners else "remembered"] = (statistics.median(walls), max(rss))
             baseline = sequential_read(url, addresses)
         finally:
             standin.terminate()
             standin.wait(timeout=10)
-    wall, peak = figures[True]
+    wall, peak = figures["owners"]
     speedup = baseline / wall
     print(f"\n{args.suppliers} suppliers, {args.latency_ms} ms latency per response, "
           f"{os.cpu_count()} cpus, {args.runs} cold runs each")
     print(f"{'':44} {'wall s':>8} {'peak MB':>8} {'speedup':>8}")
-    for owners, label in ((True, "owners declared: 1 listing"),
-                          (False, "no owners: a query each")):
-        w, m = figures[owners]
-        print(f"{'fleetctl stakes (' + label + ')':44} {w:8.2f} {m:8.0f} {baseline / w:7.1f}x")
-    print(f"{'sequential reader (baseline)':44} {baseline:8.2f}")
+    for key, label in (("owners", "owners declared: 1 listing"),
+                       ("first", "no owners, first run: a query each"),
+                       ("remembered", "no owners, later runs: owners remembered")):
+        w, m = figures[key]
+        print(f"{'fleetctl stakes (' + label + ')':56} {w:8.2f} {m:8.0f} {baseline / w:7.1f}x")
+    print(f"{'sequential reader (baseline)':56} {baseline:8.2f}")
+    w, _ = figures["remembered"]
+    print(f"issue 15, no owners declared (later runs): >= 25x: {'met' if baseline / w >= 25 else 'NOT met'} "
+          f"({baseline / w:.1f}x); <= 0.4 s: {'met' if w <= 0.4 else 'NOT met'} ({w:.2f} s)")
     print(f"goal: >= {GOAL_SPEEDUP:g}x faster: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'} "
           f"({speedup:.1f}x, owners declared)")
     print(f"goal: < {GOAL_WALL_S:g} s: {'met' if wall < GOAL_WALL_S else 'NOT met'} ({wall:.2f} s)")
