@@ -734,9 +734,9 @@ async def key_bench(s: Setup, view: str, presses: int, size: tuple[int, int], pr
     options = TuiOptions(inventory=str(s.inventory), refresh_s=0.2, start=view, db=str(s.db))
     process = None
     if fetch == "process":
-        from fleetctl.tui.fetch_process import FetchProcess
+        from fleetctl.tui.fetch import start_process
 
-        process = FetchProcess(options)
+        process = start_process(options)
     app = FleetApp(options, source=Source(options, process=process))
     try:
         await _key_presses(app, figures, view, presses, size, profile, budget)

@@ -13,7 +13,7 @@ from typing import Any
 from fleetctl.core.errors import UserError
 from fleetctl.core.events import CancelToken
 
-__all__ = ["FETCHES", "Prefetch", "run", "alerts", "claims", "diversity", "fleet", "health", "plan", "stakes"]
+__all__ = ["FETCHES", "Prefetch", "run", "start_process", "alerts", "claims", "diversity", "fleet", "health", "plan", "stakes"]
 
 
 OnEvent = Callable[[Any], None]
@@ -75,6 +75,14 @@ def alerts(source: Any, cancel: CancelToken, on_event: OnEvent | None = None) ->
 FETCHES: dict[str, Callable[[Any, CancelToken, OnEvent | None], Any]] = {
     "fleet": fleet, "stakes": stakes, "health": health, "claims": claims, "diversity": diversity, "runs": plan, "alerts": alerts,
 }
+
+
+def start_process(options: Any) -> Any:
+    """The fetch process (:class:`~fleetctl.tui.fetch_process.FetchProcess`) for ``options``,
+    allowed the reads of :data:`~fleetctl.tui.fetch_process.ROUTED`."""
+    from fleetctl.tui.fetch_process import ROUTED, FetchProcess
+
+    return FetchProcess(options, {view: FETCHES[view] for view in ROUTED})
 
 
 def run(view: str, source: Any, cancel: CancelToken, on_event: OnEvent | None = None) -> Any:

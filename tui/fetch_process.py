@@ -72,11 +72,14 @@ class RemoteCall:
         self.done.set()
 
     def wait(self, cancel: CancelToken) -> Any:
-        """The result, or the error raised here; a cancelled ``cancel`` cancels the request."""
-        while not self.done.wait(0.05):
-            if cancel.cancelled:
+        """The result, or the error raised here; a cancelled ``cancel`` cancels the request
+        (at once if it was cancelled before the answer came)."""
+        while True:
+            if cancel.cancelled and not self.done.is_set():
                 self.process.cancel(self.ident, cancel.reason or "cancelled")
                 cancel.raise_if_cancelled()
+            if self.done.wait(0.05):
+                break
         if self.error is not None:
             raise self.error
         return self.result
@@ -85,7 +88,9 @@ class RemoteCall:
 class FetchProcess:
     """The process and the app's end of its pipe; :meth:`submit` is thread-safe."""
 
-    def __init__(self, options: Any) -> None:
+    def __init__(self, options: Any, fetches: dict[str, Callable[..., Any]]) -> None:
+        """``fetches``: the reads the process may run, by view (module-level functions: a spawned
+        process gets them by name; see :func:`fleetctl.tui.fetch.start_process`)."""
         # fork: nothing to import again, a few ms; only while this process has one thread (a fork
         # beside other threads can copy a lock one of them holds). Else spawn (a fresh interpreter).
         method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
@@ -95,7 +100,7 @@ class FetchProcess:
         self.method = method
         self._conn: Connection = mine
         self._proc = ctx.Process(  # type: ignore[attr-defined]
-            target=serve, args=(theirs, options), name="fleetctl tui: fetch", daemon=True)
+            target=serve, args=(theirs, options, dict(fetches)), name="fleetctl tui: fetch", daemon=True)
         self._proc.start()
         theirs.close()
         self._send_lock = threading.Lock()
@@ -190,13 +195,12 @@ class FetchProcess:
 
 # ------------------------------------------------------------------------ the process's side
 
-def serve(conn: Connection, options: Any) -> None:
+def serve(conn: Connection, options: Any, fetches: dict[str, Callable[..., Any]]) -> None:
     """The fetch process: run each request in a thread, send events and the result back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ctrl+c is the app's key, never this process's
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the terminal is the app's: nothing here may write to it
         os.dup2(devnull, fd)
-    from fleetctl.tui.fetch import FETCHES
     from fleetctl.tui.source import Source
 
     source = Source(options)
@@ -219,7 +223,7 @@ def serve(conn: Connection, options: Any) -> None:
 
     def run(ident: int, view: str, token: CancelToken) -> None:
         try:
-            result = FETCHES[view](source, token, lambda e: send(("event", ident, e)))
+            result = fetches[view](source, token, lambda e: send(("event", ident, e)))
         except BaseException as exc:  # noqa: BLE001 - the view shows it, as it would its own
             send(("error", ident, exc))
         else:
@@ -242,7 +246,7 @@ def serve(conn: Connection, options: Any) -> None:
         elif kind == "fetch":
             ident, view = message[1], message[2]
             token = tokens[ident] = CancelToken()
-            if view not in ROUTED:
+            if view not in fetches:
                 send(("error", ident, ProcessGone(f"fetch process: {view!r} is not read here")))
                 continue
             threading.Thread(target=run, args=(ident, view, token), daemon=True,

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     no_color = bool(args.no_color) or "NO_COLOR" in os.environ
     if no_color:
         os.environ["NO_COLOR"] = "1"  # Textual's monochrome filter reads it
-    from fleetctl.tui.fetch import Prefetch
-    from fleetctl.tui.fetch_process import ROUTED, FetchProcess, ProcessGone
+    from fleetctl.tui.fetch import Prefetch, start_process
+    from fleetctl.tui.fetch_process import ROUTED, ProcessGone
     from fleetctl.tui.options import TuiOptions
     from fleetctl.tui.source import Source
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     process = None
     if os.environ.get("FLEETCTL_TUI_FETCH", "process") != "thread":
         try:
-            process = FetchProcess(options)
+            process = start_process(options)
         except (OSError, ValueError) as exc:
             out.info(f"tui: no fetch process ({exc}); the views read in the app's threads")
     source = Source(options, process=process)

@@ -271,12 +271,12 @@ def test_help_and_other_commands_do_not_import_textual() -> None:
 
 @pytest.fixture()
 def process_for(tmp_path: Path) -> Iterator[Any]:
-    from fleetctl.tui.fetch_process import FetchProcess
+    from fleetctl.tui.fetch import start_process
 
     started: list[Any] = []
 
     def start(options: TuiOptions) -> Any:
-        started.append(FetchProcess(options))
+        started.append(start_process(options))
         return started[-1]
     yield start
     for p in started:
