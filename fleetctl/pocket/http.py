@@ -164,12 +164,14 @@ class JsonClient:
             tries += 1
             retry_after = 0.0
             try:
-                async with asyncio.timeout(remaining), self._semaphore:
-                    limit = max(0.001, min(self.timeout, self._expires - loop.time()))
-                    async with asyncio.timeout(limit):
-                        # Every Pocket query only reads (Morse's are POSTs): safe to send again.
-                        response = await self._session.request(method, url, params=params, body=body,
-                                                               headers=headers, idempotent=True)
+                # One timer per request: the deadline while waiting for a slot, then (moved) the
+                # per-request timeout from the moment the request goes out (a second, nested
+                # timeout per request cost ~15 us of CPU each: 3,000 requests in a health run).
+                async with asyncio.timeout(remaining) as limit, self._semaphore:
+                    limit.reschedule(loop.time() + max(0.001, min(self.timeout, self._expires - loop.time())))
+                    # Every Pocket query only reads (Morse's are POSTs): safe to send again.
+                    response = await self._session.request(method, url, params=params, body=body,
+                                                           headers=headers, idempotent=True)
                     raw = response.body
                     status = response.status
                     retry_after = _retry_after(response.headers.get("retry-after"))
