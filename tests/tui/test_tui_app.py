@@ -416,3 +416,29 @@ def test_rows_are_built_off_the_screens_thread_and_a_bad_result_is_an_error(chai
         asyncio.run(run())
     finally:
         StakesView.rows = real  # type: ignore[method-assign]
+
+
+def test_a_summary_that_grows_gets_its_lines(chain: PocketStandin, tmp_path: Path) -> None:
+    """The summary line's height follows its text: a short one, then one that wraps at 80
+    columns, shows whole (a refresh updates it without re-laying out the screen only when the
+    text is the same)."""
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    healthy = {n: MIN + 900 * POKT for n in NAMES}
+    for n, s in healthy.items():
+        chain.control.upsert_supplier({"operator_address": addr(n), "stake_upokt": s, "services": ["eth"]})
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            summary = screen.query_one("#summary")
+            assert summary.size.height == 1, screen.summary(screen.result)
+            chain.control.slash_supplier(addr("risky"), 895 * POKT)
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await refreshed(pilot, screen, before)
+            await pilot.pause(0.1)
+            text = screen.summary(screen.result)
+            assert len(text) > 78 and summary.size.height >= 2, (text, summary.size)
+    asyncio.run(run())

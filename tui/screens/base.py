@@ -218,7 +218,7 @@ class TableView(RefreshingView):
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
         self.filter: Filter = Filter()
-        self._summary_lines = -1
+        self._summary: str | None = None
 
     def prepare(self, result: Any) -> list[Row] | None:
         """The rows, their cells as shown and their widths, built off the screen's thread."""
@@ -277,10 +277,10 @@ class TableView(RefreshingView):
             else:
                 self.result, self.all_rows = message.result, rows
                 self.refreshed_at, self.refresh_duration = message.at, message.duration
-                # its height follows its text (one to three lines): a layout pass only if that changes
-                lines = summary.count("\n")
-                self.query_one("#summary", Static).update(Text(summary), layout=lines != self._summary_lines)
-                self._summary_lines = lines
+                # its height follows its text (one to three lines, wrapped to the width): a layout
+                # pass when the text changed, none for the same summary again
+                self.query_one("#summary", Static).update(Text(summary), layout=summary != self._summary)
+                self._summary = summary
                 self.render_rows()
         self.refresh_ended(message)
 
