@@ -421,8 +421,10 @@ class Frames:
         try:
             screen = self.app.screen
             table = screen.query_one("#table")
-            f = screen.query_one("#filter")
-            return Shown(at, table.cursor_row, str(screen.filter.text), str(f.value), bool(f.display),
+            prompt = getattr(screen, "prompt", None)  # the filter line (an Input before it)
+            typed, shown = ((prompt.value, prompt.is_open) if prompt is not None else
+                            (screen.query_one("#filter").value, screen.query_one("#filter").display))
+            return Shown(at, table.cursor_row, str(screen.filter.text), str(typed), bool(shown),
                          len(screen.shown))
         except Exception:  # noqa: BLE001 - another screen on top
             return Shown(at, -1, "", "", False, -1)

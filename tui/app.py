@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from fleetctl.core.events import CancelToken
 from fleetctl.tui.fetch import Prefetch
+from fleetctl.tui.gc_policy import IdleCollector
 from fleetctl.tui.options import TuiOptions
 from fleetctl.tui.screens import VIEWS, ViewInfo, resolve
 from fleetctl.tui.source import Source
@@ -62,6 +64,8 @@ class FleetApp(App[int]):
         self.fetchers: dict[str, Fetcher] = dict(fetchers or {})
         #: the first view's first fetch, started before the app (fleetctl tui: first paint)
         self.prefetch = prefetch
+        #: full garbage collections while the operator is not typing (tui/gc_policy.py)
+        self.collector = IdleCollector(time.monotonic)
 
     # ------------------------------------------------------------------ views
     def on_mount(self) -> None:
@@ -71,6 +75,13 @@ class FleetApp(App[int]):
         # objects) lives as long as the app: the cyclic collector need never scan it again. A
         # full collection over it paused the screen ~100 ms now and then (the p99 of a refresh).
         gc.freeze()
+        self.collector.start()
+        self.set_interval(0.25, self.collector.tick, name="idle garbage collection")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.input_seen()
+        await super().on_event(event)
 
     def fetcher(self, screen: Any) -> Fetcher | None:
         """A test's or benchmark's fetch for ``screen`` (by its crumb, then its view); else, once,
@@ -84,6 +95,7 @@ class FleetApp(App[int]):
         return None
 
     def on_unmount(self) -> None:
+        self.collector.stop()
         if self.prefetch is not None:
             self.prefetch.cancel()  # a quit before the first fetch ended stops it
 
@@ -104,10 +116,11 @@ class FleetApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "command_bar":
+        if action == "command_bar":  # not while keys are text (a prompt is open, an input has the focus)
             from textual.widgets import Input
 
-            return not isinstance(self.focused, Input)
+            typing = getattr(self.screen, "typing", None)
+            return not (typing() if callable(typing) else isinstance(self.focused, Input))
         return True
 
     def action_command_bar(self) -> None:

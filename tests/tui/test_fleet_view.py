@@ -143,7 +143,7 @@ def shown(screen: FleetView) -> list[str]:
 async def filtered(pilot: Any, screen: FleetView, *keys: str) -> None:
     """Type into the filter (open with / first) and wait until the tree is filtered by it."""
     await pilot.press(*keys)
-    want = screen.query_one("#filter").value
+    want = screen.prompt.value
     for _ in range(200):
         await pilot.pause(0.02)
         if screen.filter.text == want:
@@ -329,7 +329,7 @@ def test_filter_shows_matches_with_their_ancestors(tmp_path: Path, monkeypatch: 
             await pilot.press("escape")
             await pilot.pause()
             assert not screen.filter and ids(screen) == before
-            assert not screen.query_one("#filter").display
+            assert not screen.prompt.is_open
             # '/' typed in the filter is a character, not the key that opens it
             await filtered(pilot, screen, "slash", *"http://127.0.0.1:15052")
             assert screen.filter.text == "http://127.0.0.1:15052"

@@ -225,7 +225,7 @@ def test_search_highlights_jumps_and_esc_clears_first(tmp_path: Path, tails: Tai
 
             await pilot.press("escape")  # clears the search, stays
             assert app.screen is screen and screen.pattern is None and log.matches.pattern is None
-            assert not screen.query_one("#search").display
+            assert not screen.prompt.is_open
             await pilot.press("space")  # follow again: the held line shown
             assert shown(screen)[-1] == "f error three"
             await pilot.press("slash", *"[unclosed")  # no regex: matched literally

@@ -58,9 +58,19 @@ class Pair(App[None]):
                 t.add_column(c, key=c, width=12 if c == "STAKE" else None)  # a fixed width crops
 
 
-def lines(t: DataTable[Any]) -> list[list[tuple[str, Any]]]:
-    """Every line on screen as its segments: text and style (colours, the click metadata)."""
-    return [[(seg.text, seg.style) for seg in t.render_line(y)] for y in range(t.size.height)]
+def lines(t: DataTable[Any]) -> list[Any]:
+    """Every line on screen as its segments: text and style (colours, the click metadata); then
+    the scrollbars (shown or not, sizes, position, what they draw) and where the table is scrolled."""
+    out: list[Any] = [[(seg.text, seg.style) for seg in t.render_line(y)] for y in range(t.size.height)]
+    out.append((t.show_vertical_scrollbar, t.show_horizontal_scrollbar, t.scroll_offset, t.max_scroll_y,
+                t.max_scroll_x))
+    for bar in (t.vertical_scrollbar, t.horizontal_scrollbar):
+        out.append(bar.display)
+        if bar.display:  # (a hidden one keeps whatever it had)
+            out.append((bar.window_virtual_size, bar.window_size, bar.position, bar.region.size))
+            out.extend([(seg.text, seg.style and (seg.style.color, seg.style.bgcolor)) for seg in bar.render_line(y)]
+                       for y in range(bar.region.height))
+    return out
 
 
 async def same(pilot: Any, a: DataTable[Any], b: DataTable[Any]) -> None:
@@ -116,6 +126,18 @@ async def test_replace_and_update_show_what_the_public_calls_show() -> None:
         fleet.move_cursor(row=20)
         await pilot.pause()
         await same(pilot, plain, fleet)
+        # scrolled down, then fewer rows (the scrollbar goes), more again, fewer with the scrollbar
+        # still there (its thumb grows), at the top and scrolled
+        for n, at in ((60, 58), (8, 6), (45, 43), (90, 0), (30, 0), (70, 50), (40, 10)):
+            data = rows(n, f"n{n}")
+            plain.clear()
+            for key, cells in data:
+                plain.add_row(*cells, key=key)
+            fleet.replace_rows(data)
+            for t in (plain, fleet):
+                t.move_cursor(row=at)
+            await pilot.pause()
+            await same(pilot, plain, fleet)
         for t in (plain, fleet):  # hover and the cell cursor
             t.cursor_type = "cell"
             t.hover_coordinate = Coordinate(3, 2)

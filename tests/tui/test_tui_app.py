@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 
 from conftest import run_cli
 from fleetlab.standin import PocketStandin, lab_address
@@ -441,4 +442,50 @@ def test_a_summary_that_grows_gets_its_lines(chain: PocketStandin, tmp_path: Pat
             await pilot.pause(0.1)
             text = screen.summary(screen.result)
             assert len(text) > 78 and summary.size.height >= 2, (text, summary.size)
+    asyncio.run(run())
+
+
+def test_the_filter_line_keeps_the_focus_on_the_table(chain: PocketStandin, tmp_path: Path) -> None:
+    """k9s' way: '/' opens a line in the status bar and the table keeps the focus (the footer
+    and the layout never change); letters the app or the view bind (q, d, ':', '/') are text
+    while it is open; cursor keys still move the table's cursor; a paste lands in it."""
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            table = screen.query_one("#table")
+            footer_keys = [str(k.render()) for k in app.screen.query("FooterKey")]
+            await pilot.press("slash")
+            assert screen.prompt.is_open and app.focused is table
+            status = screen.query_one("#status")
+            assert str(status.render()).startswith("/ ") and "filter (regex" in str(status.render())
+            await pilot.press("q", "d", "colon", "slash")
+            assert app.is_running and app.screen is screen and not screen.query_one("CommandBar").display
+            assert screen.filter.text == "qd:/" and names(screen) == []
+            await pilot.press("ctrl+u")
+            assert screen.filter.text == "" and names(screen) == ["risky", "middle", "safe", "safer"]
+            await pilot.press("down", "down")  # the table's, while the line stays open
+            assert table.cursor_row == 2 and screen.prompt.is_open
+            app.screen.post_message(events.Paste("saf\nignored"))
+            await pilot.pause()
+            assert screen.filter.text == "saf" and names(screen) == ["safe", "safer"]
+            assert str(status.render()).startswith("/saf")
+            await pilot.press("enter")  # kept; the line closes, the status line says the filter
+            assert not screen.prompt.is_open and screen.filter.text == "saf"
+            assert not str(status.render()).startswith("/") and "filter /saf" in str(status.render())
+            await pilot.press("d")  # a binding again: describe
+            assert type(app.screen).__name__ == "DescribeScreen"
+            await pilot.press("escape")
+            await pilot.press("slash")
+            assert screen.prompt.value == "saf"  # reopened with the filter in force
+            await pilot.press("escape")  # clears and closes
+            assert not screen.prompt.is_open and not screen.filter and len(names(screen)) == 4
+            assert [str(k.render()) for k in app.screen.query("FooterKey")] == footer_keys
+            assert app.focused is table
+            await pilot.press("q")
+        assert app.return_code == 0
+
     asyncio.run(run())

@@ -15,9 +15,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
@@ -29,6 +28,7 @@ from fleetctl.core.events import Cancelled, CancelToken
 from fleetctl.core.redact import scrub
 from fleetctl.tui.rows import Filter, Row, describe_text, parse_filter
 from fleetctl.tui.widgets.command_bar import CommandBar
+from fleetctl.tui.widgets.prompt import LinePrompt, Outcome
 from fleetctl.tui.widgets.table import FleetTable
 
 __all__ = ["Refreshed", "RefreshingView", "TableView", "ViewScreen", "error_line"]
@@ -55,7 +55,12 @@ class Refreshed(Message):
 
 
 class ViewScreen(Screen[None]):
-    """A view: breadcrumbs on top, the ``:`` bar, the body, a status line and the footer."""
+    """A view: breadcrumbs on top, the ``:`` bar, the body, a status line and the footer.
+
+    A view with a ``/`` line (a filter, a search) sets :attr:`prompt`: while it is open the
+    screen feeds it the keys it edits (they reach the screen before any non-priority binding),
+    draws it at the left of the status line and calls :meth:`prompt_outcome`; the focus stays
+    on the table, so the footer and the layout never change (tui/widgets/prompt.py)."""
 
     VIEW: ClassVar[str] = ""
     #: what the breadcrumbs call this screen
@@ -66,6 +71,7 @@ class ViewScreen(Screen[None]):
         self.crumb = crumb or self.VIEW
         self.status_text = ""
         self.error: str | None = None
+        self.prompt: LinePrompt | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="breadcrumbs", classes="breadcrumbs")
@@ -73,18 +79,11 @@ class ViewScreen(Screen[None]):
         bar.display = False
         yield bar
         yield from self.compose_body()
-        # The prompt (a filter, a search) shares the status line's row: showing it never resizes
-        # the body (a table re-laid out and redrawn for each '/' and esc took 160-230 ms).
-        with Horizontal(id="statusbar", classes="statusbar"):
-            yield from self.compose_prompt()
-            yield Static(id="status", classes="status")
+        # the prompt (a filter, a search) is drawn in the status line: see set_status
+        yield Static(id="status", classes="status")
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
-        yield from ()
-
-    def compose_prompt(self) -> ComposeResult:
-        """A one-line input shown left of the status line (hidden until its key)."""
         yield from ()
 
     def on_mount(self) -> None:
@@ -97,12 +96,54 @@ class ViewScreen(Screen[None]):
 
     def set_status(self, text: str, error: str | None = None) -> None:
         self.status_text, self.error = text, error
-        line = Text(text)
+        line = Text()
+        prompt = self.prompt
+        if prompt is not None and prompt.is_open:
+            line.append_text(prompt.render(width=max(20, min(60, self.size.width * 45 // 100))))
+            line.append("  ")
+        line.append(text)
         if self.app.options.read_only:  # type: ignore[attr-defined]
             line.append("  · read-only", style="bold yellow")
         if error:
             line.append("  · " + error, style="bold red")
         self.query_one("#status", Static).update(line, layout=False)  # one line: no layout pass
+
+    # ------------------------------------------------------------------ the prompt
+    def typing(self) -> bool:
+        """Keys are text now (the prompt is open, or an input has the focus): no key bindings."""
+        return (self.prompt is not None and self.prompt.is_open) or isinstance(self.focused, Input)
+
+    def open_prompt(self, value: str = "") -> None:
+        if self.prompt is not None:
+            self.prompt.open(value)
+            self.set_status(self.status_text, self.error)
+
+    def close_prompt(self) -> None:
+        if self.prompt is not None and self.prompt.is_open:
+            self.prompt.close()
+            self.set_status(self.status_text, self.error)
+
+    def on_key(self, event: events.Key) -> None:
+        prompt = self.prompt
+        if prompt is None or not prompt.is_open or isinstance(self.focused, Input):
+            return
+        outcome = prompt.feed(event.key, event.character)
+        if outcome is None:
+            return  # cursor keys, page keys, ctrl+c: the table's and the app's
+        event.stop()
+        event.prevent_default()
+        self.prompt_outcome(outcome)
+
+    def on_paste(self, event: events.Paste) -> None:
+        prompt = self.prompt
+        if prompt is None or not prompt.is_open or isinstance(self.focused, Input):
+            return
+        event.stop()
+        self.prompt_outcome(prompt.insert(event.text))
+
+    def prompt_outcome(self, outcome: Outcome) -> None:
+        """The prompt's value changed, its cursor moved, or it was submitted or cancelled."""
+        self.set_status(self.status_text, self.error)
 
 
 class RefreshingView(ViewScreen):
@@ -111,6 +152,7 @@ class RefreshingView(ViewScreen):
     is hidden, caught up when it shows again) and on ``ctrl+r``; closing the view cancels it."""
 
     _token: CancelToken | None = None
+    filter: Filter = Filter()
     _inflight = False
     _again = False
     _timer: Timer | None = None
@@ -196,6 +238,21 @@ class RefreshingView(ViewScreen):
     def _status(self) -> str:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ keys both kinds share
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return not self.typing()  # '/' typed in the filter is a character
+        return True
+
+    def action_refresh_now(self) -> None:
+        self.start_refresh()
+
+    def action_filter(self) -> None:
+        self.open_prompt(self.filter.text)  # at once: the keys typed right after '/' are the filter's
+
+
+FILTER_PLACEHOLDER = "filter (regex; !text inverts; enter keeps it; esc clears)"
+
 
 class TableView(RefreshingView):
     """A table of rows that refreshes on the app's interval and on ``ctrl+r``."""
@@ -217,7 +274,8 @@ class TableView(RefreshingView):
         self.result: Any = None
         self.all_rows: list[Row] = []
         self.shown: list[Row] = []
-        self.filter: Filter = Filter()
+        self.filter = Filter()
+        self.prompt = LinePrompt("/", FILTER_PLACEHOLDER)
         self._summary: str | None = None
 
     def prepare(self, result: Any) -> list[Row] | None:
@@ -249,11 +307,6 @@ class TableView(RefreshingView):
         yield Static(id="summary", classes="summary")
         table = FleetTable(id="table", cursor_type="row", zebra_stripes=True)
         yield table
-
-    def compose_prompt(self) -> ComposeResult:
-        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter", classes="prompt")
-        f.display = False
-        yield f
 
     def on_mount(self) -> None:
         # (Textual calls every class's on_mount/on_screen_resume in the MRO: no super() calls.)
@@ -334,43 +387,28 @@ class TableView(RefreshingView):
         table.move_cursor(row=max(0, min(index, len(shown) - 1)), animate=False)
 
     # ------------------------------------------------------------------ keys
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
-            return not isinstance(self.focused, Input)  # '/' typed in an input is a character
-        return True
-
-    def action_refresh_now(self) -> None:
-        self.start_refresh()
-
-    def action_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.display = True
-        f.value = self.filter.text
-        self.set_focus(f)  # at once: the keys typed right after '/' are the filter's
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter = parse_filter(event.value)
-        self.render_rows()
+    def prompt_outcome(self, outcome: Outcome) -> None:
+        assert self.prompt is not None
+        if outcome is Outcome.CANCELLED:
+            self.clear_filter()
+            return
+        if outcome is Outcome.SUBMITTED:
+            self.prompt.close()  # the filter stays (the status line says it); esc clears it
+        elif outcome is Outcome.CHANGED:
+            self.filter = parse_filter(self.prompt.value)
+            self.render_rows()
         self.set_status(self._status(), self.error)
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        f = self.query_one("#filter", Input)
-        f.display = bool(self.filter)
-        self.set_focus(self.query_one("#table", DataTable))  # at once: the next key is the table's
-
     def clear_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.value = ""
-        f.display = False
+        assert self.prompt is not None
+        self.prompt.close()
+        self.prompt.value = ""
         self.filter = Filter()
         self.render_rows()
         self.set_status(self._status(), self.error)
-        self.set_focus(self.query_one("#table", DataTable))
 
     def action_back(self) -> None:
-        if self.filter or self.query_one("#filter", Input).has_focus:
+        if self.filter or (self.prompt is not None and self.prompt.is_open):
             self.clear_filter()
         elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()

@@ -29,13 +29,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Input, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode as TNode
 
 from fleetctl.core.events import CancelToken, Event, Progress
 from fleetctl.core.levels import Level, worst
 from fleetctl.tui.rows import Filter, describe_text, level_style, parse_filter
-from fleetctl.tui.screens.base import Refreshed, RefreshingView, error_line
+from fleetctl.tui.screens.base import FILTER_PLACEHOLDER, Refreshed, RefreshingView, error_line
+from fleetctl.tui.widgets.prompt import LinePrompt, Outcome
 
 __all__ = ["AUTO_OPEN", "FleetView", "human_s", "node_line"]
 
@@ -231,7 +232,8 @@ class FleetView(RefreshingView):
     def __init__(self, crumb: str | None = None) -> None:
         super().__init__(crumb)
         self.result: Any = None
-        self.filter: Filter = Filter()
+        self.filter = Filter()
+        self.prompt = LinePrompt("/", FILTER_PLACEHOLDER)
         #: path ids the operator opened (hosts at first) and closed: kept across refreshes
         self.expanded: set[str] = set()
         self.collapsed: set[str] = set()
@@ -287,11 +289,6 @@ class FleetView(RefreshingView):
         tree.auto_expand = False  # enter is the view's: it fills a node's children first
         tree.guide_depth = 3
         yield tree
-
-    def compose_prompt(self) -> ComposeResult:
-        f = Input(placeholder="filter (regex; !text inverts; esc clears)", id="filter", classes="prompt")
-        f.display = False
-        yield f
 
     def on_mount(self) -> None:
         self.query_one("#tree", Tree).focus()
@@ -529,20 +526,6 @@ class FleetView(RefreshingView):
             self._toggle(row)
 
     # ------------------------------------------------------------------ keys
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter":
-            return not isinstance(self.focused, Input)  # '/' typed in an input is a character
-        return True
-
-    def action_refresh_now(self) -> None:
-        self.start_refresh()
-
-    def action_filter(self) -> None:
-        f = self.query_one("#filter", Input)
-        f.display = True
-        f.value = self.filter.text
-        self.set_focus(f)  # at once: the next keys are its
-
     def _set_filter(self, text: str) -> None:
         self.filter = parse_filter(text)
         self._match, self._below, self._count = {}, {}, {}
@@ -550,44 +533,44 @@ class FleetView(RefreshingView):
         self.render_tree()
         self.set_status(self._status(), self.error)
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        # Applied once typing pauses: a keystroke never waits for a rebuild of a large tree.
+    def _stop_filter_timer(self) -> None:
         if self._filter_timer is not None:
             self._filter_timer.stop()
             self._filter_timer = None
-        if event.value != self.filter.text:
-            self._filter_timer = self.set_timer(FILTER_DELAY_S, self._apply_filter)
+
+    def prompt_outcome(self, outcome: Outcome) -> None:
+        assert self.prompt is not None
+        if outcome is Outcome.CANCELLED:
+            self.clear_filter()
+            return
+        if outcome is Outcome.SUBMITTED:
+            self.prompt.close()  # the filter stays (the status line says it); esc clears it
+            self._apply_filter()
+        elif outcome is Outcome.CHANGED:
+            # Applied once typing pauses: a keystroke never waits for a rebuild of a large tree.
+            self._stop_filter_timer()
+            if self.prompt.value != self.filter.text:
+                self._filter_timer = self.set_timer(FILTER_DELAY_S, self._apply_filter)
+        self.set_status(self.status_text, self.error)
 
     def _apply_filter(self) -> None:
-        self._filter_timer = None
-        value = self.query_one("#filter", Input).value
-        if value != self.filter.text:
-            self._set_filter(value)
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._apply_filter()
-        f = self.query_one("#filter", Input)
-        f.display = bool(self.filter)
-        self.set_focus(self.query_one("#tree", Tree))  # at once: the next keys are its
+        self._stop_filter_timer()
+        assert self.prompt is not None
+        if self.prompt.value != self.filter.text:
+            self._set_filter(self.prompt.value)
 
     def clear_filter(self) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-            self._filter_timer = None
-        f = self.query_one("#filter", Input)
-        f.display = False
-        if f.value:
-            f.value = ""
+        self._stop_filter_timer()
+        assert self.prompt is not None
+        self.prompt.value = ""
+        self.prompt.close()
         if self.filter:
             self._set_filter("")
-        self.set_focus(self.query_one("#tree", Tree))  # at once: the next keys are its
+        else:
+            self.set_status(self._status(), self.error)
 
     def action_back(self) -> None:
-        if self.filter or self.query_one("#filter", Input).has_focus:
+        if self.filter or (self.prompt is not None and self.prompt.is_open):
             self.clear_filter()
         elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()

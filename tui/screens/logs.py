@@ -29,10 +29,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.strip import Strip
-from textual.widgets import Input, Log, Static
+from textual.widgets import Log, Static
 
 from fleetctl.core.events import CancelToken
 from fleetctl.tui.screens.base import ViewScreen, error_line
+from fleetctl.tui.widgets.prompt import LinePrompt, Outcome
 
 __all__ = ["MAX_LINES", "LogLines", "LogsView", "search_pattern"]
 
@@ -123,6 +124,7 @@ class LogsView(ViewScreen):
         self.held: deque[str] = deque(maxlen=MAX_LINES)
         self.held_total = 0
         self.pattern: re.Pattern[str] | None = None
+        self.prompt = LinePrompt("/", "search (regex; enter jumps to the newest match; esc clears)")
         self.token = CancelToken()
         self._lock = threading.Lock()
         self._waiting: deque[str] = deque(maxlen=MAX_LINES)
@@ -136,12 +138,6 @@ class LogsView(ViewScreen):
         yield Static(Text(f"{self.host}/{self.container}: the last {self.lines} lines, then new ones as they come"
                           " · space pause/follow · / search, n/N next/previous"), id="summary", classes="summary")
         yield LogLines(id="log")
-
-    def compose_prompt(self) -> ComposeResult:
-        f = Input(placeholder="search (regex; enter jumps to the newest match; esc clears)", id="search",
-                  classes="prompt")
-        f.display = False
-        yield f
 
     def on_mount(self) -> None:
         self.query_one("#log", LogLines).focus()
@@ -242,7 +238,7 @@ class LogsView(ViewScreen):
     # ------------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "search":
-            return not isinstance(self.focused, Input)  # '/' typed in the search is a character
+            return not self.typing()  # '/' typed in the search is a character
         return True
 
     def action_pause(self) -> None:
@@ -260,22 +256,21 @@ class LogsView(ViewScreen):
         self.set_status(self._status(), self.error)
 
     def action_search(self) -> None:
-        f = self.query_one("#search", Input)
-        f.display = True
-        self.set_focus(f)  # at once: the next keys are its
+        self.open_prompt(self.prompt.value if self.prompt is not None else "")  # at once: the next keys are its
 
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        self.pattern = search_pattern(event.value)
-        self.query_one("#log", LogLines).search(self.pattern)
+    def prompt_outcome(self, outcome: Outcome) -> None:
+        assert self.prompt is not None
+        if outcome is Outcome.CANCELLED:
+            self.clear_search()
+            return
+        if outcome is Outcome.CHANGED:
+            self.pattern = search_pattern(self.prompt.value)
+            self.query_one("#log", LogLines).search(self.pattern)
+        elif outcome is Outcome.SUBMITTED:
+            self.prompt.close()
+            if self.pattern is not None:
+                self._jump(newer=False, start=None)
         self.set_status(self._status(), self.error)
-
-    @on(Input.Submitted, "#search")
-    def _search_done(self, event: Input.Submitted) -> None:
-        self.query_one("#search", Input).display = self.pattern is not None
-        self.set_focus(self.query_one("#log", LogLines))  # at once: the next keys are its
-        if self.pattern is not None:
-            self._jump(newer=False, start=None)
 
     def match_lines(self) -> list[int]:
         """The lines shown that match the search."""
@@ -311,16 +306,15 @@ class LogsView(ViewScreen):
         self._jump(newer=False, start=start)
 
     def clear_search(self) -> None:
-        f = self.query_one("#search", Input)
-        f.value = ""
-        f.display = False
+        assert self.prompt is not None
+        self.prompt.value = ""
+        self.prompt.close()
         self.pattern = None
         self.query_one("#log", LogLines).search(None)
-        self.set_focus(self.query_one("#log", LogLines))  # at once: the next keys are its
         self.set_status(self._status(), self.error)
 
     def action_back(self) -> None:
-        if self.pattern is not None or self.query_one("#search", Input).has_focus:
+        if self.pattern is not None or (self.prompt is not None and self.prompt.is_open):
             self.clear_search()
             return
         self.close_tail()

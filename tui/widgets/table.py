@@ -14,7 +14,14 @@ to measure them, all on the UI thread (benchmarks/tui.py). Here:
 * column widths of single-line rows are measured as Rich measures a ``Text`` (the widest line's
   cells; ``rich.cells.cell_len``) without building console options for each cell;
 * a one-line ``Text`` cell is rendered through Rich once per content and width, then given its
-  row's styles (cursor, zebra stripe, hover, the click metadata) as DataTable gives them.
+  row's styles (cursor, zebra stripe, hover, the click metadata) as DataTable gives them;
+* a new virtual size (rows added or filtered out) updates the scrollbars without a layout pass
+  of the whole screen (18-20 ms at 160x48): the table's own region does not depend on it; when a
+  scrollbar appears or goes, that (a reactive of its own) still asks for the layout;
+* clearing its caches (every replacement of the rows) unlinks their entries first: Textual's
+  LRUCache keeps them in a ring, which ``clear()`` left to the cyclic garbage collector with every
+  line, strip and row list it held (700,000 objects after 60 filter letters on 1,500 rows, and
+  full collections of 50-150 ms, then 600 ms); unlinked, reference counting frees them at once.
 
 What the table shows is the same as the public calls would give: tests/tui/test_table.py renders
 both ways and compares every line. It reaches into DataTable's attributes (``_data``, ``rows``,
@@ -33,6 +40,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.cache import LRUCache
 from textual._types import SegmentLines
 from textual.coordinate import Coordinate
 from textual.render import measure
@@ -53,6 +61,19 @@ def _measured(console: Any, value: Any) -> int:
     return measure(console, default_cell_formatter(value, wrap=False, height=1), 1)
 
 
+def unlink(cache: LRUCache[Any, Any]) -> None:
+    """Break the ring of ``cache``'s entries (each ``[prev, next, key, value]``) so that clearing it
+    frees them by reference counting, not at the next full collection."""
+    entries: Any = getattr(cache, "_cache", None)
+    if isinstance(entries, dict):
+        for entry in entries.values():
+            if isinstance(entry, list):
+                entry.clear()
+    head: Any = getattr(cache, "_head", None)
+    if isinstance(head, list):
+        head.clear()
+
+
 class FleetTable(DataTable[Any]):
     """A DataTable with bulk replacement and bulk cell updates (see the module's text)."""
 
@@ -60,6 +81,8 @@ class FleetTable(DataTable[Any]):
         super().__init__(*args, **kwargs)
         #: a cell's padded rendering by its content and width (see _render_cell)
         self._padded_cache: dict[tuple[Any, ...], SegmentLines] = {}
+        #: inside _update_dimensions: a layout asked for is the new virtual size's (see refresh)
+        self._sizing = False
 
     def replace_rows(self, rows: Sequence[tuple[str, Sequence[Any]]],
                      widths: Sequence[Sequence[int]] | None = None) -> None:
@@ -161,6 +184,12 @@ class FleetTable(DataTable[Any]):
         self._cell_render_cache[key] = lines
         return lines
 
+    def _clear_caches(self) -> None:
+        for cache in (self._row_render_cache, self._cell_render_cache, self._row_renderable_cache,
+                      self._line_cache, self._offset_cache, self._ordered_row_cache):
+            unlink(cache)
+        super()._clear_caches()
+
     def _padded(self, cell: Text, width: int) -> SegmentLines:
         """``cell`` rendered in a ``width``-wide one-line cell with its padding, unstyled by the row."""
         content = (cell.plain, cell.style, tuple(cell.spans), cell.justify, cell.overflow, cell.no_wrap,
@@ -197,4 +226,16 @@ class FleetTable(DataTable[Any]):
                     width = _measured(console, value)
                 if width > column.content_width:
                     column.content_width = width
-        super()._update_dimensions(slow)  # the rest (and the virtual size, always)
+        self._sizing = True
+        try:
+            super()._update_dimensions(slow)  # the rest (and the virtual size, always)
+        finally:
+            self._sizing = False
+
+    def refresh(self, *regions: Any, repaint: bool = True, layout: bool = False, recompose: bool = False) -> Any:
+        if layout and self._sizing and not recompose and not regions and self.is_mounted and self.container_size:
+            # the virtual size changed: the scrollbars follow it (their visibility is a reactive
+            # with its own layout when it changes); the table's region stays where it is
+            self._scroll_update(self.virtual_size)
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
