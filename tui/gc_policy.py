@@ -63,6 +63,10 @@ class IdleCollector:
     def input_seen(self) -> None:
         self.last_input = self.clock()
 
+    def since_input(self) -> float:
+        """Seconds since the last key or mouse input (read from any thread)."""
+        return self.clock() - self.last_input
+
     def due(self) -> bool:
         """A full collection would have happened by now."""
         return self.gc.get_count()[2] >= self._due

@@ -489,3 +489,51 @@ def test_the_filter_line_keeps_the_focus_on_the_table(chain: PocketStandin, tmp_
         assert app.return_code == 0
 
     asyncio.run(run())
+
+
+def test_a_refresh_waits_while_the_operator_types_but_not_for_ever(chain: PocketStandin, tmp_path: Path) -> None:
+    """"Never blocks typing": a sweep that ends while keys come is turned into rows and applied
+    once they pause (its CPU work would take the keys' turn), and at DEFER_S at the latest."""
+    import time
+
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+
+    async def run() -> None:
+        app = app_for(inv, tmp_path)
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = app.screen
+            await refreshed(pilot, screen)
+            done: list[float] = []
+
+            def recorded(cancel: Any) -> Any:
+                result = screen.fetch(app.source, cancel)
+                done.append(time.monotonic())
+                return result
+
+            app.fetchers["stakes"] = recorded
+
+            async def type_until(stop: Any, limit: float) -> None:
+                start = time.monotonic()
+                while not stop() and time.monotonic() - start < limit:
+                    await pilot.press("down" if len(done) % 2 else "up")
+                    await pilot.pause(0.03)
+
+            # 1. the sweep ends while keys come: nothing applied until they pause
+            screen.DEFER_S = 30.0
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await type_until(lambda: bool(done) and time.monotonic() - done[0] > 0.6, 20)
+            assert done, "the sweep did not end"
+            assert screen.refreshed_at == before and screen._inflight
+            await refreshed(pilot, screen, before)  # no keys now: applied
+            assert screen.refreshed_at != before
+            # 2. keys without a pause: applied at DEFER_S anyway
+            screen.DEFER_S = 0.5
+            done.clear()
+            before = screen.refreshed_at
+            await pilot.press("ctrl+r")
+            await type_until(lambda: screen.refreshed_at != before, 20)
+            assert screen.refreshed_at != before and done
+            assert time.monotonic() - done[0] < 10
+
+    asyncio.run(run())

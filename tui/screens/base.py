@@ -10,6 +10,7 @@ called in a worker thread with a cancel token), :meth:`TableView.rows` (the resu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -52,6 +53,8 @@ class Refreshed(Message):
         self.at = at
         self.duration = duration
         self.prepared = prepared
+        #: when the view first held it back (the operator was typing), monotonic
+        self.deferred_since: float | None = None
 
 
 class ViewScreen(Screen[None]):
@@ -153,6 +156,10 @@ class RefreshingView(ViewScreen):
 
     _token: CancelToken | None = None
     filter: Filter = Filter()
+    #: "never blocks typing": while keys come (one within TYPING_S), a refresh's own work (rows
+    #: built in the worker, then applied on the screen's thread) waits for a pause, DEFER_S at most
+    TYPING_S: ClassVar[float] = 0.15
+    DEFER_S: ClassVar[float] = 2.0
     _inflight = False
     _again = False
     _timer: Timer | None = None
@@ -206,6 +213,7 @@ class RefreshingView(ViewScreen):
         fetch = self._fetcher()
         clock = self.app.clock  # type: ignore[attr-defined]
         started = clock()
+        typing = self.typing_now
 
         def work() -> None:
             prepared = None
@@ -217,6 +225,10 @@ class RefreshingView(ViewScreen):
                 result, error = None, error_line(exc)
             ended = clock()
             if error is None:
+                waited = 0.0  # the rows are CPU work: not while the operator types (one GIL)
+                while waited < self.DEFER_S and typing() and not token.cancelled:
+                    time.sleep(0.02)
+                    waited += 0.02
                 try:
                     prepared = self.prepare(result)
                 except Exception as exc:  # noqa: BLE001 - a result the view cannot show is an error, not a crash
@@ -224,6 +236,21 @@ class RefreshingView(ViewScreen):
             self.post_message(Refreshed(result, error, ended, max(0.0, ended - started), prepared))
 
         self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
+
+    def typing_now(self) -> bool:
+        """A key or mouse input came within TYPING_S (safe from a worker thread)."""
+        collector = getattr(self.app, "collector", None)
+        return collector is not None and collector.since_input() < self.TYPING_S
+
+    def held_back(self, message: Refreshed, apply: Callable[[Refreshed], None]) -> bool:
+        """True if ``message`` waits (the operator is typing): ``apply`` is called again soon."""
+        now = time.monotonic()
+        if message.deferred_since is None:
+            message.deferred_since = now
+        if now - message.deferred_since < self.DEFER_S and self.typing_now():
+            self.set_timer(0.05, lambda: apply(message))
+            return True
+        return False
 
     def refresh_ended(self, message: Refreshed) -> None:
         """After a view applied a result (or not): the status line, and the fetch asked for meanwhile."""
@@ -320,6 +347,8 @@ class TableView(RefreshingView):
 
     @on(Refreshed)
     def _refreshed(self, message: Refreshed) -> None:
+        if message.error is None and self.held_back(message, self._refreshed):
+            return
         self._inflight = False
         if message.error is None:
             try:

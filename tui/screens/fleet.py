@@ -305,6 +305,8 @@ class FleetView(RefreshingView):
 
     @on(Refreshed)
     def _refreshed(self, message: Refreshed) -> None:
+        if message.error is None and self.held_back(message, self._refreshed):
+            return
         self._inflight = False
         self._progress = ""
         if message.error is None:
