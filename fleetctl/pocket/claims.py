@@ -83,6 +83,7 @@ __all__ = [
     "run_claims",
     "sync_events",
     "txs_per_day",
+    "txs_per_day_of",
 ]
 
 DEFAULT_BACKFILL = 1000
@@ -964,13 +965,9 @@ async def _params(fleet: Any, timeout: float) -> ClaimParams:
 
 def run_claims(fleet: Any, store_path: Path, **options: Any) -> ClaimsReport:
     """:func:`check_claims` from synchronous code (the CLI)."""
-    box: list[ClaimsReport] = []
+    from fleetctl.core.aio import run_sync
 
-    async def main() -> None:
-        box.append(await check_claims(fleet, store_path, **options))
-
-    asyncio.run(main())
-    return box[0]
+    return run_sync(check_claims(fleet, store_path, **options))
 
 
 # ----------------------------------------------------------------------------- for stakes and scale
@@ -991,19 +988,29 @@ def txs_per_day(store_path: Path, operator: str, *, busy_timeout_s: float = BUSY
                 ) -> TxsPerDay | None:
     """Claims, proofs and missed proofs per day of ``operator`` over the last day of stored
     blocks (None: nothing stored for it yet). Raises :class:`HistoryError` for the store."""
-    rows, top = store.operator_events(store_path, operator, busy_timeout_s)
-    if top is None or not rows:
-        return None
+    return txs_per_day_of(store_path, [operator], busy_timeout_s=busy_timeout_s).get(operator)
+
+
+def txs_per_day_of(store_path: Path, operators: Iterable[str], *, busy_timeout_s: float = BUSY_TIMEOUT_S
+                   ) -> dict[str, TxsPerDay]:
+    """:func:`txs_per_day` of each of ``operators`` (those with something stored), the store
+    read once for all of them. Raises :class:`HistoryError` for the store."""
+    events, top = store.operators_events(store_path, operators, busy_timeout_s)
+    if top is None or not events:
+        return {}
     per_day, _ = _blocks_per_day(_stored_block_time(store_path, busy_timeout_s))
-    first = min(h for h, _, _ in rows)
-    span = min(per_day, max(1, top - first + 1))
-    recent = [(k, r) for h, k, r in rows if h > top - span]
-    scale = per_day / span
-    return TxsPerDay(
-        claims=sum(1 for k, _ in recent if k == "claim_created") * scale,
-        proofs=sum(1 for k, _ in recent if k == "proof_submitted") * scale,
-        proofs_missed=sum(1 for k, r in recent if k == "claim_expired" and r == "PROOF_MISSING") * scale,
-        days_observed=span / per_day)
+    out: dict[str, TxsPerDay] = {}
+    for operator, rows in events.items():
+        first = min(h for h, _, _ in rows)
+        span = min(per_day, max(1, top - first + 1))
+        recent = [(k, r) for h, k, r in rows if h > top - span]
+        scale = per_day / span
+        out[operator] = TxsPerDay(
+            claims=sum(1 for k, _ in recent if k == "claim_created") * scale,
+            proofs=sum(1 for k, _ in recent if k == "proof_submitted") * scale,
+            proofs_missed=sum(1 for k, r in recent if k == "claim_expired" and r == "PROOF_MISSING") * scale,
+            days_observed=span / per_day)
+    return out
 
 
 def proofs_missed_per_day(store_path: Path, operator: str, **kw: Any) -> float | None:

@@ -25,7 +25,7 @@ Amounts are integers of upokt throughout; fractions are exact; nothing is a floa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,11 +198,19 @@ def observed_fees(store_path: Path, operator: str, claim_params: Any, tx_fee: in
                   busy_timeout_s: float) -> FeeEstimate | None:
     """The operator's fees per day from the claims and proofs the claims store holds (None:
     nothing stored for it). Raises HistoryError for a store that cannot be read."""
-    from fleetctl.pocket.claims import txs_per_day
+    return observed_fees_of(store_path, [operator], claim_params, tx_fee, busy_timeout_s).get(operator)
 
-    found = txs_per_day(store_path, operator, busy_timeout_s=busy_timeout_s)
-    if found is None:
-        return None
+
+def observed_fees_of(store_path: Path, operators: Iterable[str], claim_params: Any, tx_fee: int,
+                     busy_timeout_s: float) -> dict[str, FeeEstimate]:
+    """:func:`observed_fees` of each of ``operators`` that has claims stored; the store read once."""
+    from fleetctl.pocket.claims import txs_per_day_of
+
+    return {operator: _fee_from(found, claim_params, tx_fee)
+            for operator, found in txs_per_day_of(store_path, operators, busy_timeout_s=busy_timeout_s).items()}
+
+
+def _fee_from(found: Any, claim_params: Any, tx_fee: int) -> FeeEstimate:
     submission = getattr(claim_params, "proof_submission_fee_upokt", None)
     note = ""
     if not isinstance(submission, int) or submission < 0:
@@ -644,15 +652,10 @@ def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
     be used makes the report UNKNOWN (a slash could go unseen), never a crash; so does anything
     unexpected (the report says what). ``busy_timeout_s``: see :func:`sweep_stakes`.
     """
-    box: list[StakeReport] = []
+    from fleetctl.core.aio import run_sync
 
-    async def main() -> None:
-        # The main task returns nothing: asyncio.run would format a repr of a big result.
-        box.append(await sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
-                                      record=record, busy_timeout_s=busy_timeout_s))
-
-    asyncio.run(main())
-    return box[0]
+    return run_sync(sweep_stakes(fleet, concurrency=concurrency, timeout=timeout, db=db,
+                                 record=record, busy_timeout_s=busy_timeout_s))
 
 
 async def sweep_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
@@ -767,15 +770,15 @@ def _fees(fleet: Fleet, targets: tuple[Supplier, ...], chain: ChainReading, path
     tx_fee = fleet.stake.tx_fee_upokt
     out: dict[str, FeeEstimate] = {}
     store_note = None
+    operators = [s.operator_address for s in targets if s.operator_address is not None]
+    try:
+        observed = observed_fees_of(path, operators, chain.claim_params, tx_fee, busy_timeout_s)
+    except (HistoryError, OSError) as exc:
+        observed, store_note = {}, f"claims store unreadable ({str(exc)[:120]})"
     for s in targets:
         if s.operator_address is None:
             continue
-        found = None
-        if store_note is None:
-            try:
-                found = observed_fees(path, s.operator_address, chain.claim_params, tx_fee, busy_timeout_s)
-            except (HistoryError, OSError) as exc:
-                store_note = f"claims store unreadable ({str(exc)[:120]})"
+        found = observed.get(s.operator_address)
         if found is None:
             found = estimate_fees(max(1, len(s.services)), chain.claim_params, tx_fee)
             if store_note:

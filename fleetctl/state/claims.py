@@ -24,7 +24,8 @@ from typing import Any
 from fleetctl.state.db import HistoryError, transaction
 
 __all__ = [
-    "COLUMNS", "Cursor", "check_row", "claim_relays", "load_events", "operator_events", "read_cursor",
+    "COLUMNS", "Cursor", "check_row", "claim_relays", "load_events", "operator_events", "operators_events",
+    "read_cursor",
     "row_of", "stored_block_time", "write_events",
 ]
 
@@ -145,13 +146,34 @@ def stored_block_time(path: Path | None, busy_timeout_s: float) -> int | None:
 def operator_events(path: Path, operator: str, busy_timeout_s: float
                     ) -> tuple[list[tuple[int, str, str | None]], int | None]:
     """``operator``'s (height, kind, reason) events and the highest height stored."""
+    found, top = operators_events(path, [operator], busy_timeout_s)
+    return found.get(operator, []), top
+
+
+def operators_events(path: Path, operators: Iterable[str], busy_timeout_s: float
+                     ) -> tuple[dict[str, list[tuple[int, str, str | None]]], int | None]:
+    """Each of ``operators``' (height, kind, reason) events (only those that have some) and the
+    highest height stored: one read of the store for all of them (a fleet's 1,000 operators
+    each opening the store took 0.4 s of a health run)."""
+    wanted = list(dict.fromkeys(operators))
+    out: dict[str, list[tuple[int, str, str | None]]] = {}
     with transaction(path, write=False, busy_timeout_s=busy_timeout_s) as conn:
-        if conn is None:
-            return [], None
+        if conn is None or not wanted:
+            return out, None
         top = conn.execute("SELECT MAX(height) FROM chain_events").fetchone()[0]
-        rows = conn.execute("SELECT height, kind, reason FROM chain_events WHERE supplier = ? "
-                            "AND height > ?", (operator, (top or 0) - 10**7)).fetchall()
-    return rows, top if isinstance(top, int) else None
+        since = (top or 0) - 10**7
+        for start in range(0, len(wanted), _IN_CHUNK):  # bounded bound parameters per query
+            chunk = wanted[start:start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for supplier, height, kind, reason in conn.execute(
+                    f"SELECT supplier, height, kind, reason FROM chain_events WHERE supplier IN ({marks}) "
+                    "AND height > ?", (*chunk, since)):
+                out.setdefault(supplier, []).append((height, kind, reason))
+    return out, top if isinstance(top, int) else None
+
+
+#: suppliers per ``IN (...)`` (SQLite's bound-parameter limit is 999 on older builds)
+_IN_CHUNK = 500
 
 
 def claim_relays(path: Path, suppliers: Iterable[str], service: str | None, busy_timeout_s: float

@@ -29,7 +29,7 @@ from comet_events_node import (
     supplier_slashed,
 )
 from conftest import fleetctl_bin, run_cli
-from fleetctl.pocket.claims import observed_relays_per_session, proofs_missed_per_day, txs_per_day
+from fleetctl.pocket.claims import observed_relays_per_session, proofs_missed_per_day, txs_per_day, txs_per_day_of
 from fleetctl.state.schema import SCHEMA_VERSION
 from fleetlab.standin import lab_address
 
@@ -226,6 +226,14 @@ def test_helpers_for_stakes_and_scale(chain, tmp_path):
     assert txs is not None and txs.claims > 0 and txs.proofs > 0 and txs.proofs_missed == 0
     assert proofs_missed_per_day(db, B) > 0
     assert txs_per_day(db, lab_address("nobody")) is None
+    # the store read once for many operators: the same figures as one by one; none for nobody;
+    # more operators than one SQL query binds (chunked)
+    nobody = lab_address("nobody")
+    many = [f"pokt1filler{i:04d}" for i in range(1200)]
+    together = txs_per_day_of(db, [A, B, C, nobody, *many, A])
+    assert together == {op: txs_per_day(db, op) for op in (A, B, C) if txs_per_day(db, op) is not None}
+    assert nobody not in together and together[A] == txs
+    assert txs_per_day_of(db, []) == {} and txs_per_day_of(tmp_path / "none.db", [A]) == {}
 
 
 # ----------------------------------------------------------------------------- the lab's stand-in
