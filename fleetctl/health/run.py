@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,16 +58,10 @@ def failed_report(exc: BaseException, duration_s: float, fleet: Fleet | None = N
 
 
 def run_quietly(coro: Any) -> Any:
-    """``asyncio.run(coro)`` without its cost on a big result: on Python 3.11, when it restores
-    the SIGINT handler, ``asyncio.run`` formats a ``repr`` of its main task, result included
-    (0.09 s for a 1,200-check report). The main task returns nothing; the result goes around it."""
-    box: list[Any] = []
+    """``asyncio.run(coro)``: see :func:`fleetctl.core.aio.run_sync`."""
+    from fleetctl.core.aio import run_sync
 
-    async def main() -> None:
-        box.append(await coro)
-
-    asyncio.run(main())
-    return box[0]
+    return run_sync(coro)
 
 
 async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(),
