@@ -277,6 +277,34 @@ class RefreshingView(ViewScreen):
     def action_filter(self) -> None:
         self.open_prompt(self.filter.text)  # at once: the keys typed right after '/' are the filter's
 
+    def prompt_outcome(self, outcome: Outcome) -> None:
+        assert self.prompt is not None
+        if outcome is Outcome.CANCELLED:
+            self.clear_filter()
+            return
+        if outcome is Outcome.SUBMITTED:
+            self.prompt.close()  # the filter stays (the status line says it); esc clears it
+            self.filter_kept()
+        elif outcome is Outcome.CHANGED:
+            self.filter_typed(self.prompt.value)
+        self.set_status(self._status(), self.error)
+
+    def filter_typed(self, text: str) -> None:
+        """The filter line's text changed: show the rows it keeps (now or once typing pauses)."""
+        raise NotImplementedError
+
+    def filter_kept(self) -> None:
+        """``enter`` in the filter line: the filter as typed stays."""
+
+    def clear_filter(self) -> None:
+        raise NotImplementedError
+
+    def action_back(self) -> None:
+        if self.filter or (self.prompt is not None and self.prompt.is_open):
+            self.clear_filter()
+        elif len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+
 
 FILTER_PLACEHOLDER = "filter (regex; !text inverts; enter keeps it; esc clears)"
 
@@ -416,17 +444,9 @@ class TableView(RefreshingView):
         table.move_cursor(row=max(0, min(index, len(shown) - 1)), animate=False)
 
     # ------------------------------------------------------------------ keys
-    def prompt_outcome(self, outcome: Outcome) -> None:
-        assert self.prompt is not None
-        if outcome is Outcome.CANCELLED:
-            self.clear_filter()
-            return
-        if outcome is Outcome.SUBMITTED:
-            self.prompt.close()  # the filter stays (the status line says it); esc clears it
-        elif outcome is Outcome.CHANGED:
-            self.filter = parse_filter(self.prompt.value)
-            self.render_rows()
-        self.set_status(self._status(), self.error)
+    def filter_typed(self, text: str) -> None:
+        self.filter = parse_filter(text)
+        self.render_rows()
 
     def clear_filter(self) -> None:
         assert self.prompt is not None
@@ -435,12 +455,6 @@ class TableView(RefreshingView):
         self.filter = Filter()
         self.render_rows()
         self.set_status(self._status(), self.error)
-
-    def action_back(self) -> None:
-        if self.filter or (self.prompt is not None and self.prompt.is_open):
-            self.clear_filter()
-        elif len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
 
     def action_describe(self) -> None:
         row = self.current_row()

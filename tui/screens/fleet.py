@@ -36,7 +36,7 @@ from fleetctl.core.events import CancelToken, Event, Progress
 from fleetctl.core.levels import Level, worst
 from fleetctl.tui.rows import Filter, describe_text, level_style, parse_filter
 from fleetctl.tui.screens.base import FILTER_PLACEHOLDER, Refreshed, RefreshingView, error_line
-from fleetctl.tui.widgets.prompt import LinePrompt, Outcome
+from fleetctl.tui.widgets.prompt import LinePrompt
 
 __all__ = ["AUTO_OPEN", "FleetView", "human_s", "node_line"]
 
@@ -540,20 +540,14 @@ class FleetView(RefreshingView):
             self._filter_timer.stop()
             self._filter_timer = None
 
-    def prompt_outcome(self, outcome: Outcome) -> None:
-        assert self.prompt is not None
-        if outcome is Outcome.CANCELLED:
-            self.clear_filter()
-            return
-        if outcome is Outcome.SUBMITTED:
-            self.prompt.close()  # the filter stays (the status line says it); esc clears it
-            self._apply_filter()
-        elif outcome is Outcome.CHANGED:
-            # Applied once typing pauses: a keystroke never waits for a rebuild of a large tree.
-            self._stop_filter_timer()
-            if self.prompt.value != self.filter.text:
-                self._filter_timer = self.set_timer(FILTER_DELAY_S, self._apply_filter)
-        self.set_status(self.status_text, self.error)
+    def filter_typed(self, text: str) -> None:
+        # Applied once typing pauses: a keystroke never waits for a rebuild of a large tree.
+        self._stop_filter_timer()
+        if text != self.filter.text:
+            self._filter_timer = self.set_timer(FILTER_DELAY_S, self._apply_filter)
+
+    def filter_kept(self) -> None:
+        self._apply_filter()
 
     def _apply_filter(self) -> None:
         self._stop_filter_timer()
@@ -570,12 +564,6 @@ class FleetView(RefreshingView):
             self._set_filter("")
         else:
             self.set_status(self._status(), self.error)
-
-    def action_back(self) -> None:
-        if self.filter or (self.prompt is not None and self.prompt.is_open):
-            self.clear_filter()
-        elif len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
 
     def action_describe(self) -> None:
         entry = self.cursor_entry()
