@@ -121,11 +121,6 @@ class ViewScreen(Screen[None]):
             self.prompt.open(value)
             self.set_status(self.status_text, self.error)
 
-    def close_prompt(self) -> None:
-        if self.prompt is not None and self.prompt.is_open:
-            self.prompt.close()
-            self.set_status(self.status_text, self.error)
-
     def on_key(self, event: events.Key) -> None:
         prompt = self.prompt
         if prompt is None or not prompt.is_open or isinstance(self.focused, Input):
@@ -213,7 +208,11 @@ class RefreshingView(ViewScreen):
         fetch = self._fetcher()
         clock = self.app.clock  # type: ignore[attr-defined]
         started = clock()
-        typing = self.typing_now
+        collector = getattr(self.app, "collector", None)  # read here, on the screen's thread
+        quiet_for = self.TYPING_S
+
+        def typing() -> bool:
+            return collector is not None and collector.since_input() < quiet_for
 
         def work() -> None:
             prepared = None
@@ -238,7 +237,7 @@ class RefreshingView(ViewScreen):
         self.run_worker(work, thread=True, group="refresh", exit_on_error=False, name=f"{self.VIEW}: refresh")
 
     def typing_now(self) -> bool:
-        """A key or mouse input came within TYPING_S (safe from a worker thread)."""
+        """A key or mouse input came within TYPING_S."""
         collector = getattr(self.app, "collector", None)
         return collector is not None and collector.since_input() < self.TYPING_S
 
