@@ -457,7 +457,10 @@ def test_the_filter_line_keeps_the_focus_on_the_table(chain: PocketStandin, tmp_
             screen = app.screen
             await refreshed(pilot, screen)
             table = screen.query_one("#table")
-            footer_keys = [str(k.render()) for k in app.screen.query("FooterKey")]
+            def footer() -> list[tuple[str, str]]:  # the keys it lists (their drawing varies with the width)
+                return [(k.key, k.description) for k in app.screen.query("FooterKey")]
+
+            footer_keys = footer()
             await pilot.press("slash")
             assert screen.prompt.is_open and app.focused is table
             status = screen.query_one("#status")
@@ -483,7 +486,7 @@ def test_the_filter_line_keeps_the_focus_on_the_table(chain: PocketStandin, tmp_
             assert screen.prompt.value == "saf"  # reopened with the filter in force
             await pilot.press("escape")  # clears and closes
             assert not screen.prompt.is_open and not screen.filter and len(names(screen)) == 4
-            assert [str(k.render()) for k in app.screen.query("FooterKey")] == footer_keys
+            assert footer() == footer_keys and footer_keys
             assert app.focused is table
             await pilot.press("q")
         assert app.return_code == 0
