@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.aio import run_sync
 from fleetctl.health.report import Check, HealthReport
 from fleetctl.health.values import one_line
 from fleetctl.core.levels import Level
@@ -32,7 +33,7 @@ def run_health(fleet: Fleet, options: HealthOptions = HealthOptions(),
     report), and a bug anywhere is a report that says so (UNKNOWN, exit 3), not a traceback."""
     started = time.monotonic()
     try:
-        return run_quietly(run_health_async(fleet, options, on_step))
+        return run_sync(run_health_async(fleet, options, on_step))
     except Exception as exc:  # noqa: BLE001 - the top-level guard: the status line is always printed
         return failed_report(exc, time.monotonic() - started, fleet)
 
@@ -55,13 +56,6 @@ def failed_report(exc: BaseException, duration_s: float, fleet: Fleet | None = N
                  limit=240)
     return HealthReport(checked_at=datetime.now(UTC).isoformat(timespec="seconds"), duration_s=duration_s,
                         checks=[], error=f"health failed: {text}")
-
-
-def run_quietly(coro: Any) -> Any:
-    """``asyncio.run(coro)``: see :func:`fleetctl.core.aio.run_sync`."""
-    from fleetctl.core.aio import run_sync
-
-    return run_sync(coro)
 
 
 async def run_health_async(fleet: Fleet, options: HealthOptions = HealthOptions(),

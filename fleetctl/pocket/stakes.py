@@ -194,16 +194,11 @@ def estimate_fees(services: int, claim_params: Any, tx_fee: int) -> FeeEstimate:
     return FeeEstimate(upokt, source + "".join(f"; {n}" for n in notes))
 
 
-def observed_fees(store_path: Path, operator: str, claim_params: Any, tx_fee: int,
-                  busy_timeout_s: float) -> FeeEstimate | None:
-    """The operator's fees per day from the claims and proofs the claims store holds (None:
-    nothing stored for it). Raises HistoryError for a store that cannot be read."""
-    return observed_fees_of(store_path, [operator], claim_params, tx_fee, busy_timeout_s).get(operator)
-
-
 def observed_fees_of(store_path: Path, operators: Iterable[str], claim_params: Any, tx_fee: int,
                      busy_timeout_s: float) -> dict[str, FeeEstimate]:
-    """:func:`observed_fees` of each of ``operators`` that has claims stored; the store read once."""
+    """Each of ``operators``' fees per day from the claims and proofs the claims store holds
+    (those with nothing stored are left out); the store read once for all of them. Raises
+    HistoryError for a store that cannot be read."""
     from fleetctl.pocket.claims import txs_per_day_of
 
     return {operator: _fee_from(found, claim_params, tx_fee)

@@ -24,7 +24,7 @@ from typing import Any
 from fleetctl.state.db import HistoryError, transaction
 
 __all__ = [
-    "COLUMNS", "Cursor", "check_row", "claim_relays", "load_events", "operator_events", "operators_events",
+    "COLUMNS", "Cursor", "check_row", "claim_relays", "load_events", "operators_events",
     "read_cursor",
     "row_of", "stored_block_time", "write_events",
 ]
@@ -141,13 +141,6 @@ def stored_block_time(path: Path | None, busy_timeout_s: float) -> int | None:
         row = conn.execute("SELECT block_time_ms FROM chain_cursor WHERE block_time_ms IS NOT NULL "
                            "ORDER BY updated_at DESC LIMIT 1").fetchone()
     return row[0] if row and isinstance(row[0], int) and 0 < row[0] <= 3_600_000 else None
-
-
-def operator_events(path: Path, operator: str, busy_timeout_s: float
-                    ) -> tuple[list[tuple[int, str, str | None]], int | None]:
-    """``operator``'s (height, kind, reason) events and the highest height stored."""
-    found, top = operators_events(path, [operator], busy_timeout_s)
-    return found.get(operator, []), top
 
 
 def operators_events(path: Path, operators: Iterable[str], busy_timeout_s: float

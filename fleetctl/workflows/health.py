@@ -59,11 +59,12 @@ def execute(fleet: Fleet, options: HealthOptions | None = None, *, on_event: Eve
     that says so (UNKNOWN, exit 3); only a cancel raises (:class:`Cancelled`)."""
     import time
 
-    from fleetctl.health.run import failed_report, run_quietly
+    from fleetctl.core.aio import run_sync
+    from fleetctl.health.run import failed_report
 
     started = time.monotonic()
     try:
-        return run_quietly(execute_async(fleet, options, on_event=on_event, cancel=cancel, on_step=on_step))
+        return run_sync(execute_async(fleet, options, on_event=on_event, cancel=cancel, on_step=on_step))
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - the top-level guard: the status line is always printed
