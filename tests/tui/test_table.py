@@ -15,6 +15,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -61,7 +62,8 @@ class Pair(App[None]):
 def lines(t: DataTable[Any]) -> list[Any]:
     """Every line on screen as its segments: text and style (colours, the click metadata); then
     the scrollbars (shown or not, sizes, position, what they draw) and where the table is scrolled."""
-    out: list[Any] = [[(seg.text, seg.style) for seg in t.render_line(y)] for y in range(t.size.height)]
+    drawn = t.render_lines(Region(0, 0, t.size.width, t.size.height))  # as the compositor asks
+    out: list[Any] = [[(seg.text, seg.style) for seg in strip] for strip in drawn]
     out.append((t.show_vertical_scrollbar, t.show_horizontal_scrollbar, t.scroll_offset, t.max_scroll_y,
                 t.max_scroll_x))
     for bar in (t.vertical_scrollbar, t.horizontal_scrollbar):
@@ -144,6 +146,60 @@ async def test_replace_and_update_show_what_the_public_calls_show() -> None:
             t.move_cursor(row=9, column=3)
         await pilot.pause()
         await same(pilot, plain, fleet)
+
+
+@pytest.mark.asyncio
+async def test_lines_kept_by_what_they_show_stay_right() -> None:
+    """FleetTable keeps each drawn line by its row's position, cells, cursor, hover, crop and styles
+    (not by the table's update count): the same cell objects listed again at other positions (a
+    filter typed and erased), the cursor and the hover moving over them, a changed cell, a
+    horizontal scroll, a narrower terminal and another theme must still show what DataTable shows.
+    The focus stays where it is between the steps (a focus change is a style update, which drops
+    every kept line: see test_replace_and_update_show_what_the_public_calls_show for focus)."""
+    app = Pair()
+    async with app.run_test(size=(120, 40)) as pilot:
+        plain, fleet = app.query_one("#plain", DataTable), app.query_one("#fleet", FleetTable)
+        app.set_focus(None)
+        await pilot.pause()
+
+        async def step() -> None:
+            await pilot.pause()
+            assert lines(plain) == lines(fleet)
+
+        data = rows(60, "kept")
+        for shown in (data, data[::2], data[7:], data, data[::3], data):
+            plain.clear()
+            for key, cells in shown:
+                plain.add_row(*cells, key=key)
+            fleet.replace_rows(shown)
+            await step()
+        for row in (5, 6, 2):
+            for t in (plain, fleet):
+                t.move_cursor(row=row)
+            await step()
+        for row in (4, 5, 4):  # the hover follows the mouse over a row cursor
+            for t in (plain, fleet):
+                t._show_hover_cursor = True
+                t.hover_coordinate = Coordinate(row, 1)
+            await step()
+        for setting in ("zebra_stripes", "show_cursor"):  # off and on again
+            for value in (False, True):
+                for t in (plain, fleet):
+                    setattr(t, setting, value)
+                await step()
+        new = Text("a new name for the hovered row")
+        plain.update_cell_at(Coordinate(4, 1), new, update_width=True)
+        fleet.update_cells([(4, 1, new)])
+        await step()
+        await pilot.resize_terminal(50, 30)  # narrower than the columns: scrolled sideways
+        await step()
+        for x in (7, 3, 1000):
+            for t in (plain, fleet):
+                t.scroll_to(x=x, y=2, animate=False)
+            await step()
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await step()
+        assert fleet._row_lines  # (the lines above were FleetTable's own)
 
 
 @pytest.mark.asyncio
