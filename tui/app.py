@@ -22,6 +22,7 @@ from fleetctl.tui.fetch import Prefetch
 from fleetctl.tui.gc_policy import IdleCollector
 from fleetctl.tui.options import TuiOptions
 from fleetctl.tui.screens import VIEWS, ViewInfo, resolve
+from fleetctl.tui.screens.base import RefreshingView
 from fleetctl.tui.source import Source
 
 __all__ = ["FleetApp", "Fetcher"]
@@ -77,6 +78,10 @@ class FleetApp(App[int]):
         gc.freeze()
         self.collector.start()
         self.set_interval(0.25, self.collector.tick, name="idle garbage collection")
+        process = getattr(self.source, "process", None)
+        if process is not None:  # results from the fetch process wait for a pause in the typing
+            collector = self.collector
+            process.hold = lambda: collector.since_input() < RefreshingView.TYPING_S
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):

@@ -13,6 +13,12 @@ Only reads go there (Stakes, Health, Claims, Diversity, Alerts: nothing recorded
 changed). Actions (apply, stake, rotation, muting) and the views whose results later actions
 use (Runs' plan, the Fleet tree) stay in the app's own worker threads.
 
+A result's bytes are turned back into objects by the thread that waits for it (the view's
+worker), not by the thread that reads the pipe, and not while the operator types: unpickling
+Health's 1,500 rows holds the GIL for 16 ms, and a key that came meanwhile waited for it (the
+99th percentile of a key press while sweeps run). :attr:`FetchProcess.hold` says when to wait
+(the app sets it: a key within the last 0.15 s); :data:`HOLD_MAX_S` bounds the wait.
+
 If the process cannot start or dies, the views fetch in their own threads again (the status
 line says so once); a result that cannot be pickled comes back as an error naming its type.
 The process exits with the app (its end of the pipe closes) and never writes to the terminal.
@@ -26,6 +32,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -36,6 +43,9 @@ __all__ = ["ROUTED", "FetchProcess", "ProcessGone", "RemoteCall"]
 
 #: the views whose reads the process runs (their results are displayed, never acted on)
 ROUTED = frozenset({"stakes", "health", "claims", "diversity", "alerts"})
+
+#: a result waits this long at most (seconds) for the operator to stop typing before it is decoded
+HOLD_MAX_S = 2.0
 
 
 class ProcessGone(RuntimeError):
@@ -50,6 +60,8 @@ class RemoteCall:
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
+        #: the result as it came (pickled), until the waiting thread decodes it
+        self._payload: bytes | None = None
         self._lock = threading.Lock()
         self._listener: Callable[[Any], None] | None = None
         self._last_event: Any = None
@@ -67,8 +79,9 @@ class RemoteCall:
         if listener is not None:
             listener(event)
 
-    def finish(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error = result, error
+    def finish(self, result: Any = None, error: BaseException | None = None, payload: bytes | None = None) -> None:
+        """The answer: a result, an error, or a result still pickled (``payload``)."""
+        self.result, self.error, self._payload = result, error, payload
         self.done.set()
 
     def wait(self, cancel: CancelToken) -> Any:
@@ -82,6 +95,9 @@ class RemoteCall:
                 break
         if self.error is not None:
             raise self.error
+        payload, self._payload = self._payload, None
+        if payload is not None:
+            self.result = self.process.decode(payload, cancel)
         return self.result
 
 
@@ -108,6 +124,8 @@ class FetchProcess:
         self._calls_lock = threading.Lock()
         self._ids = itertools.count(1)
         self.gone: str | None = None
+        #: True while results should wait before they are decoded (the operator is typing)
+        self.hold: Callable[[], bool] | None = None
         self._reader = threading.Thread(target=self._read, name="fleetctl tui: fetch replies", daemon=True)
         self._reader.start()
 
@@ -153,6 +171,19 @@ class FetchProcess:
             self._proc.join(1.0)
         self._conn.close()
 
+    def decode(self, payload: bytes, cancel: CancelToken | None = None) -> Any:
+        """A result's bytes as objects, once :attr:`hold` allows it (HOLD_MAX_S at most)."""
+        hold, waited = self.hold, 0.0
+        while hold is not None and waited < HOLD_MAX_S and hold() and not (cancel and cancel.cancelled):
+            time.sleep(0.02)
+            waited += 0.02
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            return pickle.loads(payload)  # noqa: S301 - our own child's bytes over our own pipe
+        except Exception as exc:  # noqa: BLE001 - e.g. a class that cannot be rebuilt here
+            raise RuntimeError(f"fetch process: its result could not be read ({type(exc).__name__}: {exc})"[:300]) from None
+
     def _send(self, message: tuple[Any, ...]) -> None:
         with self._send_lock:
             self._conn.send(message)
@@ -172,6 +203,9 @@ class FetchProcess:
                 call = self._calls.get(ident) if kind == "event" else self._calls.pop(ident, None)
             if call is None:
                 continue  # cancelled meanwhile
+            if kind == "result" and isinstance(payload, bytes):
+                call.finish(payload=payload)  # decoded by the thread waiting for it (see decode)
+                continue
             try:
                 value = pickle.loads(payload)  # noqa: S301 - our own child's bytes over our own pipe
             except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt

@@ -363,6 +363,60 @@ def test_fetch_process_reads_what_a_thread_reads_errors_cancel_and_death(chain: 
     assert [s.name for s in c.suppliers] == [s.name for s in b.suppliers]
 
 
+def test_a_result_is_decoded_by_its_waiter_once_the_typing_pauses(chain: PocketStandin, tmp_path: Path,
+                                                                 process_for: Any, monkeypatch: Any) -> None:
+    """Unpickling a big result holds the GIL (Health: 16 ms): the pipe's reader thread leaves it
+    to the thread that waits for the result, which waits while ``hold()`` says the operator types
+    (HOLD_MAX_S at most); a cancel during the hold ends the wait; bytes that cannot be decoded are
+    an error, not a crash."""
+    import threading
+
+    from fleetctl.core.events import Cancelled, CancelToken
+    from fleetctl.tui import fetch_process
+    from fleetctl.tui.fetch_process import RemoteCall
+
+    from fleetctl.tui import fetch
+    from fleetctl.tui.source import Source
+
+    inv = inventory(tmp_path / "inv", chain.shannon_url)
+    options = TuiOptions(inventory=str(inv), refresh_s=0, start="stakes", db=str(tmp_path / "state.db"))
+    process = process_for(options)
+    names = [s.name for s in fetch.run("stakes", Source(options), CancelToken()).suppliers]  # read here
+    typing = threading.Event()
+    typing.set()
+    asked_by: set[str] = set()
+
+    def hold() -> bool:
+        asked_by.add(threading.current_thread().name)
+        return typing.is_set()
+    process.hold = hold
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(process.submit("stakes").wait(CancelToken())), name="waiter")
+    waiter.start()
+    waiter.join(1.5)
+    assert waiter.is_alive() and not got and asked_by == {"waiter"}  # arrived, held, decoded by nobody
+    typing.clear()
+    waiter.join(5)
+    assert not waiter.is_alive() and [s.name for s in got[0].suppliers] == names
+    # cancelled while held: Cancelled, at once
+    typing.set()
+    token = CancelToken()
+    call = process.submit("stakes")
+    call.done.wait(10)
+    threading.Timer(0.2, token.cancel, args=("view closed",)).start()
+    with pytest.raises(Cancelled):
+        call.wait(token)
+    # the hold is bounded (typing that never pauses)
+    monkeypatch.setattr(fetch_process, "HOLD_MAX_S", 0.3)
+    assert [s.name for s in process.submit("stakes").wait(CancelToken()).suppliers] == names
+    # bytes that are not a pickle: an error naming the cause
+    process.hold = None
+    broken = RemoteCall(process, 99, "stakes")
+    broken.finish(payload=b"not a pickle")
+    with pytest.raises(RuntimeError, match="could not be read"):
+        broken.wait(CancelToken())
+
+
 def test_remote_call_replays_the_latest_event_then_follows() -> None:
     from fleetctl.core.events import CancelToken
     from fleetctl.tui.fetch_process import RemoteCall

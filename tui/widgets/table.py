@@ -132,6 +132,10 @@ class FleetTable(DataTable[Any]):
         locations = {RowKey(key): index for index, (key, _) in enumerate(rows)}
         if len(locations) != len(rows):
             raise ValueError("duplicate row keys")  # before anything changed
+        # the old rows go before clear(), which would list them all in order only to drop the list
+        self._data.clear()
+        self.rows.clear()
+        self._row_locations = TwoWayDict({})
         self.clear()
         if not rows:
             return
@@ -141,6 +145,12 @@ class FleetTable(DataTable[Any]):
             data[row_key] = dict(zip_longest(columns, cells)) if len(cells) < len(columns) else dict(zip(columns, cells))
             metas[row_key] = RowMeta(row_key, 1, None, False)
         self._row_locations = TwoWayDict(locations)
+        # the rows in order and each line's row, as DataTable would list them on first use (each
+        # row's key looked up by its index again: 1-2 ms on 1,500 rows)
+        ordered = list(metas.values())
+        update_count = self._update_count + 1
+        self._ordered_row_cache[(len(ordered), update_count)] = ordered
+        self._offset_cache[update_count] = [(meta.key, 0) for meta in ordered]
         if widths is None:
             self._new_rows.update(locations)  # measured on the idle (_update_dimensions)
         else:
