@@ -5,12 +5,14 @@ Starts on 127.0.0.1, as subprocesses stopped at the end (also on Ctrl-C, errors,
 script dies):
 
 * the Pocket stand-in (lab/fleetlab/standin/) with 1,000 staked suppliers of one owner;
-  by default (``--pocket replay``) the checkers reach it through the JSON-RPC farm's replay port,
-  which answers each distinct request as the stand-in first did, after ``--latency-ms``: the
-  stand-in is a threaded Python server (~0.3 ms of CPU per request) whose CPU would otherwise
-  compete on this machine with the checker being measured, where a real gateway runs elsewhere
-  (the cache is filled before timing); ``--pocket standin`` sends them to the stand-in itself,
-  with ``--latency-ms`` of latency on every response;
+  by default (``--pocket built``) the checkers reach it through the JSON-RPC farm's Pocket port,
+  which answers each distinct request with the stand-in's document, built afresh and serialized
+  for every answer (the work a gateway does per answer), after ``--latency-ms``, on the farm's
+  event loop: the stand-in is a threaded Python server (~0.3 ms of CPU per request) whose threads
+  would otherwise compete on this machine with the checker being measured, where a real gateway
+  runs elsewhere (the documents are fetched before timing); ``--pocket bytes`` replays the first
+  answer's bytes (no per-answer work: the setting of earlier figures); ``--pocket standin`` sends
+  them to the stand-in itself, with ``--latency-ms`` of latency on every response;
 * one asyncio process serving 200 JSON-RPC endpoints on 200 ports (benchmarks/rpc_farm.py):
   Geth, Nethermind and Erigon personas over one chain whose head advances with time, the same
   ``--latency-ms`` per answer, and ``--hang-fraction`` of the ports able to hang on demand;
@@ -53,7 +55,7 @@ Prints the figures and the goals; asserts nothing. Only 127.0.0.1 is used.
 
     .venv/bin/python benchmarks/health.py [--suppliers 1000] [--endpoints 200] [--latency-ms 10]
         [--timeout 1] [--hang-fraction 0.05] [--runs 3] [--warmup 1] [--check-http-sample N]
-        [--install] [--no-health-section] [--pocket replay|standin]
+        [--install] [--no-health-section] [--pocket built|bytes|standin]
 """
 
 from __future__ import annotations
@@ -197,8 +199,11 @@ def start_standin(children: Children, folder: Path, count: int, latency_ms: int)
 
 
 def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: float,
-               pocket_proxy: str | None = None) -> tuple[subprocess.Popen[str], list[int], list[int], str | None]:
+               pocket_proxy: str | None = None,
+               replay_bytes: bool = False) -> tuple[subprocess.Popen[str], list[int], list[int], str | None]:
     extra = ["--pocket-proxy", pocket_proxy] if pocket_proxy else []
+    if pocket_proxy and replay_bytes:
+        extra.append("--pocket-replay-bytes")
     proc = children.start(
         [sys.executable, str(Path(__file__).resolve().parent / "rpc_farm.py"), "--ports", str(count),
          "--latency-ms", str(latency_ms), "--hang-fraction", str(hang_fraction),
@@ -216,7 +221,7 @@ def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: f
 
 
 def prefill_replay(t: Targets) -> float:
-    """Ask the replay port, once, for what check_http and the blackbox exporter will ask (the
+    """Ask the farm's Pocket port, once, for what check_http and the blackbox exporter will ask (the
     sequential checker asks what fleetctl's warm-up run asked): no timed run pays a miss."""
     import concurrent.futures as cf
     import urllib.request
@@ -614,9 +619,10 @@ def main() -> None:
     ap.add_argument("--check-http-sample", type=int, default=0, metavar="N",
                     help="time N check_http targets and extrapolate to all (default: run all)")
     ap.add_argument("--install", action="store_true", help="apt-get install missing peers (root)")
-    ap.add_argument("--pocket", choices=("replay", "standin"), default="replay",
-                    help="Pocket targets: the stand-in's answers replayed by an asyncio server (default), "
-                    "or the threaded stand-in itself")
+    ap.add_argument("--pocket", choices=("built", "bytes", "standin"), default="built",
+                    help="Pocket targets: the stand-in's documents, each answer built and serialized by an "
+                    "asyncio server (default); the same replaying the first answer's bytes; or the threaded "
+                    "stand-in itself")
     ap.add_argument("--no-owners", action="store_true",
                     help="fleet.yml declares no owner (as most fleets): the warm-up run reads each supplier "
                          "by its address and fleetctl remembers the owners the chain names (pocket/owners.py); "
@@ -638,15 +644,17 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="fleetctl-bench-health-") as tmp:
             folder = Path(tmp)
-            replay = args.pocket == "replay"
+            replay = args.pocket in ("built", "bytes")
             rest_url, addresses = start_standin(children, folder, args.suppliers, 0 if replay else args.latency_ms)
             farm, ports, hanging, proxy = start_farm(children, args.endpoints, args.latency_ms, args.hang_fraction,
-                                                     rest_url if replay else None)
+                                                     rest_url if replay else None, args.pocket == "bytes")
             t = Targets(proxy or rest_url, addresses, ports, hanging, farm,
                         [f"bench-sup-{i:04d}" for i in range(len(addresses))])
             if replay:
-                print(f"Pocket requests replayed by the farm ({args.latency_ms} ms latency); "
-                      f"cache filled for check_http and the exporter in {prefill_replay(t):.2f} s")
+                how = ("the first answer's bytes replayed" if args.pocket == "bytes"
+                       else "each answer built from the stand-in's document and serialized")
+                print(f"Pocket requests answered by the farm ({how}; {args.latency_ms} ms latency); "
+                      f"documents fetched for check_http and the exporter in {prefill_replay(t):.2f} s")
             else:
                 print("Pocket requests go to the threaded stand-in itself (--pocket standin)")
             inventory = write_inventory(folder, t, args.timeout, not args.no_health_section, not args.no_owners)

@@ -27,13 +27,16 @@ list. While hanging is on (``--hang`` at start, SIGUSR1 turns it on, SIGUSR2 off
 ``hang on`` / ``hang off``), those ports accept and read requests and never answer; the
 connection is dropped when the client closes it.
 
-Pocket replay (``--pocket-proxy URL``): one more port answers the Pocket REST/RPC requests of
-the checkers by replaying what the Pocket stand-in (lab/fleetlab/standin/, at URL,
-run without latency) answered the first time it was asked the same thing (method, path and
-query, body), after the same ``--latency-ms``. The stand-in is a threaded Python server that
-spends ~0.3 ms of CPU per request; on a 2-CPU machine that CPU competes with the checker being
-measured, where a real gateway runs on another machine. Replaying keeps the official shapes and
-takes the target's CPU out of the comparison (the benchmark's warm-up round fills the cache).
+Pocket answers (``--pocket-proxy URL``): one more port answers the Pocket REST/RPC requests of
+the checkers from what the Pocket stand-in (lab/fleetlab/standin/, at URL, run without latency)
+answered the first time it was asked the same thing (method, path and query, body), after the
+same ``--latency-ms``. The stand-in's JSON document is kept parsed, and every answer is built
+from it and serialized again (a fresh object tree, then ``json.dumps``): the work a gateway does
+per answer (it builds the response message from its state and marshals it), on this event loop
+rather than in the stand-in's threads (~0.3 ms of CPU per request in a threaded server, competing
+with the checker being measured on a 2-CPU machine where a real gateway runs elsewhere). The
+official shapes stay the stand-in's. ``--pocket-replay-bytes`` replays the first answer's bytes
+instead (no per-answer work: the previous benchmarks' setting, kept for comparison).
 
 Once every port listens it prints ``ready ports=P1,P2,... hanging=I1,I2,...`` (hanging lists the
 designated port indexes), plus `` pocket=PORT`` with ``--pocket-proxy``. It exits on SIGTERM/SIGINT, and when its standard input reaches end
@@ -141,6 +144,24 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, str, di
     return method, target, version, headers, body
 
 
+class Parsed:
+    """A JSON document kept parsed (each answer is built from it and serialized again)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def built(value: Any) -> Any:
+    """A fresh object tree equal to ``value`` (what a gateway builds for each answer)."""
+    if isinstance(value, dict):
+        return {key: built(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [built(item) for item in value]
+    return value
+
+
 class Farm:
     def __init__(self, args: argparse.Namespace) -> None:
         self.chain = Chain(args.genesis_time, args.base_height, args.block_time)
@@ -152,7 +173,9 @@ class Farm:
         self.servers: list[asyncio.base_events.Server] = []
         self.ports: list[int] = []
         self.upstream: str | None = args.pocket_proxy
-        self.replay: dict[tuple[str, str, bytes], tuple[int, str, bytes]] = {}
+        #: per (method, target, body): (status, content type, the document parsed, or its bytes)
+        self.replay: dict[tuple[str, str, bytes], tuple[int, str, Any]] = {}
+        self.replay_bytes: bool = args.pocket_replay_bytes
         self.pocket_port: int | None = None
 
     # --- JSON-RPC -------------------------------------------------------------------------
@@ -283,11 +306,17 @@ class Farm:
                 key = (method, target, body)
                 hit = self.replay.get(key)
                 if hit is None:
-                    hit = await asyncio.to_thread(self._forward, method, target, body)
-                    self.replay[key] = hit
+                    status, ctype, raw = await asyncio.to_thread(self._forward, method, target, body)
+                    document: Any = raw
+                    if not self.replay_bytes and "json" in ctype:
+                        with contextlib.suppress(ValueError):
+                            document = Parsed(json.loads(raw))
+                    hit = self.replay[key] = (status, ctype, document)
                 if self.latency > 0:
                     await asyncio.sleep(self.latency)
-                status, ctype, payload = hit
+                status, ctype, document = hit
+                payload = (json.dumps(built(document.value)).encode() if isinstance(document, Parsed)
+                           else document)
                 head = (f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
                         + ("Connection: close\r\n" if close else "") + "\r\n")
                 writer.write(head.encode("latin-1") + payload)
@@ -361,7 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--block-time", type=float, default=12.0)
     ap.add_argument("--chain-id", default="0x1")
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
-    ap.add_argument("--pocket-proxy", metavar="URL", help="replay the Pocket stand-in at URL on one more port")
+    ap.add_argument("--pocket-proxy", metavar="URL",
+                    help="answer as the Pocket stand-in at URL on one more port (each answer built and serialized)")
+    ap.add_argument("--pocket-replay-bytes", action="store_true",
+                    help="with --pocket-proxy: replay the first answer's bytes (no per-answer work)")
     args = ap.parse_args(argv)
     if args.genesis_time is None:
         args.genesis_time = time.time()

@@ -66,6 +66,9 @@ _MAX_CHUNK_LINE = 1024  # a chunk-size line with its extensions
 _SLACK = MAX_HEAD + _READ  # what an answer holds beyond its body: its head, one read's framing
 
 # RFC 9112 7.1: chunk-size [ chunk-ext ] ; chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] )
+#: a request target made only of RFC 3986 path and query characters (no fragment, space or
+#: control character, which urlsplit would remove or split off): taken as it is (see _origin)
+_PLAIN_TARGET = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+)?")
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED = rb'"(?:[\t !\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN
@@ -467,6 +470,14 @@ class HttpPool:
         hit = self._origins.get(url)
         if hit is not None:
             return hit
+        # A thousand suppliers' URLs differ in their path only: the origin part is parsed once
+        # and a plain target taken as it is (what urlsplit gives for it), not each URL parsed.
+        start = url.find("://") + 3
+        cut = url.find("/", start) if start > 2 else -1
+        if cut > 0 and "?" not in url[start:cut] and "#" not in url[start:cut] \
+                and _PLAIN_TARGET.fullmatch(url, cut) is not None:
+            head = self._origin(url[:cut])
+            return (head[0], head[1], head[2], url[cut:], head[4])
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise HttpError(f"not an http(s) URL: {parts.scheme}://{parts.hostname or ''}", "connect")

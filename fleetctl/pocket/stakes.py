@@ -25,6 +25,7 @@ Amounts are integers of upokt throughout; fractions are exact; nothing is a floa
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -171,17 +172,27 @@ def estimate_fees(services: int, claim_params: Any, tx_fee: int) -> FeeEstimate:
     application each), a proof with ``proof_request_probability``: ``services x sessions/day x
     (tx_fee + p x (tx_fee + proof_submission_fee))``, rounded up. Used when the claims store
     holds nothing of the operator yet; the source says so."""
+    args = (services, getattr(claim_params, "num_blocks_per_session", None),
+            getattr(claim_params, "proof_request_probability", None),
+            getattr(claim_params, "proof_submission_fee_upokt", None), tx_fee)
+    try:
+        return _estimate(*args)
+    except TypeError:  # a value that cannot be a cache key (not one the parsers give)
+        return _estimate.__wrapped__(*args)
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _estimate(services: int, nbps: Any, p: Any, submission: Any, tx_fee: int) -> FeeEstimate:
+    """estimate_fees' figure (the same for every supplier with as many services: computed once
+    a run, not once per supplier; FeeEstimate is frozen)."""
     from fractions import Fraction
 
-    nbps = getattr(claim_params, "num_blocks_per_session", None)
     if not isinstance(nbps, int) or nbps <= 0:
         return FeeEstimate(None, "unknown: num_blocks_per_session not read and no claims stored")
-    p = getattr(claim_params, "proof_request_probability", None)
     notes: list[str] = []
     if not isinstance(p, Fraction | int) or not 0 <= p <= 1:
         p = Fraction(1)
         notes.append("proof_request_probability not read: a proof every claim")
-    submission = getattr(claim_params, "proof_submission_fee_upokt", None)
     if not isinstance(submission, int) or submission < 0:
         submission = 0
         notes.append("proof_submission_fee not read: 0")

@@ -960,6 +960,41 @@ async def test_url_credentials_sent_as_basic_auth() -> None:
         assert req.header("Authorization") == "Basic " + base64.b64encode(b"user:s3cret").decode()
 
 
+async def test_the_origin_parsed_once_gives_what_urlsplit_gives() -> None:
+    """URLs that differ in their path only (a thousand suppliers' balances) parse the origin once
+    and take a plain target as it is: for every URL, the same (scheme, host, port, target,
+    authorization) as parsing the whole URL, and the same refusals."""
+    from urllib.parse import urlsplit
+
+    def whole(url: str) -> Any:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "refused"
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return "refused"
+        auth = None
+        if parts.username is not None:
+            auth = "Basic " + base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+        return (parts.scheme, parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                auth)
+
+    pool = HttpPool()
+    urls = ["http://127.0.0.1:8080/cosmos/bank/v1beta1/balances/pokt1abc", "http://127.0.0.1:8080/a?x=1&y=%20",
+            "http://h/p?", "http://h/p#frag", "http://h:1/a b", "http://u:p@h:9/x/y", "http://h?a=/b", "http://h#a/b",
+            "HTTP://Host.Example/a", "http://h//x", " http://h/x", "http://h/\tx", "http://h/x\n", "http://[::1]:80/x",
+            "http://h:99999/x", "https://h/x?y=1#z", "ftp://h/x", "http:///x", "127.0.0.1:80/x", "http://h:80/x;p=1",
+            "http://h/x?a=b?c", "http://h/%zz", "http://h/é", "http://user@h/x"]
+    for _ in range(2):  # the second time from the cached origins
+        for url in urls:
+            try:
+                got: Any = pool._origin(url)
+            except HttpError:
+                got = "refused"
+            assert got == whole(url), url
+
+
 async def test_bad_urls() -> None:
     async with HttpPool() as pool:
         for url in ("ftp://127.0.0.1/x", "http:///nohost", "127.0.0.1:80/x", "http://127.0.0.1:99999/"):
