@@ -2,8 +2,13 @@
 """`fleetctl stakes` on 1,000 Shannon suppliers against a sequential reader, same run.
 
 Starts the Pocket stand-in (lab/fleetlab/standin/) in a subprocess on 127.0.0.1 with
-1,000 staked suppliers and 10 ms of latency on every chain response, writes an inventory that
-declares them all, then measures:
+1,000 staked suppliers and, by default (``--pocket built``), the JSON-RPC farm's Pocket port in
+front of it (benchmarks/rpc_farm.py): each answer built from the stand-in's document and
+serialized again, the work a gateway does per answer, after 10 ms of latency, on one event loop
+(the threaded stand-in spends ~0.3 ms of CPU per request in its threads, which on a 2-CPU
+machine compete with the reader being measured, where a real gateway runs elsewhere);
+``--pocket standin`` reads the stand-in itself with its own 10 ms latency (earlier figures).
+Writes an inventory that declares them all, then measures:
 
 * `fleetctl stakes -o json` cold, as a subprocess (what cron runs): wall time and peak RSS
   (``os.wait4``'s rusage of that child), over ``--runs`` runs;
@@ -105,6 +110,21 @@ def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, shannon_url(proc)
 
 
+def start_farm(upstream: str, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
+    """The farm's Pocket port in front of ``upstream`` (one JSON-RPC port besides, unused)."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "rpc_farm.py"), "--ports", "1",
+         "--latency-ms", str(latency_ms), "--pocket-proxy", upstream, "--exit-on-stdin-eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    fields = dict(part.split("=", 1) for part in line.split()[1:]) if line.startswith("ready ") else {}
+    if "pocket" not in fields:
+        proc.kill()
+        sys.exit(f"the farm did not start: {line!r}")
+    return proc, f"http://127.0.0.1:{fields['pocket']}"
+
+
 def run_fleetctl(argv: list[str], cache: Path | None = None) -> tuple[float, float, int, str]:
     """Wall seconds, peak RSS (MB), exit code and stdout of one cold run (``cache``: its
     FLEETCTL_CACHE_DIR)."""
@@ -145,13 +165,23 @@ def main() -> None:
     ap.add_argument("--suppliers", type=int, default=1000)
     ap.add_argument("--latency-ms", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--pocket", choices=("built", "standin"), default="built",
+                    help="the farm's Pocket port building every answer (default), or the threaded stand-in itself")
     args = ap.parse_args()
     exe = fleetctl()
     with tempfile.TemporaryDirectory(prefix="fleetctl-bench-stakes-") as tmp:
         folder = Path(tmp)
-        state, addresses = write_inputs(folder, args.suppliers, args.latency_ms)
+        built = args.pocket == "built"
+        state, addresses = write_inputs(folder, args.suppliers, 0 if built else args.latency_ms)
         standin, url = start_standin(state)
+        farm = None
         try:
+            if built:
+                farm, url = start_farm(url, args.latency_ms)
+                sequential_read(url, addresses)  # the farm fetches each document once: not timed
+                print(f"Pocket answers built and serialized per request by the farm ({args.latency_ms} ms latency)")
+            else:
+                print(f"Pocket answers from the threaded stand-in itself ({args.latency_ms} ms latency)")
             figures: dict[str, tuple[float, float]] = {}
             for owners in (True, False):
                 inventory = write_inventory(folder, url, addresses, owners=owners)
@@ -174,8 +204,10 @@ def main() -> None:
                 figures["owners" if owners else "remembered"] = (statistics.median(walls), max(rss))
             baseline = sequential_read(url, addresses)
         finally:
-            standin.terminate()
-            standin.wait(timeout=10)
+            for proc in (farm, standin):
+                if proc is not None:
+                    proc.terminate()
+                    proc.wait(timeout=10)
     wall, peak = figures["owners"]
     speedup = baseline / wall
     print(f"\n{args.suppliers} suppliers, {args.latency_ms} ms latency per response, "

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "and the slashes in it, without querying the chain")
     p.add_argument("--db", metavar="PATH", help="history store (default: stake.history_db in fleet.yml, else "
                    "$FLEETCTL_STATE_DIR/fleetctl.db, else ~/.local/state/fleetctl/fleetctl.db)")
-    p.add_argument("--concurrency", type=positive(int), metavar="N", help="queries in flight (default 64)")
+    p.add_argument("--concurrency", type=positive(int), metavar="N", help="queries in flight (default 128)")
     p.add_argument("--timeout", type=positive(float), metavar="S",
                    help="seconds per request (default 5); the whole sweep gives up after 4 times that")
     p.add_argument("--no-record", action="store_true", help="compare with the history without appending this run")
