@@ -820,7 +820,10 @@ def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
         if isinstance(value, dict):
             changed: dict[Any, Any] | None = None
             for k, v in value.items():
-                w = deep(v)
+                kind = type(v)
+                if v is None or kind is int or kind is float or kind is bool:
+                    continue  # (most facts: nothing to look at, no call)
+                w = clean(v) if kind is str else deep(v)
                 if w is not v:
                     if changed is None:
                         changed = dict(value)

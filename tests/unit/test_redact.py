@@ -82,3 +82,29 @@ def test_scrub_is_linear_on_a_long_line():
     line = "a" * 200_000 + " http://user:secret@10.0.0.1/x"
     out = scrub(line, sink_style=False, limit=10**6)  # quadratic took minutes on this
     assert "secret" not in out and out.endswith("http://***@10.0.0.1/x")
+
+
+def test_sweep_redaction_reaches_nested_facts_and_keeps_clean_checks_as_they_are() -> None:
+    """health's last step scrubs every check's message and facts (dicts, lists, tuples at any
+    depth); a check with nothing to scrub is the very same object (no copy of 1,200 checks)."""
+    from types import SimpleNamespace
+
+    from fleetctl.core.levels import Level
+    from fleetctl.health.report import Check
+    from fleetctl.health.sweep import SweepResult, _redact_checks
+
+    secret = "https://user:hunter2@rpc.example/v1/abcdef0123456789abcdef0123456789?key=s3cr3t"
+    fleet = SimpleNamespace(chains={"eth": SimpleNamespace(endpoints=[SimpleNamespace(url=secret)])},
+                            pocket=SimpleNamespace(rest_url="http://127.0.0.1:1317"))
+    clean = Check("sup-1", "stake", Level.OK, "stake 1 POKT", {"n": 1, "f": 2.5, "ok": True, "none": None,
+                                                                "reasons": ["fine"], "nested": {"a": ("b",)}}, (), {})
+    dirty = Check("eth-1", "execution", Level.CRITICAL, f"no answer from {secret}",
+                  {"url": secret, "deep": {"list": [1, {"tuple": ("x", f"see {secret}")}]}, "n": 3}, (), {})
+    result = SweepResult(checks=[clean, dirty], notes=[f"note {secret}"])
+    _redact_checks(fleet, result)  # type: ignore[arg-type]
+    assert result.checks[0] is clean
+    shown = repr((result.checks[1], result.notes))
+    for piece in ("hunter2", "s3cr3t", "abcdef0123456789abcdef0123456789"):
+        assert piece not in shown
+    assert result.checks[1].facts["n"] == 3 and result.checks[1].facts["deep"]["list"][0] == 1
+    assert isinstance(result.checks[1].facts["deep"]["list"][1]["tuple"], tuple)
