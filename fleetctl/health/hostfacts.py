@@ -32,8 +32,12 @@ echo @@loadavg; cat /proc/loadavg 2>/dev/null
 echo @@meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null
 if command -v docker >/dev/null 2>&1; then
   echo @@containers
-  docker ps -a --no-trunc --filter label=io.fleetctl.managed=true --format '{{json .}}' 2>&1 || echo @@docker-error
-  vols=$(docker volume ls -q --filter name=fleet- 2>/dev/null)
+  if docker ps -a --no-trunc --filter label=io.fleetctl.managed=true --format '{{json .}}' 2>&1; then
+    vols=$(docker volume ls -q --filter name=fleet- 2>/dev/null)
+  else
+    echo @@docker-error
+    vols=
+  fi
   echo @@volumes
   [ -n "$vols" ] && docker volume inspect --format '{{.Name}}	{{.Mountpoint}}' $vols 2>/dev/null
   paths=$( [ -n "$vols" ] && docker volume inspect --format '{{.Mountpoint}}' $vols 2>/dev/null)

@@ -1461,3 +1461,32 @@ def test_secret_reveal_reasons_never_hold_the_value(tmp_path: Path, monkeypatch:
     with pytest.raises(ValueError) as exc:
         Secret(file=str(loose)).reveal()
     assert "readable by others" in str(exc.value) and "SECRETTOKEN" not in str(exc.value)
+
+
+@pytest.mark.parametrize("daemon_up", [True, False])
+def test_facts_script_asks_for_volumes_only_when_docker_answered(tmp_path: Path, daemon_up: bool) -> None:
+    """FACTS_SCRIPT run by a real sh with a `docker` that logs its calls: with no daemon, `docker ps`
+    fails, the error and @@docker-error are printed and `docker volume ls` is not run (another
+    ~20 ms CPU for an answer that cannot come); with one, volumes are listed."""
+    import os
+    import subprocess
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n"
+                    f"echo \"$*\" >> {calls}\n"
+                    "case \"$1\" in\n"
+                    f"  ps) {'exit 0' if daemon_up else 'echo Cannot connect to the Docker daemon >&2; exit 1'} ;;\n"
+                    "  volume) [ \"$2\" = ls ] && echo fleet-eth-0 ; exit 0 ;;\n"
+                    "esac\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    out = subprocess.run(["sh", "-c", FACTS_SCRIPT], env=env, capture_output=True, text=True, timeout=20).stdout
+    asked = calls.read_text().splitlines()
+    assert asked[0].startswith("ps -a")
+    assert any(a.startswith("volume ls") for a in asked) is daemon_up
+    assert ("@@docker-error" in out) is not daemon_up
+    assert "@@volumes" in out and out.rstrip().endswith("@@end")
+    facts = parse_facts(out)
+    assert facts is not None
