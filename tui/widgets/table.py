@@ -235,6 +235,7 @@ class FleetTable(DataTable[Any]):
         """What every line of a frame shares (the table's rich style, a walk over every
         ancestor's styles; the columns' widths; the reactives the drawing reads) read once per
         frame, not once per line or per cell."""
+        self._pseudo_class_state = self.get_pseudo_class_state()  # (DataTable's render_lines does it too, later)
         self._frame = self._frame_now(self.rich_style)
         try:
             return super().render_lines(crop)
@@ -334,8 +335,6 @@ class FleetTable(DataTable[Any]):
             extend, _ = self._get_styles_to_render_cell(
                 False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor, False, False)
             found = (row_style, component, post, row_style + extend)
-            if len(self._styles_memo) > 20_000:
-                self._styles_memo.clear()
             self._styles_memo[key] = found
         return found
 
@@ -343,8 +342,10 @@ class FleetTable(DataTable[Any]):
                       hover: bool) -> list[Segment]:
         """The whole line's segments before cropping: each cell's padded rendering under the row's
         styles and its click metadata, then the space right of the last column."""
-        row_style, component, post, extend = self._line_styles(frame, row_index, cursor, hover)
         memo = self._styles_memo
+        if len(memo) > 20_000:  # (a style per row position and column: bounded while scrolling)
+            memo.clear()
+        row_style, component, post, extend = self._line_styles(frame, row_index, cursor, hover)
         segments: list[Segment] = []
         for column_index, (width, text) in enumerate(zip(frame.widths, texts)):
             key = (row_style, row_index, column_index, component)
