@@ -100,7 +100,6 @@ import os
 import sqlite3
 import stat
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -453,7 +452,7 @@ class AlertStore:
         and claim up to ``limit`` due rows for ``lease_s`` seconds (one transaction)."""
         now = time.time() if now is None else now
         names = sorted(set(sinks))
-        token = uuid.uuid4().hex
+        token = os.urandom(16).hex()  # a lease's own random token (uuid4's bits; uuid imports platform: 3 ms a cron run)
         lease_until = now + lease_s
         with self._tx(write=True) as conn:
             assert conn is not None
