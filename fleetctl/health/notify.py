@@ -32,7 +32,6 @@ STORE_WAIT_S = 1.0
 
 async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db: Path, run_started: float,
                          on_step: Callable[[str], None] = lambda s: None) -> None:
-    from fleetctl.health import sinks
     from fleetctl.health.alerts import AlertStore, HistoryError, Observation
 
     policy = fleet.alerts
@@ -65,6 +64,8 @@ async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db:
         corrupted(outcome.corrupt)
         on_step(f"alerts: {outcome.summary()}")
         if policy.sinks:
+            from fleetctl.health import sinks  # only where something is sent (cron runs pay nothing)
+
             delivery = await sinks.deliver(store, policy)
             summary.update(sent=delivery.sent, failed=delivery.failed, dropped=delivery.dropped,
                            errors=delivery.errors)
@@ -79,6 +80,8 @@ async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db:
         report.checks.append(Check("state", "alerting", Level.UNKNOWN,
                                    f"alert state unusable, notifications may go missing: {exc}", {"db": str(db)}))
     if policy.deadman is not None:
+        from fleetctl.health import sinks
+
         error = await sinks.ping_deadman(policy)
         summary["deadman"] = "pinged" if error is None else error
         if error is not None:

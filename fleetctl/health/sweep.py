@@ -43,7 +43,7 @@ from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
 from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
 from fleetctl.health.report import Check, HealthReport, Sample, samples
-from fleetctl.plan import model as pm
+from fleetctl.core import layout
 from fleetctl.core.levels import Level, worst
 from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.provision.sshexec import SshResult, ssh_run
@@ -282,6 +282,8 @@ def _beacon_targets(fleet: Fleet, host: Host, containers: list[Container]) -> li
     """The consensus clients of the pairs among ``containers`` (one host's, all of them): from each
     execution node's consensus label (Caplin: served by the node itself), and any consensus
     container whose execution node is not there."""
+    from fleetctl.plan import model as pm  # the pairs' ports (only where a host runs pairs)
+
     out: list[cl.BeaconTarget] = []
     by_name = {c.name: c for c in containers}
     seen: set[str] = set()
@@ -325,7 +327,7 @@ def _beacon_targets(fleet: Fleet, host: Host, containers: list[Container]) -> li
 def _stats_url(fleet: Fleet, host: Host, chain: str) -> str | None:
     if chain not in fleet.chains:
         return None
-    port = pm.BALANCER_PORT_BASE + list(fleet.chains).index(chain) + pm.BALANCER_STATS_OFFSET
+    port = layout.BALANCER_PORT_BASE + list(fleet.chains).index(chain) + layout.BALANCER_STATS_OFFSET
     return f"http://{host.address}:{port}/stats;csv"
 
 
@@ -395,7 +397,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
                     read = sv.BalancerRead(host.name, c.name, c.chain, url)
                     watch(balancers, (host.name, c.chain), ("balancer", read.target), c, read, sv.read_haproxy)
             elif c.role == "relayminer" and host.name not in relayminers:
-                read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{pm.RELAYMINER_METRICS_PORT}/metrics",
+                read_rm = sv.RelayMinerRead(host.name, f"http://{host.address}:{layout.RELAYMINER_METRICS_PORT}/metrics",
                                             ping_url=_ping_url(host))
                 watch(relayminers, host.name, ("relayminer", host.name), c, read_rm, sv.read_relayminer)
             elif c.role == "morse" and host.name not in morse_nodes:
@@ -770,9 +772,8 @@ def _relayminer_check(check: Check) -> Check:
 
 def _ping_url(host: Host) -> str | None:
     """The RelayMiner's ping server, where the fleet's RelayMiner config enables it."""
-    port = getattr(pm, "RELAYMINER_PING_PORT", None)
     address = f"[{host.address}]" if ":" in host.address and not host.address.startswith("[") else host.address
-    return None if port is None else f"http://{address}:{port}/"
+    return f"http://{address}:{layout.RELAYMINER_PING_PORT}/"
 
 
 def _height_or_note(height: Any, source: str, result: SweepResult) -> int | None:

@@ -571,33 +571,50 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
 
 
 async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> ChainReading:
-    """Height, params and supply, then every supplier's state and operator balance, concurrently.
+    """Height, params and supply, and every supplier's state and operator balance, concurrently.
 
-    The adapter's client bounds the requests in flight. If the height cannot be read the
-    chain is unreadable and no supplier is queried. Every value was checked for type and range
-    where it was parsed; here each is also checked against the chain it came from
+    The adapter's client bounds the requests in flight (first come, first served: the height
+    and params go out first, then the suppliers' states, whose listing is the largest answer,
+    then the balances). The suppliers are read beside the height, not after it (one round trip
+    less), but if the height cannot be read the chain is unreadable: the supplier reads still in
+    flight are cancelled and no supplier is judged on them. Every value was checked for type
+    and range where it was parsed; here each is also checked against the chain it came from
     (:func:`~fleetctl.pocket.base.plausible`): a stake or balance above the chain's supply, or a
     height far beyond the chain's, makes that supplier UNKNOWN (a parameter: UNKNOWN for all).
     """
     addresses = [s.operator_address for s in suppliers if s.operator_address is not None]
     claim_reader = getattr(adapter, "claim_params", None)
     async with adapter:
-        height, params, supply, claim_params = await asyncio.gather(
+        head = asyncio.gather(
             settle(adapter.height()), settle(adapter.stake_params()), settle(adapter.total_supply()),
             settle(claim_reader()) if claim_reader is not None else _none())
+        states_task = asyncio.ensure_future(adapter.read_suppliers(suppliers))
+        await asyncio.sleep(0)  # its first step queues the listings ahead of the 1,000 balances
+        balances_task = asyncio.gather(*(settle(adapter.balance(a)) for a in addresses))
+        try:
+            height, params, supply, claim_params = await head
+            if isinstance(height, QueryError):
+                return ChainReading(adapter.url, height, _params_of(params, supply), {}, None
+                                    if isinstance(claim_params, QueryError) else claim_params)
+            states, balances = await asyncio.gather(states_task, balances_task)
+        finally:
+            # an unreadable height or a cancelled read: nothing of this read outlives it
+            for task in (head, states_task, balances_task):
+                task.cancel()
+            await asyncio.gather(head, states_task, balances_task, return_exceptions=True)
         claim_params = None if isinstance(claim_params, QueryError) else claim_params
-        if isinstance(params, QueryError):
-            params = StakeParams(None, (), problems=(str(params),))
         supply = None if isinstance(supply, QueryError) else supply
-        params = _params_within(params, supply)
-        if isinstance(height, QueryError):
-            return ChainReading(adapter.url, height, params, {}, claim_params)
-        states, balances = await asyncio.gather(
-            adapter.read_suppliers(suppliers),
-            asyncio.gather(*(settle(adapter.balance(a)) for a in addresses)))
+        params = _params_of(params, supply)
         readings = {a: _reading_within(a, states.get(a), balance, height, supply)
                     for a, balance in zip(addresses, balances, strict=True)}
         return ChainReading(adapter.url, height, params, readings, claim_params)
+
+
+def _params_of(params: StakeParams | QueryError, supply: int | QueryError | None) -> StakeParams:
+    """The params as read (a failed read: no minimum, the reason a problem), within the supply."""
+    if isinstance(params, QueryError):
+        params = StakeParams(None, (), problems=(str(params),))
+    return _params_within(params, None if isinstance(supply, QueryError) else supply)
 
 
 async def _none() -> None:

@@ -111,10 +111,10 @@ def dashboard_exprs() -> list[tuple[str, str]]:
     return out
 
 
-# The RelayMiner's metrics and ping ports are fixed (fleetctl.plan.model): the claims fleet's
+# The RelayMiner's metrics and ping ports are fixed (fleetctl.core.layout): the claims fleet's
 # fleetctl runs with them pointed at the test's RelayMiner on a free port, the rest as shipped.
-WITH_PORTS = ("import sys; from fleetctl.plan import model as pm; "
-              "pm.RELAYMINER_METRICS_PORT = pm.RELAYMINER_PING_PORT = int(sys.argv.pop(1)); "
+WITH_PORTS = ("import sys; from fleetctl.core import layout; "
+              "layout.RELAYMINER_METRICS_PORT = layout.RELAYMINER_PING_PORT = int(sys.argv.pop(1)); "
               "from fleetctl.cli import main; sys.exit(main(sys.argv[1:]))")
 POKT = 1_000_000
 

@@ -521,6 +521,107 @@ def test_owner_listing_reads_the_fleet_in_one_request(standin, tmp_path):
     assert code == 3
 
 
+def _recorded_requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, float]]:
+    """Every request fleetctl's HTTP client sends from now on: (event, path, time), the events
+    "sent" (the request goes out, after any wait for a slot), "answered" and "dropped"."""
+    from fleetctl.core import httpclient
+
+    log: list[tuple[str, str, float]] = []
+    original = httpclient.HttpPool.request
+
+    async def request(self: Any, method: str, url: str, **kwargs: Any) -> Any:
+        path = url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+        log.append(("sent", path, time.monotonic()))
+        try:
+            answer = await original(self, method, url, **kwargs)
+        except BaseException:
+            log.append(("dropped", path, time.monotonic()))
+            raise
+        log.append(("answered", path, time.monotonic()))
+        return answer
+
+    monkeypatch.setattr(httpclient.HttpPool, "request", request)
+    return log
+
+
+def _suppliers_of(owner: str, addresses: list[str]) -> list[Any]:
+    from fleetctl.spec.model import Supplier
+
+    return [Supplier(f"s{i}", ("eth",), a, owner) for i, a in enumerate(addresses)]
+
+
+def test_the_chain_read_sends_the_listing_before_the_balances(standin, monkeypatch):
+    """Height and params first, then the owner's listing (the largest answer), then the
+    balances: first come, first served, whatever order the reads were started in."""
+    from fleetctl.pocket.stakes import read_chain
+
+    addresses = [shannon_address(f"o{i}") for i in range(8)]
+    server = standin(shannon_seed([{"operator_address": a, "owner_address": OWNER, "stake_upokt": MIN + 10 * W}
+                                   for a in addresses]))
+    log = _recorded_requests(monkeypatch)
+    adapter = ShannonAdapter(JsonClient(server.shannon_url, concurrency=1))  # one at a time: the queue's order
+    chain = asyncio.run(read_chain(adapter, _suppliers_of(OWNER, addresses)))
+    assert isinstance(chain.height, int) and len(chain.readings) == 8
+    sent = [path for event, path, _ in log if event == "sent"]
+    listing = sent.index("pokt-network/poktroll/supplier/supplier")
+    balances = [i for i, path in enumerate(sent) if path.startswith("cosmos/bank/")]
+    assert sent[0] == "cosmos/base/tendermint/v1beta1/blocks/latest"
+    assert len(balances) == 8 and listing < min(balances), sent
+    assert all("params" in path or "supply" in path for path in sent[1:listing]), sent
+
+
+def test_the_suppliers_are_read_beside_the_height_not_after_it(standin, monkeypatch):
+    """The listing and the balances go out while the height is still on its way (one round
+    trip less), and their answers are used once the height is in."""
+    from fleetctl.pocket.stakes import read_chain
+
+    addresses = [shannon_address(f"b{i}") for i in range(6)]
+    server = standin(shannon_seed([{"operator_address": a, "owner_address": OWNER, "stake_upokt": MIN + 10 * W}
+                                   for a in addresses]))
+    server.control.set_latency(150)
+    log = _recorded_requests(monkeypatch)
+    adapter = ShannonAdapter(JsonClient(server.shannon_url, concurrency=32))
+    chain = asyncio.run(read_chain(adapter, _suppliers_of(OWNER, addresses)))
+    assert isinstance(chain.height, int)
+    assert {a: r.balance for a, r in chain.readings.items()} == {a: RICH for a in addresses}
+    height_answered = next(t for event, path, t in log if event == "answered" and path.endswith("blocks/latest"))
+    first_balance = min(t for event, path, t in log if event == "sent" and path.startswith("cosmos/bank/"))
+    listing = next(t for event, path, t in log if event == "sent" and path.endswith("supplier/supplier"))
+    assert first_balance < height_answered and listing < height_answered
+
+
+def test_an_unreadable_height_drops_the_supplier_reads_in_flight(standin, monkeypatch):
+    """The chain is unreadable without its height: the reads already out are cancelled (none
+    outlives the read, none is judged), whether or not they would have answered."""
+    from fleetctl.pocket.stakes import read_chain
+
+    addresses = [shannon_address(f"u{i}") for i in range(6)]
+    server = standin(shannon_seed([{"operator_address": a, "owner_address": OWNER, "stake_upokt": MIN + 10 * W}
+                                   for a in addresses]))
+    server.control.set_fault("garbage", path_prefix="/cosmos/base/tendermint/")  # not JSON: no retry
+    log = _recorded_requests(monkeypatch)
+    adapter = ShannonAdapter(JsonClient(server.shannon_url, concurrency=32, timeout=30, deadline=60))
+    cancelled: list[str] = []
+
+    async def never(address: str) -> int:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(address)
+            raise
+        return 0
+
+    monkeypatch.setattr(adapter, "balance", never)
+    started = time.monotonic()
+    chain = asyncio.run(read_chain(adapter, _suppliers_of(OWNER, addresses)))
+    assert time.monotonic() - started < 10
+    assert isinstance(chain.height, QueryError) and "malformed JSON" in str(chain.height)
+    assert chain.readings == {} and sorted(cancelled) == sorted(addresses)
+    sent = [path for event, path, _ in log if event == "sent"]
+    ended = [path for event, path, _ in log if event in ("answered", "dropped")]
+    assert sorted(sent) == sorted(ended)  # nothing left running
+
+
 def test_concurrent_runs_share_one_history_store(standin, tmp_path):
     addresses = [shannon_address(f"c{i}") for i in range(20)]
     server = standin(shannon_seed([{"operator_address": a, "stake_upokt": MIN + 10 * W + i}
