@@ -76,6 +76,10 @@ __all__ = [
 
 METHOD_NOT_FOUND = -32601
 BATCH = ("web3_clientVersion", "eth_syncing", "eth_blockNumber", "net_peerCount")
+#: the batch every endpoint is sent, and its JSON (encoded once: the same bytes for every endpoint)
+_BATCH_CALLS: tuple[dict[str, Any], ...] = tuple({"jsonrpc": "2.0", "id": i, "method": m, "params": []}
+                                                 for i, m in enumerate(BATCH))
+_BATCH_BODY = json.dumps(list(_BATCH_CALLS)).encode()
 _SEMVER = re.compile(r"v?(\d+\.\d+\.\d+)")
 
 
@@ -214,8 +218,10 @@ _JSON = {"Content-Type": "application/json"}
 
 
 async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any, float]:
-    """POST JSON, decode JSON; RpcFailure with a one-line reason. Returns (body, seconds)."""
-    status, raw, elapsed = await http.fetch("POST", url, timeout, json.dumps(payload).encode(), _JSON)
+    """POST JSON (``payload``, or its encoded bytes), decode JSON; RpcFailure with a one-line
+    reason. Returns (body, seconds)."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    status, raw, elapsed = await http.fetch("POST", url, timeout, body, _JSON)
     if status != 200:
         raise RpcFailure(f"HTTP {status}")
     try:
@@ -227,12 +233,11 @@ async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any
 async def probe_endpoint(session: Http, target: ExecTarget, timeout: float) -> ExecProbe:
     """Step 1: the batch. Falls back to single calls if the endpoint refuses batches."""
     probe = ExecProbe(target)
-    batch: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": i, "method": m, "params": []}
-                                   for i, m in enumerate(BATCH)]
+    batch = _BATCH_CALLS
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        body, elapsed = await _post(session, target.url, batch, timeout)
+        body, elapsed = await _post(session, target.url, _BATCH_BODY, timeout)
         answers: dict[int, Any] = {}
         if isinstance(body, list):
             answers = _by_id(body)

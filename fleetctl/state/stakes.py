@@ -225,17 +225,25 @@ class HistoryRun:
     def record(self, run: RunRecord) -> int:
         """Append ``run`` and the samples that changed since each address's latest one."""
         assert self._conn is not None and self._writable, "record() needs run(write=True)"
-        latest = {
-            row[1]: _sample_record(row[1:], self._path, row[0])
-            for row in self._conn.execute(
-                "SELECT id, address, name, status, chain_status, jailed, stake_upokt, min_stake_upokt,"
-                " balance_upokt, slashed_upokt, reasons FROM samples WHERE id IN "
-                "(SELECT max(id) FROM samples GROUP BY address)")
-        }
+        latest = {row[1]: row for row in self._conn.execute(
+            "SELECT id, address, name, status, chain_status, jailed, stake_upokt, min_stake_upokt,"
+            " balance_upokt, slashed_upokt, reasons FROM samples WHERE id IN "
+            "(SELECT max(id) FROM samples GROUP BY address)")}
         _check_int64(run.height, "height")
         for sample in run.samples:
             for name in ("stake_upokt", "min_stake_upokt", "balance_upokt", "slashed_upokt"):
                 _check_int64(getattr(sample, name), f"{sample.address} {name}")
+        changed = []
+        for s in run.samples:
+            reasons = json.dumps(list(s.reasons))
+            row = latest.get(s.address)
+            if row is None or not (_same_as_stored(row, s, reasons)
+                                   or _sample_record(row[1:], self._path, row[0]).change_key() == s.change_key()):
+                changed.append((s, reasons))
+        sampled = {s.address for s in run.samples}
+        for address, row in latest.items():
+            if address not in sampled:  # every latest row is checked, as before: a corrupt one is said
+                _sample_record(row[1:], self._path, row[0])
         run_id = self._conn.execute(
             "INSERT INTO runs (checked_at, protocol, url, height, status, message) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -247,9 +255,7 @@ class HistoryRun:
             " min_stake_upokt, balance_upokt, slashed_upokt, reasons)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run_id, s.address, s.name, s.status, s.chain_status, int(s.jailed), s.stake_upokt,
-              s.min_stake_upokt, s.balance_upokt, s.slashed_upokt, json.dumps(list(s.reasons)))
-             for s in run.samples
-             if s.address not in latest or latest[s.address].change_key() != s.change_key()],
+              s.min_stake_upokt, s.balance_upokt, s.slashed_upokt, reasons) for s, reasons in changed],
         )
         return run_id
 
@@ -348,6 +354,22 @@ def _column(path: Path | None, table: str, row_id: Any, name: str, value: Any,
             f"state store {store}: {table} row {row_id}: {name} {exc}; delete that row "
             f"(sqlite3 {store} 'DELETE FROM {table} WHERE id = {row_id}') or move the store "
             "aside to start a new history") from None
+
+
+def _same_as_stored(row: tuple[Any, ...], sample: SampleRecord, reasons: str) -> bool:
+    """Whether the stored ``row`` (``id``, ``address`` … ``reasons``) holds ``sample``'s change key
+    as :meth:`HistoryRun.record` would write it, and its other columns are of their schema's
+    types: then it is that sample, unchanged, and valid (what :func:`_sample_record` would say,
+    without building it). False sends the row through :func:`_sample_record` (its checks, and
+    :class:`StoreCorrupt` naming a bad column)."""
+    _, _, name, status, chain_status, jailed, stake, min_stake, balance, slashed, stored_reasons = row
+    return (stored_reasons == reasons and status == sample.status and chain_status == sample.chain_status
+            and type(jailed) is int and jailed == int(sample.jailed)
+            and type(stake) is type(sample.stake_upokt) and stake == sample.stake_upokt and (stake or 0) >= 0
+            and type(min_stake) is type(sample.min_stake_upokt) and min_stake == sample.min_stake_upokt
+            and (min_stake or 0) >= 0
+            and type(name) is str and (balance is None or (type(balance) is int and balance >= 0))
+            and (slashed is None or (type(slashed) is int and slashed >= 0)))
 
 
 def _sample_record(row: tuple[Any, ...], path: Path | None = None,

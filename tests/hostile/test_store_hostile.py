@@ -84,6 +84,26 @@ def test_corrupted_row_is_unknown_with_the_row_and_the_fix(chain, tmp_path, tabl
     assert stakes(inventory, state, "-o", "json").returncode == 0
 
 
+@pytest.mark.parametrize("column, value, problem", [
+    ("balance_upokt", "lots", "balance_upokt is the text 'lots', not an integer"),
+    ("slashed_upokt", -3, "slashed_upokt is negative"),
+    ("name", b"\x00", "name is a blob"),
+    ("jailed", "yes", "jailed is the text 'yes', not 0 or 1"),
+])
+def test_a_corrupted_row_of_an_unchanged_supplier_is_still_said(chain, tmp_path, column, value, problem):
+    """The chain has not changed since the stored sample: a recording run compares the stored
+    row with what it would write without decoding it, but a column not of its schema's type is
+    still found and named (never taken for "unchanged"). (SQLite's column affinity turns some
+    odd values into good ones before anything reads them: an integer name into text, 0.0 into 0.)"""
+    inventory, state, db = recorded(chain, tmp_path)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE samples SET {column} = ?", (value,))
+    proc = stakes(inventory, state, "-o", "json")
+    assert_sane(proc, "json")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"state store {db}: samples row 1: {problem}" in proc.stdout + proc.stderr
+
+
 def test_corrupted_row_in_history_view_is_one_line(chain, tmp_path):
     inventory, state, db = recorded(chain, tmp_path)
     with sqlite3.connect(db) as conn:
