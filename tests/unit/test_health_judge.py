@@ -1490,3 +1490,23 @@ def test_facts_script_asks_for_volumes_only_when_docker_answered(tmp_path: Path,
     assert "@@volumes" in out and out.rstrip().endswith("@@end")
     facts = parse_facts(out)
     assert facts is not None
+
+
+def test_one_run_gc_freezes_what_is_loaded_and_leaves_a_disabled_collector_alone():
+    """`fleetctl health` is one run, then exit: the collector skips what is loaded and runs its
+    young generation less often; a collector the caller disabled stays disabled."""
+    import gc
+
+    from fleetctl.commands.health import _one_run_gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        _one_run_gc()
+        assert gc.get_threshold() == (20_000, 10, 10) and gc.get_freeze_count() > 0
+        gc.set_threshold(0)
+        _one_run_gc()
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)
