@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from fleetctl.core.records import record
 
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class TuiOptions:
     inventory: str
     #: refuse every action that changes anything (apply, scale, stake, remediate, mute...)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
 
+from fleetctl.core.records import record
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import scrub
 
@@ -72,7 +73,7 @@ def display_cell(value: Any) -> Text:
     return Text("" if value is None else str(value))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Row:
     key: str
     cells: tuple[Any, ...]
@@ -99,7 +100,7 @@ class Row:
         return "\t".join("" if c is None else str(c) for c in self.cells)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Filter:
     """``/text`` (a regex, case-insensitive; text that is not a valid regex is matched literally)
     and ``/!text`` (the rows that do not match)."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeAlias
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError
 from fleetctl.core.levels import Level
 
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepStarted:
     """A step of a job began (``job`` "scale", ``step`` "create-keys")."""
 
@@ -36,7 +37,7 @@ class StepStarted:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StepFinished:
     """A step of a job ended; ``ok`` False when it failed (``detail`` says why); ``data``: what
     the step produced when a front shows it (scale's apply plan, before the playbooks run)."""
@@ -48,7 +49,7 @@ class StepFinished:
     data: Any = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HostTask:
     """One task's result on one host (an Ansible task, a command over SSH).
 
@@ -62,7 +63,7 @@ class HostTask:
     message: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CheckDone:
     """One check finished (a backend probed, a supplier read): its level and a short reason."""
 
@@ -72,7 +73,7 @@ class CheckDone:
     summary: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Progress:
     """``done`` of ``total`` units (hosts, suppliers, targets) finished."""
 
@@ -82,7 +83,7 @@ class Progress:
     unit: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Warn:
     """Something the operator should read that does not stop the job."""
 

@@ -46,9 +46,10 @@ import asyncio
 import errno
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
+
+from fleetctl.core.records import record
 
 if TYPE_CHECKING:
     import ssl
@@ -166,7 +167,7 @@ class HttpError(Exception):
         self.errno = errno_
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Response:
     status: int
     headers: dict[str, str]  # lower-case names; repeated headers joined with ", "

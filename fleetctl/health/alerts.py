@@ -101,11 +101,12 @@ import sqlite3
 import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.spec.model import AlertPolicy
 from fleetctl.state import alerts as rows
 from fleetctl.state import outbox
@@ -159,7 +160,7 @@ def _iso(ts: float | None) -> str | None:
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Observation:
     """One thing a run checked and how it found it."""
 
@@ -174,7 +175,7 @@ class Observation:
         return f"{self.kind}/{self.target}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AlertState:
     """An alert as the store holds it (``muted_until`` from the silences active at read time)."""
 
@@ -208,7 +209,7 @@ class AlertState:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Silence:
     """A mute: ``pattern`` (fnmatch on key or target) until ``until``."""
 
@@ -227,7 +228,7 @@ class Silence:
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunOutcome:
     """What :meth:`AlertStore.record_run` did."""
 

@@ -64,10 +64,11 @@ import asyncio
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from fleetctl.core.records import record
 from fleetctl.health.execution import Http, RpcFailure, reference_head, split_heads
 from fleetctl.health.values import (
     MAX_EPOCH,
@@ -111,7 +112,7 @@ _SEMVER = re.compile(r"v?(\d+\.\d+\.\d+)")
 PROPAGATED = ("stopped", "unreachable", "not_ready", "el_offline", "optimistic", "diverged", "lagging")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BeaconTarget:
     """A consensus client to check: a provisioned pair's (Caplin included) or an adopted one."""
 
@@ -128,7 +129,7 @@ class BeaconTarget:
     stopped: str | None = None  # its container is not running (or missing): why
 
 
-@dataclass
+@record
 class BeaconProbe:
     target: BeaconTarget
     error: str | None = None  # no answer from /eth/v1/node/health
@@ -363,7 +364,7 @@ def _client_of(p: BeaconProbe) -> str:
     return parse_beacon_version(p.version)[0] or p.target.client or p.target.name
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finality:
     """The chain's finality reference: epoch, the majority's root (None: no strict majority),
     and the roots at that epoch with their targets."""
@@ -408,7 +409,7 @@ def needs_finality_check(p: BeaconProbe, fin: Finality) -> bool:
             and p.finalized_root not in (None, ZERO_ROOT))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BeaconVerdict:
     target: BeaconTarget
     level: Level
@@ -419,7 +420,7 @@ class BeaconVerdict:
     states: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainConsensus:
     chain: str
     level: Level

@@ -56,9 +56,10 @@ import asyncio
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.health.values import MAX_BLOCK, MAX_PEERS, BadValue, block_hash, hex_quantity, one_line
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import safe_url
@@ -83,7 +84,7 @@ _BATCH_BODY = json.dumps(list(_BATCH_CALLS)).encode()
 _SEMVER = re.compile(r"v?(\d+\.\d+\.\d+)")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExecTarget:
     """An execution endpoint to check: a provisioned node or an adopted endpoint."""
 
@@ -103,7 +104,7 @@ class RpcFailure(Exception):
     """The endpoint gave no usable answer; ``str()`` is one line."""
 
 
-@dataclass
+@record
 class ExecProbe:
     target: ExecTarget
     error: str | None = None
@@ -415,7 +416,7 @@ def compare_height(probes: Sequence[ExecProbe], hash_depth: int) -> int | None:
     return max(0, ref - hash_depth)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """What :func:`judge_chain` says of one endpoint."""
 
@@ -435,7 +436,7 @@ class Verdict:
                                                      "consensus"} & set(self.states))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainVerdict:
     chain: str
     level: Level

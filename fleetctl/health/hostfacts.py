@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.health.values import BadValue, finite, one_line
 from fleetctl.core import layout as pm
 
@@ -52,7 +53,7 @@ echo @@end
 """
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Container:
     """A fleetctl-managed container as ``docker ps -a`` shows it."""
 
@@ -75,7 +76,7 @@ class Container:
         return None if self.slot is None else pm.RPC_PORT_BASE + pm.PORT_STRIDE * self.slot
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Disk:
     """One filesystem holding data (the engine's root or a data volume), sizes in KiB."""
 
@@ -89,7 +90,7 @@ class Disk:
         return 100.0 * self.avail_kib / self.size_kib if self.size_kib else 0.0
 
 
-@dataclass
+@record
 class HostFacts:
     cpus: int | None = None
     load1: float | None = None

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.levels import Level, worst
 
 __all__ = ["KINDS", "Check", "HealthReport", "Sample", "metric_families", "write_textfile"]
@@ -25,7 +26,7 @@ KINDS = ("chain", "execution", "consensus", "balancer", "relayminer", "pocket_no
 PERFDATA_BUDGET = 3500
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sample:
     """One numeric fact of a check, exported as ``fleetctl_<kind>_<name>`` with the check's
     target and labels; a name that starts with ``fleetctl_`` is exported as it is, with only its
@@ -36,7 +37,7 @@ class Sample:
     labels: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     target: str  # the name from the inventory: endpoint, supplier address, host, host/balancer
     kind: str
@@ -64,7 +65,7 @@ def samples(values: dict[str, float], labels: tuple[tuple[str, str], ...] = ()) 
     return tuple(Sample(k, float(v), labels) for k, v in values.items())
 
 
-@dataclass
+@record
 class HealthReport:
     checked_at: str
     duration_s: float

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.aio import run_sync
 from fleetctl.health.report import Check, HealthReport
 from fleetctl.health.values import one_line
@@ -17,7 +17,7 @@ from fleetctl.spec.model import Fleet
 __all__ = ["HealthOptions", "run_health"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HealthOptions:
     timeout: float | None = None  # None: fleet.yml health.timeout
     concurrency: int | None = None

@@ -35,10 +35,11 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetctl.core.records import record
 from fleetctl.health.execution import Http, RpcFailure
 from fleetctl.health.values import MAX_BLOCK, BadValue, decimal_height, json_count, one_line
 from fleetctl.core.levels import Level
@@ -76,7 +77,7 @@ async def _get(http: Http, url: str, timeout: float, *, method: str = "GET", bod
 # ----------------------------------------------------------------------------- balancers
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerState:
     name: str
     status: str  # HAProxy's: UP, DOWN, MAINT, DRAIN, NOLB, "UP 1/2", "no check"
@@ -95,7 +96,7 @@ class ServerState:
         return not self.up and not self.maint and not self.status.startswith("DRAIN") and self.status != "NOLB"
 
 
-@dataclass
+@record
 class BalancerRead:
     host: str
     name: str  # lb-eth
@@ -214,7 +215,7 @@ RM_HEIGHT = "relayminer_block_height_current"
 MIN_RELAYS_FOR_RATIO = 20
 
 
-@dataclass
+@record
 class RelayMinerRead:
     host: str
     url: str
@@ -300,7 +301,7 @@ def parse_relayminer_metrics(text: str) -> tuple[dict[str, float], list[str]]:
     return totals, list(dict.fromkeys(problems))[:3]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RelayMinerState:
     """What the previous run saw of one RelayMiner (kept beside the state store): its counters,
     its block height and since when it has shown that height (unix seconds)."""
@@ -344,7 +345,7 @@ class RelayMinerState:
             return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RelayMinerLimits:
     """The thresholds of the RelayMiner check (fleet.yml ``health:``; see HealthPolicy)."""
 
@@ -570,7 +571,7 @@ def with_path(url: str, suffix: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{suffix}{query}"
 
 
-@dataclass
+@record
 class PocketNodeRead:
     target: str
     url: str

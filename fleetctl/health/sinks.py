@@ -77,11 +77,12 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetctl.core.records import record
 from fleetctl.core.httpclient import HttpError, HttpPool
 from fleetctl.core.redact import redact_url, scrub
 
@@ -205,7 +206,7 @@ def request_for(sink: Sink, url: str, notices: Sequence[Notification], *, renoti
 # ----------------------------------------------------------------------------- reports
 
 
-@dataclass
+@record
 class SinkReport:
     """One sink's share of a delivery."""
 
@@ -240,7 +241,7 @@ class SinkReport:
         return f"{self.name} ({self.url}): " + "; ".join(parts) if parts else None
 
 
-@dataclass
+@record
 class DeliveryReport:
     """What :func:`deliver` did: counts overall and per sink, and one error line per sink."""
 

@@ -32,11 +32,12 @@ import json
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.health import consensus as cl
 from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
@@ -217,7 +218,7 @@ def _containers_from_cache(entry: dict[str, Any]) -> list[Container]:
 # ----------------------------------------------------------------------------- the sweep
 
 
-@dataclass
+@record
 class SweepResult:
     checks: list[Check]
     balancers: list[sv.BalancerRead] = field(default_factory=list)

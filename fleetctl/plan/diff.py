@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable
 
+from fleetctl.core.records import record
 from fleetctl.plan import model as pm
 from fleetctl.plan.vars import Desired, host_vars
 from fleetctl.spec.model import Fleet
@@ -12,7 +13,7 @@ from fleetctl.spec.model import Fleet
 ACTIONS = ("create", "recreate", "remove", "leave")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Action:
     host: str
     action: str  # create | recreate | remove | leave
@@ -32,7 +33,7 @@ class Action:
                 "reason": self.reason}
 
 
-@dataclass
+@record
 class Plan:
     fleet: Fleet
     placement: pm.Placement

@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeGuard
 
+from fleetctl.core.records import record
 from fleetctl.core.aio import until_cancelled
 from fleetctl.core.events import CancelToken, CheckDone, EventSink
 from fleetctl.core.levels import Level, worst
@@ -56,7 +57,7 @@ LAYERS = ("execution", "consensus")
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Member:
     """One counted node: a running container (``kind`` "container", on ``host``; ``detail``:
     its engine status, or "caplin" for Erigon's own consensus layer) or an adopted endpoint
@@ -71,7 +72,7 @@ class Member:
         return {"kind": self.kind, "name": self.name, "host": self.host, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayerShare:
     """One layer of one chain: each client's count and share, those above the quota, its level
     (WARNING: a client above the quota; UNKNOWN: nothing counted on a chain that wants nodes);
@@ -91,7 +92,7 @@ class LayerShare:
                 "counts": dict(self.counts), "status": self.level.name, "over_quota": list(self.over_quota)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainDiversity:
     """One chain: both layers against its ``max_client_share``; its level is the worse layer's."""
 
@@ -117,7 +118,7 @@ class ChainDiversity:
         return entry
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EndpointProbe:
     """What one adopted endpoint answered: the client its version names (None: not counted) and
     a one-line ``detail`` (the version, or why there is none). ``url`` is the safe form."""
@@ -131,7 +132,7 @@ class EndpointProbe:
     detail: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiversityReport:
     """Every chain's diversity, the probes of the adopted endpoints, the notes for the operator
     and the overall level: the worst chain's, and UNKNOWN at least when a host was unreachable."""

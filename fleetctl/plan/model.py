@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 #: The port and label layout lives in :mod:`fleetctl.core.layout`; its names stay readable here
 #: (``pm.LABEL_SLOT``) for the planner's callers.
+from fleetctl.core.records import record
 from fleetctl.core.layout import (  # noqa: F401
     AUTHRPC_PORT_BASE,
     BALANCER_PORT_BASE,
@@ -91,7 +92,7 @@ class NodePlacement:
         return AUTHRPC_PORT_BASE + PORT_STRIDE * self.slot
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Backend:
     """A member of a balancer's pool: a provisioned node or an adopted endpoint."""
 
@@ -101,7 +102,7 @@ class Backend:
     adopted: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BalancerPlacement:
     """HAProxy on ``host`` for ``chain``: one URL for the Pocket processes on that host."""
 
@@ -115,7 +116,7 @@ class BalancerPlacement:
         return balancer_name(self.chain)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SupplierPlacement:
     """Which host's Pocket process serves a supplier (inventory host, or placed by the planner)."""
 
@@ -124,7 +125,7 @@ class SupplierPlacement:
     services: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Placement:
     nodes: tuple[NodePlacement, ...]
     balancers: tuple[BalancerPlacement, ...]

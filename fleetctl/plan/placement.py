@@ -32,9 +32,10 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 
+from fleetctl.core.records import record
 from fleetctl.core.layout import BALANCER_PORT_BASE
 from fleetctl.plan.model import (
     Backend,
@@ -126,7 +127,7 @@ def plan_placement(
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class _Quota:
     """A chain's client split and what one node of each provisioned client needs."""
 

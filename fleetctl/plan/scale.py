@@ -37,9 +37,10 @@ rewriting fleet.yml are the scale workflow's, :mod:`fleetctl.workflows.scale`):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.spec.model import Fleet, Supplier
 
@@ -68,7 +69,7 @@ MAX_APPS = 10_000_000
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServiceView:
     """One service as the chain and the inventory see it."""
 
@@ -275,7 +276,7 @@ async def _read_morse(adapter: Any, service: str, relay_chain: str, ours: list[S
 # ----------------------------------------------------------------------------- new identities
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NewIdentity:
     name: str
     host: str
@@ -354,7 +355,7 @@ def plan_new_identities(fleet: Fleet, service: str, count: int, *, prefix: str |
 # ----------------------------------------------------------------------------- the what-if
 
 
-@dataclass
+@record
 class ScaleModel:
     """The what-if of one service and, when asked, the count to reach."""
 

@@ -21,11 +21,12 @@ import math
 import random
 import struct
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.pocket.sessions import (
     DEFAULTS,
     Protocol,
@@ -50,7 +51,7 @@ _sha3_256 = hashlib.sha3_256
 # --------------------------------------------------------------------------- what-if
 
 
-@dataclass
+@record
 class WhatIf:
     """The what-if table: one row per ``m`` (see :func:`what_if` for the columns)."""
 

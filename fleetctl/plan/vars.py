@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetctl.core.records import record
 from fleetctl.core import layout
 from fleetctl.core.images import image_for
 from fleetctl.plan import model as pm
@@ -20,7 +20,7 @@ from fleetctl.spec.model import CAPLIN, Fleet
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Desired:
     """One container fleetctl wants on a host."""
 

@@ -17,12 +17,12 @@ import enum
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
+from fleetctl.core.records import record
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.spec.model import Supplier
 
@@ -78,7 +78,7 @@ class ChainStatus(enum.Enum):
     NOT_FOUND = "not_found"  # the chain does not know the address
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Penalty:
     """A burn the chain applies to a stake.
 
@@ -94,7 +94,7 @@ class Penalty:
     power_reduction: int = 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StakeParams:
     """The chain parameters the stake levels need, read at one height.
 
@@ -111,7 +111,7 @@ class StakeParams:
     problems: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SupplierState:
     """One supplier (Shannon operator address) or node (Morse address) as the chain has it."""
 

@@ -46,12 +46,13 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from fleetctl.core.records import record
 from fleetctl.core.levels import Level, worst
 
 from fleetctl.pocket.base import parse_height, settle
@@ -116,7 +117,7 @@ def rpc_base(node_rpc_url: str) -> str:
 # ----------------------------------------------------------------------------- sync
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SyncResult:
     """What one :func:`sync_events` run read and stored."""
 
@@ -521,7 +522,7 @@ async def _sync(fleet: Any, path: Path, base: str, endpoint: str, *, timeout: fl
 # ----------------------------------------------------------------------------- report
 
 
-@dataclass
+@record
 class Totals:
     """Sums over one window (the last sessions, or the last 24 h)."""
 
@@ -545,7 +546,7 @@ class Totals:
                 "slashes": self.slashes, "slashed_upokt": self.slashed_upokt}
 
 
-@dataclass
+@record
 class ClaimRow:
     """One supplier and service."""
 
@@ -560,7 +561,7 @@ class ClaimRow:
                 "last_sessions": self.sessions.as_dict(), "last_24h": self.day.as_dict()}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AtRisk:
     """A claim whose proof is (possibly) required and not yet submitted."""
 
@@ -583,7 +584,7 @@ class AtRisk:
                 "level": self.level.name}
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SessionClaim:
     """One claim (a supplier, service, application and session) of the report's windows (the
     last sessions, or with an event in the last 24 h): where it stands. ``outcome``: settled,
@@ -615,7 +616,7 @@ class SessionClaim:
                 "slashed_upokt": self.slashed_upokt}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClaimsReport:
     status: Level
     latest_height: int | None
@@ -700,7 +701,7 @@ class ClaimsReport:
         return found
 
 
-@dataclass
+@record
 class _Claim:
     supplier: str
     service: str
@@ -973,7 +974,7 @@ def run_claims(fleet: Any, store_path: Path, **options: Any) -> ClaimsReport:
 # ----------------------------------------------------------------------------- for stakes and scale
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TxsPerDay:
     """The claim and proof transactions an operator sent per day (each costs a tx fee; a proof
     also ``proof_submission_fee``), over the last day of blocks stored (or less, scaled)."""

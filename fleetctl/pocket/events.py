@@ -32,9 +32,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.pocket.base import parse_amount, parse_height, parse_int
 from fleetctl.pocket.http import QueryError
 
@@ -75,7 +75,7 @@ class EventError(QueryError):
     """A fleet supplier's event that cannot be read: ``"<endpoint> height H: <field>: <problem>"``."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ChainEvent:
     """One event of a fleet supplier's claim (identified by supplier, service, application and
     session end height), as stored in ``chain_events``."""
@@ -587,7 +587,7 @@ def parse_answer(answer: Any, *, height: int, endpoint: str, suppliers: frozense
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ClaimParams:
     """The shared and proof params a claim's windows and proof requirement follow (read at the
     latest height). A param that could not be read is None and named in ``problems``.

@@ -204,11 +204,16 @@ class JsonClient:
                          status=last.status, body=last.body, transient=True)
 
 
+#: ``json.loads(raw, parse_float=Decimal)`` builds this decoder for every answer (a thousand a sweep)
+_DECODER = json.JSONDecoder(parse_float=Decimal)
+
+
 def _decode(path: str, raw: bytes) -> Any:
     if not raw.strip():
         raise QueryError(f"{path}: empty response")
     try:
-        return json.loads(raw, parse_float=Decimal)
+        # what json.loads does with bytes, with the one decoder
+        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise QueryError(f"{path}: malformed JSON ({exc})") from None
     except RecursionError:

@@ -16,11 +16,12 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from fractions import Fraction
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from fleetctl.core.records import record
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import safe_url
 from fleetctl.pocket.base import field as member, parse_height, parse_int
@@ -76,7 +77,7 @@ _PREFIX = "/pokt-network/poktroll"
 # ----------------------------------------------------------------------------- problems
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Problem:
     """One problem: CRITICAL = would be sanctioned, WARNING, or UNKNOWN (could not check)."""
 
@@ -110,7 +111,7 @@ class Problem:
                 "message": self.message}
 
 
-@dataclass
+@record
 class PreflightReport:
     protocol: str
     chain_url: str
@@ -159,13 +160,13 @@ class PreflightReport:
 # ----------------------------------------------------------------------------- parsers
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     url: str
     rpc_type: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainSupplier:
     """A supplier as the chain has it: its effective service configs (active or scheduled)."""
 
@@ -263,7 +264,7 @@ def parse_supplier(obj: Any, what: str, *, height: int) -> ChainSupplier:
     return ChainSupplier(address, owner, stake, services, scheduled, bool(unstake))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Account:
     address: str
     #: ``@type`` of the public key, None when the account never signed (no key on chain).
@@ -328,7 +329,7 @@ def fee_per_day(fee_per_tx: int, blocks_per_session: int, block_time_s: int = BL
 # ----------------------------------------------------------------------------- expectations
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Expected:
     """What fleetctl's plan makes a supplier's RelayMiner serve."""
 
@@ -399,7 +400,7 @@ def check_supplier(expected: Expected, chain: ChainSupplier) -> list[Problem]:
     return problems
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sent:
     """What a stake transaction sent for one supplier (its config file's content)."""
 

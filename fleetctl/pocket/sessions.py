@@ -28,11 +28,12 @@ import hashlib
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
+from fleetctl.core.records import record
 from fleetctl.spec.address import hex_decode
 
 __all__ = [
@@ -175,7 +176,7 @@ def sessions_per_day(num_blocks_per_session: int, block_time_s: Rational) -> Fra
 # --------------------------------------------------------------------------- rewards
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClaimReward:
     """What one claim (one supplier's relays in one session) settles, in upokt."""
 
@@ -183,7 +184,7 @@ class ClaimReward:
     supplier_upokt: int    # to the supplier (its revenue-share holders) / the Morse node
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ShannonRewardParams:
     """Shannon reward parameters; defaults are mainnet's (``poktroll-bulk_params_main/``:
     ``shared_params.json``, ``tokenomics_params.json``), ``compute_units_per_relay`` is per
@@ -301,7 +302,7 @@ class ShannonRewardParams:
         return ClaimReward(settlement, supplier)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MorseRewardParams:
     """Morse reward parameters; defaults are the mainnet genesis' ``app_state.pos.params``
     (``relays_to_tokens_multiplier`` 10000, ``dao_allocation`` 10, ``proposer_allocation`` 1).
@@ -387,7 +388,7 @@ def _nested(obj: Mapping[str, Any], outer: str, inner: str, default: Any) -> Any
     return value.get(inner, default) if isinstance(value, Mapping) else default
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProtocolDefaults:
     """Mainnet figures used when a what-if input is not given (all overridable)."""
 

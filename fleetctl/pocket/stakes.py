@@ -27,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.aio import until_cancelled
 from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, Progress
 from fleetctl.core.levels import Level, worst
@@ -156,7 +157,7 @@ def fee_runway_days(balance: int, fees_per_day: int) -> float | None:
     return balance / fees_per_day
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FeeEstimate:
     """An operator's claim and proof fees per day (upokt), and where the figure comes from."""
 
@@ -233,7 +234,7 @@ def _fee_from(found: Any, claim_params: Any, tx_fee: int) -> FeeEstimate:
 # ----------------------------------------------------------------------------- reports
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PenaltyReport:
     """One penalty kind against one stake."""
 
@@ -245,7 +246,7 @@ class PenaltyReport:
         return {"name": self.name, "burn_upokt": self.burn_upokt, "to_minimum": self.to_minimum}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SupplierReport:
     """The facts and level of one supplier or node; amounts in upokt, None when unknown."""
 
@@ -326,7 +327,7 @@ class SupplierReport:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StakeReport:
     """One sweep of a fleet: every declared supplier, riskiest first, and the overall status."""
 
@@ -421,7 +422,7 @@ def _perf(value: int | None, unknown: str = "U") -> str:
 # ----------------------------------------------------------------------------- evaluation
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reading:
     """What the sweep read for one supplier: its state and operator balance, or why not."""
 
@@ -429,7 +430,7 @@ class Reading:
     balance: int | QueryError
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChainReading:
     """One sweep's reads: the height (or why the chain is unreadable), params and suppliers."""
 

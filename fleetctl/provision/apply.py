@@ -30,12 +30,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError
 from fleetctl.core.events import CancelToken, Event, EventSink, HostTask, Progress, StepStarted, emit
 from fleetctl.core.resources import data_dir
@@ -44,7 +45,7 @@ STRATEGIES = ("auto", "mitogen", "pipelining", "default")
 JOB = "apply"
 
 
-@dataclass
+@record
 class HostResult:
     ok: int = 0
     changed: int = 0
@@ -67,7 +68,7 @@ class HostResult:
         return bool(self.ok or self.failed or self.unreachable)
 
 
-@dataclass
+@record
 class ApplyResult:
     hosts: dict[str, HostResult]
     rc: int

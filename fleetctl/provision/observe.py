@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Callable
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError
 from fleetctl.core.events import CancelToken
 from fleetctl.core import layout as pm
 from fleetctl.spec.model import Fleet, Host, Resources
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Container:
     host: str
     name: str
@@ -44,7 +45,7 @@ class Container:
     restart_count: int | None = None
 
 
-@dataclass
+@record
 class HostState:
     name: str
     reachable: bool

@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
-from dataclasses import dataclass
 
+from fleetctl.core.records import record
 from fleetctl.spec.model import Host
 
 __all__ = ["SshResult", "ssh_argv", "ssh_run"]
@@ -30,7 +30,7 @@ __all__ = ["SshResult", "ssh_argv", "ssh_run"]
 SSH_FAILED = 255
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SshResult:
     """The outcome of one remote command. ``error`` is a one-line reason when it did not run."""
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.units import UPOKT_PER_POKT, format_upokt
 
 PROTOCOLS = ("shannon", "morse")
@@ -52,14 +53,14 @@ class Resources:
         return self.cpus <= other.cpus + eps and self.memory_gb <= other.memory_gb + eps and self.disk_gb <= other.disk_gb + eps
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Capacity:
     cpus: float
     memory_gb: float
     disk_gb: float
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Host:
     name: str
     address: str
@@ -77,7 +78,7 @@ class Host:
         return f"ssh://{self.user}@{self.address}:{self.port}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """A full node that already runs and that fleetctl adopts rather than provisions."""
 
@@ -95,7 +96,7 @@ class Endpoint:
         return "consensus" if self.client in KNOWN_CONSENSUS_CLIENTS else "execution"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Chain:
     id: str
     clients: tuple[str, ...]
@@ -133,7 +134,7 @@ def consensus_clients_of(chain: Chain) -> tuple[str, ...]:
     return tuple(c for c in CONSENSUS_CLIENTS if chain.network in NETWORK_SUPPORT[c])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Supplier:
     """A Pocket identity: a Shannon supplier (operator address) or a Morse node (address).
 
@@ -150,7 +151,7 @@ class Supplier:
         return self.operator_address is None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Margin:
     """A stake margin above the minimum: an absolute amount (upokt) or a percentage of it."""
 
@@ -172,7 +173,7 @@ class Margin:
         return f"{self.percent:g}%"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StakePolicy:
     warning_margin: Margin = Margin(percent=10.0)
     critical_margin: Margin = Margin(percent=2.0)
@@ -189,7 +190,7 @@ class StakePolicy:
     tx_fee_upokt: int = 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Secret:
     """A value that must never be printed: given inline, by environment variable or by file.
 
@@ -285,7 +286,7 @@ def _file_kind(mode: int) -> str:
 SINK_TYPES = ("webhook", "slack", "discord", "alertmanager")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sink:
     """Where alert notifications go. ``url`` is a secret (webhook tokens live in the path)."""
 
@@ -294,7 +295,7 @@ class Sink:
     name: str  # for messages: "slack", "webhook-2", or the configured name
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AlertPolicy:
     """fleet.yml ``alerts:``. Durations are seconds."""
 
@@ -311,7 +312,7 @@ class AlertPolicy:
     timeout_s: float = 5.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HealthPolicy:
     """fleet.yml ``health:``: the thresholds and bounds of ``fleetctl health``."""
 
@@ -346,7 +347,7 @@ class HealthPolicy:
     textfile: str | None = None  # default path for --prom-file
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pocket:
     rest_url: str | None = None
     rpc_url: str | None = None
@@ -355,7 +356,7 @@ class Pocket:
     chain_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fleet:
     root: Path
     protocol: str

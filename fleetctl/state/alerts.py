@@ -15,10 +15,10 @@ import json
 import math
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.redact import scrub
 
 __all__ = [
@@ -80,7 +80,7 @@ def matches(pattern: str, key: str, target: str) -> bool:
     return fnmatch.fnmatchcase(key, pattern) or fnmatch.fnmatchcase(target, pattern)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Corrupt:
     """A row of the alert state that cannot be used as it is (written behind fleetctl's back, a
     disk fault, a bug): fleetctl leaves it out, drops it (a notice) or resets it (the stale-run
@@ -241,7 +241,7 @@ def parse_row(table: str, fields: tuple[tuple[str, Any], ...], row: tuple[Any, .
                                      str(exc), key if isinstance(key, str) else None, action)) from None
     return values
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Notification:
     """One notice to send: ``status`` firing, resolved or event."""
 
@@ -264,7 +264,7 @@ class Notification:
                 and severity(self.level) > severity(self.previous_level))
 
 
-@dataclass
+@record
 class AlertRow:
     """A mutable alert row while a run works on it."""
 

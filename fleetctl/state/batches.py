@@ -18,16 +18,16 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.state.db import StateError, begin, connect
 
 __all__ = ["BatchRecord", "BatchStore", "Pending", "latest"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchRecord:
     """A supplier's newest ``stakes_batch`` row."""
 
@@ -39,7 +39,7 @@ class BatchRecord:
     config_sha256: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pending:
     """A supplier a batch is about to send: the row :meth:`BatchStore.claim` records for it."""
 

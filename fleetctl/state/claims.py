@@ -17,10 +17,10 @@ from __future__ import annotations
 import operator
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.state.db import HistoryError, transaction
 
 __all__ = [
@@ -41,7 +41,7 @@ _INSERT = (f"INSERT OR IGNORE INTO chain_events ({', '.join(COLUMNS)}) "
 _INTS = frozenset({0, 5, 6, 7, 8, 9, 10, 12, 13})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Cursor:
     """How far one node's blocks have been read."""
 

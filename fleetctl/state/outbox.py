@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.state.alerts import (
     COUNT_MAX,
     NOTIFICATION_COLUMNS,
@@ -35,7 +35,7 @@ __all__ = ["Claim", "Delivery", "Waiting", "claim", "mark_delivered", "queued", 
            "undeliverable", "waiting"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Waiting:
     """A sink's notices waiting in the outbox after a failed delivery (backoff)."""
 
@@ -46,7 +46,7 @@ class Waiting:
 
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Delivery:
     """One claimed outbox row: send ``notification`` to sink ``sink``."""
 
@@ -56,7 +56,7 @@ class Delivery:
     notification: Notification
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Claim:
     """Rows claimed by one sender (``token`` proves it when marking), and rows dropped now."""
 

@@ -16,10 +16,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fleetctl.core.records import record
 from fleetctl.core.units import format_upokt
 from fleetctl.state.db import (
     BUSY_TIMEOUT_S,
@@ -61,7 +61,7 @@ def trend_for(key: str, fleet: Any, db: str | os.PathLike[str] | None, *,
     return HistoryStore(resolve_db_path(db, fleet), busy_timeout_s=busy_timeout_s).trend(address)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Previous:
     """What the history knows of one address before this run."""
 
@@ -71,7 +71,7 @@ class Previous:
     was_staked: bool  # staked (or unbonding, or unstaked on Morse) in some earlier run
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SampleRecord:
     """One supplier's state as a run saw it (what :meth:`HistoryRun.record` stores)."""
 
@@ -92,7 +92,7 @@ class SampleRecord:
                 self.min_stake_upokt, self.reasons)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunRecord:
     """One run: where and when it read, its overall status, and its suppliers."""
 
@@ -105,7 +105,7 @@ class RunRecord:
     samples: tuple[SampleRecord, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Sample:
     """A stored sample with its run's time and height."""
 
@@ -114,7 +114,7 @@ class Sample:
     record: SampleRecord
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Slash:
     """A stake that went down between two consecutive known samples."""
 
@@ -126,7 +126,7 @@ class Slash:
     stake_after_upokt: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Trend:
     """An address's recorded history, oldest first, and the slashes it shows."""
 

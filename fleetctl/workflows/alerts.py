@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 
 __all__ = ["MAX_SILENCE_S", "STORE_WAIT_S", "AlertsList", "ack", "list_alerts", "matching", "mute", "repair",
@@ -39,7 +40,7 @@ def silence_seconds(text: str, field: str = "--for") -> float:
     return seconds
 
 
-@dataclass
+@record
 class AlertsList:
     db: Path
     alerts: list[Any]

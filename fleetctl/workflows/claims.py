@@ -11,10 +11,10 @@ there (each write is one transaction), so the next run resumes from its cursor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.events import CancelToken, CheckDone, EventSink
 from fleetctl.spec.model import Fleet
 
@@ -23,7 +23,7 @@ __all__ = ["JOB", "ClaimsPlan", "execute", "execute_async", "prepare"]
 JOB = "claims"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClaimsPlan:
     store: str | None
     node_rpc_url: str | None

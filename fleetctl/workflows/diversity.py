@@ -24,9 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from fleetctl.core.records import record
 from fleetctl.core.events import CancelToken, EventSink, HostTask, Progress, StepFinished, StepStarted, emit
 from fleetctl.spec.model import Fleet
 
@@ -44,7 +45,7 @@ OBSERVE_TIMEOUT_S = 15.0
 PROBE_TIMEOUT_S = 3.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlannedProbe:
     """An adopted endpoint whose client version will be asked (``url``: its safe form)."""
 
@@ -55,7 +56,7 @@ class PlannedProbe:
     url: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiversityPlan:
     """What a run reads: these hosts' managed containers, these endpoints' versions, for these
     chains."""
@@ -73,7 +74,7 @@ def prepare(fleet: Fleet) -> DiversityPlan:
                          tuple(fleet.chains))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DiversityOverview:
     """The report and what the plan wants beside it: ``planned[chain][layer][client]``, the
     nodes the placement gives each client (fleetctl's pairs plus the adopted endpoints, as

@@ -53,10 +53,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from fleetctl.core.records import record
 from fleetctl.core.events import CancelToken, EventSink, HostTask, Progress, StepFinished, StepStarted, emit
 from fleetctl.core.levels import Level, worst
 from fleetctl.spec.model import Fleet
@@ -80,7 +81,7 @@ CLOCK_SKEW_S = 300.0
 TEXT_LIMIT = 200
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TreeNode:
     """One line of the tree. ``key``: a stable unique id; ``label``: what the line shows;
     ``level``: where something is wrong (else OK, or None when nothing was judged); ``data``:
@@ -141,7 +142,7 @@ def _as_dict(node: TreeNode, seen: set[int]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FleetTree:
     """The tree: one root per host (and per adopted endpoint without a host). ``observed_at``:
     when the hosts were observed (seconds since the epoch; None for :func:`prepare`);

@@ -12,8 +12,8 @@ sweep is never a report, so never OK.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from fleetctl.core.records import record
 from fleetctl.core.events import Cancelled, CancelToken, EventSink
 from fleetctl.health.report import HealthReport
 from fleetctl.health.run import HealthOptions
@@ -24,7 +24,7 @@ __all__ = ["JOB", "HealthOptions", "HealthPlan", "execute", "execute_async", "pr
 JOB = "health"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HealthPlan:
     """What a run reads: the inventory's adopted endpoints, hosts and suppliers (the hosts tell
     the rest: the containers they run)."""

@@ -90,11 +90,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 from datetime import UTC, datetime
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.events import Cancelled, CancelToken, CheckDone, EventSink, emit
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import has_secret, safe_url, scrub
@@ -582,7 +583,7 @@ def run_preflight(fleet: Fleet, **kwargs: Any) -> PreflightReport:
 # ----------------------------------------------------------------------------- the job
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PreflightPlan:
     """What :func:`execute` will read (no I/O to know it): the suppliers, and where each
     RelayMiner's node URLs and backends are probed."""

@@ -33,11 +33,12 @@ from __future__ import annotations
 import difflib
 import shlex
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import (
     Cancelled,
@@ -75,7 +76,7 @@ class UnknownBackend(UserError):
         self.ambiguous = ambiguous
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PoolServer:
     """One server of the balancer's pool as the plan saw it."""
 
@@ -91,7 +92,7 @@ class PoolServer:
                 "healthy": self.healthy, "recorded": self.recorded}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RotationPlan:
     """What :func:`execute` would do to one backend, or why it will not (``refused``)."""
 
@@ -150,7 +151,7 @@ class RotationPlan:
         return {"level": self.endpoint_level, "state": self.endpoint_state, "message": self.endpoint_message}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RotationResult:
     """What :func:`execute` did."""
 

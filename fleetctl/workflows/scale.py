@@ -34,11 +34,12 @@ import re
 import shlex
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import CancelToken, EventSink, HostTask, StepFinished, StepStarted, emit, is_cancelled
 from fleetctl.plan.scale import NewIdentity, ScaleModel, ServiceView
@@ -57,7 +58,7 @@ KEYRING_HOME = "/home/pocket/.pocket"  # the RelayMiner role's keyring (playbook
 STEPS = ("create-keys", "inventory", "apply")
 
 
-@dataclass
+@record
 class ScalePlan:
     """What scale would do: the what-if and, for ``--apply``, the identities to add."""
 
@@ -74,7 +75,7 @@ class ScalePlan:
         return len(self.identities)
 
 
-@dataclass
+@record
 class ScaleResult:
     """What execute did and what it left (``cancelled``: the token stopped it between steps)."""
 

@@ -92,11 +92,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import (
     CancelToken, Event, EventSink, Progress, StepFinished, StepStarted, Warn, emit, is_cancelled,
@@ -152,7 +153,7 @@ STATUSES = ("to_stake", "staked", "awaiting", "gone", "skipped", "unreadable", "
             "submitted", "confirmed", "mismatch", "failed", "not_attempted")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchOptions:
     only: tuple[str, ...] = ()
     stake_upokt: int | None = None
@@ -171,7 +172,7 @@ class BatchOptions:
     skip_preflight: bool = False
 
 
-@dataclass
+@record
 class BatchEntry:
     """One supplier of the batch: what the chain says, its config and command, the outcome."""
 
@@ -200,7 +201,7 @@ class BatchEntry:
                 "chains_json": self.chains_json}
 
 
-@dataclass
+@record
 class BatchReport:
     protocol: str
     dry_run: bool
@@ -437,7 +438,7 @@ def _awaiting_reason(rec: BatchRecord) -> str:
 # ----------------------------------------------------------------------------- the chain
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _ChainView:
     url: str
     height: int | QueryError

@@ -12,10 +12,10 @@ is given. A cancelled token stops launching chain queries, cancels those in flig
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fleetctl.core.records import record
 from fleetctl.core.events import CancelToken, EventSink
 from fleetctl.spec.model import Fleet
 
@@ -24,7 +24,7 @@ __all__ = ["JOB", "StakesPlan", "execute", "execute_async", "prepare", "trend"]
 JOB = "stakes"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StakesPlan:
     suppliers: tuple[str, ...]
     skipped_planned: int

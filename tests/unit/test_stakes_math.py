@@ -431,3 +431,26 @@ def test_a_stake_checks_facts_are_its_reports_own(row):
     facts = stake_facts(row)
     assert list(facts) == list(STAKE_FACTS)
     assert facts == {key: row.as_dict()[key] for key in STAKE_FACTS}
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                    max_leaves=8),
+       st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32-le"]))
+def test_an_answer_decodes_as_json_loads_with_decimals_would(value, encoding):
+    """The Pocket client's one decoder reads every answer as ``json.loads(raw,
+    parse_float=Decimal)`` does (the encodings it detects, the numbers as Decimal and int)."""
+    import json
+
+    from fleetctl.pocket.http import _decode
+
+    raw = json.dumps(value).encode(encoding)
+    assert _decode("/x", raw) == json.loads(raw, parse_float=Decimal)
+    for bad in (raw[:-1] + b"\xff", b"{", b"\xef\xbb\xbf{\"a\": 1.5}", b"[1e999999]"):
+        try:
+            expected = json.loads(bad, parse_float=Decimal)
+        except (UnicodeDecodeError, ValueError):
+            with pytest.raises(QueryError, match="malformed JSON"):
+                _decode("/x", bad)
+        else:
+            assert _decode("/x", bad) == expected

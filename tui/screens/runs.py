@@ -15,7 +15,7 @@ import itertools
 import os
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import (
     Cancelled, CancelToken, Event, EventSink, HostTask, Progress, StepFinished, StepStarted, Warn,
@@ -131,7 +132,7 @@ class JobDone(Message):
         self.error = error
 
 
-@dataclass
+@record
 class Job:
     id: int
     kind: str  # "apply" | "stake batch"
@@ -308,7 +309,7 @@ class JobView(TableView):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class HostProgress:
     """One targeted host during an apply: its counts (``tally``'s), tasks with a result, the task
     running on it, the last problem."""
@@ -320,7 +321,7 @@ class HostProgress:
     seen: bool = False
 
 
-@dataclass
+@record
 class ApplyRun:
     hosts: dict[str, HostProgress]
     limit: list[str] | None

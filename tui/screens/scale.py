@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Log, Select, Static
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import UserError
 from fleetctl.core.events import (
     Cancelled,
@@ -64,7 +64,7 @@ PLACEHOLDER = {"add": "identities to add, e.g. 3", "target-share": "share of ses
 # ----------------------------------------------------------------------------- pure helpers (no textual)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ScaleInputs:
     """What the inputs say, as typed."""
 

@@ -4,7 +4,6 @@ returned until it is right, ``esc`` returns None."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
@@ -13,13 +12,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from fleetctl.core.records import record
 from fleetctl.core.errors import UserError
 from fleetctl.workflows.alerts import silence_seconds
 
 __all__ = ["Duration", "DurationScreen", "duration_error"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Duration:
     text: str  # as typed (what the CLI command repeats)
     seconds: float

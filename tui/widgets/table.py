@@ -40,7 +40,6 @@ and that test fails loudly if a release renames them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
@@ -61,6 +60,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from textual.widgets._data_table import Row as RowMeta
 from textual.widgets._data_table import RowKey, default_cell_formatter
 
+from fleetctl.core.records import record
 from fleetctl.tui.rows import cell_width
 
 __all__ = ["FleetTable", "cell_width"]
@@ -86,7 +86,7 @@ def unlink(cache: LRUCache[Any, Any]) -> None:
         head.clear()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Frame:
     """What every line of one frame shares (FleetTable.render_lines)."""
 
