@@ -107,3 +107,19 @@ def positive(kind: Callable[[str], float]) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
         return value
     return parse
+
+
+def one_run_gc() -> None:
+    """For a command that runs once, then exits (health, stakes, claims: what cron runs): what is
+    loaded by now (modules, the inventory) lives to the end, so it is kept out of every collection
+    (gc.freeze), and the young generation is collected every 20,000 allocations instead of 700 (a
+    sweep allocates hundreds of thousands of short-lived objects, few in cycles): the collector
+    cost ~25 ms of a 1,000-supplier health run. The memory this can hold back is bounded by
+    those 20,000 objects; the long-lived front ends (the TUI, the exporter) keep their own
+    settings."""
+    import gc
+
+    gc.freeze()
+    threshold = gc.get_threshold()
+    if threshold[0]:  # 0: collection disabled by the caller; left so
+        gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fleetctl.commands._common import load, positive
+from fleetctl.commands._common import load, one_run_gc, positive
 from fleetctl.core.errors import UserError
 
 
@@ -22,13 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import gc
-
     from fleetctl import views
 
-    # One run, then exit: what is loaded by now (modules, the inventory) lives to the end, so it
-    # is left out of every collection the block answers' many small objects trigger.
-    gc.freeze()
+    # One run, then exit: what is loaded by now lives to the end (the block answers' many small
+    # objects would otherwise have every collection walk it).
+    one_run_gc()
     try:
         return _claims(args)
     except Exception as exc:  # noqa: BLE001 - claims always ends with its status line and 0-3

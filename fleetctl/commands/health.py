@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from fleetctl.commands._common import load, positive
+from fleetctl.commands._common import load, one_run_gc, positive
 from fleetctl.core.errors import UserError
 
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("health: --remediate needs its state (what it took out of rotation); drop --no-record")
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
                             record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
-    _one_run_gc()
+    one_run_gc()
     report = execute(fleet, options, on_step=out.debug)
     code = report.exit_code
     prom = args.prom_file or fleet.health.textfile
@@ -74,21 +74,6 @@ def run(args: argparse.Namespace) -> int:
         views.health(out, report, nagios=args.nagios)
         return 3
     return code if 0 <= code <= 3 else 3
-
-
-def _one_run_gc() -> None:
-    """One run, then exit (cron's): what is loaded by now (modules, the inventory) lives to the end,
-    so it is kept out of every collection (gc.freeze), and the young generation is collected
-    every 20,000 allocations instead of 700 (a sweep allocates hundreds of thousands of short-lived
-    objects, few in cycles): the collector cost ~25 ms of a 1,000-supplier run. The memory this
-    can hold back is bounded by those 20,000 objects; the long-lived front ends (the TUI, the
-    exporter) keep their own settings."""
-    import gc
-
-    gc.freeze()
-    threshold = gc.get_threshold()
-    if threshold[0]:  # 0: collection disabled by the caller; left so
-        gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
 
 
 def _health_textfile(out: Any, path: str, report: Any, error: str | None) -> bool:

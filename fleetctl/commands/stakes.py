@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from fleetctl.commands._common import load, positive
+from fleetctl.commands._common import load, one_run_gc, positive
 from fleetctl.core.errors import UserError
 
 
@@ -62,6 +62,7 @@ def _stakes(args: argparse.Namespace) -> int:
     from fleetctl.workflows import stakes
 
     assert fleet is not None
+    one_run_gc()
     report = stakes.execute(fleet, concurrency=args.concurrency, timeout=args.timeout, db=args.db,
                             record=not args.no_record)
     views.stakes(out, report, nagios=args.nagios)

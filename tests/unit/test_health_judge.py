@@ -1497,15 +1497,15 @@ def test_one_run_gc_freezes_what_is_loaded_and_leaves_a_disabled_collector_alone
     young generation less often; a collector the caller disabled stays disabled."""
     import gc
 
-    from fleetctl.commands.health import _one_run_gc
+    from fleetctl.commands._common import one_run_gc
 
     saved = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        _one_run_gc()
+        one_run_gc()
         assert gc.get_threshold() == (20_000, 10, 10) and gc.get_freeze_count() > 0
         gc.set_threshold(0)
-        _one_run_gc()
+        one_run_gc()
         assert gc.get_threshold()[0] == 0
     finally:
         gc.unfreeze()
