@@ -17,7 +17,11 @@ A result's bytes are turned back into objects by the thread that waits for it (t
 worker), not by the thread that reads the pipe, and not while the operator types: unpickling
 Health's 1,500 rows holds the GIL for 16 ms, and a key that came meanwhile waited for it (the
 99th percentile of a key press while sweeps run). :attr:`FetchProcess.hold` says when to wait
-(the app sets it: a key within the last 0.15 s); :data:`HOLD_MAX_S` bounds the wait.
+(the app sets it: a key within the last 0.15 s); :data:`HOLD_MAX_S` bounds the wait. The waits
+add up while keys keep coming without a pause: the decoding here (HOLD_MAX_S, 2 s), then the
+view's own rows in its worker and their application on the screen (``DEFER_S`` of
+:class:`fleetctl.tui.screens.base.RefreshingView`, 2 s each): a result reaches the screen at most
+~6 s after it arrived, and as soon as the typing pauses for 0.15 s.
 
 If the process cannot start or dies, the views fetch in their own threads again (the status
 line says so once); a result that cannot be pickled comes back as an error naming its type.
