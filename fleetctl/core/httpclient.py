@@ -432,6 +432,23 @@ class _Conn(asyncio.BufferedProtocol):
                     return Response(status, headers, body)
 
 
+#: urlencode()d query strings by their pairs: a sweep sends the same few (``denom=upokt`` a
+#: thousand times); bounded, small ones only
+_QUERIES: dict[tuple[tuple[str, str], ...], str] = {}
+
+
+def _query(params: Mapping[str, str]) -> str:
+    key = tuple(params.items())
+    if not all(type(k) is str and type(v) is str for k, v in key):
+        return urlencode(params)  # 1, True and 1.0 are equal keys but not the same text
+    text = _QUERIES.get(key)
+    if text is None:
+        text = urlencode(params)
+        if len(key) <= 4 and len(text) <= 256 and len(_QUERIES) < 256:
+            _QUERIES[key] = text
+    return text
+
+
 def _connect_reason(exc: OSError, host: str, port: int) -> str:
     code = exc.errno
     if code == errno.ECONNREFUSED:
@@ -529,7 +546,7 @@ class HttpPool:
         only reads (JSON-RPC queries) say ``idempotent=True``."""
         scheme, host, port, target, auth = self._origin(url)
         if params:
-            target += ("&" if "?" in target else "?") + urlencode(params)
+            target += ("&" if "?" in target else "?") + _query(params)
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
         key = (scheme, host, port)

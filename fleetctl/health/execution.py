@@ -53,6 +53,7 @@ What an operator may believe (every answer is parsed by :mod:`fleetctl.health.va
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -346,12 +347,18 @@ def read_batch(probe: ExecProbe, answers: dict[int, Any]) -> None:
     probe.served = served
 
 
+@functools.lru_cache(maxsize=64)
+def _block_call(height: int) -> bytes:
+    """``eth_getBlockByNumber(height, false)`` encoded (every endpoint of a chain is asked the same)."""
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                       "params": [hex(height), False]}).encode()
+
+
 async def probe_hash(session: Http, probe: ExecProbe, height: int, timeout: float) -> None:
     """Step 2: the hash of block ``height`` as this endpoint serves it (into ``probe``)."""
     probe.hash_height = height
-    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": [hex(height), False]}
     try:
-        body, _ = await _post(session, probe.target.url, call, timeout)
+        body, _ = await _post(session, probe.target.url, _block_call(height), timeout)
     except RpcFailure as exc:
         probe.hash_error = str(exc)
         return

@@ -25,6 +25,7 @@ unbonding when ``unstake_session_end_height`` is not 0 (``Supplier.IsUnbonding``
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -58,6 +59,8 @@ OWNER_LISTING_MIN = 5
 
 
 _BLOCK = "/cosmos/base/tendermint/v1beta1/blocks/latest"
+#: what quote(text, safe="") leaves as it is: ASCII letters, digits and "_.-~"
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+")
 _SUPPLIER = f"{_PREFIX}/supplier/supplier"
 
 
@@ -241,7 +244,8 @@ class ShannonAdapter(PocketAdapter):
         raise QueryError(f"{what}: more than {MAX_PAGES} pages")
 
     async def balance(self, address: str) -> int:
-        route = f"/cosmos/bank/v1beta1/balances/{quote(address, safe='')}/by_denom"
+        # a bech32 address (the fleet's are checked as such) is its own quoted form
+        route = f"/cosmos/bank/v1beta1/balances/{address if _PLAIN.fullmatch(address) else quote(address, safe='')}/by_denom"
         reply = await self.client.get(route, {"denom": DENOM})
         return _coin(field(reply, "balance", where=route), f"{route} balance")
 

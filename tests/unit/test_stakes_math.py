@@ -454,3 +454,21 @@ def test_an_answer_decodes_as_json_loads_with_decimals_would(value, encoding):
                 _decode("/x", bad)
         else:
             assert _decode("/x", bad) == expected
+
+
+def test_query_strings_and_quoted_addresses_are_what_urlencode_and_quote_give():
+    """The HTTP client keeps the query strings it encoded, and a balance route skips quote()
+    for an address it would leave as it is: the same text either way."""
+    from urllib.parse import quote, urlencode
+
+    from fleetctl.core.httpclient import _query
+    from fleetctl.pocket.shannon import _PLAIN
+
+    for params in ({"denom": "upokt"}, {"a": "1", "b": "x y&z"}, {"a": 1}, {"a": True}, {"a": "é/?"}, {}):
+        assert _query(params) == urlencode(params)
+        assert _query(params) == urlencode(params)  # from the cache the second time
+    for text in ("pokt1abc", "pokt1ABC_.~-", "pokt 1", "pokt/1", "é", "１２", "", "a%20"):
+        if _PLAIN.fullmatch(text):
+            assert quote(text, safe="") == text
+        else:
+            assert quote(text, safe="") != text or text == ""
