@@ -28,7 +28,8 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import quote
 
 from fleetctl.pocket.base import (
@@ -92,6 +93,20 @@ class ShannonAdapter(PocketAdapter):
         self.known_owners: dict[str, str] = {}
         #: operator -> owner as the chain named it in this adapter's last read_suppliers
         self.owners_seen: dict[str, str] = {}
+        #: module -> the read of its params in this session: stake_params and claim_params both
+        #: need the proof and shared params, read once each
+        self._params_reads: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def __aenter__(self) -> Self:
+        self._params_reads = {}
+        return await super().__aenter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        reads, self._params_reads = self._params_reads, {}
+        for read in reads.values():
+            read.cancel()  # one its callers stopped waiting for
+        await super().__aexit__(exc_type, exc, tb)
 
     async def height(self) -> int:
         block = await self.client.get(_BLOCK)
@@ -99,6 +114,15 @@ class ShannonAdapter(PocketAdapter):
                             f"{_BLOCK} block.header.height", minimum=1)
 
     async def _params(self, module: str) -> dict[str, Any]:
+        read = self._params_reads.get(module)
+        if read is None:
+            read = asyncio.ensure_future(self._read_params(module))
+            read.add_done_callback(_retrieved)
+            self._params_reads[module] = read
+        # shielded: a caller that stops waiting does not cancel the read for the other
+        return await asyncio.shield(read)
+
+    async def _read_params(self, module: str) -> dict[str, Any]:
         route = f"{_PREFIX}/{module}/params"
         reply = await self.client.get(route)
         params = field(reply, "params", where=route)
@@ -248,6 +272,12 @@ class ShannonAdapter(PocketAdapter):
         route = f"/cosmos/bank/v1beta1/balances/{address if _PLAIN.fullmatch(address) else quote(address, safe='')}/by_denom"
         reply = await self.client.get(route, {"denom": DENOM})
         return _coin(field(reply, "balance", where=route), f"{route} balance")
+
+
+def _retrieved(read: asyncio.Future[Any]) -> None:
+    """A shared read's outcome is taken (its error is its callers' to report, not the loop's)."""
+    if not read.cancelled():
+        read.exception()
 
 
 def _supplier_state(obj: Any, what: str) -> SupplierState:

@@ -551,8 +551,9 @@ def _suppliers_of(owner: str, addresses: list[str]) -> list[Any]:
 
 
 def test_the_chain_read_sends_the_listing_before_the_balances(standin, monkeypatch):
-    """Height and params first, then the owner's listing (the largest answer), then the
-    balances: first come, first served, whatever order the reads were started in."""
+    """Height and params first (each module's params once), then the owner's listing (the
+    largest answer), then the balances: first come, first served, whatever order the reads were
+    started in."""
     from fleetctl.pocket.stakes import read_chain
 
     addresses = [shannon_address(f"o{i}") for i in range(8)]
@@ -568,6 +569,9 @@ def test_the_chain_read_sends_the_listing_before_the_balances(standin, monkeypat
     assert sent[0] == "cosmos/base/tendermint/v1beta1/blocks/latest"
     assert len(balances) == 8 and listing < min(balances), sent
     assert all("params" in path or "supply" in path for path in sent[1:listing]), sent
+    # the stake params and the fee estimate's claim params share one read of each module
+    assert sorted(p for p in sent if p.endswith("/params")) == [
+        f"pokt-network/poktroll/{m}/params" for m in ("proof", "shared", "supplier")], sent
 
 
 def test_the_suppliers_are_read_beside_the_height_not_after_it(standin, monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -472,3 +473,52 @@ def test_query_strings_and_quoted_addresses_are_what_urlencode_and_quote_give():
             assert quote(text, safe="") == text
         else:
             assert quote(text, safe="") != text or text == ""
+
+
+def test_a_module_s_params_are_read_once_a_session_whoever_asks():
+    """stake_params and claim_params both need the proof and shared params: one read each per
+    ``async with``, shared by its callers; one caller that stops waiting does not cancel it for
+    the other, a failed read fails every caller, and the session's end cancels what is left."""
+    import asyncio
+
+    from fleetctl.pocket.http import JsonClient
+    from fleetctl.pocket.shannon import ShannonAdapter
+
+    async def scenario() -> None:
+        adapter = ShannonAdapter(JsonClient("http://127.0.0.1:9"))
+        calls: list[str] = []
+        gate = asyncio.Event()
+
+        async def read(module: str) -> dict[str, Any]:
+            calls.append(module)
+            await gate.wait()
+            if module == "bad":
+                raise QueryError("bad params")
+            return {"module": module}
+
+        adapter._read_params = read  # type: ignore[method-assign]
+        async with adapter:
+            first = asyncio.ensure_future(adapter._params("proof"))
+            quitter = asyncio.ensure_future(adapter._params("proof"))
+            bad = [asyncio.ensure_future(adapter._params("bad")) for _ in range(2)]
+            await asyncio.sleep(0)
+            quitter.cancel()
+            await asyncio.sleep(0)
+            gate.set()
+            assert await first == {"module": "proof"}
+            for b in bad:
+                with pytest.raises(QueryError, match="bad params"):
+                    await b
+            assert calls == ["proof", "bad"]
+            gate.clear()
+            pending = asyncio.ensure_future(adapter._params("shared"))
+            while "shared" not in calls:  # the read is out
+                await asyncio.sleep(0)
+        await asyncio.gather(pending, return_exceptions=True)
+        assert pending.cancelled()  # the read still out when the session closed
+        async with adapter:  # a new session reads again
+            gate.set()
+            assert await adapter._params("proof") == {"module": "proof"}
+        assert calls == ["proof", "bad", "shared", "proof"]
+
+    asyncio.run(scenario())
