@@ -896,27 +896,6 @@ def _pulled_servers(db: Path) -> dict[tuple[str, str], set[str]]:
     return out
 
 
-def stake_facts(row: Any) -> dict[str, Any]:
-    """A supplier's stake check facts: these keys of its report's ``as_dict()``, with the same
-    values, read from the row's fields (``as_dict`` builds all 30 keys: 1,000 suppliers a run)."""
-    return {"name": row.name, "chain_status": None if row.chain_status is None else row.chain_status.value,
-            "jailed": row.jailed, "stake_upokt": row.stake_upokt, "min_stake_upokt": row.min_stake_upokt,
-            "margin_upokt": row.margin_upokt,
-            "margin_percent": None if row.margin_bp is None else row.margin_bp / 100,
-            "operator_balance_upokt": row.balance_upokt, "penalties_to_minimum": row.penalties_to_minimum,
-            "topup_upokt": row.topup_upokt, "slashed_upokt": row.slashed_upokt, "reasons": list(row.reasons),
-            "missed_proofs_to_unstake": row.missed_proofs_to_unstake,
-            "fees_per_day_upokt": row.fees_per_day_upokt,
-            "fee_runway_days": None if row.fee_runway_days is None else round(row.fee_runway_days, 2),
-            "fee_source": row.fee_source}
-
-
-#: the keys of :func:`stake_facts`, in their order
-STAKE_FACTS = ("name", "chain_status", "jailed", "stake_upokt", "min_stake_upokt", "margin_upokt", "margin_percent",
-               "operator_balance_upokt", "penalties_to_minimum", "topup_upokt", "slashed_upokt", "reasons",
-               "missed_proofs_to_unstake", "fees_per_day_upokt", "fee_runway_days", "fee_source")
-
-
 def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, result: SweepResult) -> list[Check]:
     """One check per declared supplier, from the stake monitor's own report."""
     declared = [s for s in fleet.suppliers if not s.planned and s.operator_address]
@@ -945,7 +924,7 @@ def _stake_checks(fleet: Fleet, task: asyncio.Task[Any] | None, report: Any, res
                        if row.stake_upokt is not None and row.margin_upokt is not None else "staked")
         else:
             message = "; ".join(row.reasons) or row.level.name
-        facts = stake_facts(row)
+        facts = row.check_facts()
         vals = {}
         for key, amount in (("upokt", row.stake_upokt), ("margin_upokt", row.margin_upokt),
                             ("operator_balance_upokt", row.balance_upokt),

@@ -113,14 +113,21 @@ class ShannonAdapter(PocketAdapter):
         return parse_height(field(block, "block", "header", "height", where=_BLOCK),
                             f"{_BLOCK} block.header.height", minimum=1)
 
-    async def _params(self, module: str) -> dict[str, Any]:
+    def _params(self, module: str) -> asyncio.Future[dict[str, Any]]:
+        """The module's params read of this session, for one caller (to await inside the session).
+
+        A future, not a coroutine: a caller cancelled before its first step (a sweep cancelled
+        as it starts) leaves no coroutine that was never awaited (a RuntimeWarning on stderr)."""
         read = self._params_reads.get(module)
         if read is None:
             read = asyncio.ensure_future(self._read_params(module))
             read.add_done_callback(_retrieved)
             self._params_reads[module] = read
-        # shielded: a caller that stops waiting does not cancel the read for the other
-        return await asyncio.shield(read)
+        # shielded: a caller that stops waiting does not cancel the read for the other; one
+        # that never waited does not leave its failure unretrieved
+        mine = asyncio.shield(read)
+        mine.add_done_callback(_retrieved)
+        return mine
 
     async def _read_params(self, module: str) -> dict[str, Any]:
         route = f"{_PREFIX}/{module}/params"

@@ -626,6 +626,46 @@ def test_an_unreadable_height_drops_the_supplier_reads_in_flight(standin, monkey
     assert sorted(sent) == sorted(ended)  # nothing left running
 
 
+def test_a_chain_read_cancelled_as_it_starts_leaves_nothing_running(standin, monkeypatch):
+    """A cancel landing on the read's first yield (the one that lets the listing queue ahead of
+    the balances) still cancels every read it started: none outlives it."""
+    from fleetctl.pocket.stakes import read_chain
+
+    addresses = [shannon_address(f"y{i}") for i in range(4)]
+    server = standin(shannon_seed([{"operator_address": a, "owner_address": OWNER, "stake_upokt": MIN + 10 * W}
+                                   for a in addresses]))
+    adapter = ShannonAdapter(JsonClient(server.shannon_url, concurrency=8, timeout=30, deadline=60))
+    events: list[str] = []
+
+    async def main() -> list[asyncio.Task[Any]]:
+        outer = asyncio.ensure_future(read_chain(adapter, _suppliers_of(OWNER, addresses)))
+
+        async def read_suppliers(suppliers: Any) -> dict[str, Any]:
+            outer.cancel()  # read_chain is on its yield right now: the listing's first step runs
+            events.append("listing started")
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                events.append("listing cancelled")
+                raise
+            return {}
+
+        async def balance(address: str) -> int:
+            events.append("balance")
+            return 0
+
+        monkeypatch.setattr(adapter, "read_suppliers", read_suppliers)
+        monkeypatch.setattr(adapter, "balance", balance)
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+
+    started = time.monotonic()
+    left = asyncio.run(main())
+    assert left == [] and events == ["listing started", "listing cancelled"]
+    assert time.monotonic() - started < 10
+
+
 def test_concurrent_runs_share_one_history_store(standin, tmp_path):
     addresses = [shannon_address(f"c{i}") for i in range(20)]
     server = standin(shannon_seed([{"operator_address": a, "stake_upokt": MIN + 10 * W + i}

@@ -427,11 +427,13 @@ def test_fleet_yml_keys_for_missed_proofs_and_the_fee_runway(tmp_path):
 def test_a_stake_checks_facts_are_its_reports_own(row):
     """health's stake check reads its facts from the row's fields, not through ``as_dict()`` (all
     30 keys, for 1,000 suppliers a run): the same keys, in the same order, with the same values."""
-    from fleetctl.health.sweep import STAKE_FACTS, stake_facts
-
-    facts = stake_facts(row)
-    assert list(facts) == list(STAKE_FACTS)
-    assert facts == {key: row.as_dict()[key] for key in STAKE_FACTS}
+    keys = ("name", "chain_status", "jailed", "stake_upokt", "min_stake_upokt", "margin_upokt", "margin_percent",
+            "operator_balance_upokt", "penalties_to_minimum", "topup_upokt", "slashed_upokt", "reasons",
+            "missed_proofs_to_unstake", "fees_per_day_upokt", "fee_runway_days", "fee_source")
+    facts = row.check_facts()
+    assert list(facts) == list(keys)
+    full = row.as_dict()
+    assert facts == {key: full[key] for key in keys}
 
 
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -501,6 +503,7 @@ def test_a_module_s_params_are_read_once_a_session_whoever_asks():
             first = asyncio.ensure_future(adapter._params("proof"))
             quitter = asyncio.ensure_future(adapter._params("proof"))
             bad = [asyncio.ensure_future(adapter._params("bad")) for _ in range(2)]
+            adapter._params("bad")  # a caller cancelled before it awaited: its failure is not the loop's
             await asyncio.sleep(0)
             quitter.cancel()
             await asyncio.sleep(0)
@@ -521,4 +524,16 @@ def test_a_module_s_params_are_read_once_a_session_whoever_asks():
             assert await adapter._params("proof") == {"module": "proof"}
         assert calls == ["proof", "bad", "shared", "proof"]
 
-    asyncio.run(scenario())
+    import gc
+    import logging
+
+    logged: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda rec: logged.append(rec.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("asyncio").addHandler(handler)
+    try:
+        asyncio.run(scenario())
+        gc.collect()
+    finally:
+        logging.getLogger("asyncio").removeHandler(handler)
+    assert logged == []  # no "exception was never retrieved"
