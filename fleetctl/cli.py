@@ -21,11 +21,12 @@ from fleetctl.commands import (
     EXIT_USAGE,
     commands_dict,
     get_command,
+    is_one_run,
 )
 from fleetctl.commands import add_common as _add_common
 from fleetctl.core.errors import FleetError
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "run"]
 
 
 class _CommandParser(argparse.ArgumentParser):
@@ -100,5 +101,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def run() -> None:
+    """The console script: :func:`main`, then the process ends with its exit code.
+
+    After a one-run command (health, stakes, claims: what cron runs every minute) the process
+    ends without the interpreter's teardown, which frees every module and object one by one
+    (~12 ms of CPU after a 1,000-supplier health run): the output is flushed and the atexit
+    handlers run first, as at a normal exit. A flush that fails (the reader went away) or a
+    thread still running takes the standard way out, with its usual behaviour."""
+    code = main()
+    if is_one_run():
+        import threading
+
+        if threading.active_count() == 1:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass  # the standard exit reports it as it always does
+            else:
+                import atexit
+
+                atexit._run_exitfuncs()
+                os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -20,11 +20,25 @@ import importlib
 from types import ModuleType
 from typing import NamedTuple
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "CommandInfo", "add_common", "commands_dict", "get_command"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "CommandInfo", "add_common", "commands_dict", "get_command",
+           "is_one_run", "mark_one_run"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+_one_run = False
+
+
+def mark_one_run() -> None:
+    """The command running is one run, then exit (health, stakes, claims: what cron runs): the
+    console script may end the process without the interpreter's teardown (:func:`fleetctl.cli.run`)."""
+    global _one_run
+    _one_run = True
+
+
+def is_one_run() -> bool:
+    return _one_run
 
 
 def add_common(p: argparse.ArgumentParser, suppress: bool) -> None:

@@ -116,8 +116,13 @@ def one_run_gc() -> None:
     sweep allocates hundreds of thousands of short-lived objects, few in cycles): the collector
     cost ~25 ms of a 1,000-supplier health run. The memory this can hold back is bounded by
     those 20,000 objects; the long-lived front ends (the TUI, the exporter) keep their own
-    settings."""
+    settings. The process may also end without the interpreter's teardown
+    (:func:`fleetctl.commands.mark_one_run`)."""
     import gc
+
+    from fleetctl.commands import mark_one_run
+
+    mark_one_run()
 
     gc.freeze()
     threshold = gc.get_threshold()

@@ -134,3 +134,68 @@ def test_stakes_start_up_stays_light(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=60)
     assert proc.stderr.strip().endswith("RC=3 HEAVY="), proc.stderr
+
+
+_ONE_RUN = """
+import atexit, sys, threading, time
+import fleetctl.cli as cli
+from fleetctl.commands._common import one_run_gc
+
+class Teardown:  # a module global: freed at the interpreter's teardown, never after os._exit
+    def __del__(self):
+        sys.stderr.write("teardown ran\\n")
+        sys.stderr.flush()
+
+keep = Teardown()
+
+def command(argv=None):
+    if "one-run" in sys.argv:
+        one_run_gc()
+    if "thread" in sys.argv:
+        threading.Thread(target=lambda: (time.sleep(0.3), sys.stderr.write("thread done\\n"))).start()
+    atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+    if "closed" in sys.argv:
+        time.sleep(0.2)  # the reader goes away meanwhile
+        sys.stdout.write("x" * 100)  # held in the buffer until the end
+        return 3
+    sys.stdout.write("x" * 1_000_000)  # more than a pipe holds: flushed before the end
+    return 3
+
+cli.main = command
+cli.run()
+"""
+
+
+#: stdout block-buffered, as under cron (PYTHONUNBUFFERED would write through)
+_BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+@pytest.mark.parametrize("mode", ["one-run", "plain", "one-run thread"])
+def test_the_console_script_ends_a_one_run_command_without_teardown(mode):
+    """health/stakes/claims (one run, then exit) end without the interpreter's teardown: the
+    whole output, the exit code and the atexit handlers as at a normal exit; another command,
+    or a thread still running, takes the standard way out."""
+    proc = subprocess.run([sys.executable, "-c", _ONE_RUN, *mode.split()], capture_output=True, text=True,
+                          cwd="/", timeout=60, env=_BUFFERED)
+    assert proc.returncode == 3 and proc.stdout == "x" * 1_000_000
+    assert "atexit ran" in proc.stderr
+    if mode == "one-run thread":
+        assert "thread done" in proc.stderr  # joined, as at a standard exit
+    else:
+        assert ("teardown ran" in proc.stderr) is (mode == "plain"), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_one_run_command_whose_reader_went_away_exits_as_before():
+    """`fleetctl health -o json | head -c 0`: the flush fails; the standard exit handles it, as
+    it does for every other command."""
+    outcomes = []
+    for mode in ("one-run", "plain"):
+        proc = subprocess.Popen([sys.executable, "-c", _ONE_RUN, mode, "closed"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd="/", env=_BUFFERED)
+        proc.stdout.close()  # the reader went away before the output was flushed
+        err = proc.stderr.read()
+        outcomes.append((proc.wait(timeout=60), err))
+    (code, err), (plain_code, plain_err) = outcomes
+    assert code == plain_code == 120  # Python's exit status when flushing stdout fails at exit
+    assert err == plain_err.replace("teardown ran\n", "") and "BrokenPipeError" in err and "Traceback" not in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import pkgutil
 from typing import Any
 
@@ -41,10 +42,13 @@ CLASSES = _all_record_classes()
 
 
 def _twin(cls: type) -> type:
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    specs = [(f.name, f.type, dataclasses.field(repr=f.repr, compare=f.compare, hash=f.hash))
+    """What the standard decorator makes of the same fields (and the same ``__post_init__``)."""
+    specs = [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                                init=f.init, repr=f.repr, compare=f.compare, hash=f.hash,
+                                                kw_only=f.kw_only))
              for f in dataclasses.fields(cls)]
-    twin = dataclasses.make_dataclass(cls.__name__, specs, frozen=params.frozen)
+    namespace = {"__post_init__": cls.__post_init__} if hasattr(cls, "__post_init__") else None
+    twin = dataclasses.make_dataclass(cls.__name__, specs, frozen=records.is_frozen(cls), namespace=namespace)
     twin.__qualname__ = cls.__qualname__
     return twin
 
@@ -83,6 +87,99 @@ def test_a_record_class_behaves_as_its_dataclass_twin(cls: type) -> None:
         changed = dict(values, **{name: "other"})
         field = next(f for f in dataclasses.fields(cls) if f.name == name)
         assert (ours == _make(cls, changed)) is (theirs == _make(twin, changed)) is (not field.compare)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: f"{c.__module__}.{c.__qualname__}")
+def test_a_record_class_is_built_as_its_dataclass_twin(cls: type) -> None:
+    """The ``__init__`` written at the first instance: the twin's signature; given the same
+    arguments, the same values, or the same error (a ``__post_init__`` refusing them); frozen
+    as the twin is."""
+    twin = _twin(cls)
+    if "__init__" in vars(cls) and vars(cls)["__init__"].__qualname__ != f"{cls.__qualname__}.__init__":
+        return  # the class's own
+    assert str(inspect.signature(cls)) == str(inspect.signature(twin))
+    args = {p.name: (i, f"v{i}") for i, p in enumerate(inspect.signature(twin).parameters.values())
+            if p.default is inspect.Parameter.empty}
+    outcomes = []
+    for kind in (cls, twin):
+        try:
+            obj = kind(**args)
+        except Exception as exc:  # noqa: BLE001 (the same refusal is what is compared)
+            outcomes.append((type(exc), str(exc)))
+            continue
+        outcomes.append(tuple(getattr(obj, f.name, "<unset>") if f.default_factory is dataclasses.MISSING
+                              else type(getattr(obj, f.name, None))  # a new object each time: its kind
+                              for f in dataclasses.fields(kind)))
+        if records.is_frozen(kind) and dataclasses.fields(kind):
+            name = dataclasses.fields(kind)[0].name
+            with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot assign to field {name!r}"):
+                setattr(obj, name, 1)
+            with pytest.raises(dataclasses.FrozenInstanceError, match=f"cannot delete field {name!r}"):
+                delattr(obj, name)
+    assert outcomes[0] == outcomes[1]
+
+
+def test_init_written_at_first_use_behaves_as_the_decorator_s() -> None:
+    """Defaults, factories, keyword-only and init=False fields, InitVar and __post_init__, a
+    field named self, the order of defaults checked at once, frozen subclassing rules."""
+    @record(frozen=True)
+    class Full:
+        a: int
+        b: list[int] = dataclasses.field(default_factory=list)
+        c: str = "c"
+        d: int = dataclasses.field(default=4, init=False)
+        e: list[int] = dataclasses.field(default_factory=lambda: [5], init=False)
+        f: dataclasses.InitVar[int] = 0
+        g: int = dataclasses.field(default=7, kw_only=True)
+        h: int = dataclasses.field(init=False, default=0)
+
+        def __post_init__(self, f: int) -> None:
+            object.__setattr__(self, "h", self.a + f)
+
+    one = Full(1, f=2, g=8)
+    assert (one.a, one.b, one.c, one.d, one.e, one.g, one.h) == (1, [], "c", 4, [5], 8, 3)
+    assert Full(1).b is not Full(1).b and "f" not in vars(one)
+    assert str(inspect.signature(Full)).startswith("(a: 'int', b: 'list[int]' = <factory>, c: 'str' = 'c', f:")
+    with pytest.raises(TypeError, match="positional argument"):
+        Full(1, [], "c", 0, 9)  # type: ignore[misc]  # g is keyword-only
+    with pytest.raises(TypeError, match=r"Full.__init__\(\) missing 1 required positional argument: 'a'"):
+        Full()  # type: ignore[call-arg]
+
+    @record
+    class Selfish:
+        self: int
+        other: int = 2
+
+    assert (Selfish(1).self, Selfish(1, 3).other) == (1, 3)
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+        @record
+        class Bad:
+            a: int = 1
+            b: int  # type: ignore[misc]
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+        @record
+        class Thawed(Full):
+            pass
+
+    @record(frozen=True)
+    class Child(Full):
+        z: int = 26
+
+    child = Child(1, z=3)
+    assert (child.a, child.z, child.h) == (1, 3, 1) and dataclasses.replace(child, a=5).h == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        child.z = 4  # type: ignore[misc]
+
+    class Plain(Full):  # not a dataclass: its own attributes may be set, the fields may not
+        pass
+
+    plain = Plain(1)
+    plain.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.a = 2  # type: ignore[misc]
+    import copy
+
+    assert copy.deepcopy(child) == child and copy.copy(child) == child  # as pickling does: no __setattr__
 
 
 def test_methods_of_the_body_and_recursion_and_slots() -> None:
