@@ -44,6 +44,7 @@ from fleetctl.pocket.base import (
     SupplierState,
     plausible,
     settle,
+    settle_each,
 )
 from fleetctl.state.db import HistoryError, resolve_db_path
 from fleetctl.state.stakes import HistoryStore, Previous, RunRecord, SampleRecord
@@ -608,7 +609,8 @@ async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> C
         balances_task: asyncio.Future[list[int | QueryError]] | None = None
         try:
             await asyncio.sleep(0)  # its first step queues the listings ahead of the 1,000 balances
-            balances_task = asyncio.gather(*(settle(adapter.balance(a)) for a in addresses))
+            width = getattr(adapter.client, "concurrency", DEFAULT_CONCURRENCY)  # the client's bound
+            balances_task = asyncio.ensure_future(settle_each(adapter.balance, addresses, width))
             height, params, supply, claim_params = await head
             if isinstance(height, QueryError):
                 return ChainReading(adapter.url, height, _params_of(params, supply), {}, None

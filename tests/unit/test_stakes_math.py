@@ -537,3 +537,62 @@ def test_a_module_s_params_are_read_once_a_session_whoever_asks():
     finally:
         logging.getLogger("asyncio").removeHandler(handler)
     assert logged == []  # no "exception was never retrieved"
+
+
+def test_settle_each_reads_every_item_at_most_width_at_a_time_in_order():
+    """The balances' reader: every item's outcome in the items' order (a failure as a
+    QueryError, a bug as an internal error), never more than ``width`` in flight, the items
+    started in order; cancelled, it cancels what is in flight and starts nothing more."""
+    import asyncio
+
+    from fleetctl.pocket.base import settle_each
+
+    async def scenario() -> None:
+        started: list[int] = []
+        cancelled: list[int] = []
+        in_flight = peak = 0
+
+        async def read(item: int) -> int:
+            nonlocal in_flight, peak
+            started.append(item)
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                await asyncio.sleep(0.001 * (item % 3))
+            finally:
+                in_flight -= 1
+            if item == 4:
+                raise QueryError("four")
+            if item == 5:
+                raise KeyError("five")
+            return item * 10
+
+        out = await settle_each(read, list(range(20)), 3)
+        assert peak == 3 and started == list(range(20))
+        assert [o if isinstance(o, int) else str(o) for o in out] == [
+            0, 10, 20, 30, "four", "internal error while reading (KeyError: 'five')", *(i * 10 for i in range(6, 20))]
+        assert await settle_each(read, [], 3) == []
+
+        gate = asyncio.Event()
+
+        async def slow(item: int) -> int:
+            started.append(item)
+            try:
+                await gate.wait()
+            except asyncio.CancelledError:
+                cancelled.append(item)
+                raise
+            return item
+
+        started.clear()
+        task = asyncio.ensure_future(settle_each(slow, list(range(10)), 4))
+        while len(started) < 4:
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        await asyncio.sleep(0.01)
+        assert sorted(cancelled) == [0, 1, 2, 3] and started == [0, 1, 2, 3]
+
+    asyncio.run(scenario())
