@@ -29,8 +29,11 @@ __all__ = ["FACTS_SCRIPT", "Container", "Disk", "HostFacts", "parse_facts"]
 # Each section starts with a line "@@name". docker ps prints one JSON object per container.
 FACTS_SCRIPT = r"""
 echo @@nproc; getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null
-echo @@loadavg; cat /proc/loadavg 2>/dev/null
-echo @@meminfo; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo 2>/dev/null
+echo @@loadavg; { IFS= read -r line && printf '%s\n' "$line"; } < /proc/loadavg 2>/dev/null
+echo @@meminfo
+while IFS= read -r line; do
+  case $line in MemTotal:*|MemAvailable:*) printf '%s\n' "$line" ;; esac
+done < /proc/meminfo 2>/dev/null
 if command -v docker >/dev/null 2>&1; then
   echo @@containers
   if docker ps -a --no-trunc --filter label=io.fleetctl.managed=true --format '{{json .}}' 2>&1; then
@@ -40,8 +43,12 @@ if command -v docker >/dev/null 2>&1; then
     vols=
   fi
   echo @@volumes
-  [ -n "$vols" ] && docker volume inspect --format '{{.Name}}	{{.Mountpoint}}' $vols 2>/dev/null
-  paths=$( [ -n "$vols" ] && docker volume inspect --format '{{.Mountpoint}}' $vols 2>/dev/null)
+  paths=
+  if [ -n "$vols" ]; then
+    info=$(docker volume inspect --format '{{.Name}}	{{.Mountpoint}}' $vols 2>/dev/null)
+    [ -n "$info" ] && printf '%s\n' "$info"
+    paths=$(printf '%s\n' "$info" | while IFS='	' read -r name mount; do [ -n "$mount" ] && printf '%s\n' "$mount"; done)
+  fi
 else
   echo @@nodocker
   paths=

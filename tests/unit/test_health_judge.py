@@ -1478,9 +1478,17 @@ def test_facts_script_asks_for_volumes_only_when_docker_answered(tmp_path: Path,
                     f"echo \"$*\" >> {calls}\n"
                     "case \"$1\" in\n"
                     f"  ps) {'exit 0' if daemon_up else 'echo Cannot connect to the Docker daemon >&2; exit 1'} ;;\n"
-                    "  volume) [ \"$2\" = ls ] && echo fleet-eth-0 ; exit 0 ;;\n"
+                    "  volume) case \"$2\" in\n"
+                    "      ls) echo fleet-eth-0; echo fleet-eth-1 ;;\n"
+                    "      inspect) echo 'fleet-eth-0\t/data/v/fleet-eth-0/_data'; echo 'fleet-eth-1\t/data/v/fleet-eth-1/_data' ;;\n"
+                    "    esac; exit 0 ;;\n"
                     "esac\n")
     fake.chmod(0o755)
+    df = fake.parent / "df"  # logs what it is asked, answers as df -Pk does
+    df.write_text(f"#!/bin/sh\necho \"df $*\" >> {calls}\n"
+                  "echo 'Filesystem 1024-blocks Used Available Capacity Mounted on'\n"
+                  "echo '/dev/vda 1000 500 500 50% /'\n")
+    df.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
     out = subprocess.run(["sh", "-c", FACTS_SCRIPT], env=env, capture_output=True, text=True, timeout=20).stdout
     asked = calls.read_text().splitlines()
@@ -1490,6 +1498,23 @@ def test_facts_script_asks_for_volumes_only_when_docker_answered(tmp_path: Path,
     assert "@@volumes" in out and out.rstrip().endswith("@@end")
     facts = parse_facts(out)
     assert facts is not None
+    # the volumes' mount points from one `docker volume inspect` (a Go binary: ~15 ms of CPU a call)
+    assert sum(a.startswith("volume inspect") for a in asked) == (1 if daemon_up else 0)
+    volumes = out.split("@@volumes\n", 1)[1].split("@@df", 1)[0]
+    mounts = " /data/v/fleet-eth-0/_data /data/v/fleet-eth-1/_data" if daemon_up else ""
+    assert volumes == ("fleet-eth-0\t/data/v/fleet-eth-0/_data\nfleet-eth-1\t/data/v/fleet-eth-1/_data\n"
+                       if daemon_up else "")
+    assert [a for a in asked if a.startswith("df ")][0].endswith(f"-Pk {'/var/lib/docker' if os.path.isdir('/var/lib/docker') else '/'}{mounts}")
+    # the host's own lines, as cat and grep printed them
+    import re
+
+    loadavg = out.split("@@loadavg\n", 1)[1].split("@@", 1)[0]
+    assert re.fullmatch(r"\d+\.\d\d \d+\.\d\d \d+\.\d\d \d+/\d+ \d+\n", loadavg), loadavg
+    meminfo = out.split("@@meminfo\n", 1)[1].split("@@", 1)[0].splitlines()
+    total = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
+    assert meminfo[0] == total and re.fullmatch(r"MemAvailable: +\d+ kB", meminfo[1]) and len(meminfo) == 2
+    parsed = parse_facts(out)
+    assert parsed.mem_total_kib == int(total.split()[1]) and parsed.load1 is not None and parsed.cpus
 
 
 def test_one_run_gc_freezes_what_is_loaded_and_leaves_a_disabled_collector_alone():
