@@ -162,7 +162,17 @@ def command(argv=None):
     return 3
 
 cli.main = command
-cli.run()
+if "profiled" in sys.argv:
+    import cProfile
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        cli.run()
+    finally:  # a profiler writes its report once the program returns
+        profile.disable()
+        sys.stderr.write("profile written\\n")
+else:
+    cli.run()
 """
 
 
@@ -170,7 +180,7 @@ cli.run()
 _BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 
 
-@pytest.mark.parametrize("mode", ["one-run", "plain", "one-run thread"])
+@pytest.mark.parametrize("mode", ["one-run", "plain", "one-run thread", "one-run profiled"])
 def test_the_console_script_ends_a_one_run_command_without_teardown(mode):
     """health/stakes/claims (one run, then exit) end without the interpreter's teardown: the
     whole output, the exit code and the atexit handlers as at a normal exit; another command,
@@ -181,6 +191,8 @@ def test_the_console_script_ends_a_one_run_command_without_teardown(mode):
     assert "atexit ran" in proc.stderr
     if mode == "one-run thread":
         assert "thread done" in proc.stderr  # joined, as at a standard exit
+    elif mode == "one-run profiled":
+        assert "profile written" in proc.stderr  # run() returned: the standard way out
     else:
         assert ("teardown ran" in proc.stderr) is (mode == "plain"), proc.stderr
     assert "Traceback" not in proc.stderr
