@@ -97,6 +97,8 @@ def test_a_record_class_is_built_as_its_dataclass_twin(cls: type) -> None:
     twin = _twin(cls)
     if "__init__" in vars(cls) and vars(cls)["__init__"].__qualname__ != f"{cls.__qualname__}.__init__":
         return  # the class's own
+    if isinstance(vars(cls).get("__doc__"), records._LazyDoc):  # no docstring of its own: the decorator's
+        assert cls.__doc__ == twin.__doc__ and vars(cls)["__doc__"] == twin.__doc__
     assert str(inspect.signature(cls)) == str(inspect.signature(twin))
     args = {p.name: (i, f"v{i}") for i, p in enumerate(inspect.signature(twin).parameters.values())
             if p.default is inspect.Parameter.empty}
@@ -151,6 +153,8 @@ def test_init_written_at_first_use_behaves_as_the_decorator_s() -> None:
         other: int = 2
 
     assert (Selfish(1).self, Selfish(1, 3).other) == (1, 3)
+    assert Selfish.__doc__ == "Selfish(self: 'int', other: 'int' = 2)" and Selfish(1).__doc__ == Selfish.__doc__
+    assert Full.__doc__.startswith("Full(a: 'int', b: 'list[int]' = <factory>, c: 'str' = 'c', f: ")
     with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
         @record
         class Bad:
