@@ -30,15 +30,29 @@ __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "main", "run"]
 
 
 class _CommandParser(argparse.ArgumentParser):
-    """A command's parser, filled in (its module imported, the global options and its own
-    arguments added) the first time it parses or formats its help: argparse lists every command
-    in ``fleetctl --help`` from its name and help alone."""
+    """A command's parser, made (argparse's own set-up) and filled in (its module imported, the
+    global options and its own arguments added) the first time it parses or formats its help:
+    argparse lists every command in ``fleetctl --help`` from its name and help alone, and a run
+    of one command does not set up the other fifteen parsers (~4 ms of every cron run)."""
 
     def __init__(self, *args: Any, command: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self._command = command
+        self._deferred: tuple[tuple[Any, ...], dict[str, Any]] | None = (args, kwargs)
+
+    def _made(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None:
+            super().__init__(*deferred[0], **deferred[1])
+
+    def __getattr__(self, name: str) -> Any:
+        # anything argparse reads before the parser is made makes it first
+        if self.__dict__.get("_deferred") is None:
+            raise AttributeError(name)
+        self._made()
+        return getattr(self, name)
 
     def _fill(self) -> None:
+        self._made()
         name, self._command = self._command, None
         if name is not None:
             module = get_command(name)
