@@ -1535,3 +1535,23 @@ def test_one_run_gc_freezes_what_is_loaded_and_leaves_a_disabled_collector_alone
     finally:
         gc.unfreeze()
         gc.set_threshold(*saved)
+
+
+@given(st.dictionaries(st.sampled_from(["target", "kind", "status", "message", "values", "a", "b", "z"]),
+                       st.none() | st.integers() | st.text(max_size=3), max_size=6),
+       st.lists(st.tuples(st.sampled_from(["x", "y", "fleetctl_n"]), st.floats(allow_nan=False),
+                          st.lists(st.tuples(st.text(max_size=2), st.text(max_size=2)), max_size=2)), max_size=3))
+def test_a_check_as_dict_keeps_its_keys_order_and_values(facts, samples):
+    """The report's shape: target, kind, status, message (never replaced by a fact), the facts in
+    their order, then values; the same as one setdefault per fact."""
+    from fleetctl.health.report import Check, Sample
+
+    check = Check("t", "stake", Level.WARNING, "m", dict(facts),
+                  tuple(Sample(n, v, tuple(labels)) for n, v, labels in samples))
+    expected: dict = {"target": "t", "kind": "stake", "status": "WARNING", "message": "m"}
+    for k, v in facts.items():
+        expected.setdefault(k, v)
+    expected["values"] = {n if not labels else f"{n}{{{','.join(f'{k}={v}' for k, v in labels)}}}": v
+                          for n, v, labels in samples}
+    got = check.as_dict()
+    assert list(got.items()) == list(expected.items())
