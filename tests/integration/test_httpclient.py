@@ -1248,6 +1248,27 @@ async def test_json_client_deadline_bounds_a_hanging_server() -> None:
         assert 2 <= srv.connections <= 4  # each timed-out attempt aborted its connection
 
 
+async def test_json_client_waiting_for_a_slot_is_bounded_by_the_deadline() -> None:
+    """One slot, a server that never answers: the request holding the slot times out per
+    attempt, the others wait for it within the deadline; every caller gets its answer by then
+    (none hangs on the slot) and the slot is free again afterwards."""
+    async def handler(peer: Peer) -> None:
+        await peer.read_request()
+        await asyncio.sleep(30)
+
+    loop = asyncio.get_running_loop()
+    async with RawServer(handler) as srv:
+        async with JsonClient(srv.url(""), backoff=0.01, timeout=0.25, deadline=0.7, concurrency=1) as client:
+            started = loop.time()
+            outcomes = await asyncio.gather(*(client.get(f"/x{i}") for i in range(4)), return_exceptions=True)
+            elapsed = loop.time() - started
+            assert not client._semaphore.locked()
+        assert elapsed < 0.7 + 0.3
+        assert all(isinstance(o, QueryError) and "no answer within" in str(o) for o in outcomes), outcomes
+        assert any("deadline" in str(o) for o in outcomes)  # waited for the slot until the deadline
+        assert 1 <= srv.connections <= 4  # one request out at a time
+
+
 async def test_json_client_connection_failures_are_retried() -> None:
     async def handler(peer: Peer) -> None:
         req = await peer.read_request()
