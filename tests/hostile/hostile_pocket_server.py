@@ -149,11 +149,16 @@ class HostileChain:
                 raw = self.rfile.read(length) if length else b""
                 chain.seen.append(self.path)
                 status, data = chain._answer(self.command, self.path, raw, self.headers)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    # the client hung up first: fleetctl drops the reads it no longer needs (an
+                    # unreadable height cancels the balances in flight), as a real client may
+                    self.close_connection = True
 
             do_GET = _serve
             do_POST = _serve
