@@ -128,18 +128,24 @@ def run() -> None:
     if is_one_run() and sys.getprofile() is None and sys.gettrace() is None:
         import threading
 
-        if threading.active_count() == 1:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass  # the standard exit reports it as it always does
-            else:
-                import atexit
+        if threading.active_count() == 1 and _flushed():
+            import atexit
 
-                atexit._run_exitfuncs()
+            atexit._run_exitfuncs()  # (they run once: the standard exit below would not repeat them)
+            if _flushed():  # what they wrote too
                 os._exit(code)
     sys.exit(code)
+
+
+def _flushed() -> bool:
+    """stdout and stderr flushed; False when that failed (the standard exit reports it as it
+    always does)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -155,6 +155,7 @@ def command(argv=None):
     if "thread" in sys.argv:
         threading.Thread(target=lambda: (time.sleep(0.3), sys.stderr.write("thread done\\n"))).start()
     atexit.register(lambda: sys.stderr.write("atexit ran\\n"))
+    atexit.register(lambda: sys.stdout.write("!"))  # held in stdout's buffer: flushed too
     if "closed" in sys.argv:
         time.sleep(0.2)  # the reader goes away meanwhile
         sys.stdout.write("x" * 100)  # held in the buffer until the end
@@ -188,7 +189,7 @@ def test_the_console_script_ends_a_one_run_command_without_teardown(mode):
     or a thread still running, takes the standard way out."""
     proc = subprocess.run([sys.executable, "-c", _ONE_RUN, *mode.split()], capture_output=True, text=True,
                           cwd="/", timeout=60, env=_BUFFERED)
-    assert proc.returncode == 3 and proc.stdout == "x" * 1_000_000
+    assert proc.returncode == 3 and proc.stdout == "x" * 1_000_000 + "!"
     assert "atexit ran" in proc.stderr
     if mode == "one-run thread":
         assert "thread done" in proc.stderr  # joined, as at a standard exit
