@@ -903,8 +903,10 @@ def test_comet_health_and_abci_info(comet: PocketStandin) -> None:
 
 def test_comet_lag_and_catching_up(comet: PocketStandin) -> None:
     control = comet.control
-    assert control.state()["comet"] == {"lag": 0, "catching_up": False}
-    assert control.set_comet(lag=5) == {"lag": 5, "catching_up": False}
+    assert control.state()["comet"] == {"lag": 0, "catching_up": False,
+                                        "max_request_batch_size": 10}
+    assert control.set_comet(lag=5) == {"lag": 5, "catching_up": False,
+                                        "max_request_batch_size": 10}
     sync = comet_status(comet)["sync_info"]
     assert (sync["latest_block_height"], sync["catching_up"]) == ("1000", False)
     assert sync["latest_block_hash"] == lab_block_hash(1000).hex().upper()
@@ -914,11 +916,13 @@ def test_comet_lag_and_catching_up(comet: PocketStandin) -> None:
     abci = comet_get(comet, "/abci_info").json()["result"]["response"]
     assert abci["last_block_height"] == "1000"
 
-    assert control.set_comet(catching_up=True) == {"lag": 5, "catching_up": True}
+    assert control.set_comet(catching_up=True) == {"lag": 5, "catching_up": True,
+                                                   "max_request_batch_size": 10}
     assert comet_status(comet)["sync_info"]["catching_up"] is True
     control.advance(3)  # the lag is in blocks behind the chain: the node follows it
     assert comet_status(comet)["sync_info"]["latest_block_height"] == "1003"
-    assert control.state()["comet"] == {"lag": 5, "catching_up": True}
+    assert control.state()["comet"] == {"lag": 5, "catching_up": True,
+                                        "max_request_batch_size": 10}
 
     # Lagging past genesis: an empty block store (rpc/core/status.go zero values).
     control.set_comet(lag=2000)
@@ -936,9 +940,11 @@ def test_comet_lag_and_catching_up(comet: PocketStandin) -> None:
                               ({"catching_up": "yes"}, "catching_up"), ({"behind": 1}, "behind")):
         bad = call(comet.shannon_url, "POST", "/__lab/comet", payload)
         assert bad.status == 400 and fragment in bad.json()["error"], (payload, bad.json())
-    assert control.state()["comet"] == {"lag": 2000, "catching_up": True}
+    assert control.state()["comet"] == {"lag": 2000, "catching_up": True,
+                                        "max_request_batch_size": 10}
     control.reset()
-    assert control.state()["comet"] == {"lag": 0, "catching_up": False}
+    assert control.state()["comet"] == {"lag": 0, "catching_up": False,
+                                        "max_request_batch_size": 10}
     assert comet_status(comet)["sync_info"]["latest_block_height"] == "1005"
 
 
@@ -948,7 +954,7 @@ def test_comet_seeded_lag() -> None:
         sync = comet_status(server)["sync_info"]
         assert (sync["latest_block_height"], sync["catching_up"]) == ("998", True)
         state = server.control.state()
-        assert state["comet"] == {"lag": 7, "catching_up": True}
+        assert state["comet"] == {"lag": 7, "catching_up": True, "max_request_batch_size": 10}
         assert ChainState(state).export() == state
 
 

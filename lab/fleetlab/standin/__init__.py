@@ -82,6 +82,47 @@ node; optional listener)
     "block_metas": [{"block_id": {"hash": "<HEX>", "parts": {"total", "hash"}}, "block_size":
     "N", "header": {…}, "num_txs": "N"}]}``; block hashes are those of ``/status`` and
     ``blocks/latest`` (:func:`lab_block_hash`, changed by ``/__lab/reorg``).
+    ``GET /abci_query?path=&data=&height=&prove=`` (rpc/core/abci.go ``ABCIQuery``; routes.go
+    ``"path,data,height,prove"``, never cacheable) → result ``{"response": ResponseQuery}``, the
+    application's answer (:mod:`fleetlab.standin.abci`: cosmos-sdk v0.50.13 baseapp/abci.go
+    ``Query``, ``handleQueryGRPC``, ``CreateQueryContext``, ``gRPCErrorToSDKError``). One gRPC
+    route is modelled, ``/cosmos.bank.v1beta1.Query/Balance`` (x/bank/keeper/grpc_query.go
+    ``Balance``): ``data`` is a protobuf ``QueryBalanceRequest`` (``address`` 1, ``denom`` 2;
+    ``cosmos-protos/``), the answer ``{"value": "<base64 of QueryBalanceResponse{balance (1):
+    Coin{denom (1), amount (2)}}>", "height": "H"}``, ``amount`` a decimal string ("0" for an
+    account or denom without balance: the keeper's zero coin; the number REST's ``…/by_denom``
+    shows), H the height asked, 0 meaning the node's latest (the one ``/status`` reports; any
+    height up to it reads the current balances). Application errors are results, not RPC errors:
+    ``{"response": {"code": N, "log": "…", "height": "H", "codespace": "sdk"}}`` (cmtjson writes
+    every member ``omitempty``: ``code`` a number, ``height`` a string and absent when 0), the
+    ``log`` a cosmossdk.io/errors wrap, ``"<message>: <description>"`` (errors/abci.go
+    ``ABCIInfo``, types/errors/errors.go codes). ``Balance``'s refusals, code 18 with the height:
+    ``rpc error: code = InvalidArgument desc = invalid denom: <denom>: invalid request``
+    (``sdk.ValidateDenom``, checked first, an empty denom included) and ``… desc = invalid
+    address: <error>: invalid request``, the bech32 codec's error (``decoding bech32 failed: …``,
+    ``hrp does not match bech32 prefix: expected 'pokt' got '<hrp>': internal logic error``,
+    ``empty address string is not allowed``; codec/address/bech32_codec.go). Undecodable
+    ``data``: code 18 with the height, ``<gogoproto error>: invalid request`` (``unexpected
+    EOF``, ``proto: QueryBalanceRequest: illegal tag 0 (wire type 0)``, ``proto: wrong wireType
+    = 0 for field Address``, …; x/bank/types/query.pb.go). ``CreateQueryContext``'s, without a
+    height: above the latest, code 26 ``cannot query with height in the future; please provide
+    a valid height: invalid height``; negative, code 18 ``cannot query with height < 0; please
+    provide a valid height: invalid request``; ``prove`` at a height <= 1, code 18 ``cannot
+    query with proof when height <= 1; …``; a node without blocks (lag past genesis), code 26
+    ``pocket is not ready; please wait for first block: invalid height``. Another path: code 6
+    ``unknown query path: unknown request`` (empty: ``no query path provided: unknown
+    request``; ``/cosmos.tx.v1beta1.Service/BroadcastTx``: code 18 ``can't route a broadcast tx
+    message: invalid request``), no height; a real node also answers its other gRPC query
+    services and ``/app``, ``/store``, ``/p2p``, which the stand-in does not model. Arguments
+    are decoded as the server does (http_uri_handler.go ``httpParamsToArgs``,
+    http_json_handler.go ``jsonParamsToArgs``, libs/json): over URI ``path`` a quoted JSON
+    string (or ``0x`` hex), ``data`` ``0x`` hex (or a quoted string: its bytes), ``height`` an
+    integer, ``prove`` ``true``/``false``; in JSON-RPC ``path`` a string, ``data`` plain hex
+    (no ``0x``), ``height`` a JSON *string* (``"height": 0`` is refused: ``invalid 64-bit
+    integer encoding "0", expected string``; cmtjson's int64), ``prove`` a boolean, params by
+    position all four; a request without ``params`` makes the server's call panic (HTTP 500,
+    id -1, ``reflect: Call with too few input arguments``). Refused arguments: -32602 ``Invalid
+    params``, ``error converting http|json params to arguments: <error>``.
     Heights follow ``getHeight``: above the node's latest → HTTP 500 ``{"error": {"code":
     -32603, "message": "Internal error", "data": "height H must be less than or equal to the
     current blockchain height L"}}``; 0 or negative: ``height must be greater than 0, but got
@@ -89,10 +130,17 @@ node; optional listener)
     not available, lowest height is B``; a malformed value: code -32602 ``Invalid params``.
     Any method is accepted on these paths (Go's mux does not filter). JSON-RPC over HTTP:
     ``POST /`` with ``{"jsonrpc": "2.0", "id": …, "method": "status"|"health"|"abci_info"|
-    "block_results"|"blockchain", "params": {"height": "H"} or ["H"]}`` (or a batch) answers
-    with that ``id`` (errors with HTTP 200); an unknown method ``{"error": {"code": -32601,
-    "message": "Method not found"}}``; an unparsable body 500 with code -32700; an empty body
-    the HTML list of endpoints. ``POST /__lab/tx`` (below) is also served here: the RelayMiner
+    "abci_query"|"block_results"|"blockchain", "params": {"height": "H"} or ["H"]}`` (or a
+    batch) answers with that ``id`` (errors with HTTP 200; a batch of one with one object, not
+    an array); an unknown method ``{"error": {"code": -32601, "message": "Method not found"}}``;
+    an unparsable body 500 with code -32700; an empty body the HTML list of endpoints. Batch
+    limit (http_server.go ``PreChecksHandler``, before any route, on every path): with
+    ``max_request_batch_size`` > 0 (10, CometBFT's default, config/config.go; 0 = no limit; set
+    with ``/__lab/comet``) a body that is a JSON array of more requests is refused as a whole,
+    HTTP 200 with one object and no id: ``{"jsonrpc": "2.0", "error": {"code": -32600,
+    "message": "Invalid Request", "data": "batch request exceeds maximum (10) allowed number of
+    requests"}}``. Faults and latency apply as on the other routes (a JSON-RPC call's path is
+    ``/``; ``"path_prefix": "/abci_query"`` targets the URI form alone). ``POST /__lab/tx`` (below) is also served here: the RelayMiner
     stand-in "broadcasts" to its node (faults and latency apply to it on this port). Other
     paths get Go's plain-text ``404 page not found``. The node's latest height is the chain's
     (the height ``blocks/latest`` and ``/v1/query/height`` report) minus the lag set with
@@ -117,9 +165,11 @@ Control API (on the Shannon port, JSON in and out, never delayed or faulted)
     ``{"address", "amount_upokt"}`` → the node as ``/v1/query/node`` shows it;
     ``POST /__lab/morse/params`` ``{"module": "pos"|"pocketcore"|"application"|"auth"|"gov",
     "params", "remove"}`` → ``{"params"}``;
-    ``POST /__lab/comet`` ``{"lag": N, "catching_up": bool}`` (each optional: the ones given
-    change) → ``{"comet": {"lag", "catching_up"}}``: the CometBFT node reports the chain height
-    minus ``lag`` and ``sync_info.catching_up``;
+    ``POST /__lab/comet`` ``{"lag": N, "catching_up": bool, "max_request_batch_size": N}`` (each
+    optional: the ones given change) → ``{"comet": {"lag", "catching_up",
+    "max_request_batch_size"}}``: the CometBFT node reports the chain height minus ``lag`` and
+    ``sync_info.catching_up``, and refuses JSON-RPC batches of more than
+    ``max_request_batch_size`` requests (0: no limit);
     ``POST /__lab/fault`` ``{"mode": "none"|"http500"|"http503"|"garbage"|"truncated"|"empty"|
     "hang", "path_prefix": "/…", "count": N}`` (after ``count`` matching requests, back to none;
     it applies to every listener, Shannon, Morse and CometBFT: ``"path_prefix": "/status"``
@@ -284,7 +334,8 @@ Seed / state format (JSON; every field optional; amounts are integers of upokt):
                     "pub_key": true,                 # true/false; null or absent: derived
                     "account_number": 7,             # default: lab_account_number(address)
                     "sequence": 0}],                 # txs it sent (export: those of /__lab/tx)
-      "comet": {"lag": 0, "catching_up": false},   # the CometBFT node's view (see /__lab/comet)
+      "comet": {"lag": 0, "catching_up": false,    # the CometBFT node's view (see /__lab/comet)
+                "max_request_batch_size": 10},
       "fault": {"mode": "none", "path_prefix": "", "count": null},
       "blocks": {"<height>": {"txs_results": [...], "finalize_block_events": [...],
                               "reorgs": 0}}    # CometBFT block results kept (non-empty ones)
@@ -304,10 +355,12 @@ Modules, one concern each: ``common`` (constants, encodings, seed readers), ``er
 ``addresses`` (bech32, lab addresses and hashes), ``params``, ``faults``, ``clock`` (height and
 the lazy transitions), ``accounts`` (x/auth, x/bank), ``suppliers`` (suppliers, applications,
 services), ``sessions``, ``claims`` (x/proof), ``settlement`` (x/tokenomics), ``blocks`` and
-``comet`` (the CometBFT history and node), ``morse``; ``state`` composes them into
+``comet`` (the CometBFT history and node), ``abci`` (the application's ABCI query: the bank
+balance route and its protobuf), ``morse``; ``state`` composes them into
 :class:`ChainState`. Over it: ``rest`` (the Shannon gateway), ``morse_rpc``, ``comet_rpc``,
 ``control`` (``/__lab/…`` and its client), ``server`` (:class:`PocketStandin`), ``__main__``.
-The spec files followed are kept beside them: ``cometbft-rpc/`` and ``poktroll-protos/``.
+The spec files followed are kept beside them: ``cometbft-rpc/``, ``poktroll-protos/`` and
+``cosmos-protos/``.
 """
 
 from __future__ import annotations

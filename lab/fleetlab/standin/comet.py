@@ -28,12 +28,19 @@ from fleetlab.standin.common import (
 )
 from fleetlab.standin.errors import CometRPCError, _comet_internal
 
+#: CometBFT's default ``rpc.max_request_batch_size`` (config/config.go ``DefaultRPCConfig``, v0.38):
+#: a JSON-RPC batch of more requests is refused as a whole (``PreChecksHandler``); 0 = no limit.
+COMET_MAX_REQUEST_BATCH_SIZE = 10
+
 
 def _comet_height_arg(value: Any, name: str, *, uri: bool) -> int | None:
     """An ``int64`` (or ``*int64``) RPC argument: URI text or a JSON-RPC param; None if absent.
 
-    URI args follow ``http_uri_handler.go`` (integer text, a JSON string, else cmtjson's
-    error); JSON-RPC params accept a JSON string or number, as cmtjson decodes ``int64``.
+    URI args follow ``http_uri_handler.go`` (integer text, a JSON string, else an error);
+    JSON-RPC params accept a JSON string or a number. Laxer than the server, whose cmtjson
+    takes an ``int64`` from a JSON string only (``invalid 64-bit integer encoding "5",
+    expected string``) and words some errors differently; ``abci_query``'s arguments are
+    decoded exactly (:mod:`fleetlab.standin.comet_rpc`).
     """
     where = "http" if uri else "json"
     if value is None or value == "":
@@ -65,17 +72,32 @@ class CometMixin:
     """
 
     def set_comet(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """Change the node's ``lag`` (blocks behind the chain) and/or ``catching_up``."""
-        _check_keys(obj, ("lag", "catching_up"), "comet")
+        """Change the node's ``lag`` (blocks behind the chain), ``catching_up`` and/or
+        ``max_request_batch_size`` (its RPC's JSON-RPC batch limit, 0 = none)."""
+        _check_keys(obj, ("lag", "catching_up", "max_request_batch_size"), "comet")
         lag = None if obj.get("lag") is None else _as_int(obj["lag"], "lag")
         catching_up = (None if obj.get("catching_up") is None
                        else _as_bool(obj["catching_up"], "catching_up"))
+        batch = (None if obj.get("max_request_batch_size") is None
+                 else _as_int(obj["max_request_batch_size"], "max_request_batch_size"))
         with self._lock:
             if lag is not None:
                 self._comet_lag = lag
             if catching_up is not None:
                 self._comet_catching_up = catching_up
-            return {"lag": self._comet_lag, "catching_up": self._comet_catching_up}
+            if batch is not None:
+                self._comet_max_batch = batch
+            return self._comet_settings()
+
+    def _comet_settings(self) -> dict[str, Any]:
+        """The node's settings as ``/__lab/comet`` and the seed show them. Caller holds the lock."""
+        return {"lag": self._comet_lag, "catching_up": self._comet_catching_up,
+                "max_request_batch_size": self._comet_max_batch}
+
+    def comet_max_request_batch_size(self) -> int:
+        """The RPC's ``max_request_batch_size`` (0: batches of any size)."""
+        with self._lock:
+            return self._comet_max_batch
 
     def _comet_block(self, height: int) -> tuple[str, str, str]:
         """(block hash, app hash, time) of ``height`` as CometBFT writes them (upper-case hex,

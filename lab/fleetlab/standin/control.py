@@ -221,8 +221,10 @@ class StandinControl:
             "height": height, "txs_results": txs_results,
             "finalize_block_events": finalize_block_events})
 
-    def set_comet(self, *, lag: int | None = None,
-                  catching_up: bool | None = None) -> dict[str, Any]:
-        """The CometBFT node's ``lag`` behind the chain and ``catching_up`` (None: unchanged)."""
-        return self._call("POST", "/__lab/comet", {"lag": lag, "catching_up": catching_up},
-                          "comet")
+    def set_comet(self, *, lag: int | None = None, catching_up: bool | None = None,
+                  max_request_batch_size: int | None = None) -> dict[str, Any]:
+        """The CometBFT node's ``lag`` behind the chain, ``catching_up`` and its RPC's
+        ``max_request_batch_size`` (0: no limit) (None: unchanged) → the node's settings."""
+        return self._call("POST", "/__lab/comet", {
+            "lag": lag, "catching_up": catching_up,
+            "max_request_batch_size": max_request_batch_size}, "comet")

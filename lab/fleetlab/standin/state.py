@@ -12,12 +12,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from fleetlab.standin.abci import AbciMixin
 from fleetlab.standin.accounts import AccountsMixin, _account_entry
 from fleetlab.standin.addresses import bech32_encode
 from fleetlab.standin.blocks import BlockRecord, BlocksMixin
 from fleetlab.standin.claims import Claim, ClaimsMixin
 from fleetlab.standin.clock import ClockMixin
-from fleetlab.standin.comet import CometMixin
+from fleetlab.standin.comet import COMET_MAX_REQUEST_BATCH_SIZE, CometMixin
 from fleetlab.standin.common import (
     DEFAULT_CHAIN_ID,
     SeedError,
@@ -53,7 +54,8 @@ from fleetlab.standin.suppliers import (
 
 
 class ChainState(FaultsMixin, ClockMixin, ParamsMixin, AccountsMixin, SuppliersMixin,
-                 SessionsMixin, ClaimsMixin, SettlementMixin, BlocksMixin, CometMixin, MorseMixin):
+                 SessionsMixin, ClaimsMixin, SettlementMixin, BlocksMixin, CometMixin, AbciMixin,
+                 MorseMixin):
     """The lab chain: Shannon and Morse state, params, balances, height and faults.
 
     Every public method takes the one lock, applies the time-driven transitions due so far and
@@ -80,9 +82,12 @@ class ChainState(FaultsMixin, ClockMixin, ParamsMixin, AccountsMixin, SuppliersM
             raise SeedError(f"seed.block_time: expected seconds >= 0, got {block_time!r}")
         latency_ms = _as_int(_get(seed, "latency_ms", 0), "seed.latency_ms")
         comet = _as_object(_get(seed, "comet", {}), "seed.comet")
-        _check_keys(comet, ("lag", "catching_up"), "seed.comet")
+        _check_keys(comet, ("lag", "catching_up", "max_request_batch_size"), "seed.comet")
         comet_lag = _as_int(_get(comet, "lag", 0), "seed.comet.lag")
         comet_catching_up = _as_bool(_get(comet, "catching_up", False), "seed.comet.catching_up")
+        comet_max_batch = _as_int(_get(comet, "max_request_batch_size",
+                                       COMET_MAX_REQUEST_BATCH_SIZE),
+                                  "seed.comet.max_request_batch_size")
 
         shannon = _as_object(_get(seed, "shannon", {}), "seed.shannon")
         _check_keys(shannon, ("params", "suppliers", "applications", "services", "claims"),
@@ -169,6 +174,7 @@ class ChainState(FaultsMixin, ClockMixin, ParamsMixin, AccountsMixin, SuppliersM
         self._latency_ms = latency_ms
         self._comet_lag = comet_lag
         self._comet_catching_up = comet_catching_up
+        self._comet_max_batch = comet_max_batch
         self._fault = fault
         self._shannon_params = shannon_params
         self._morse_params = morse_params
@@ -217,7 +223,7 @@ class ChainState(FaultsMixin, ClockMixin, ParamsMixin, AccountsMixin, SuppliersM
                 },
                 "balances": dict(self._balances),
                 "accounts": self._export_accounts(),
-                "comet": {"lag": self._comet_lag, "catching_up": self._comet_catching_up},
+                "comet": self._comet_settings(),
                 "fault": self._fault.to_wire(),
                 "blocks": {str(h): b.to_seed() for h, b in sorted(self._blocks.items())},
             }
