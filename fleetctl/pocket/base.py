@@ -157,6 +157,12 @@ class PocketAdapter(ABC):
     async def height(self) -> int:
         """The latest block height."""
 
+    async def balances(self, addresses: Sequence[str], width: int) -> list[int | QueryError]:
+        """Each address's balance (or why it is unreadable), in order, at most ``width`` reads
+        at a time. This default reads one at a time with :meth:`balance`; an adapter with a
+        cheaper bulk read overrides it."""
+        return await settle_each(self.balance, addresses, width)
+
     @abstractmethod
     async def stake_params(self) -> StakeParams:
         """Minimum stake, penalties and periods; missing ones are reported, not raised."""

@@ -60,6 +60,7 @@ from fleetctl.pocket.events import (ChainEvent, ClaimParams, EventError, Unusabl
                                      answer_id, decode_answers, parse_answer, parse_block_results)
 from fleetctl.state import claims as store
 from fleetctl.state.db import BUSY_TIMEOUT_S, HistoryError
+from fleetctl.pocket.abci import rpc_base
 from fleetctl.pocket.http import JsonClient, QueryError
 from fleetctl.core.redact import has_secret, safe_url, scrub
 
@@ -103,15 +104,6 @@ _HASH = re.compile(r"[0-9A-Fa-f]{64}")
 _PRUNED = re.compile(r"height \d+ is not available|lowest height is \d+")
 _AHEAD = re.compile(r"must be less than or equal to the current blockchain height")
 _TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
-
-
-def rpc_base(node_rpc_url: str) -> str:
-    """``tcp://h:26657`` (how Cosmos configs name the node RPC) as ``http://h:26657``; userinfo,
-    path and query string (a gateway's token) are kept for the client, never shown."""
-    parts = urlsplit(node_rpc_url.strip())
-    scheme = "https" if parts.scheme == "https" else "http"
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}{query}"
 
 
 # ----------------------------------------------------------------------------- sync

@@ -135,6 +135,10 @@ class JsonClient:
         """``POST base_url + path`` with a JSON body; the decoded JSON body."""
         return await self._request("POST", path, body=json.dumps(body).encode())
 
+    async def post_raw(self, path: str, body: bytes) -> Any:
+        """``POST base_url + path`` with ``body`` as it is (JSON the caller wrote, e.g. a batch)."""
+        return await self._request("POST", path, body=body)
+
     async def _request(self, method: str, path: str, *, params: dict[str, str] | None = None,
                        body: bytes | None = None) -> Any:
         try:

@@ -86,8 +86,12 @@ class ShannonAdapter(PocketAdapter):
 
     protocol = "shannon"
 
-    def __init__(self, client: JsonClient) -> None:
+    def __init__(self, client: JsonClient, node: JsonClient | None = None) -> None:
         super().__init__(client)
+        #: the full node's CometBFT RPC (``pocket.node_rpc_url``), when the fleet names one: the
+        #: operators' balances are read there in JSON-RPC batches (fleetctl.pocket.abci)
+        self.node = node
+        self.batched: Any = None  # the last sweep's BatchBalances (what went where)
         #: operator -> owner as the chain named it on an earlier read (fleetctl.pocket.owners);
         #: only a hint for grouping the reads: a wrong one costs a query, never a wrong answer
         self.known_owners: dict[str, str] = {}
@@ -99,14 +103,25 @@ class ShannonAdapter(PocketAdapter):
 
     async def __aenter__(self) -> Self:
         self._params_reads = {}
-        return await super().__aenter__()
+        await super().__aenter__()
+        if self.node is not None:
+            try:
+                await self.node.__aenter__()
+            except BaseException:
+                await super().__aexit__(None, None, None)
+                raise
+        return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         reads, self._params_reads = self._params_reads, {}
         for read in reads.values():
             read.cancel()  # one its callers stopped waiting for
-        await super().__aexit__(exc_type, exc, tb)
+        try:
+            if self.node is not None:
+                await self.node.__aexit__(exc_type, exc, tb)
+        finally:
+            await super().__aexit__(exc_type, exc, tb)
 
     async def height(self) -> int:
         block = await self.client.get(_BLOCK)
@@ -273,6 +288,16 @@ class ShannonAdapter(PocketAdapter):
             seen_keys.add(next_key)
             query["pagination.key"] = next_key
         raise QueryError(f"{what}: more than {MAX_PAGES} pages")
+
+    async def balances(self, addresses: Sequence[str], width: int) -> list[int | QueryError]:
+        """With a node RPC: JSON-RPC batches of ``abci_query``, ten operators a request, each
+        one the node does not answer plainly read by :meth:`balance` (REST) instead."""
+        if self.node is None:
+            return await super().balances(addresses, width)
+        from fleetctl.pocket.abci import BatchBalances
+
+        self.batched = BatchBalances(self.node, self.balance, DENOM)
+        return await self.batched.read(addresses, width)
 
     async def balance(self, address: str) -> int:
         # a bech32 address (the fleet's are checked as such) is its own quoted form

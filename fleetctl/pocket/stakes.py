@@ -44,7 +44,6 @@ from fleetctl.pocket.base import (
     SupplierState,
     plausible,
     settle,
-    settle_each,
 )
 from fleetctl.state.db import HistoryError, resolve_db_path
 from fleetctl.state.stakes import HistoryStore, Previous, RunRecord, SampleRecord
@@ -610,7 +609,7 @@ async def read_chain(adapter: PocketAdapter, suppliers: Sequence[Supplier]) -> C
         try:
             await asyncio.sleep(0)  # its first step queues the listings ahead of the 1,000 balances
             width = getattr(adapter.client, "concurrency", DEFAULT_CONCURRENCY)  # the client's bound
-            balances_task = asyncio.ensure_future(settle_each(adapter.balance, addresses, width))
+            balances_task = asyncio.ensure_future(adapter.balances(addresses, width))
             height, params, supply, claim_params = await head
             if isinstance(height, QueryError):
                 return ChainReading(adapter.url, height, _params_of(params, supply), {}, None
@@ -685,7 +684,16 @@ def adapter_for(fleet: Fleet, *, timeout: float = DEFAULT_TIMEOUT_S,
         raise ValueError(f"fleet.yml has no pocket URL for {fleet.protocol}")
     client = JsonClient(url, timeout=timeout, deadline=deadline or timeout * DEADLINE_TIMEOUTS,
                         concurrency=concurrency)
-    return ShannonAdapter(client) if fleet.protocol == "shannon" else MorseAdapter(client)
+    if fleet.protocol != "shannon":
+        return MorseAdapter(client)
+    node = None
+    if fleet.pocket.node_rpc_url:
+        from fleetctl.pocket.abci import rpc_base
+
+        # One attempt a batch: what the node does not answer goes to REST, within the deadline.
+        node = JsonClient(rpc_base(fleet.pocket.node_rpc_url), timeout=timeout,
+                          deadline=deadline or timeout * DEADLINE_TIMEOUTS, concurrency=concurrency, attempts=1)
+    return ShannonAdapter(client, node)
 
 
 def check_stakes(fleet: Fleet, *, concurrency: int = DEFAULT_CONCURRENCY,
