@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, field, replace
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
 from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
+from fleetctl.health.heads import load_heads, next_entry, predict, save_heads
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.core import layout
 from fleetctl.core.levels import Level, worst
@@ -350,6 +352,9 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     ssh_gate = asyncio.Semaphore(SSH_CONCURRENCY)
     result = SweepResult(checks=[])
     cache = load_cache(db, result.notes)
+    heads = load_heads(db)
+    now = time.time()
+    predicted = {chain: predict(heads.get(chain), now) for chain in fleet.chains}
     if record_stakes:
         # A writer stuck on the state store would hold every write of this run (stake history,
         # alerts, remediation) past the time bound: found first, within a short bounded wait.
@@ -370,7 +375,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         if t.stopped is not None:
             probes[t.name] = runner.start(_done(ex.ExecProbe(t)))
         else:
-            probes[t.name] = runner.start(ex.probe_endpoint(http, t, timeout))
+            probes[t.name] = runner.start(ex.probe_endpoint(http, t, timeout, predicted.get(t.chain)))
 
     def probe_beacon(t: cl.BeaconTarget) -> None:
         known = beacon_targets.get(t.name)
@@ -483,12 +488,15 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
         else:
             finished[name] = ex.ExecProbe(t, error="not checked in time (the sweep's deadline)", unchecked=True)
         by_chain.setdefault(t.chain, []).append(finished[name])
-    for _chain_id, chain_probes in by_chain.items():
+    compared: dict[str, int] = {}
+    for chain_id, chain_probes in by_chain.items():
         height = ex.compare_height(chain_probes, policy.hash_depth)
         if height is None:
             continue
+        compared[chain_id] = height
         for p in chain_probes:
-            if p.answered and not p.is_syncing and p.head is not None and p.head >= height:
+            if p.answered and not p.is_syncing and p.head is not None and p.head >= height \
+                    and not ex.take_predicted_hash(p, height):
                 runner.start(ex.probe_hash(http, p, height, timeout))
     # ... and, for consensus clients at another finalized epoch than their chain's reference,
     # whether the majority's finalized block is on their chain.
@@ -518,6 +526,8 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     await http.close()
     if record_stakes:  # --no-record changes no state, the cache of what hosts run included
         save_cache(db, cache)
+        if compared:
+            save_heads(db, {**heads, **{c: next_entry(heads.get(c), now, h) for c, h in compared.items()}})
 
     # ---- judging: a bug (or an answer no reader foresaw) in one check makes that check UNKNOWN
     checks = result.checks

@@ -418,6 +418,63 @@ def test_a_fork_above_the_compared_height_is_not_seen_yet(inv: Path, db: Path, f
     assert checks(doc, "execution")["eth-erigon"]["status"] == "OK"
 
 
+# ----------------------------------------------------------------------------- the predicted common height
+
+
+def sweep_counting_hash_reads(inventory: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[int]]:
+    """One sweep in this process; the heights step 2 asked for with a request of its own."""
+    asked: list[int] = []
+    real = ex.probe_hash
+
+    async def probe_hash(session: Any, probe: Any, height: int, timeout: float) -> None:
+        asked.append(height)
+        await real(session, probe, height, timeout)
+
+    monkeypatch.setattr(ex, "probe_hash", probe_hash)
+    result = asyncio.run(sw.sweep(load_inventory(inventory), timeout=TIMEOUT, concurrency=16, db=db))
+    return result, asked
+
+
+def execution_verdicts(result: Any) -> dict[str, tuple[str, str, str]]:
+    return {c.target: (c.kind, c.level.name, c.message) for c in result.checks if c.kind in ("execution", "chain")}
+
+
+def test_the_next_run_reads_the_hashes_in_its_first_batch(inv: Path, db: Path, fronts: dict[str, Front],
+                                                          monkeypatch: pytest.MonkeyPatch):
+    first, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
+    assert asked == [HEAD - 2] * 5  # nothing predicted yet: step 2 asks every endpoint
+    heads = json.loads(db.with_name(db.name + ".heads.json").read_text())
+    assert heads["eth"]["h"] == HEAD - 2
+    second, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
+    assert asked == []  # the predicted height was the common height: the batch had every hash
+    assert execution_verdicts(second) == execution_verdicts(first)
+    assert all(c.level is Level.OK for c in second.checks if c.kind == "execution")
+    # a fork after the prediction is seen on the predicted block as on an asked one
+    for name in ("eth-geth-a", "eth-geth-b"):
+        fronts[name].fault(diverge_at=40)
+    forked, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
+    assert asked == []
+    diverged = {c.target for c in forked.checks if c.kind == "execution" and "DIVERGED" in c.message}
+    assert diverged == {"eth-geth-a", "eth-geth-b"}
+    fronts_db = db.with_name("fresh.db")  # the same fork, nothing predicted: the same verdicts
+    fresh, asked = sweep_counting_hash_reads(inv, fronts_db, monkeypatch)
+    assert len(asked) == 5 and execution_verdicts(fresh) == execution_verdicts(forked)
+
+
+def test_a_wrong_prediction_only_costs_the_asking(inv: Path, db: Path, monkeypatch: pytest.MonkeyPatch):
+    first, _ = sweep_counting_hash_reads(inv, db, monkeypatch)
+    path = db.with_name(db.name + ".heads.json")
+    path.write_text(json.dumps({"eth": {"t": time.time(), "h": HEAD - 5, "bt": None}}))
+    second, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
+    assert asked == [HEAD - 2] * 5
+    assert execution_verdicts(second) == execution_verdicts(first)
+    for junk in ("not json", '{"eth": {"t": "x", "h": 1}}', '{"eth": {"t": 1, "h": -4, "bt": 0}}', "[1, 2]"):
+        path.write_text(junk)
+        third, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
+        assert asked == [HEAD - 2] * 5 and execution_verdicts(third) == execution_verdicts(first)
+    assert json.loads(path.read_text())["eth"]["h"] == HEAD - 2  # rewritten from this run
+
+
 def test_client_mismatch(fronts: dict[str, Front], anvil: str, standin: PocketStandin, tmp_path: Path, db: Path):
     root = write_inventory(tmp_path / "inv", rest_url=standin.shannon_url, comet=standin.comet_url,
                            endpoints=endpoints_of(fronts, anvil, **{"eth-erigon": "geth"}))
