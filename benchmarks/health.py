@@ -17,6 +17,13 @@ script dies):
   Geth, Nethermind and Erigon personas over one chain whose head advances with time, the same
   ``--latency-ms`` per answer, and ``--hang-fraction`` of the ports able to hang on demand;
 
+* by default the stand-in's CometBFT RPC too, answered by the farm on one more port the same way
+  (each answer built and serialized): fleet.yml names it as ``pocket.node_rpc_url``, as a fleet
+  of RelayMiners does (their ``query_node_rpc_url``), so fleetctl reads the operators' balances
+  there in JSON-RPC batches of ``abci_query`` (ten a request, CometBFT's default batch limit)
+  and runs the claims check; ``--no-node-rpc`` leaves it out (balances one REST query each, the
+  claims check UNKNOWN: the setting of the figures before issue 15's last step);
+
 writes an inventory declaring them all (one ``ansible_connection: local`` host, ``protocol:
 shannon``, chain ``eth`` with the 200 endpoints adopted, the suppliers with their owner, and
 ``health: {timeout: --timeout}``), then measures, each over ``--runs`` runs (median and best):
@@ -26,7 +33,8 @@ shannon``, chain ``eth`` with the 200 endpoints adopted, the suppliers with thei
   check and prints the checks per kind and status;
 * a sequential checker in Python making the same requests as fleetctl one at a time, one
   keep-alive connection per target: Pocket height, supplier/proof/shared params, the owner's
-  supplier listing and each operator balance; per endpoint the batch [web3_clientVersion,
+  supplier listing and each operator balance (by the node RPC's batches when it is named, with
+  its ``/status``); per endpoint the batch [web3_clientVersion,
   eth_syncing, eth_blockNumber, net_peerCount], then eth_getBlockByNumber at the common height;
 * cron running Nagios ``check_http`` (monitoring-plugins-basic) once per target in turn:
   1,200 processes, a JSON-RPC POST to each endpoint and a GET of each supplier's REST path,
@@ -61,6 +69,7 @@ Prints the figures and the goals; asserts nothing. Only 127.0.0.1 is used.
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
 import ctypes
 import http.client
@@ -170,6 +179,8 @@ class Targets:
     hanging: list[int]
     farm: subprocess.Popen[str]
     supplier_names: list[str] = field(default_factory=list)
+    #: the node RPC (CometBFT) fleet.yml names as pocket.node_rpc_url, None: none named
+    comet_url: str | None = None
 
     @property
     def endpoint_urls(self) -> list[str]:
@@ -180,8 +191,10 @@ class Targets:
         return f"eth-ep-{index:03d}"
 
 
-def start_standin(children: Children, folder: Path, count: int, latency_ms: int) -> tuple[str, list[str]]:
-    """The stand-in with ``count`` suppliers of one owner, every stake and balance healthy."""
+def start_standin(children: Children, folder: Path, count: int, latency_ms: int,
+                  comet: bool = False) -> tuple[str, list[str], str | None]:
+    """The stand-in with ``count`` suppliers of one owner, every stake and balance healthy: its
+    REST URL, the operators, and (``comet``) the URL of its CometBFT RPC."""
     addresses = [lab_address(f"bench-supplier-{i}") for i in range(count)]
     seed = {
         "height": 5000,
@@ -194,14 +207,17 @@ def start_standin(children: Children, folder: Path, count: int, latency_ms: int)
     }
     state = folder / "seed.json"
     state.write_text(json.dumps(seed))
-    proc = children.start(stakes.standin_argv(state), stdout=subprocess.PIPE, text=True)
-    return stakes.shannon_url(proc), addresses
+    proc = children.start(stakes.standin_argv(state, comet), stdout=subprocess.PIPE, text=True)
+    urls = stakes.standin_urls(proc)
+    return urls["shannon"], addresses, urls.get("comet")
 
 
 def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: float,
-               pocket_proxy: str | None = None,
-               replay_bytes: bool = False) -> tuple[subprocess.Popen[str], list[int], list[int], str | None]:
+               pocket_proxy: str | None = None, replay_bytes: bool = False, comet_proxy: str | None = None,
+               ) -> tuple[subprocess.Popen[str], list[int], list[int], str | None, str | None]:
     extra = ["--pocket-proxy", pocket_proxy] if pocket_proxy else []
+    if comet_proxy:
+        extra += ["--comet-proxy", comet_proxy]
     if pocket_proxy and replay_bytes:
         extra.append("--pocket-replay-bytes")
     proc = children.start(
@@ -217,7 +233,8 @@ def start_farm(children: Children, count: int, latency_ms: int, hang_fraction: f
     ports = [int(p) for p in fields["ports"].split(",")]
     hanging = [int(i) for i in fields["hanging"].split(",") if i]
     pocket = f"http://127.0.0.1:{fields['pocket']}" if "pocket" in fields else None
-    return proc, ports, hanging, pocket
+    comet = f"http://127.0.0.1:{fields['comet']}" if "comet" in fields else None
+    return proc, ports, hanging, pocket, comet
 
 
 def prefill_replay(t: Targets) -> float:
@@ -260,6 +277,7 @@ def write_inventory(folder: Path, t: Targets, timeout: float, health_section: bo
     health = f"health:\n  timeout: {timeout:g}\n" if health_section else ""
     (inventory / "fleet.yml").write_text(
         f"protocol: shannon\npocket:\n  rest_url: '{t.rest_url}'\n"
+        + (f"  node_rpc_url: '{t.comet_url}'\n" if t.comet_url else "") +
         f"chains:\n  eth:\n    clients: [geth, nethermind, erigon]\n    replicas: {len(t.ports)}\n"
         f"    max_client_share: 0.34\n    endpoints:\n{endpoints}\n"
         f"suppliers:\n{suppliers}\n"
@@ -411,6 +429,12 @@ def _get_json(conn: http.client.HTTPConnection, method: str, path: str, body: An
     return json.loads(raw)
 
 
+def _balance_request(address: str) -> bytes:
+    """protobuf cosmos.bank.v1beta1.QueryBalanceRequest{address = 1, denom = 2} (short fields)."""
+    a = address.encode()
+    return b"\x0a" + bytes([len(a)]) + a + b"\x12\x05upokt"
+
+
 def sequential_check(t: Targets) -> tuple[float, str]:
     """Seconds for fleetctl's requests made one at a time, and what it found."""
     rest = urlsplit(t.rest_url)
@@ -429,9 +453,25 @@ def sequential_check(t: Targets) -> tuple[float, str]:
         if not next_key:
             break
         query["pagination.key"] = next_key
-    for address in t.addresses:
-        _get_json(pocket, "GET",
-                  f"/cosmos/bank/v1beta1/balances/{quote(address, safe='')}/by_denom?denom=upokt")
+    node = None
+    if t.comet_url:
+        # the node RPC: the balances as JSON-RPC batches of abci_query, ten a request (CometBFT's
+        # default max_request_batch_size), as fleetctl reads them; /status for the claims check
+        comet = urlsplit(t.comet_url)
+        node = http.client.HTTPConnection(comet.hostname or "127.0.0.1", comet.port, timeout=30)
+        _get_json(node, "GET", "/status")
+        for i in range(0, len(t.addresses), 10):
+            calls = [{"jsonrpc": "2.0", "id": n, "method": "abci_query", "params": {
+                "path": "/cosmos.bank.v1beta1.Query/Balance", "data": _balance_request(a).hex(),
+                "height": "0", "prove": False}} for n, a in enumerate(t.addresses[i:i + 10])]
+            answers = _get_json(node, "POST", "/", calls)
+            answers = answers if isinstance(answers, list) else [answers]
+            if not all(base64.b64decode(a["result"]["response"]["value"]) for a in answers):
+                raise RuntimeError("abci_query: a balance is missing")
+    else:
+        for address in t.addresses:
+            _get_json(pocket, "GET",
+                      f"/cosmos/bank/v1beta1/balances/{quote(address, safe='')}/by_denom?denom=upokt")
     heads = []
     for conn in rpc:
         replies = {r["id"]: r.get("result") for r in _get_json(conn, "POST", "/", BATCH)}
@@ -443,9 +483,10 @@ def sequential_check(t: Targets) -> tuple[float, str]:
                                               "params": [hex(common), False]})
         hashes.add(block["result"]["hash"])
     elapsed = time.perf_counter() - start
-    for conn in [pocket, *rpc]:
+    for conn in [pocket, *rpc, *([node] if node else [])]:
         conn.close()
-    requests = 5 + (len(listed) > 1000) + len(t.addresses) + 2 * len(rpc)
+    balance_requests = (1 + (len(t.addresses) + 9) // 10) if node else len(t.addresses)
+    requests = 5 + (len(listed) > 1000) + balance_requests + 2 * len(rpc)
     return elapsed, (f"{requests} requests; {len(listed)} suppliers listed, {len(t.addresses)} balances, "
                      f"{len(rpc)} endpoints {'agree' if len(hashes) == 1 else 'DISAGREE'} at block {common}")
 
@@ -627,6 +668,10 @@ def main() -> None:
                     help="fleet.yml declares no owner (as most fleets): the warm-up run reads each supplier "
                          "by its address and fleetctl remembers the owners the chain names (pocket/owners.py); "
                          "the timed runs read by owner listing")
+    ap.add_argument("--no-node-rpc", action="store_true",
+                    help="fleet.yml names no pocket.node_rpc_url (the full node's CometBFT RPC): balances are "
+                         "read one REST query each and the claims check is UNKNOWN (the earlier figures' setting); "
+                         "by default it names the stand-in's, answered by the farm like the REST routes")
     ap.add_argument("--no-health-section", action="store_true",
                     help="omit fleet.yml health: (for a loader that does not accept it yet)")
     args = ap.parse_args()
@@ -645,11 +690,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="fleetctl-bench-health-") as tmp:
             folder = Path(tmp)
             replay = args.pocket in ("built", "bytes")
-            rest_url, addresses = start_standin(children, folder, args.suppliers, 0 if replay else args.latency_ms)
-            farm, ports, hanging, proxy = start_farm(children, args.endpoints, args.latency_ms, args.hang_fraction,
-                                                     rest_url if replay else None, args.pocket == "bytes")
+            rest_url, addresses, comet_url = start_standin(children, folder, args.suppliers,
+                                                           0 if replay else args.latency_ms, not args.no_node_rpc)
+            farm, ports, hanging, proxy, comet_proxy = start_farm(
+                children, args.endpoints, args.latency_ms, args.hang_fraction, rest_url if replay else None,
+                args.pocket == "bytes", comet_url if replay else None)
             t = Targets(proxy or rest_url, addresses, ports, hanging, farm,
-                        [f"bench-sup-{i:04d}" for i in range(len(addresses))])
+                        [f"bench-sup-{i:04d}" for i in range(len(addresses))], comet_proxy or comet_url)
             if replay:
                 how = ("the first answer's bytes replayed" if args.pocket == "bytes"
                        else "each answer built from the stand-in's document and serialized")

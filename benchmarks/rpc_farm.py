@@ -39,7 +39,8 @@ official shapes stay the stand-in's. ``--pocket-replay-bytes`` replays the first
 instead (no per-answer work: the previous benchmarks' setting, kept for comparison).
 
 Once every port listens it prints ``ready ports=P1,P2,... hanging=I1,I2,...`` (hanging lists the
-designated port indexes), plus `` pocket=PORT`` with ``--pocket-proxy``. It exits on SIGTERM/SIGINT, and when its standard input reaches end
+designated port indexes), plus `` pocket=PORT`` with ``--pocket-proxy`` and `` comet=PORT`` with ``--comet-proxy`` (the
+stand-in's CometBFT RPC, answered the same way: the node RPC of ``pocket.node_rpc_url``). It exits on SIGTERM/SIGINT, and when its standard input reaches end
 of file if ``--exit-on-stdin-eof`` is given (the benchmark passes a pipe, so the farm stops when
 the benchmark dies). Binds 127.0.0.1 only.
 """
@@ -49,6 +50,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import resource
@@ -173,10 +175,13 @@ class Farm:
         self.servers: list[asyncio.base_events.Server] = []
         self.ports: list[int] = []
         self.upstream: str | None = args.pocket_proxy
-        #: per (method, target, body): (status, content type, the document parsed, or its bytes)
-        self.replay: dict[tuple[str, str, bytes], tuple[int, str, Any]] = {}
+        #: per (upstream, method, target, body): (status, content type, the document parsed, or its bytes)
+        self.replay: dict[tuple[str, str, str, bytes], tuple[int, str, Any]] = {}
         self.replay_bytes: bool = args.pocket_replay_bytes
         self.pocket_port: int | None = None
+        #: the stand-in's CometBFT listener (``--comet-proxy``), served the same way on its own port
+        self.comet_upstream: str | None = args.comet_proxy
+        self.comet_port: int | None = None
 
     # --- JSON-RPC -------------------------------------------------------------------------
 
@@ -277,13 +282,12 @@ class Farm:
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 
-    def _forward(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
+    def _forward(self, upstream: str, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         """The stand-in's answer (blocking; run in a thread, once per distinct request)."""
         import urllib.error
         import urllib.request
 
-        assert self.upstream is not None
-        req = urllib.request.Request(self.upstream.rstrip("/") + target, data=body if method == "POST" else None,
+        req = urllib.request.Request(upstream.rstrip("/") + target, data=body if method == "POST" else None,
                                      method=method, headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -291,7 +295,7 @@ class Farm:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers.get("Content-Type", "application/json"), exc.read()
 
-    async def serve_pocket(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_pocket(self, upstream: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                                  TimeoutError, ValueError, OSError):
             sock = writer.get_extra_info("socket")
@@ -303,10 +307,10 @@ class Farm:
                     break
                 method, target, version, headers, body = request
                 close = version != "HTTP/1.1" or headers.get("connection", "").lower() == "close"
-                key = (method, target, body)
+                key = (upstream, method, target, body)
                 hit = self.replay.get(key)
                 if hit is None:
-                    status, ctype, raw = await asyncio.to_thread(self._forward, method, target, body)
+                    status, ctype, raw = await asyncio.to_thread(self._forward, upstream, method, target, body)
                     document: Any = raw
                     if not self.replay_bytes and "json" in ctype:
                         with contextlib.suppress(ValueError):
@@ -329,9 +333,15 @@ class Farm:
 
     async def start(self) -> None:
         if self.upstream:
-            server = await asyncio.start_server(self.serve_pocket, HOST, 0, backlog=1024, reuse_address=True)
+            server = await asyncio.start_server(functools.partial(self.serve_pocket, self.upstream), HOST, 0,
+                                                backlog=1024, reuse_address=True)
             self.servers.append(server)
             self.pocket_port = server.sockets[0].getsockname()[1]
+        if self.comet_upstream:
+            server = await asyncio.start_server(functools.partial(self.serve_pocket, self.comet_upstream), HOST, 0,
+                                                backlog=1024, reuse_address=True)
+            self.servers.append(server)
+            self.comet_port = server.sockets[0].getsockname()[1]
         for index in range(self.count):
             server = await asyncio.start_server(
                 lambda r, w, i=index: self.serve(i, r, w), HOST, 0, backlog=1024, reuse_address=True)
@@ -371,7 +381,8 @@ async def run(args: argparse.Namespace) -> None:
         watcher = asyncio.create_task(watch())
     print(f"ready ports={','.join(map(str, farm.ports))} "
           f"hanging={','.join(map(str, sorted(farm.hanging)))}"
-          + (f" pocket={farm.pocket_port}" if farm.pocket_port else ""), flush=True)
+          + (f" pocket={farm.pocket_port}" if farm.pocket_port else "")
+          + (f" comet={farm.comet_port}" if farm.comet_port else ""), flush=True)
     await stop.wait()
     for server in farm.servers:
         server.close()
@@ -392,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exit-on-stdin-eof", action="store_true")
     ap.add_argument("--pocket-proxy", metavar="URL",
                     help="answer as the Pocket stand-in at URL on one more port (each answer built and serialized)")
+    ap.add_argument("--comet-proxy", metavar="URL",
+                    help="the same for the stand-in's CometBFT RPC at URL (the node RPC), on one more port")
     ap.add_argument("--pocket-replay-bytes", action="store_true",
                     help="with --pocket-proxy: replay the first answer's bytes (no per-answer work)")
     args = ap.parse_args(argv)

@@ -87,22 +87,28 @@ def write_inventory(folder: Path, url: str, addresses: list[str], *, owners: boo
     return inventory
 
 
-def standin_argv(state: Path) -> list[str]:
+def standin_argv(state: Path, comet: bool = False) -> list[str]:
     """The Pocket stand-in on loopback, ephemeral ports, seeded from ``state`` (also used by
-    benchmarks/health.py and benchmarks/staking.py)."""
+    benchmarks/health.py and benchmarks/staking.py); ``comet``: its CometBFT RPC listener too."""
     return [sys.executable, "-m", "fleetlab.standin", "--state", str(state),
-            "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0"]
+            "--shannon-listen", "127.0.0.1:0", "--morse-listen", "127.0.0.1:0",
+            *(["--comet-listen", "127.0.0.1:0"] if comet else [])]
 
 
 def shannon_url(proc: subprocess.Popen[str]) -> str:
     """The Shannon URL from the stand-in's ``ready …`` line (the process is killed if it fails)."""
+    return standin_urls(proc)["shannon"]
+
+
+def standin_urls(proc: subprocess.Popen[str]) -> dict[str, str]:
+    """The URLs of the stand-in's ``ready shannon=… morse=… [comet=…]`` line (the process is
+    killed if it fails)."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("ready "):
         proc.kill()
         sys.exit(f"the stand-in did not start: {line!r}")
-    fields = dict(part.split("=", 1) for part in line.split()[1:])
-    return fields["shannon"]
+    return dict(part.split("=", 1) for part in line.split()[1:])
 
 
 def start_standin(state: Path) -> tuple[subprocess.Popen[str], str]:

@@ -194,7 +194,7 @@ def write_docker(folder: Path, lines: list[str]) -> Path:
 
 def setup(children: hb.Children, folder: Path, args: argparse.Namespace) -> Setup:
     genesis = time.time()
-    rest_url, addresses = hb.start_standin(children, folder, args.suppliers, 0)
+    rest_url, addresses, _ = hb.start_standin(children, folder, args.suppliers, 0)
     farm, ports, pocket = start_farm(children, args.endpoints, args.latency_ms, genesis, rest_url)
     slots = start_nodes(children, args.containers // 2, args.latency_ms, genesis) if args.containers >= 2 else []
     t = hb.Targets(pocket, addresses, ports, [], farm, [f"bench-sup-{i:04d}" for i in range(len(addresses))])
