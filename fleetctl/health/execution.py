@@ -151,6 +151,9 @@ class ExecProbe:
     #: the predicted height step 1 also asked the block of, and that answer (not yet read)
     spec_height: int | None = None
     spec_answer: Any = None
+    #: the timestamp of the block at hash_height (seconds; None: not a plausible one): only for
+    #: predicting the next sweep's common height, never for a verdict
+    block_time: int | None = None
 
     @property
     def answered(self) -> bool:
@@ -395,8 +398,19 @@ def take_predicted_hash(probe: ExecProbe, height: int) -> bool:
         found = read_block(block, height)
     except BadValue:
         return False  # asked again: what the endpoint answers then is the one judged
-    probe.hash_height, probe.block_hash = height, found
+    probe.hash_height, probe.block_hash, probe.block_time = height, found, _timestamp(block)
     return True
+
+
+#: a block timestamp believed for predictions (seconds since the epoch, before 2100)
+_MAX_TIMESTAMP = 4_102_444_800
+
+
+def _timestamp(block: dict[str, Any]) -> int | None:
+    try:
+        return hex_quantity(block.get("timestamp"), "block timestamp", maximum=_MAX_TIMESTAMP) or None
+    except BadValue:
+        return None
 
 
 async def probe_hash(session: Http, probe: ExecProbe, height: int, timeout: float) -> None:
@@ -416,6 +430,7 @@ async def probe_hash(session: Http, probe: ExecProbe, height: int, timeout: floa
     else:
         try:
             probe.block_hash = read_block(body["result"], height)
+            probe.block_time = _timestamp(body["result"])
         except BadValue as exc:
             probe.hash_error = f"eth_getBlockByNumber: {exc}"
 

@@ -354,7 +354,7 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     cache = load_cache(db, result.notes)
     heads = load_heads(db)
     now = time.time()
-    predicted = {chain: predict(heads.get(chain), now) for chain in fleet.chains}
+    predicted = {chain: predict(heads.get(chain), now, policy.hash_depth) for chain in fleet.chains}
     if record_stakes:
         # A writer stuck on the state store would hold every write of this run (stake history,
         # alerts, remediation) past the time bound: found first, within a short bounded wait.
@@ -526,8 +526,13 @@ async def sweep(fleet: Fleet, *, timeout: float, concurrency: int, db: Path,
     await http.close()
     if record_stakes:  # --no-record changes no state, the cache of what hosts run included
         save_cache(db, cache)
-        if compared:
-            save_heads(db, {**heads, **{c: next_entry(heads.get(c), now, h) for c, h in compared.items()}})
+        learned = {}
+        for chain_id, height in compared.items():
+            times = sorted(p.block_time for p in by_chain[chain_id] if p.hash_height == height and p.block_time)
+            if times:  # the median: a few endpoints cannot move it
+                learned[chain_id] = next_entry(heads.get(chain_id), height, times[len(times) // 2])
+        if learned:
+            save_heads(db, {**heads, **learned})
 
     # ---- judging: a bug (or an answer no reader foresaw) in one check makes that check UNKNOWN
     checks = result.checks

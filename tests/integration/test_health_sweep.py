@@ -464,11 +464,11 @@ def test_the_next_run_reads_the_hashes_in_its_first_batch(inv: Path, db: Path, f
 def test_a_wrong_prediction_only_costs_the_asking(inv: Path, db: Path, monkeypatch: pytest.MonkeyPatch):
     first, _ = sweep_counting_hash_reads(inv, db, monkeypatch)
     path = db.with_name(db.name + ".heads.json")
-    path.write_text(json.dumps({"eth": {"t": time.time(), "h": HEAD - 5, "bt": None}}))
+    path.write_text(json.dumps({"eth": {"ts": int(time.time()), "h": HEAD - 5, "bt": None}}))
     second, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
     assert asked == [HEAD - 2] * 5
     assert execution_verdicts(second) == execution_verdicts(first)
-    for junk in ("not json", '{"eth": {"t": "x", "h": 1}}', '{"eth": {"t": 1, "h": -4, "bt": 0}}', "[1, 2]"):
+    for junk in ("not json", '{"eth": {"ts": "x", "h": 1}}', '{"eth": {"ts": 1, "h": -4, "bt": 0}}', "[1, 2]"):
         path.write_text(junk)
         third, asked = sweep_counting_hash_reads(inv, db, monkeypatch)
         assert asked == [HEAD - 2] * 5 and execution_verdicts(third) == execution_verdicts(first)
