@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from fleetctl.core.atomic import write_atomic
 
 __all__ = ["load_heads", "next_entry", "predict", "save_heads"]
 
@@ -98,9 +98,6 @@ def save_heads(db: Path, heads: dict[str, dict[str, Any]]) -> None:
     path = _path(db)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(heads, fh, separators=(",", ":"))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(heads, separators=(",", ":")).encode())
     except OSError:
         pass

@@ -8,7 +8,6 @@ perfdata, the Prometheus text for a textfile collector (written atomically) and 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
@@ -283,22 +282,9 @@ def exposition(report: HealthReport) -> bytes:
 def write_textfile(path: str | os.PathLike[str], report: HealthReport) -> None:
     """Write the metrics for node_exporter's textfile collector atomically (temp file + rename in
     the same folder), so the collector never reads half a file."""
-    target = Path(path)
-    data = exposition(report)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from fleetctl.core.atomic import write_atomic
+
+    write_atomic(Path(path), exposition(report), mode=0o644, fsync=True)
 
 
 def by_kind(checks: Sequence[Check]) -> dict[str, list[Check]]:

@@ -405,14 +405,10 @@ def load_states(path: Any, notes: list[str] | None = None) -> dict[str, RelayMin
 
 def save_states(path: Any, states: dict[str, RelayMinerState]) -> None:
     """Atomically (temp file + rename: overlapping runs, the last writer wins)."""
-    import os
-    import tempfile
+    from fleetctl.core.atomic import write_atomic
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({k: v.as_json() for k, v in states.items()}, fh, separators=(",", ":"))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({k: v.as_json() for k, v in states.items()}, separators=(",", ":")).encode())
     except OSError:
         pass  # the next run judges rates over the counters' whole window
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, field, replace
@@ -44,6 +42,7 @@ from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
 from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
+from fleetctl.core.atomic import write_atomic
 from fleetctl.health.heads import load_heads, next_entry, predict, save_heads
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.core import layout
@@ -177,10 +176,7 @@ def save_cache(db: Path, cache: dict[str, dict[str, Any]]) -> None:
     path = _cache_path(db)
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(cache, fh, separators=(",", ":"))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(cache, separators=(",", ":")).encode())
     except OSError:
         pass  # a cache only: the next sweep asks the hosts again
 

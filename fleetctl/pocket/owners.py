@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from fleetctl.core.atomic import write_atomic
 from fleetctl.core.redact import scrub
 from fleetctl.spec.cache import cache_base
 
@@ -64,16 +63,8 @@ def save(url: str, owners: Mapping[str, str]) -> bool:
         return False
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".owners-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"url": scrub(url, sink_style=False, limit=400), "owners": entries}, f,
-                          separators=(",", ":"), sort_keys=True)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, json.dumps({"url": scrub(url, sink_style=False, limit=400), "owners": entries},
+                                      separators=(",", ":"), sort_keys=True).encode())
     except OSError:
         return False
     return True

@@ -34,10 +34,10 @@ import pickle
 import re
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from fleetctl import __version__
+from fleetctl.core.atomic import write_atomic
 from fleetctl.spec import files
 from fleetctl.spec.model import Fleet
 
@@ -204,10 +204,7 @@ def _store(folder: Path, entry: Path, fleet: Fleet) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted(folder, folder=True):
             return
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)  # mode 0600
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(fleet, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, entry)
+        write_atomic(entry, pickle.dumps(fleet, protocol=pickle.HIGHEST_PROTOCOL))  # mode 0600
         entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEEP:]:
             old.unlink(missing_ok=True)
