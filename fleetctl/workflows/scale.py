@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl.core.atomic import write_atomic
 from fleetctl.core.records import record
 from fleetctl.core.errors import FleetError, UserError
 from fleetctl.core.events import CancelToken, EventSink, HostTask, StepFinished, StepStarted, emit, is_cancelled
@@ -326,10 +327,5 @@ def add_to_inventory(fleet: Fleet, identities: list[NewIdentity]) -> Path | None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     backup = path.with_name(f"fleet.yml.bak-{stamp}")
     backup.write_text(original)
-    mode = path.stat().st_mode & 0o777
-    fd, tmp_path = tempfile.mkstemp(prefix=".fleet.yml.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp_path, mode)
-    os.replace(tmp_path, path)
+    write_atomic(path, text.encode(), mode=path.stat().st_mode & 0o777)  # the operator's mode kept
     return backup

@@ -3,6 +3,7 @@ identities, the capacity guard, and rewriting fleet.yml (layout kept, validated,
 
 from __future__ import annotations
 
+import stat
 import math
 import shutil
 from fractions import Fraction
@@ -218,3 +219,11 @@ def test_option_mistakes_are_refused_before_the_chain_is_asked(inv: Path, argv: 
     proc = run_cli("scale", "-i", str(inv), "--service", "eth", *argv)
     assert proc.returncode == 2 and proc.stderr.startswith(f"fleetctl: {needle}"), proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_rewritten_fleet_yml_keeps_the_operators_mode(inv: Path) -> None:
+    (inv / "fleet.yml").chmod(0o640)
+    fleet = load_inventory(inv)
+    assert add_to_inventory(fleet, [scale.NewIdentity("lab-sup-7", "lab-h2", ("eth",), OWNER, NEW[0])]) is not None
+    assert stat.S_IMODE((inv / "fleet.yml").stat().st_mode) == 0o640
+    assert sorted(p.name for p in inv.iterdir() if p.name.startswith(".")) == []  # no temporary file left
