@@ -157,6 +157,15 @@ def _build_init(cls: type, slots: bool, frozen: bool) -> Callable[..., None]:
     params: list[str] = []
     kw_params: list[str] = []
     body: list[str] = []
+    # A frozen record's fields go straight into the instance's __dict__ (what object.__setattr__
+    # does for a name without a data descriptor, ~3x faster a field); not with slots, nor when a
+    # class of the MRO has a descriptor that takes over the assignment of a field (a slot, a
+    # property): then object.__setattr__ as the decorator writes it.
+    direct = frozen and not slots and not any(
+        hasattr(type(klass.__dict__.get(f.name)), "__set__") or hasattr(type(klass.__dict__.get(f.name)), "__delete__")
+        for f in fields for klass in cls.__mro__ if f.name in klass.__dict__)
+    if direct:
+        body.append(f"__dataclass_dict__={self_name}.__dict__")
     for f in fields:
         default_name = f"__dataclass_dflt_{f.name}__"
         if f.init:
@@ -181,8 +190,12 @@ def _build_init(cls: type, slots: bool, frozen: bool) -> Callable[..., None]:
             value = default_name
         else:
             continue  # read from the class attribute holding the default
-        body.append(f"__dataclass_builtins_object__.__setattr__({self_name},{f.name!r},{value})" if frozen
-                    else f"{self_name}.{f.name}={value}")
+        if frozen and direct:
+            body.append(f"__dataclass_dict__[{f.name!r}]={value}")
+        elif frozen:
+            body.append(f"__dataclass_builtins_object__.__setattr__({self_name},{f.name!r},{value})")
+        else:
+            body.append(f"{self_name}.{f.name}={value}")
     if hasattr(cls, "__post_init__"):
         body.append(f"{self_name}.__post_init__({','.join(f.name for f in fields if f._field_type is initvar)})")  # type: ignore[attr-defined]
     signature = ",".join([self_name, *params, *(["*", *kw_params] if kw_params else [])])

@@ -224,3 +224,35 @@ def test_methods_of_the_body_and_recursion_and_slots() -> None:
         a: int
 
     assert Ordered(1) < Ordered(2) and Ordered(1) == Ordered(1)
+
+
+def test_frozen_fields_go_where_the_decorator_puts_them() -> None:
+    """A frozen record without slots stores its fields straight in the instance's __dict__, unless
+    a class of its MRO has a descriptor for a field (here a property with a setter): then
+    object.__setattr__ runs that descriptor, as the decorator's __init__ does."""
+
+    class Base:
+        @property
+        def x(self) -> int:
+            return self._x  # type: ignore[no-any-return, attr-defined]
+
+        @x.setter
+        def x(self, value: int) -> None:
+            object.__setattr__(self, "_x", value * 2)
+
+    def make(decorate: Any) -> type:
+        class R(Base):
+            x: int  # type: ignore[assignment]
+            y: str = "y"
+        return decorate(frozen=True)(R)  # type: ignore[no-any-return]
+
+    ours, theirs = make(record)(3), make(dataclasses.dataclass)(3)  # type: ignore[call-arg]
+    assert (ours.x, ours.y, vars(ours)) == (theirs.x, theirs.y, vars(theirs)) == (6, "y", {"_x": 6, "y": "y"})
+
+    @record(frozen=True)
+    class Plain:
+        a: int
+        b: list[int] = dataclasses.field(default_factory=list)
+
+    plain = Plain(1)
+    assert vars(plain) == {"a": 1, "b": []} and "__dataclass_dict__" in records._build_init(Plain, False, True).__code__.co_varnames
