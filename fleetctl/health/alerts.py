@@ -315,10 +315,13 @@ class AlertStore:
         seen: dict[str, tuple[Observation, str]] = {}
         for obs in observations:
             name = level_name(obs.level)
-            obs = Observation(obs.target, obs.kind, name, clean(obs.message), obs.labels)
-            before = seen.get(obs.key)
+            message = clean(obs.message)
+            if name != obs.level or message != obs.message:  # (usually neither: no copy)
+                obs = Observation(obs.target, obs.kind, name, message, obs.labels)
+            key = obs.key
+            before = seen.get(key)
             if before is None or _SEVERITY[name] > _SEVERITY[before[1]]:
-                seen[obs.key] = (obs, name)
+                seen[key] = (obs, name)
 
         corrupt: list[Corrupt] = []
         with self._tx(write=True) as conn:

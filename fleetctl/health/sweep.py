@@ -821,7 +821,7 @@ def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
     pieces = sorted({p for u in secrets for p in secret_parts(u, whole_path=False)}, key=len, reverse=True)
 
     def clean(text: str) -> str:
-        if "://" in text or any(p in text for p in pieces):
+        if "://" in text or (pieces and any(p in text for p in pieces)):
             return scrub(text, secrets, sink_style=False, limit=max(300, len(text) + 64))
         return text
 
@@ -836,6 +836,8 @@ def _redact_checks(fleet: Fleet, result: SweepResult) -> None:
                 kind = type(v)
                 if v is None or kind is int or kind is float or kind is bool:
                     continue  # (most facts: nothing to look at, no call)
+                if kind is str and "://" not in v and not pieces:
+                    continue  # (the usual string: no URL, no secret to look for)
                 w = clean(v) if kind is str else deep(v)
                 if w is not v:
                     if changed is None:
