@@ -11,10 +11,12 @@ and :mod:`random`: ~3.5 ms of every cron run).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "write_json"]
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -41,3 +43,14 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, fsync: bool = Fa
         except OSError:
             pass
         raise
+
+
+def write_json(path: Path, value: Any, *, sort_keys: bool = False) -> bool:
+    """``value`` as compact JSON at ``path`` (its folder made 0700 if missing), atomically;
+    False when it could not be written (for caches: the caller goes on without)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(value, separators=(",", ":"), sort_keys=sort_keys).encode())
+    except OSError:
+        return False
+    return True

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fleetctl.core.atomic import write_atomic
+from fleetctl.core.atomic import write_json
 
 __all__ = ["load_heads", "next_entry", "predict", "save_heads"]
 
@@ -95,9 +95,4 @@ def next_entry(entry: dict[str, Any] | None, height: int, timestamp: int) -> dic
 
 def save_heads(db: Path, heads: dict[str, dict[str, Any]]) -> None:
     """Atomically; a file that cannot be written only means no prediction next time."""
-    path = _path(db)
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(heads, separators=(",", ":")).encode())
-    except OSError:
-        pass
+    write_json(_path(db), heads)

@@ -42,7 +42,7 @@ from fleetctl.health import execution as ex
 from fleetctl.health import services as sv
 from fleetctl.health.hostfacts import FACTS_SCRIPT, MAX_SLOT, Container, HostFacts, parse_facts
 from fleetctl.health.values import MAX_BLOCK, BadValue, json_count, one_line
-from fleetctl.core.atomic import write_atomic
+from fleetctl.core.atomic import write_json
 from fleetctl.health.heads import load_heads, next_entry, predict, save_heads
 from fleetctl.health.report import Check, HealthReport, Sample, samples
 from fleetctl.core import layout
@@ -173,12 +173,7 @@ def load_cache(db: Path, notes: list[str] | None = None) -> dict[str, dict[str, 
 
 def save_cache(db: Path, cache: dict[str, dict[str, Any]]) -> None:
     """Atomically (overlapping runs: the last writer wins, nobody reads half a file)."""
-    path = _cache_path(db)
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(cache, separators=(",", ":")).encode())
-    except OSError:
-        pass  # a cache only: the next sweep asks the hosts again
+    write_json(_cache_path(db), cache)  # a cache only: if not written, the next sweep asks the hosts
 
 
 _CACHED_FIELDS: dict[str, tuple[type, ...]] = {

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from fleetctl.core.atomic import write_atomic
+from fleetctl.core.atomic import write_json
 from fleetctl.core.redact import scrub
 from fleetctl.spec.cache import cache_base
 
@@ -61,10 +61,4 @@ def save(url: str, owners: Mapping[str, str]) -> bool:
     entries = {k: v for k, v in owners.items() if _valid(k) and _valid(v)}
     if len(entries) > MAX_ENTRIES:
         return False
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(path, json.dumps({"url": scrub(url, sink_style=False, limit=400), "owners": entries},
-                                      separators=(",", ":"), sort_keys=True).encode())
-    except OSError:
-        return False
-    return True
+    return write_json(path, {"url": scrub(url, sink_style=False, limit=400), "owners": entries}, sort_keys=True)

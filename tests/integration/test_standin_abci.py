@@ -84,29 +84,27 @@ def field(number: int, payload: bytes) -> bytes:
     return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
+def read_varint(message: bytes, i: int) -> tuple[int, int]:
+    """(value, next index) of the varint at ``i``."""
+    value = shift = 0
+    while True:
+        byte = message[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
 def parse(message: bytes) -> dict[int, bytes]:
     """The length-delimited fields of a message; anything else (other wire types, a repeated
     field, trailing bytes) fails the test."""
     fields: dict[int, bytes] = {}
     i = 0
     while i < len(message):
-        key = shift = 0
-        while True:
-            byte = message[i]
-            i += 1
-            key |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        key, i = read_varint(message, i)
         assert key & 7 == 2, f"field {key >> 3}: wire type {key & 7}"
-        size = shift = 0
-        while True:
-            byte = message[i]
-            i += 1
-            size |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
+        size, i = read_varint(message, i)
         assert i + size <= len(message) and key >> 3 not in fields
         fields[key >> 3] = message[i:i + size]
         i += size

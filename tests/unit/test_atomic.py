@@ -76,3 +76,14 @@ def test_the_health_path_does_not_import_tempfile() -> None:
             "print(sorted(m for m in ('tempfile', 'shutil', 'bz2', 'lzma') if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=60)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_write_json_makes_the_folder_and_says_when_it_could_not(tmp_path: Path) -> None:
+    from fleetctl.core.atomic import write_json
+
+    target = tmp_path / "state" / "x.json"
+    assert write_json(target, {"b": 1, "a": [1, 2]}, sort_keys=True)
+    assert target.read_text() == '{"a":[1,2],"b":1}'
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700 and stat.S_IMODE(target.stat().st_mode) == 0o600
+    (tmp_path / "file").write_text("")
+    assert write_json(tmp_path / "file" / "x.json", {}) is False  # a file where the folder should be
