@@ -34,7 +34,8 @@ shannon``, chain ``eth`` with the 200 endpoints adopted, the suppliers with thei
 * a sequential checker in Python making the same requests as fleetctl one at a time, one
   keep-alive connection per target: Pocket height, supplier/proof/shared params, the owner's
   supplier listing and each operator balance (by the node RPC's batches when it is named, with
-  its ``/status``); per endpoint the batch [web3_clientVersion,
+  its ``/status``; then once more with the balances one REST query each, issue 5's requests);
+  per endpoint the batch [web3_clientVersion,
   eth_syncing, eth_blockNumber, net_peerCount], then eth_getBlockByNumber at the common height;
 * cron running Nagios ``check_http`` (monitoring-plugins-basic) once per target in turn:
   1,200 processes, a JSON-RPC POST to each endpoint and a GET of each supplier's REST path,
@@ -435,8 +436,10 @@ def _balance_request(address: str) -> bytes:
     return b"\x0a" + bytes([len(a)]) + a + b"\x12\x05upokt"
 
 
-def sequential_check(t: Targets) -> tuple[float, str]:
-    """Seconds for fleetctl's requests made one at a time, and what it found."""
+def sequential_check(t: Targets, node: bool = True) -> tuple[float, str]:
+    """Seconds for fleetctl's requests made one at a time, and what it found; ``node=False``: the
+    balances one REST query each even when the node RPC is named (the requests of issue 5's
+    baseline)."""
     rest = urlsplit(t.rest_url)
     pocket = http.client.HTTPConnection(rest.hostname or "127.0.0.1", rest.port, timeout=30)
     rpc = [http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in t.ports]
@@ -453,18 +456,18 @@ def sequential_check(t: Targets) -> tuple[float, str]:
         if not next_key:
             break
         query["pagination.key"] = next_key
-    node = None
-    if t.comet_url:
+    comet_conn = None
+    if t.comet_url and node:
         # the node RPC: the balances as JSON-RPC batches of abci_query, ten a request (CometBFT's
         # default max_request_batch_size), as fleetctl reads them; /status for the claims check
         comet = urlsplit(t.comet_url)
-        node = http.client.HTTPConnection(comet.hostname or "127.0.0.1", comet.port, timeout=30)
-        _get_json(node, "GET", "/status")
+        comet_conn = http.client.HTTPConnection(comet.hostname or "127.0.0.1", comet.port, timeout=30)
+        _get_json(comet_conn, "GET", "/status")
         for i in range(0, len(t.addresses), 10):
             calls = [{"jsonrpc": "2.0", "id": n, "method": "abci_query", "params": {
                 "path": "/cosmos.bank.v1beta1.Query/Balance", "data": _balance_request(a).hex(),
                 "height": "0", "prove": False}} for n, a in enumerate(t.addresses[i:i + 10])]
-            answers = _get_json(node, "POST", "/", calls)
+            answers = _get_json(comet_conn, "POST", "/", calls)
             answers = answers if isinstance(answers, list) else [answers]
             if not all(base64.b64decode(a["result"]["response"]["value"]) for a in answers):
                 raise RuntimeError("abci_query: a balance is missing")
@@ -483,9 +486,9 @@ def sequential_check(t: Targets) -> tuple[float, str]:
                                               "params": [hex(common), False]})
         hashes.add(block["result"]["hash"])
     elapsed = time.perf_counter() - start
-    for conn in [pocket, *rpc, *([node] if node else [])]:
+    for conn in [pocket, *rpc, *([comet_conn] if comet_conn else [])]:
         conn.close()
-    balance_requests = (1 + (len(t.addresses) + 9) // 10) if node else len(t.addresses)
+    balance_requests = (1 + (len(t.addresses) + 9) // 10) if comet_conn else len(t.addresses)
     requests = 5 + (len(listed) > 1000) + balance_requests + 2 * len(rpc)
     return elapsed, (f"{requests} requests; {len(listed)} suppliers listed, {len(t.addresses)} balances, "
                      f"{len(rpc)} endpoints {'agree' if len(hashes) == 1 else 'DISAGREE'} at block {common}")
@@ -717,7 +720,8 @@ def main() -> None:
                 argv += ["--timeout", f"{args.timeout:g}"]
                 print(f"no health: section in fleet.yml: passing --timeout {args.timeout:g} instead")
             walls: dict[str, list[float]] = {
-                k: [] for k in ("fleetctl", "asyncio", "hang", "sequential", "check_http", "blackbox")}
+                k: [] for k in ("fleetctl", "asyncio", "hang", "sequential", "sequential_rest", "check_http",
+                                "blackbox")}
             peak: dict[str, list[float]] = {"fleetctl": [], "asyncio": [], "hang": []}
             cpu: dict[str, list[float]] = {"fleetctl": [], "asyncio": []}
             # the same run on the standard library's event loop (uvloop is the default when installed)
@@ -752,6 +756,10 @@ def main() -> None:
                 wall, note = sequential_check(t)
                 walls["sequential"].append(wall)
                 print(f"[{r}] sequential checker: {wall:.2f} s; {note}", flush=True)
+                if t.comet_url:
+                    wall, note = sequential_check(t, node=False)
+                    walls["sequential_rest"].append(wall)
+                    print(f"[{r}] sequential checker, balances by REST: {wall:.2f} s; {note}", flush=True)
                 if have_check_http:
                     wall, note = run_check_http(t, args.check_http_sample or None)
                     extrapolated = extrapolated or "EXTRAPOLATED" in note
@@ -791,6 +799,7 @@ def report(args: argparse.Namespace, walls: dict[str, list[float]], peak: dict[s
         ("fleetctl health, standard asyncio loop", "asyncio", peak["asyncio"]),
         (f"fleetctl health, {hanging} endpoints hanging", "hang", peak["hang"]),
         ("sequential checker (same requests)", "sequential", []),
+        *([("sequential checker, balances by REST", "sequential_rest", [])] if walls["sequential_rest"] else []),
         (f"cron check_http ({targets} processes)" + (" EXTRAP." if extrapolated else ""), "check_http", []),
         (f"blackbox exporter ({BLACKBOX_PARALLEL} at a time)", "blackbox", []),
     ]
@@ -824,6 +833,9 @@ def report(args: argparse.Namespace, walls: dict[str, list[float]], peak: dict[s
         print(f"goal: {label}: {verdict(ok)} ({x:.1f}x{extra})")
 
     ratio_goal("sequential", f">= {GOAL_SPEEDUP:g}x the sequential checker", GOAL_SPEEDUP)
+    if walls["sequential_rest"]:  # issue 5's baseline made its 1,405 requests (no node RPC then)
+        ratio_goal("sequential_rest", f">= {GOAL_SPEEDUP:g}x the sequential checker, balances by REST (issue 5's "
+                   "requests)", GOAL_SPEEDUP)
     ratio_goal("check_http", f">= {GOAL_SPEEDUP:g}x cron check_http", GOAL_SPEEDUP)
     ratio_goal("blackbox", "faster than the blackbox exporter", 1.0, strict=True)
     # issue 15's goals (near the physical floor: 1,200 targets x the latency over 128 in flight)

@@ -29,7 +29,6 @@ limit) is "stats unreadable" (CRITICAL: relays cannot be verified to flow).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -124,6 +123,8 @@ def parse_haproxy_csv(text: str, backend: str) -> list[ServerState] | None:
     header = [h.strip() for h in lines[0][2:].split(",")]
     if "pxname" not in header or "svname" not in header or "status" not in header:
         raise ValueError("not an HAProxy stats CSV (no pxname, svname and status columns)")
+    import csv  # only where a balancer is read
+
     try:
         reader = csv.DictReader(io.StringIO("\n".join(lines[1:]).replace("\0", "")), fieldnames=header)
         servers: list[ServerState] = []

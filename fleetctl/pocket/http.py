@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -206,6 +205,8 @@ class JsonClient:
             if tries == self.attempts:
                 break
             base = self.backoff * 2 ** (tries - 1)
+            import random  # only on a retry: ~1 ms of every cron run's start-up otherwise
+
             delay = max(retry_after, base + random.uniform(0, base))
             if delay >= self._expires - loop.time():
                 break
