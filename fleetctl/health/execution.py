@@ -7,8 +7,8 @@ Probing is two round trips per endpoint, both bounded by the per-check timeout:
    at the chain's common height ``H`` (see :func:`judge_chain`), for the block hash.
 
 Step 2 is one round trip more for every endpoint, after the slowest answers step 1. When the
-sweep can predict ``H`` (from the height and the block time of earlier runs: see
-``fleetctl.health.sweep``), the batch of step 1 also asks ``eth_getBlockByNumber`` at the
+sweep can predict ``H`` (from the block the last run compared, its timestamp and the chain's
+block time: :mod:`fleetctl.health.heads`), the batch of step 1 also asks ``eth_getBlockByNumber`` at the
 predicted height. If ``H`` turns out to be that height and the answer is a block, step 2 takes
 it as its answer (the same call, the same reading, made a few milliseconds earlier); otherwise
 step 2 asks as it always does. A wrong prediction costs one block read, never a different

@@ -31,6 +31,7 @@ timeout, not one per batch.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,8 +85,9 @@ def _request_data(address: str, denom: str) -> str:
 
 
 def _fields(buf: bytes, what: str) -> dict[int, bytes]:
-    """The length-delimited fields of one protobuf message (the last one of a number wins, as
-    protobuf merges scalars); varint and fixed fields are skipped. Raises QueryError on a
+    """The length-delimited fields of one protobuf message (a field given twice: the last one;
+    protobuf would merge two embedded messages, so a repeated coin missing a member is refused
+    here and read by REST); varint and fixed fields are skipped. Raises QueryError on a
     truncated or malformed message."""
     out: dict[int, bytes] = {}
     i, end = 0, len(buf)
@@ -221,15 +223,14 @@ class BatchBalances:
         got: dict[int, int] = {}
         if self.broken is None:
             got = await self._batch(chunk)
-        out: list[int | QueryError] = []
-        for n, address in enumerate(chunk):
-            if n in got:
-                out.append(got[n])
-                self.by_node += 1
-            else:
-                out.append(await settle(self.fallback(address)))
-                self.by_rest += 1
-        return out
+        # the rest by REST, together (a node that is down leaves every chunk to REST: one at a time
+        # they would be read 32 at a time, not as many as the REST client's slots)
+        missing = [n for n in range(len(chunk)) if n not in got]
+        rest = await asyncio.gather(*(settle(self.fallback(chunk[n])) for n in missing))
+        self.by_node += len(got)
+        self.by_rest += len(missing)
+        by_rest = dict(zip(missing, rest, strict=True))
+        return [got[n] if n in got else by_rest[n] for n in range(len(chunk))]
 
     async def _batch(self, chunk: Sequence[str]) -> dict[int, int]:
         """Index in ``chunk`` → balance, for the calls the node answered plainly."""
@@ -243,10 +244,14 @@ class BatchBalances:
             self.broken = "the batch was refused" if isinstance(reply, dict) else "not a JSON-RPC batch answer"
             return {}
         got: dict[int, int] = {}
+        seen: set[int] = set()
         for answer in answers:  # (the body is bounded by the client's max_body)
             ident = answer.get("id") if isinstance(answer, dict) else None
-            if type(ident) is not int or not 0 <= ident < len(chunk) or ident in got:
+            if type(ident) is not int or not 0 <= ident < len(chunk) or ident in seen:
+                if type(ident) is int:
+                    got.pop(ident, None)  # answered twice: neither is believed (REST reads it)
                 continue
+            seen.add(ident)
             try:
                 got[ident] = _one_answer(answer, self.denom, f"abci_query {BANK_BALANCE_PATH}")
             except Exception:  # noqa: BLE001 - any value the parser refuses is read again by REST,

@@ -162,6 +162,8 @@ class _HostileNode(BaseHTTPRequestHandler):
                 continue
             elif how == "missing":
                 continue
+            elif how == "twice":  # answered twice: neither is believed
+                answers.append({"jsonrpc": "2.0", "id": call["id"], "result": {"response": response}})
             answers.append({"jsonrpc": "2.0", "id": call["id"], "result": {"response": response}})
         body = json.dumps(answers).encode()
         self.send_response(200)
@@ -174,7 +176,7 @@ class _HostileNode(BaseHTTPRequestHandler):
 def test_a_hostile_node_is_believed_only_where_it_answers_plainly(standin: PocketStandin, tmp_path: Path) -> None:
     ops = addresses()
     spoilt = {ops[0]: "code", ops[1]: "garbage", ops[11]: "denom", ops[12]: "huge", ops[20]: "error",
-              ops[24]: "missing"}
+              ops[24]: "missing", ops[15]: "twice"}
     _HostileNode.bad = spoilt
     server = ThreadingHTTPServer(("127.0.0.1", 0), _HostileNode)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
