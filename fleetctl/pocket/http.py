@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from decimal import Decimal
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fleetctl.core.httpclient import HttpError, HttpPool
+from fleetctl.core.jsoncodec import loads
 from fleetctl.core.redact import has_secret, safe_url, scrub
 
 __all__ = ["MAX_RESPONSE_BYTES", "TRANSIENT_STATUSES", "JsonClient", "QueryError"]
@@ -217,16 +217,12 @@ class JsonClient:
                          status=last.status, body=last.body, transient=True)
 
 
-#: ``json.loads(raw, parse_float=Decimal)`` builds this decoder for every answer (a thousand a sweep)
-_DECODER = json.JSONDecoder(parse_float=Decimal)
-
-
 def _decode(path: str, raw: bytes) -> Any:
     if not raw.strip():
         raise QueryError(f"{path}: empty response")
     try:
-        # what json.loads does with bytes, with the one decoder
-        return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        # json.loads(raw, parse_float=Decimal)'s values and errors, through msgspec when it can
+        return loads(raw, decimal=True)
     except (UnicodeDecodeError, ValueError) as exc:
         raise QueryError(f"{path}: malformed JSON ({exc})") from None
     except RecursionError:
