@@ -53,8 +53,12 @@ class Check:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"target": self.target, "kind": self.kind, "status": self.level.name,
                                "message": self.message}
-        for k, v in self.facts.items():
-            out.setdefault(k, v)
+        facts = self.facts
+        if "target" in facts or "kind" in facts or "status" in facts or "message" in facts:
+            for k, v in facts.items():
+                out.setdefault(k, v)  # the check's own four come first and stay
+        else:
+            out.update(facts)  # (the usual case, in C: 2,200 checks a run)
         out["values"] = {s.name if not s.labels else f"{s.name}{{{','.join(f'{k}={v}' for k, v in s.labels)}}}": s.value
                          for s in self.samples}
         return out

@@ -157,6 +157,21 @@ def test_resolved_once_with_the_clearing_message(db):
     assert [a.state for a in runs.store.list(include_resolved=True)] == ["firing", "resolved"]
 
 
+def test_the_clearing_message_is_cleaned_like_any_other(db):
+    """A message below the alerting level is cleaned only when it is used: the one that resolves
+    an open alert is (no secret of a URL, one line), in the notice and in the store."""
+    runs = Runs(db, AlertPolicy(after=1))
+    runs.run(ob())
+    clearing = "back at https://user:hunter2@rpc.example/v1/abcdef0123456789abcdef?key=tok3n\n  and synced"
+    (notice,) = runs.run(ob(level="ok", message=clearing), ob("other", level="OK", message="x\ny")).notifications
+    assert notice.status == "resolved" and notice.level == "OK"
+    for text in (notice.message, runs.store.list(include_resolved=True)[0].resolved_message):
+        assert "hunter2" not in text and "tok3n" not in text and "abcdef0123456789" not in text
+        assert "\n" not in text and text.startswith("back at https://***@rpc.example/") and text.endswith("and synced")
+    with pytest.raises(ValueError, match="unknown level"):
+        runs.run(ob(level="fine"))
+
+
 def test_flap_resets_the_count_and_a_pending_alert_is_dropped_silently(db):
     runs = Runs(db, AlertPolicy(after=3))
     assert runs.run(ob()).notifications == ()

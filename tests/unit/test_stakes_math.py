@@ -596,3 +596,30 @@ def test_settle_each_reads_every_item_at_most_width_at_a_time_in_order():
         assert sorted(cancelled) == [0, 1, 2, 3] and started == [0, 1, 2, 3]
 
     asyncio.run(scenario())
+
+
+def test_health_stake_checks_one_per_supplier_and_a_row_that_fails_is_its_own_unknown():
+    """health's stake checks: the samples of each row (in order), and a row the check cannot
+    build (a bug, hostile data) is that supplier's UNKNOWN check naming why; the others stand."""
+    from types import SimpleNamespace
+
+    from fleetctl.health.sweep import _stake_checks
+
+    good = SupplierReport("sup-a", "pokt1a", Level.OK, (), ChainStatus.STAKED, stake_upokt=2_000_000,
+                          min_stake_upokt=1_000_000, margin_upokt=1_000_000, margin_bp=10_000,
+                          balance_upokt=5, penalties_to_minimum=2**70, missed_proofs_to_unstake=7,
+                          fee_runway_days=3.5)
+    bad = _replace(good, name="sup-b", address="pokt1b", margin_bp="junk")  # formatting it raises
+    fleet = SimpleNamespace(suppliers=[SimpleNamespace(name=n, planned=False, operator_address=a)
+                                       for n, a in (("sup-a", "pokt1a"), ("sup-b", "pokt1b"))])
+    report = SimpleNamespace(height=10, suppliers=(good, bad), message=None, history_db="x")
+    first, second = _stake_checks(fleet, None, report, SimpleNamespace(keep=[]))  # type: ignore[arg-type]
+    assert (first.target, first.level, first.labels) == ("pokt1a", Level.OK, {"name": "sup-a"})
+    assert first.message == "stake 2 POKT, margin 1 POKT (100.00%)"
+    assert [(s.name, s.value, s.labels) for s in first.samples] == [
+        ("upokt", 2e6, ()), ("margin_upokt", 1e6, ()), ("operator_balance_upokt", 5.0, ()),
+        ("fleetctl_stakes_missed_proofs_to_unstake", 7.0, (("supplier", "sup-a"),)),
+        ("fleetctl_stakes_fee_runway_days", 3.5, (("operator", "pokt1a"),))]  # penalties: 2**70 is no gauge
+    assert (second.target, second.kind, second.level, second.labels) == ("pokt1b", "stake", Level.UNKNOWN,
+                                                                          {"name": "sup-b"})
+    assert second.message.startswith("check failed: TypeError")
