@@ -22,11 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # One run, then exit: what is loaded by now lives to the end (the block answers' many small
+    # objects would otherwise have every collection walk it); first, so the imports are no
+    # collector's work either.
+    one_run_gc()
     from fleetctl import views
 
-    # One run, then exit: what is loaded by now lives to the end (the block answers' many small
-    # objects would otherwise have every collection walk it).
-    one_run_gc()
     try:
         return _claims(args)
     except Exception as exc:  # noqa: BLE001 - claims always ends with its status line and 0-3

@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0-3 and one status line in every output mode, whatever happens (Nagios reads a
     traceback's exit 1 as WARNING and loses every other check)."""
+    one_run_gc()  # first: the imports and the inventory below are no collector's work
     from fleetctl import views
 
     out = args.out
@@ -61,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("health: --remediate needs its state (what it took out of rotation); drop --no-record")
     options = HealthOptions(timeout=args.timeout, concurrency=args.concurrency, db=args.db,
                             record=not args.no_record, alerts=not args.no_alerts, remediate=args.remediate)
-    one_run_gc()
     report = execute(fleet, options, on_step=out.debug)
     code = report.exit_code
     prom = args.prom_file or fleet.health.textfile

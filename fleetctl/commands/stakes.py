@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    one_run_gc()  # first: the imports and the inventory below are no collector's work
     from fleetctl import views
 
     try:
@@ -62,7 +63,6 @@ def _stakes(args: argparse.Namespace) -> int:
     from fleetctl.workflows import stakes
 
     assert fleet is not None
-    one_run_gc()
     report = stakes.execute(fleet, concurrency=args.concurrency, timeout=args.timeout, db=args.db,
                             record=not args.no_record)
     views.stakes(out, report, nagios=args.nagios)

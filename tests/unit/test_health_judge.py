@@ -1522,13 +1522,14 @@ def test_one_run_gc_freezes_what_is_loaded_and_leaves_a_disabled_collector_alone
     young generation less often; a collector the caller disabled stays disabled."""
     import gc
 
-    from fleetctl.commands._common import one_run_gc
+    from fleetctl.commands._common import ONE_RUN_GC_THRESHOLD, one_run_gc
 
     saved = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
         one_run_gc()
-        assert gc.get_threshold() == (20_000, 10, 10) and gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (ONE_RUN_GC_THRESHOLD, 10, 10) == (200_000, 10, 10)
+        assert gc.get_freeze_count() > 0
         gc.set_threshold(0)
         one_run_gc()
         assert gc.get_threshold()[0] == 0
