@@ -53,11 +53,12 @@ start their threads then. Each timed fleetctl run is still a fresh process. The 
 is printed: these machines are shared and noisy, so compare ratios from the same run.
 
 Each timed fleetctl run is also repeated with FLEETCTL_EVENT_LOOP=asyncio (the standard
-library's loop; uvloop is the default when installed), and both runs' CPU time (user + system,
-the host facts' subprocess included) is printed.
+library's loop; uvloop is the default when installed), the two taking turns at going first in a
+round, and both runs' CPU time (user + system, the host facts' subprocess included) is printed.
 
 Goals (issue 5 and shared/BENCHMARKS.md): fleetctl, cold start included, >= 25x faster than the
-sequential checker and than cron check_http, faster than the blackbox exporter, < 1.5 s,
+sequential checker (with the node RPC named: the one making issue 5's requests, the balances by
+REST; the one making fleetctl's own requests is shown beside it) and than cron check_http, faster than the blackbox exporter, < 1.5 s,
 < 150 MB; with 5% of endpoints hanging, wall time grows by no more than one timeout. Issue 15:
 <= 0.5 s, <= 0.3 s of CPU, >= 2x faster than the blackbox exporter.
 Prints the figures and the goals; asserts nothing. Only 127.0.0.1 is used.
@@ -737,18 +738,19 @@ def main() -> None:
                     print(f"[warm-up, not counted] blackbox exporter: {wall:.2f} s")
             for r in range(1, args.runs + 1):
                 if have_health:
-                    run = run_fleetctl(argv)
-                    walls["fleetctl"].append(run.wall)
-                    peak["fleetctl"].append(run.rss_mb)
-                    cpu["fleetctl"].append(run.cpu)
-                    print(f"[{r}] fleetctl health: {run.wall:.2f} s, CPU {run.cpu:.2f} s, {run.rss_mb:.0f} MB; "
-                          f"{describe(run, t)}", flush=True)
-                    run = run_fleetctl(argv, std_env)
-                    walls["asyncio"].append(run.wall)
-                    peak["asyncio"].append(run.rss_mb)
-                    cpu["asyncio"].append(run.cpu)
-                    print(f"[{r}] fleetctl health, FLEETCTL_EVENT_LOOP=asyncio: {run.wall:.2f} s, CPU {run.cpu:.2f} s, "
-                          f"{run.rss_mb:.0f} MB; {describe(run, t)}", flush=True)
+                    # The two loops take turns at going first: the first fleetctl run of a round
+                    # follows the cron peer's 1,200 processes. With uvloop always first, the
+                    # standard loop measured 0.02-0.04 s less CPU in two runs, when interleaved
+                    # runs without the peers measured uvloop 0-12 ms below it; taking turns, 0.27
+                    # vs 0.28 s (2026-12-05).
+                    for key in (("fleetctl", "asyncio") if r % 2 else ("asyncio", "fleetctl")):
+                        run = run_fleetctl(argv, std_env if key == "asyncio" else None)
+                        walls[key].append(run.wall)
+                        peak[key].append(run.rss_mb)
+                        cpu[key].append(run.cpu)
+                        name = "fleetctl health" + (", FLEETCTL_EVENT_LOOP=asyncio" if key == "asyncio" else "")
+                        print(f"[{r}] {name}: {run.wall:.2f} s, CPU {run.cpu:.2f} s, {run.rss_mb:.0f} MB; "
+                              f"{describe(run, t)}", flush=True)
                 if have_blackbox:
                     wall, note = run_blackbox(blackbox_url, probes)
                     walls["blackbox"].append(wall)
@@ -832,10 +834,19 @@ def report(args: argparse.Namespace, walls: dict[str, list[float]], peak: dict[s
         extra = ", extrapolated" if key == "check_http" and extrapolated else ""
         print(f"goal: {label}: {verdict(ok)} ({x:.1f}x{extra})")
 
-    ratio_goal("sequential", f">= {GOAL_SPEEDUP:g}x the sequential checker", GOAL_SPEEDUP)
-    if walls["sequential_rest"]:  # issue 5's baseline made its 1,405 requests (no node RPC then)
+    if walls["sequential_rest"]:
+        # Issue 5's goal was set against a checker making its 1,405 requests (a balance each, by
+        # REST: there was no node RPC then): judged on that row. The checker that makes fleetctl's
+        # own ~500 requests (balances batched through the node RPC, one at a time) is shown beside
+        # it, with no goal of its own.
         ratio_goal("sequential_rest", f">= {GOAL_SPEEDUP:g}x the sequential checker, balances by REST (issue 5's "
                    "requests)", GOAL_SPEEDUP)
+        if walls["sequential"]:
+            x = statistics.median(walls["sequential"]) / fl
+            print(f"      the sequential checker making fleetctl's own requests (balances batched): {x:.1f}x "
+                  "(shown, no goal)")
+    else:
+        ratio_goal("sequential", f">= {GOAL_SPEEDUP:g}x the sequential checker", GOAL_SPEEDUP)
     ratio_goal("check_http", f">= {GOAL_SPEEDUP:g}x cron check_http", GOAL_SPEEDUP)
     ratio_goal("blackbox", "faster than the blackbox exporter", 1.0, strict=True)
     # issue 15's goals (near the physical floor: 1,200 targets x the latency over 128 in flight)
