@@ -553,10 +553,7 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
                                          f"{format_upokt(fees.per_day_upokt)} a day of claim and proof fees "
                                          f"(WARNING below {policy.fee_runway_warning_days:g} days; {fees.source})"))
 
-    penalties = tuple(
-        PenaltyReport(p.name, penalty_burn(p, stake),
-                      None if minimum is None else penalties_to_minimum(stake, minimum, p))
-        for p in params.penalties)
+    penalties = _penalty_reports(stake, minimum, params.penalties)
     absorbable = [p.to_minimum for p in penalties if p.to_minimum is not None]
     found.sort(key=lambda item: -item[0].severity)
     return SupplierReport(
@@ -581,6 +578,15 @@ def evaluate(supplier: Supplier, reading: Reading, params: StakeParams, policy: 
         fees_per_day_upokt=None if fees is None else fees.per_day_upokt,
         fee_runway_days=runway, fee_source=None if fees is None else fees.source,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _penalty_reports(stake: int, minimum: int | None, penalties: tuple[Penalty, ...]) -> tuple[PenaltyReport, ...]:
+    """Each penalty against ``stake`` (a fleet's suppliers mostly share a few stakes: computed
+    once per distinct stake, not per supplier)."""
+    return tuple(PenaltyReport(p.name, penalty_burn(p, stake),
+                               None if minimum is None else penalties_to_minimum(stake, minimum, p))
+                 for p in penalties)
 
 
 # ----------------------------------------------------------------------------- the sweep

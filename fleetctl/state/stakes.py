@@ -235,7 +235,7 @@ class HistoryRun:
                 _check_int64(getattr(sample, name), f"{sample.address} {name}")
         changed = []
         for s in run.samples:
-            reasons = json.dumps(list(s.reasons))
+            reasons = json.dumps(list(s.reasons)) if s.reasons else "[]"  # (most rows: none)
             row = latest.get(s.address)
             if row is None or not (_same_as_stored(row, s, reasons)
                                    or _sample_record(row[1:], self._path, row[0]).change_key() == s.change_key()):

@@ -623,3 +623,39 @@ def test_health_stake_checks_one_per_supplier_and_a_row_that_fails_is_its_own_un
     assert (second.target, second.kind, second.level, second.labels) == ("pokt1b", "stake", Level.UNKNOWN,
                                                                           {"name": "sup-b"})
     assert second.message.startswith("check failed: TypeError")
+
+
+def _field_reference(obj: Any, *path: Any, where: str) -> Any:
+    """fleetctl.pocket.base.field as it was written first (no fast path for dicts)."""
+    from collections.abc import Mapping
+
+    for depth, key in enumerate(path):
+        if isinstance(key, int):
+            present = isinstance(obj, list) and -len(obj) <= key < len(obj)
+        else:
+            present = isinstance(obj, Mapping) and obj.get(key) is not None
+        if not present:
+            raise QueryError(f"{where}: missing field {'.'.join(str(k) for k in path[: depth + 1])}")
+        obj = obj[key]
+    return obj
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["a", "b", ""]),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                                                                  inner, max_size=3),
+                     max_leaves=10)
+
+
+@given(_json, st.lists(st.sampled_from(["a", "b", "c"]) | st.integers(-3, 3), min_size=1, max_size=3))
+def test_field_reads_a_path_as_it_always_did(obj, path):
+    """``field``'s fast path for a JSON object's member gives the same value or the same error
+    (a missing or null member, an index out of range, a step into a scalar)."""
+    from fleetctl.pocket.base import field
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return ("value", fn(obj, *path, where="/x"))
+        except QueryError as exc:
+            return ("error", str(exc))
+
+    assert outcome(field) == outcome(_field_reference)
