@@ -104,7 +104,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fleetctl.core.records import record
 from fleetctl.spec.model import AlertPolicy
@@ -158,6 +158,22 @@ def _iso(ts: float | None) -> str | None:
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
+
+
+class Observed(Protocol):
+    """What :meth:`AlertStore.record_run` reads of an observation: an :class:`Observation`, or a
+    health check as it is (``fleetctl.health.report.Check``: no copy of 2,000 checks a run)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def level(self) -> Any: ...  # a level name, or a Level
+    @property
+    def message(self) -> str: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
 
 
 @record(frozen=True)
@@ -297,7 +313,7 @@ class AlertStore:
 
     # ------------------------------------------------------------------------- the state machine
 
-    def record_run(self, observations: Iterable[Observation], policy: AlertPolicy, *,
+    def record_run(self, observations: Iterable[Observed], policy: AlertPolicy, *,
                    run_started_at: float, now: float | None = None,
                    keep: Iterable[str] = ()) -> RunOutcome:
         """Apply one run's observations; enqueue the notices it calls for (one transaction).
@@ -315,13 +331,13 @@ class AlertStore:
         # key -> (observation, its level name); the observation's message is cleaned here when
         # the level can alert, else only if it is used (the message that resolves an open
         # alert): most of a run's observations are OK (2,000 of a 1,000-supplier run)
-        seen: dict[str, tuple[Observation, str]] = {}
+        seen: dict[str, tuple[Observed, str]] = {}
         for obs in observations:
             level = obs.level
             name = level if type(level) is str and level in _SEVERITY else level_name(level)
             if _SEVERITY[name] >= min_rank:
                 message = clean(obs.message)
-                if name != level or message != obs.message:  # (usually neither: no copy)
+                if name != level or message != obs.message or type(obs) is not Observation:
                     obs = Observation(obs.target, obs.kind, name, message, obs.labels)
             key = f"{obs.kind}/{obs.target}"  # (Observation.key)
             before = seen.get(key)

@@ -32,11 +32,11 @@ STORE_WAIT_S = 1.0
 
 async def process_alerts(fleet: Fleet, report: HealthReport, result: Any, *, db: Path, run_started: float,
                          on_step: Callable[[str], None] = lambda s: None) -> None:
-    from fleetctl.health.alerts import AlertStore, HistoryError, Observation
+    from fleetctl.health.alerts import AlertStore, HistoryError
 
     policy = fleet.alerts
     store = AlertStore(db, busy_timeout_s=min(STORE_WAIT_S, max(0.1, fleet.health.timeout_s)))
-    observations = [Observation(c.target, c.kind, c.level.name, c.message, c.labels) for c in report.checks]
+    observations = list(report.checks)  # (the checks themselves: alerts.Observed)
 
     def record() -> Any:
         outcome = store.record_run(observations, policy, run_started_at=run_started, keep=result.keep)

@@ -750,3 +750,27 @@ def test_the_alerts_job_previews_what_a_mute_would_match_with_the_stores_rule(db
     assert [a.key for a in by_key] == [previewed[0].key]
     silence = job.mute(db, "eth-*", 3600, "maintenance", now=runs.t + 10)
     assert sorted(silence.matches) == sorted(a.key for a in previewed)
+
+
+def test_a_health_check_is_recorded_as_its_observation_would_be(tmp_path):
+    """The health sweep hands its checks to the store as they are (no Observation copy of each):
+    a Level is read by its name and the message cleaned, the same alerts and notices as from the
+    equivalent Observations."""
+    from fleetctl.core.levels import Level
+    from fleetctl.health.report import Check
+
+    policy = AlertPolicy(after=1)
+    message = "behind: see https://u:pw@rpc.example/k3y1234567890abcdef?token=t0ken\n  now"
+    checks = [Check("eth-geth-1", "execution", Level.CRITICAL, message, {}, (), {"chain": "eth"}),
+              Check("eth-erigon-1", "execution", Level.OK, "fine", {}, (), {"chain": "eth"})]
+    observations = [ob(c.target, c.level.name, message=c.message) for c in checks]
+    got = []
+    for name, items in (("checks", checks), ("observations", observations)):
+        runs = Runs(tmp_path / f"{name}.db", policy)
+        first = runs.run(*items)
+        cleared = runs.run(*[(Check(c.target, c.kind, Level.OK, "caught up", {}, (), c.labels) if name == "checks"
+                              else ob(c.target, "OK", message="caught up")) for c in items])
+        got.append([(n.status, n.key, n.level, n.message) for n in first.notifications + cleared.notifications])
+    assert got[0] == got[1] and len(got[0]) == 2
+    assert "pw" not in got[0][0][3] and "t0ken" not in got[0][0][3] and "\n" not in got[0][0][3]
+    assert got[0][1][:3] == ("resolved", "execution/eth-geth-1", "OK") and got[0][1][3] == "caught up"
