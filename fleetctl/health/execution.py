@@ -70,6 +70,7 @@ from typing import Any
 
 from fleetctl.core.jsoncodec import loads
 from fleetctl.core.records import record
+from fleetctl.health.heads import MAX_TIMESTAMP
 from fleetctl.health.values import MAX_BLOCK, MAX_PEERS, BadValue, block_hash, hex_quantity, one_line
 from fleetctl.core.levels import Level
 from fleetctl.core.redact import safe_url
@@ -403,13 +404,9 @@ def take_predicted_hash(probe: ExecProbe, height: int) -> bool:
     return True
 
 
-#: a block timestamp believed for predictions (seconds since the epoch, before 2100)
-_MAX_TIMESTAMP = 4_102_444_800
-
-
 def _timestamp(block: dict[str, Any]) -> int | None:
     try:
-        return hex_quantity(block.get("timestamp"), "block timestamp", maximum=_MAX_TIMESTAMP) or None
+        return hex_quantity(block.get("timestamp"), "block timestamp", maximum=MAX_TIMESTAMP) or None
     except BadValue:
         return None
 

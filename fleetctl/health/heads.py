@@ -21,7 +21,7 @@ from typing import Any
 
 from fleetctl.core.atomic import write_json
 
-__all__ = ["load_heads", "next_entry", "predict", "save_heads"]
+__all__ = ["MAX_TIMESTAMP", "load_heads", "next_entry", "predict", "save_heads"]
 
 SUFFIX = ".heads.json"
 #: a prediction from figures older than this is not made
@@ -31,7 +31,8 @@ MIN_BLOCK_S, MAX_BLOCK_S = 0.05, 3_600.0
 #: how long after its timestamp a new block is taken to be everyone's head
 VISIBLE_AFTER_S = 1.0
 _MAX_HEIGHT = 2**53
-_MAX_TIMESTAMP = 4_102_444_800  # 2100-01-01
+#: a block timestamp believed (seconds since the epoch, before 2100-01-01)
+MAX_TIMESTAMP = 4_102_444_800
 _MAX_BYTES = 1 << 20
 
 
@@ -50,7 +51,7 @@ def _entry(value: Any) -> dict[str, Any] | None:
         return None
     h, ts, bt = value.get("h"), value.get("ts"), value.get("bt")
     if not isinstance(h, int) or not _number(h, 0, _MAX_HEIGHT) or not isinstance(ts, int | float) \
-            or not _number(ts, 1, _MAX_TIMESTAMP):
+            or not _number(ts, 1, MAX_TIMESTAMP):
         return None
     if bt is not None and not _number(bt, MIN_BLOCK_S, MAX_BLOCK_S):
         return None
